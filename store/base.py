@@ -1,0 +1,149 @@
+"""The one API every backend offers; `FileStore` and `SqliteStore` implement it."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .entities import Experiment, LoggedModel, Metric, ModelVersion, RegisteredModel, Run
+
+
+@dataclass(slots=True)
+class ArtifactRoot:
+    """Where a run's or model's artifacts are on this machine, and how we found them."""
+
+    recorded: str
+    path: Path | None
+    #: Why `path` differs from `recorded` (a relocated store), or why it is None (remote URI).
+    note: str | None = None
+
+
+@dataclass(slots=True)
+class ArtifactEntry:
+    path: str  # relative to the artifact root, with "/" separators
+    is_dir: bool
+    size: int | None
+
+
+@dataclass
+class StoreWarnings:
+    """Problems met while reading (malformed files and the like), each said once."""
+
+    messages: list[str] = field(default_factory=list)
+    _seen: set[str] = field(default_factory=set)
+
+    def add(self, message: str) -> None:
+        if message not in self._seen:
+            self._seen.add(message)
+            self.messages.append(message)
+
+
+class Store(abc.ABC):
+    """A local MLflow store, read as MLflow reads it. Never writes unless asked to."""
+
+    #: "file" or "sqlite"
+    kind: str
+    #: The directory or database file opened.
+    location: Path
+
+    def __init__(self) -> None:
+        self.warnings = StoreWarnings()
+        #: Sentences worth showing once on opening (e.g. "opened the database beside ...").
+        self.notes: list[str] = []
+
+    # -- experiments -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def experiments(self, include_deleted: bool = False) -> list[Experiment]:
+        """Experiments, active ones only unless `include_deleted`."""
+
+    def experiment(self, experiment_id: str) -> Experiment | None:
+        for exp in self.experiments(include_deleted=True):
+            if exp.experiment_id == str(experiment_id):
+                return exp
+        return None
+
+    def experiment_by_name_or_id(self, name_or_id: str) -> Experiment | None:
+        exps = self.experiments(include_deleted=True)
+        for exp in exps:
+            if exp.name == name_or_id:
+                return exp
+        for exp in exps:
+            if exp.experiment_id == name_or_id:
+                return exp
+        return None
+
+    def experiment_activity(
+        self, include_deleted: bool = False
+    ) -> dict[str, tuple[int, int | None]]:
+        """Per experiment id: the number of runs and the latest start or end time among them."""
+        out: dict[str, tuple[int, int | None]] = {}
+        for run in self.runs(None, include_deleted=include_deleted):
+            count, last = out.get(run.experiment_id, (0, None))
+            times = [t for t in (last, run.start_time, run.end_time) if t is not None]
+            out[run.experiment_id] = (count + 1, max(times) if times else None)
+        return out
+
+    # -- runs --------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def iter_runs(
+        self, experiment_ids: Sequence[str] | None = None, include_deleted: bool = False
+    ) -> Iterator[list[Run]]:
+        """Runs with params, latest metrics and tags, handed over in batches as they are read.
+
+        `experiment_ids=None` means every experiment (deleted experiments' runs only with
+        `include_deleted`). Runs come in no particular order; `inputs`/`outputs` may be None.
+        """
+
+    def runs(
+        self, experiment_ids: Sequence[str] | None = None, include_deleted: bool = False
+    ) -> list[Run]:
+        out: list[Run] = []
+        for batch in self.iter_runs(experiment_ids, include_deleted):
+            out.extend(batch)
+        return out
+
+    @abc.abstractmethod
+    def run(self, run_id: str) -> Run | None:
+        """One run in full, `inputs` and `outputs` included; None when there is no such run."""
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        filter_string: str = "",
+        order_by: Sequence[str] = (),
+        include_deleted: bool = False,
+    ) -> list[Run]:
+        """Runs matching MLflow's filter syntax, ordered as MLflow orders them."""
+        from .search import order_runs, parse_filter, parse_order_by
+
+        predicate = parse_filter(filter_string)
+        keys = parse_order_by(order_by)
+        runs = [r for r in self.runs(experiment_ids, include_deleted) if predicate(r)]
+        return order_runs(runs, keys)
+
+    @abc.abstractmethod
+    def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of one metric of one run, in the order MLflow returns them."""
+
+    # -- logged models and registry ----------------------------------------------------------
+    @abc.abstractmethod
+    def logged_models(self, experiment_ids: Iterable[str] | None = None) -> list[LoggedModel]:
+        """MLflow 3 logged models; empty for stores older than MLflow 3."""
+
+    @abc.abstractmethod
+    def registered_models(self) -> list[RegisteredModel]:
+        """Registered models with tags, aliases and latest versions per stage."""
+
+    @abc.abstractmethod
+    def model_versions(self, name: str) -> list[ModelVersion]:
+        """All versions of a registered model (not deleted ones), newest first."""
+
+    # -- artifacts ---------------------------------------------------------------------------
+    @abc.abstractmethod
+    def artifact_root(self, run: Run) -> ArtifactRoot:
+        """The local folder of a run's artifacts, resolved relative to the store if moved."""
+
+    def close(self) -> None:  # noqa: B027 - optional for backends holding nothing open
+        """Release anything held open."""

@@ -1,0 +1,129 @@
+"""Headless export of runs as JSON Lines or CSV (`mltui export`)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from .base import Store
+from .entities import ACTIVE, Experiment, Run
+from .errors import NotAStoreError
+
+
+def finite_or_name(value: float) -> float | str:
+    """Floats for JSON: non-finite values become "NaN", "Infinity" or "-Infinity"."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def select_experiments(
+    store: Store, names_or_ids: Sequence[str], include_deleted: bool
+) -> list[Experiment]:
+    """The experiments an export covers; unknown names raise NotAStoreError-like errors."""
+    if not names_or_ids:
+        return store.experiments(include_deleted=include_deleted)
+    chosen = []
+    for wanted in names_or_ids:
+        exp = store.experiment_by_name_or_id(wanted)
+        if exp is None:
+            raise NotAStoreError(f"No experiment named or numbered {wanted!r} in {store.location}.")
+        chosen.append(exp)
+    return chosen
+
+
+def run_record(run: Run, experiment_name: str) -> dict[str, Any]:
+    """One run as the JSONL object `mltui export` writes."""
+    return {
+        "experiment_id": run.experiment_id,
+        "experiment_name": experiment_name,
+        "run_id": run.run_id,
+        "run_name": run.run_name,
+        "status": run.status,
+        "lifecycle_stage": run.lifecycle_stage,
+        "start_time": run.start_time,
+        "end_time": run.end_time,
+        "params": dict(run.params),
+        "metrics": {k: finite_or_name(m.value) for k, m in run.metrics.items()},
+        "tags": dict(run.tags),
+    }
+
+
+def export_records(
+    store: Store,
+    experiments: Sequence[str] = (),
+    filter_string: str = "",
+    order_by: Sequence[str] = (),
+    include_deleted: bool = False,
+    history: bool = False,
+) -> Iterator[dict[str, Any]]:
+    """The export's records in order; filter/order errors raise before anything is yielded."""
+    exps = select_experiments(store, experiments, include_deleted)
+    names = {e.experiment_id: e.name for e in exps}
+    if not include_deleted:
+        ids = [e.experiment_id for e in exps if e.lifecycle_stage == ACTIVE]
+    else:
+        ids = list(names)
+    runs = store.search_runs(ids, filter_string, order_by, include_deleted=include_deleted)
+    for run in runs:
+        record = run_record(run, names.get(run.experiment_id, ""))
+        if history:
+            record["history"] = {
+                key: [
+                    [p.step, p.timestamp, finite_or_name(p.value)]
+                    for p in store.metric_history(run.run_id, key)
+                ]
+                for key in sorted(run.metrics)
+            }
+        yield record
+
+
+def write_jsonl(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
+    count = 0
+    for record in records:
+        out.write(json.dumps(record, ensure_ascii=False, allow_nan=False))
+        out.write("\n")
+        count += 1
+    return count
+
+
+def _iso(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def write_csv(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
+    """One row per run; columns `params.x`, `metrics.y`, `tags.z` as in MLflow's search_runs."""
+    rows = list(records)
+    fixed = [
+        "experiment_id",
+        "experiment_name",
+        "run_id",
+        "run_name",
+        "status",
+        "lifecycle_stage",
+        "start_time",
+        "end_time",
+    ]
+    groups = {"params": set(), "metrics": set(), "tags": set()}
+    for row in rows:
+        for group, keys in groups.items():
+            keys.update(row[group])
+    header = fixed + [f"{g}.{k}" for g in ("params", "metrics", "tags") for k in sorted(groups[g])]
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        line = [row[c] for c in fixed]
+        line[6], line[7] = _iso(row["start_time"]), _iso(row["end_time"])
+        for group in ("params", "metrics", "tags"):
+            values = row[group]
+            line.extend(values.get(k, "") for k in sorted(groups[group]))
+        writer.writerow(line)
+    return len(rows)

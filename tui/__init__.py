@@ -1,0 +1,1 @@
+"""mltui's Textual app. `store/` holds the data layer; nothing here reads files directly."""

@@ -1,0 +1,128 @@
+"""The `mltui` command: open the app on a store, or export runs headlessly.
+
+Kept free of Textual imports until the app is really started, so `mltui export` and
+`mltui --help` answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+
+def _version() -> str:
+    try:
+        return version("mltui")
+    except PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+
+def _app_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mltui",
+        description="Browse a local MLflow store (an mlruns folder or an mlflow.db) in the terminal.",
+        epilog="Also: mltui export STORE ... (see `mltui export --help`).",
+    )
+    parser.add_argument(
+        "store",
+        nargs="?",
+        help="an mlruns folder, an mlflow.db file, a file: or sqlite: URI, or a model folder / "
+        "MLmodel file (default: $MLFLOW_TRACKING_URI, else ./mlruns or ./mlflow.db)",
+    )
+    parser.add_argument("--backend-store-uri", help="the store, as `mlflow ui` takes it")
+    parser.add_argument("--demo", action="store_true", help="open a built-in demo store")
+    parser.add_argument("--read-only", action="store_true", help="refuse every write")
+    parser.add_argument("--no-watch", action="store_true", help="do not follow changes live")
+    parser.add_argument(
+        "--poll", type=float, metavar="SECONDS", help="follow changes by polling every SECONDS"
+    )
+    parser.add_argument("--version", action="version", version=f"mltui {_version()}")
+    return parser
+
+
+def _export_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mltui export",
+        description="Write runs of a store as JSON Lines or CSV, with no UI.",
+    )
+    parser.add_argument("store", help="an mlruns folder, an mlflow.db file, a file: or sqlite: URI")
+    parser.add_argument(
+        "--experiment",
+        action="append",
+        default=[],
+        metavar="NAME_OR_ID",
+        help="only this experiment (repeatable; default: every active experiment)",
+    )
+    parser.add_argument("--filter", default="", metavar="EXPR", help="MLflow filter expression")
+    parser.add_argument(
+        "--order-by",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="MLflow order-by clause, e.g. 'metrics.rmse ASC' (repeatable)",
+    )
+    parser.add_argument(
+        "--all", action="store_true", help="include deleted runs and deleted experiments' runs"
+    )
+    parser.add_argument("--history", action="store_true", help="add each metric's full history")
+    parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"mltui: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def run_export(argv: Sequence[str]) -> int:
+    from store import StoreError, open_store
+    from store.export import export_records, write_csv, write_jsonl
+
+    args = _export_parser().parse_args(argv)
+    try:
+        store = open_store(args.store)
+        records = export_records(
+            store,
+            experiments=args.experiment,
+            filter_string=args.filter,
+            order_by=args.order_by,
+            include_deleted=args.all,
+            history=args.history,
+        )
+        write = write_csv if args.format == "csv" else write_jsonl
+        if args.output:
+            # Build everything first, so a bad filter leaves no half-written file behind.
+            rows = list(records)
+            tmp = Path(args.output).with_name(Path(args.output).name + ".part")
+            with open(tmp, "w", encoding="utf-8", newline="") as out:
+                write(rows, out)
+            tmp.replace(args.output)
+        else:
+            write(records, sys.stdout)
+    except StoreError as exc:
+        return _fail(str(exc))
+    except BrokenPipeError:  # `mltui export ... | head`
+        return 0
+    for warning in store.warnings.messages:
+        print(f"mltui: warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "export":
+        return run_export(argv[1:])
+    args = _app_parser().parse_args(argv)
+    from tui.launch import launch
+
+    return launch(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

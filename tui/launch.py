@@ -1,0 +1,55 @@
+"""From parsed command-line arguments to a running app (or a one-line error, exit status 2)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+
+def _fail(message: str) -> int:
+    print(f"mltui: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def launch(args: argparse.Namespace) -> int:
+    from store import StoreError, open_store
+    from store.locate import default_store_target
+
+    demo_dir = None
+    if args.demo:
+        from store.demo import build_demo_store
+
+        demo_dir = tempfile.TemporaryDirectory(prefix="mltui-demo-")
+        target = str(build_demo_store(Path(demo_dir.name)))
+    else:
+        target = args.store or args.backend_store_uri or default_store_target()
+        if target is None:
+            return _fail(
+                "no store given and none found here; expected ./mlruns or ./mlflow.db, "
+                "MLFLOW_TRACKING_URI, or a path: mltui ./mlruns"
+            )
+    try:
+        store = open_store(target)
+    except StoreError as exc:
+        return _fail(str(exc))
+
+    from tui.app import MltuiApp
+
+    app = MltuiApp(
+        store,
+        read_only=args.read_only,
+        watch=not args.no_watch,
+        poll_seconds=args.poll,
+        demo=bool(args.demo),
+    )
+    try:
+        app.run()
+    finally:
+        store.close()
+        if demo_dir is not None:
+            demo_dir.cleanup()
+    return app.return_code or 0

@@ -1,0 +1,244 @@
+"""The first screen: every experiment of the store, with run counts and last activity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input
+
+from store.entities import DELETED, Experiment
+from tui.text import format_time, literal, one_line
+from tui.widgets.breadcrumbs import Breadcrumbs
+
+MARK = "●"
+
+
+@dataclass(slots=True)
+class ExperimentRow:
+    experiment: Experiment
+    runs: int | None = None
+    last_activity: int | None = None
+
+
+# Sortable columns: (column key, label, value of a row to sort by).
+COLUMNS = [
+    ("name", "Name", lambda r: r.experiment.name.lower()),
+    ("id", "ID", lambda r: (len(r.experiment.experiment_id), r.experiment.experiment_id)),
+    ("runs", "Runs", lambda r: r.runs if r.runs is not None else -1),
+    ("last", "Last activity", lambda r: r.last_activity or 0),
+    ("stage", "Lifecycle", lambda r: r.experiment.lifecycle_stage),
+]
+
+
+class ExperimentsScreen(Screen[None]):
+    """Pick one or more experiments to see their runs."""
+
+    TITLE = "Experiments"
+    BINDINGS = [
+        Binding("enter", "open", "Open runs", id="experiments.open", priority=True),
+        Binding("space", "mark", "Mark", id="experiments.mark"),
+        Binding("slash", "filter", "Filter", id="experiments.filter"),
+        Binding("s", "sort", "Sort", id="experiments.sort"),
+        Binding("S", "reverse", "Reverse sort", id="experiments.reverse", show=False),
+        Binding("d", "toggle_deleted", "Deleted", id="experiments.deleted"),
+        Binding("escape", "clear", "Clear filter", id="experiments.clear", show=False),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, experiments: list[Experiment]) -> None:
+            super().__init__()
+            self.experiments = experiments
+
+    class ActivityLoaded(Message):
+        def __init__(self, activity: dict[str, tuple[int, int | None]]) -> None:
+            super().__init__()
+            self.activity = activity
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[ExperimentRow] = []
+        self.marked: set[str] = set()
+        self.show_deleted = False
+        self.sort_key = "last"
+        self.sort_reverse = True
+        self.quick_filter = ""
+
+    def compose(self) -> ComposeResult:
+        yield Breadcrumbs(self.app.store.location.name or str(self.app.store.location))
+        yield Input(placeholder="filter experiments by name or id", id="experiments-filter")
+        table: DataTable[Text] = DataTable(
+            id="experiments-table", cursor_type="row", zebra_stripes=True
+        )
+        for key, label, _ in COLUMNS:
+            table.add_column(label, key=key)
+        table.add_column(" ", key="mark", width=1)
+        yield table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#experiments-filter").display = False
+        self.query_one(DataTable).loading = True
+        self.load()
+
+    @work(thread=True, exclusive=True, group="experiments")
+    def load(self) -> None:
+        store = self.app.store
+        self.post_message(self.Loaded(store.experiments(include_deleted=True)))
+        self.post_message(self.ActivityLoaded(store.experiment_activity(include_deleted=True)))
+
+    def on_experiments_screen_loaded(self, message: Loaded) -> None:
+        self.rows = [ExperimentRow(e) for e in message.experiments]
+        self.query_one(DataTable).loading = False
+        self.refresh_table()
+
+    def on_experiments_screen_activity_loaded(self, message: ActivityLoaded) -> None:
+        for row in self.rows:
+            row.runs, row.last_activity = message.activity.get(
+                row.experiment.experiment_id, (0, None)
+            )
+            row.last_activity = row.last_activity or row.experiment.last_update_time
+        self.refresh_table()
+        for warning in self.app.store.warnings.messages:
+            self.notify(one_line(warning), severity="warning", timeout=8)
+
+    # -- the table -----------------------------------------------------------------------------
+    def visible_rows(self) -> list[ExperimentRow]:
+        needle = self.quick_filter.lower()
+        rows = [
+            r
+            for r in self.rows
+            if (self.show_deleted or r.experiment.lifecycle_stage != DELETED)
+            and (
+                not needle
+                or needle in r.experiment.name.lower()
+                or needle == r.experiment.experiment_id
+            )
+        ]
+        sort_value = next(f for k, _, f in COLUMNS if k == self.sort_key)
+        rows.sort(key=sort_value, reverse=self.sort_reverse)
+        return rows
+
+    def refresh_table(self) -> None:
+        table = self.query_one(DataTable)
+        keep = (
+            table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            if table.row_count
+            else None
+        )
+        table.clear()
+        for key, label, _ in COLUMNS:
+            arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_key else ""
+            table.columns[key].label = Text(label + arrow)
+        for row in self.visible_rows():
+            exp = row.experiment
+            deleted = exp.lifecycle_stage == DELETED
+            style = "dim strike" if deleted else ""
+            table.add_row(
+                literal(exp.name, style=style),
+                Text(exp.experiment_id, style="dim"),
+                Text("…" if row.runs is None else str(row.runs), justify="right"),
+                Text(format_time(row.last_activity)),
+                Text(exp.lifecycle_stage, style="red" if deleted else "green"),
+                Text(MARK if exp.experiment_id in self.marked else "", style="bold"),
+                key=exp.experiment_id,
+            )
+        if keep is not None and keep in table.rows:
+            table.move_cursor(row=table.get_row_index(keep))
+        self.sub_title = f"{table.row_count} experiments"
+
+    def current_experiment_id(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    # -- actions -------------------------------------------------------------------------------
+    def action_open(self) -> None:
+        if self.focused is self.query_one("#experiments-filter"):
+            self.query_one(DataTable).focus()
+            return
+        ids = [
+            r.experiment.experiment_id
+            for r in self.visible_rows()
+            if r.experiment.experiment_id in self.marked
+        ]
+        current = self.current_experiment_id()
+        if not ids and current is not None:
+            ids = [current]
+        if ids:
+            from tui.screens.runs import RunsScreen
+
+            self.app.push_screen(RunsScreen(ids))
+
+    def action_mark(self) -> None:
+        current = self.current_experiment_id()
+        if current is None:
+            return
+        self.marked ^= {current}
+        table = self.query_one(DataTable)
+        table.update_cell(
+            current, "mark", Text(MARK if current in self.marked else "", style="bold")
+        )
+        table.action_cursor_down()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#experiments-filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#experiments-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.quick_filter = event.value
+        self.refresh_table()
+
+    def action_clear(self) -> None:
+        box = self.query_one("#experiments-filter", Input)
+        box.value = ""
+        box.display = False
+        self.query_one(DataTable).focus()
+
+    def action_sort(self) -> None:
+        from tui.screens.picker import PickerScreen
+
+        labels = [label for _, label, _ in COLUMNS]
+        current = next(label for k, label, _ in COLUMNS if k == self.sort_key)
+
+        def chosen(label: str | None) -> None:
+            if label is not None:
+                self.sort_by(next(k for k, lab, _ in COLUMNS if lab == label))
+
+        self.app.push_screen(PickerScreen("Sort experiments by", labels, current), chosen)
+
+    def sort_by(self, key: str) -> None:
+        if key == self.sort_key:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_key, self.sort_reverse = key, key in ("runs", "last")
+        self.refresh_table()
+
+    def action_reverse(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+        self.refresh_table()
+
+    @on(DataTable.HeaderSelected)
+    def _header(self, event: DataTable.HeaderSelected) -> None:
+        if event.column_key.value in {k for k, _, _ in COLUMNS}:
+            self.sort_by(event.column_key.value)
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self) -> None:
+        self.action_open()
+
+    def action_toggle_deleted(self) -> None:
+        self.show_deleted = not self.show_deleted
+        self.notify(
+            "Showing deleted experiments" if self.show_deleted else "Hiding deleted experiments",
+            timeout=2,
+        )
+        self.refresh_table()

@@ -1,0 +1,44 @@
+"""`?`: the keys of the screen below, from the same bindings as the footer and the palette."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+
+class HelpScreen(ModalScreen[None]):
+    """A list of every key that applies where `?` was pressed."""
+
+    BINDINGS = [
+        Binding("escape,q,question_mark", "dismiss", "Close", id="help.close"),
+    ]
+
+    def __init__(self, under: Screen) -> None:
+        super().__init__()
+        self.under = under
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        seen: set[tuple[str, str]] = set()
+        for active in self.under.active_bindings.values():
+            binding = active.binding
+            if not binding.description:
+                continue
+            shown = self.app.get_key_display(binding)
+            if (shown, binding.description) in seen:
+                continue
+            seen.add((shown, binding.description))
+            table.add_row(Text(shown), Text(binding.tooltip or binding.description))
+        with VerticalScroll(id="help-body"):
+            yield Static(Text(self.under.title or "mltui", style="bold"), id="help-title")
+            yield Static(table)
+            yield Static(
+                Text("ctrl+p opens the command palette: every action above, by name.", style="dim")
+            )

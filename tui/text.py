@@ -1,0 +1,67 @@
+"""User data as literal text: never Rich markup, never terminal escape codes."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from rich.text import Text
+
+# C0 and C1 control characters (and DEL), which a terminal would act on instead of showing.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return "␛" if code == 0x1B else f"\\x{code:02x}"
+
+
+def clean(value: object) -> str:
+    """A string safe to put on screen: control characters shown as visible escapes."""
+    return _CONTROL.sub(_visible, str(value))
+
+
+def literal(value: object, style: str = "") -> Text:
+    """A Rich Text that shows `value` exactly as typed (no markup parsing, escapes made visible)."""
+    return Text(clean(value), style=style, no_wrap=False)
+
+
+def one_line(value: object, limit: int = 200) -> str:
+    """A cleaned single-line rendering, for table cells."""
+    text = clean(value).replace("\n", "⏎").replace("\t", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def format_time(ms: int | None) -> str:
+    """Epoch milliseconds as local `YYYY-MM-DD HH:MM:SS`, or an empty string."""
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_duration(ms: int | None) -> str:
+    """A duration as `1h02m`, `3m05s` or `4.2s`."""
+    if ms is None or ms < 0:
+        return ""
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, sec = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
+
+
+def format_value(value: float) -> str:
+    """A metric value, compact but without losing what matters (NaN and inf spelled out)."""
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "inf" if value > 0 else "-inf"
+    if value == 0 or 1e-4 <= abs(value) < 1e6:
+        return f"{value:.6g}"
+    return f"{value:.4e}"
