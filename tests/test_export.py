@@ -1,0 +1,174 @@
+"""`mltui export`: the headless surface, checked against MLflow's own reading of each fixture."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tui.cli import main
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stores"
+STORES = sorted(p for p in FIXTURES.glob("*") if (p / "expected.json").exists())
+
+
+def target(fixture: Path) -> Path:
+    db = fixture / "mlflow.db"
+    return db if db.exists() else fixture / "mlruns"
+
+
+def export(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["export", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def expected(fixture: Path) -> dict:
+    return json.loads((fixture / "expected.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(params=STORES, ids=[p.name for p in STORES])
+def fixture(request) -> Path:
+    return request.param
+
+
+def test_default_export_is_active_runs_of_active_experiments(fixture, capsys):
+    exp = expected(fixture)
+    active_exps = {
+        e["experiment_id"] for e in exp["experiments"] if e["lifecycle_stage"] == "active"
+    }
+    want = {
+        r["run_id"]: r
+        for r in exp["runs"]
+        if r["experiment_id"] in active_exps and r["lifecycle_stage"] == "active"
+    }
+    code, out, _ = export(capsys, str(target(fixture)))
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines()]
+    assert {r["run_id"] for r in records} == set(want)
+    names = {e["experiment_id"]: e["name"] for e in exp["experiments"]}
+    for record in records:
+        run = want[record["run_id"]]
+        assert record["experiment_name"] == names[record["experiment_id"]]
+        for key in (
+            "run_name",
+            "status",
+            "lifecycle_stage",
+            "start_time",
+            "end_time",
+            "params",
+            "metrics",
+            "tags",
+        ):
+            assert record[key] == run[key], (record["run_id"], key)
+
+
+def test_all_adds_deleted_runs_and_deleted_experiments(fixture, capsys):
+    exp = expected(fixture)
+    code, out, _ = export(capsys, str(target(fixture)), "--all")
+    assert code == 0
+    ids = {json.loads(line)["run_id"] for line in out.splitlines()}
+    assert ids == {r["run_id"] for r in exp["runs"]}
+
+
+def test_history_matches_mlflow(fixture, capsys):
+    exp = expected(fixture)
+    code, out, _ = export(capsys, str(target(fixture)), "--all", "--history")
+    assert code == 0
+    for line in out.splitlines():
+        record = json.loads(line)
+        want = exp["metric_history"][record["run_id"]]
+        assert set(record["history"]) == set(want)
+        for key, points in record["history"].items():
+            assert sorted(points, key=repr) == sorted(want[key], key=repr), (record["run_id"], key)
+
+
+def test_filter_and_order_by(fixture, capsys):
+    exp = expected(fixture)
+    rmse_key = next(
+        (k for r in exp["runs"] for k, v in r["metrics"].items() if not isinstance(v, str)), None
+    )
+    if rmse_key is None:
+        pytest.skip("no finite metric in this store")
+    values = sorted(
+        r["metrics"][rmse_key]
+        for r in exp["runs"]
+        if r["lifecycle_stage"] == "active" and isinstance(r["metrics"].get(rmse_key), float | int)
+    )
+    threshold = values[len(values) // 2]
+    code, out, _ = export(
+        capsys,
+        str(target(fixture)),
+        "--all",
+        "--filter",
+        f"metrics.`{rmse_key}` <= {threshold}",
+        "--order-by",
+        f"metrics.`{rmse_key}` DESC",
+    )
+    assert code == 0
+    got = [json.loads(line)["metrics"][rmse_key] for line in out.splitlines()]
+    assert got and all(v <= threshold for v in got)
+    assert got == sorted(got, reverse=True)
+
+
+def test_csv_has_mlflow_style_columns(fixture, capsys, tmp_path):
+    out_file = tmp_path / "runs.csv"
+    code, _, _ = export(capsys, str(target(fixture)), "--format", "csv", "-o", str(out_file))
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out_file.read_text(encoding="utf-8"))))
+    exp = expected(fixture)
+    by_id = {r["run_id"]: r for r in exp["runs"]}
+    assert rows
+    for row in rows:
+        run = by_id[row["run_id"]]
+        for key, value in run["params"].items():
+            assert row[f"params.{key}"] == value
+        for key, value in run["metrics"].items():
+            cell = row[f"metrics.{key}"]
+            if isinstance(value, str):
+                assert cell == value
+            else:
+                assert math.isclose(float(cell), value, rel_tol=1e-12)
+
+
+def test_bad_filter_names_the_token_and_exits_2(capsys, tmp_path):
+    out_file = tmp_path / "x.jsonl"
+    code, _, err = export(
+        capsys, str(target(STORES[0])), "--filter", "metrics.rmse => 7", "-o", str(out_file)
+    )
+    assert code == 2
+    assert "=>" in err and len(err.strip().splitlines()) == 1
+    assert not out_file.exists()
+
+
+@pytest.mark.parametrize(
+    "arg, words",
+    [
+        ("/nonexistent/mlruns", "no such file"),
+        ("http://localhost:5000", "remote"),
+        ("s3://bucket/mlruns", "not a local store"),
+    ],
+)
+def test_not_a_store_is_one_sentence_and_exit_2(arg, words):
+    proc = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "export", arg], capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert words in proc.stderr.lower()
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr
+
+
+def test_folder_that_is_not_a_store(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tui.cli", str(tmp_path)], capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert "not an MLflow store" in proc.stderr

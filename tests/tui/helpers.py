@@ -1,0 +1,24 @@
+"""Helpers for app tests: fixture store paths and apps opened on them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stores"
+#: 2027-01-01T00:00:00Z; fixture stores were written before it, so durations are stable.
+FIXED_NOW_MS = 1_798_761_600_000
+
+
+def fixture_store_path(name: str) -> Path:
+    """The path to open for a committed fixture store (its mlruns or its mlflow.db)."""
+    base = FIXTURES / name
+    db = base / "mlflow.db"
+    return db if db.exists() else base / "mlruns"
+
+
+def make_app(target, **kwargs):
+    """An MltuiApp on a store path, as `mltui PATH` would open it."""
+    from store import open_store
+    from tui.app import MltuiApp
+
+    return MltuiApp(open_store(target), watch=False, **kwargs)

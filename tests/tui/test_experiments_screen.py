@@ -1,0 +1,112 @@
+"""The experiments screen: listing, sorting, quick filter, the deleted toggle, opening runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from textual.widgets import DataTable
+
+from tests.tui.helpers import FIXTURES, fixture_store_path, make_app
+
+STORE = "mlflow-3.17.2-file"
+
+
+def expected_experiments(name: str = STORE) -> list[dict]:
+    return json.loads((FIXTURES / name / "expected.json").read_text())["experiments"]
+
+
+async def loaded(pilot) -> DataTable:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    return pilot.app.screen.query_one("#experiments-table", DataTable)
+
+
+def row_ids(table: DataTable) -> list[str]:
+    return [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+
+
+@pytest.mark.parametrize("name", [STORE, "mlflow-3.17.2-sqlite"])
+async def test_lists_active_experiments_then_deleted_on_toggle(name):
+    exps = expected_experiments(name)
+    app = make_app(fixture_store_path(name))
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = await loaded(pilot)
+        active = {e["experiment_id"] for e in exps if e["lifecycle_stage"] == "active"}
+        assert set(row_ids(table)) == active
+        await pilot.press("d")
+        assert set(row_ids(table)) == {e["experiment_id"] for e in exps}
+
+
+async def test_run_counts_match_mlflow():
+    data = json.loads((FIXTURES / STORE / "expected.json").read_text())
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = await loaded(pilot)
+        await pilot.press("d")
+        for exp in data["experiments"]:
+            want = sum(1 for r in data["runs"] if r["experiment_id"] == exp["experiment_id"])
+            cell = table.get_cell(exp["experiment_id"], "runs")
+            assert cell.plain == str(want), exp["name"]
+
+
+async def test_sort_by_name_and_reverse():
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = await loaded(pilot)
+        screen = app.screen
+        screen.sort_by("name")
+        names = [table.get_cell(i, "name").plain for i in row_ids(table)]
+        assert names == sorted(names, key=str.lower)
+        await pilot.press("S")
+        names_rev = [table.get_cell(i, "name").plain for i in row_ids(table)]
+        assert names_rev == list(reversed(names))
+
+
+async def test_quick_filter_narrows_and_escape_clears():
+    exps = [e for e in expected_experiments() if e["lifecycle_stage"] == "active"]
+    target = max(exps, key=lambda e: len(e["name"]))
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = await loaded(pilot)
+        await pilot.press("slash")
+        await pilot.press(*target["name"][:6])
+        await pilot.pause()
+        assert target["experiment_id"] in row_ids(table)
+        assert table.row_count < len(exps)
+        await pilot.press("escape")
+        assert table.row_count == len(exps)
+
+
+async def test_enter_opens_runs_of_marked_experiments():
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = await loaded(pilot)
+        first, second = row_ids(table)[:2]
+        await pilot.press("space", "space", "enter")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "RunsScreen"
+        assert sorted(app.screen.experiment_ids) == sorted([first, second])
+        await pilot.press("escape")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ExperimentsScreen"
+
+
+def test_snapshot_experiments_120x36(snap_compare):
+    app = make_app(fixture_store_path(STORE))
+    assert snap_compare(app, terminal_size=(120, 36), run_before=_settle)
+
+
+def test_snapshot_experiments_80x24_with_deleted(snap_compare):
+    app = make_app(fixture_store_path(STORE))
+    assert snap_compare(app, terminal_size=(80, 24), press=["d"], run_before=_settle)
+
+
+def test_snapshot_help(snap_compare):
+    app = make_app(fixture_store_path(STORE))
+    assert snap_compare(app, terminal_size=(80, 24), press=["question_mark"], run_before=_settle)
+
+
+async def _settle(pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
