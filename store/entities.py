@@ -39,7 +39,7 @@ class Experiment:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Metric:
     """One point of a metric; a run's `metrics` holds the latest point of each key."""
 

@@ -1,0 +1,909 @@
+"""Reading an MLflow SQLite database (`mlflow.db`) directly, for any MLflow 1.x-3.x schema.
+
+The database is opened read-only through a `mode=ro` URI and is never created, migrated or
+written. What each table means, and how a reading is assembled from it, mirrors MLflow's
+SQLAlchemy stores (mlflow/store/tracking/sqlalchemy_store.py and
+mlflow/store/model_registry/sqlalchemy_store.py, 2.22.5 and 3.17.2), with a handful of bulk
+queries in place of MLflow's per-object ORM loading.
+
+Schemas differ by MLflow version (tables and columns added by alembic migrations), so every
+column is looked up with `PRAGMA table_info` and a missing one reads as MLflow's default.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from itertools import chain
+from pathlib import Path
+from urllib.parse import quote
+
+from .artifacts import resolve_artifact_root
+from .base import ArtifactRoot, Store
+from .entities import (
+    ACTIVE,
+    DELETED,
+    STAGE_DELETED_INTERNAL,
+    TAG_RUN_NAME,
+    Dataset,
+    DatasetInput,
+    Experiment,
+    LoggedModel,
+    Metric,
+    ModelOutput,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+)
+from .errors import NotAStoreError, StoreError
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+#: Every alembic revision MLflow has shipped up to 3.18.0, oldest first
+#: (mlflow/store/db_migrations/versions/). A database at another revision was written by a
+#: newer MLflow: it is read by column introspection, and the registry writer refuses it.
+KNOWN_REVISIONS: tuple[str, ...] = (
+    "451aebb31d03", "90e64c465722", "181f10493468", "df50e92ffc5e", "7ac759974ad8",
+    "89d4b8295536", "2b4d017a5e9b", "cfd24bdc0731", "0a8213491aaa", "728d730b5ebd",
+    "27a6a02d2cf1", "84291f40a231", "a8c4a736bde6", "39d1c3be5f05", "c48cb773bb87",
+    "bd07f7e963c5", "0c779009ac13", "cc1f77228345", "97727af70f4d", "3500859a5d39",
+    "7f2a7d5fae7d", "2d6e25af4d3e", "acf3f17fdcc7", "867495a8f9d4", "5b0e9adcef9c",
+    "4465047574b1", "f5a4f2784254", "0584bdc529eb", "400f98739977", "6953534de441",
+    "bda7b8c39065", "cbc13b556ace", "770bee3ae1dd", "a1b2c3d4e5f6", "de4033877273",
+    "1a0cddfcaa16", "534353b11cbc", "71994744cf8e", "3da73c924c2f", "bf29a5ff90ea",
+    "1bd49d398cd23", "b7c8d9e0f1a2", "5d2d30f0abce", "c9d4e5f6a7b8", "2c33131f4dae",
+    "d3e4f5a6b7c8", "d0e1f2a3b4c5", "c8d9e0f1a2b3", "1b5f0d9ad7c1", "e1f2a3b4c5d6",
+    "76601a5f987d", "c3d6457b6d8a", "a5b4c3d2e1f0", "ae8bbe7743c9", "7d34483879f0",
+    "da6fb0208061", "89d3d66ed43f", "b7e4c1a90f23", "a8b9c0d1e2f3", "c1d2e3f4a5b6",
+    "c3d9e7f1a2b4", "6f8d9c3b2a1e", "1971f2d9a75b", "17e22815139b", "b7e2c1a4d9f3",
+    "75868b020152", "dc11669786a5", "f4a9b2c7d1e6",
+)  # fmt: skip
+_KNOWN = frozenset(KNOWN_REVISIONS)
+
+#: mlflow/entities/logged_model_status.py `LoggedModelStatus.from_int`.
+_LOGGED_MODEL_STATUS = {0: "UNSPECIFIED", 1: "PENDING", 2: "READY", 3: "FAILED"}
+#: mlflow/entities/model_registry/prompt_version.py; search_registered_models hides these.
+_IS_PROMPT_TAG = "mlflow.prompt.is_prompt"
+#: Runs handed over per batch by `iter_runs`.
+RUN_BATCH = 1000
+_NAN = float("nan")
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _text(value: bytes) -> str:
+    return value.decode("utf-8", "replace")
+
+
+class SqliteStore(Store):
+    """An MLflow SQLite database, read as MLflow's SQLAlchemy store reads it; never written."""
+
+    kind = "sqlite"
+
+    def __init__(self, db_path: Path | str, *, busy_timeout: float = 2.0) -> None:
+        super().__init__()
+        self.location = Path(db_path).absolute()
+        #: MLflow 3 puts `./mlruns` beside the database; 1.x recorded paths relative to it.
+        self.store_root = self.location.parent
+        self.busy_timeout = busy_timeout
+        #: The database's alembic revision (None when it has no `alembic_version` table).
+        self.schema_revision: str | None = None
+        #: Whether `schema_revision` is one this version of mltui knows.
+        self.known_revision = False
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._immutable = False
+        #: Immutable because the WAL index could not be opened, not merely absent.
+        self._stuck_immutable = False
+        self._columns: dict[str, frozenset[str]] = {}
+        self._metrics_index: str | None = None
+        self._check_file()
+        self._open()
+        try:
+            self._read_schema()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- opening -----------------------------------------------------------------------------
+    def _check_file(self) -> None:
+        path = self.location
+        if not path.exists():
+            raise NotAStoreError(f"{path} does not exist")
+        if path.is_dir():
+            raise NotAStoreError(f"{path} is a folder, not an SQLite database")
+        try:
+            with open(path, "rb") as fh:
+                header = fh.read(100)
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        if not header:
+            raise NotAStoreError(f"{path} is an empty file, not an MLflow database")
+        if not header.startswith(SQLITE_MAGIC):
+            raise NotAStoreError(f"{path} is not an SQLite database")
+        # Bytes 18-19 are the file format's write/read versions: 2 means WAL mode.
+        self._wal = len(header) >= 20 and 2 in (header[18], header[19])
+
+    def _wal_files_present(self) -> bool:
+        return os.path.exists(f"{self.location}-wal")
+
+    def _connect(self, immutable: bool) -> sqlite3.Connection:
+        uri = f"file:{quote(str(self.location))}?mode=ro"
+        if immutable:
+            uri += "&immutable=1"
+        try:
+            return sqlite3.connect(
+                uri,
+                uri=True,
+                timeout=self.busy_timeout,
+                check_same_thread=False,
+                isolation_level=None,
+            )
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+
+    def _open(self) -> None:
+        """Connect read-only. A WAL database with no `-wal` beside it is opened `immutable`."""
+        # A read-only connection to a WAL database creates `-wal` and `-shm` when they are
+        # missing and leaves them behind; with no `-wal` no writer has the database open, so
+        # reading it as immutable is consistent and creates nothing. `_connection` reopens
+        # normally as soon as a writer appears.
+        immutable = self._wal and not self._wal_files_present()
+        conn = self._connect(immutable)
+        if self._wal and not immutable:
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError as exc:
+                conn.close()
+                error = self._error(exc)
+                if "locked" in str(error):
+                    raise error from exc
+                # Typically a read-only folder with no `-shm`: SQLite cannot set up the WAL
+                # index. Immutable still reads everything checkpointed into the database.
+                conn = self._connect(True)
+                immutable = self._stuck_immutable = True
+                self.notes.append(
+                    f"could not open the WAL index of {self.location.name} ({exc}); reading "
+                    "it immutable: changes still only in its -wal file are not shown"
+                )
+        if immutable and not self._immutable and not self._stuck_immutable:
+            self.notes.append(
+                "the database is in WAL mode with no -wal file beside it: opened it immutable "
+                "so that reading creates no files; reopened normally once a writer appears"
+            )
+        self._immutable = immutable
+        self._conn = conn
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"{self.location} is closed")
+        if self._immutable and not self._stuck_immutable and self._wal_files_present():
+            # A writer opened the database since: immutable reads could now see torn pages.
+            self._conn.close()
+            self._conn = None
+            self._open()
+        return self._conn
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # -- reading -----------------------------------------------------------------------------
+    def _error(self, exc: sqlite3.Error) -> StoreError:
+        """The StoreError saying in one sentence what an SQLite error means for the reader."""
+        text = str(exc)
+        code = (getattr(exc, "sqlite_errorname", None) or "").upper()
+        low = text.lower()
+        if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in low:
+            return StoreError(
+                f"{self.location} is locked by a process writing to it (waited "
+                f"{self.busy_timeout:g} s); try again in a moment"
+            )
+        if code == "SQLITE_READONLY_ROLLBACK":
+            return StoreError(
+                f"{self.location} holds an unfinished write left by a crashed writer (its "
+                "-journal file); opening it once with MLflow or the sqlite3 shell rolls it back"
+            )
+        if code.startswith("SQLITE_NOTADB") or "not a database" in low:
+            return NotAStoreError(f"{self.location} is not an SQLite database ({text})")
+        if code.startswith("SQLITE_CORRUPT") or "malformed" in low:
+            return StoreError(f"{self.location} is damaged: {text}")
+        return StoreError(f"cannot read {self.location}: {text}")
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction, so the queries inside it see the same state of the database.
+
+        Kept short: while it is open a writer in rollback-journal mode waits to commit.
+        """
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN")
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
+            try:
+                yield conn
+            except sqlite3.OperationalError as exc:
+                _rollback(conn)
+                if "decode" in str(exc).lower() and conn.text_factory is str:
+                    # Text that is not UTF-8: MLflow itself would fail; we read it with
+                    # replacement characters (slower, so only once it is needed).
+                    conn.text_factory = _text
+                    self.warnings.add(
+                        f"{self.location} holds text that is not valid UTF-8; "
+                        "shown with replacement characters"
+                    )
+                    raise _Retry from exc
+                raise self._error(exc) from exc
+            except sqlite3.Error as exc:
+                _rollback(conn)
+                raise self._error(exc) from exc
+            except BaseException:
+                _rollback(conn)
+                raise
+            else:
+                conn.execute("COMMIT")
+
+    def _read(self, fn):
+        """Run `fn(conn)` in a snapshot, again once if text had to be decoded leniently."""
+        for _ in range(2):
+            try:
+                with self._snapshot() as conn:
+                    return fn(conn)
+            except _Retry:
+                continue
+        raise StoreError(f"cannot read {self.location}: text could not be decoded")
+
+    def _has(self, table: str) -> bool:
+        return table in self._columns
+
+    def _col(self, table: str, column: str, default: str = "NULL") -> str:
+        """`column` if `table` has it, else an SQL literal standing in for MLflow's default."""
+        return column if column in self._columns.get(table, ()) else default
+
+    def _read_schema(self) -> None:
+        def read(conn: sqlite3.Connection):
+            tables = [
+                name
+                for (name,) in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'"
+                ).fetchall()
+            ]
+            columns = {
+                t: frozenset(row[1] for row in conn.execute(f'PRAGMA table_info("{t}")'))
+                for t in tables
+            }
+            revisions = []
+            if "version_num" in columns.get("alembic_version", ()):
+                revisions = [r for (r,) in conn.execute("SELECT version_num FROM alembic_version")]
+            workspaces = []
+            if "workspace" in columns.get("experiments", ()):
+                workspaces = [
+                    w for (w,) in conn.execute("SELECT DISTINCT workspace FROM experiments")
+                ]
+            return columns, revisions, self._run_index(conn, "metrics", tables), workspaces
+
+        columns, revisions, self._metrics_index, workspaces = self._read(read)
+        self._columns = columns
+        if [w for w in workspaces if w not in (None, "default")]:
+            # MLflow 3.12+ multi-tenant servers keep workspaces apart; we show them all.
+            self.notes.append(
+                f"experiments of {len(workspaces)} MLflow workspaces are shown together"
+            )
+        missing = [
+            f"{t}.{c}"
+            for t, cols in (("experiments", ("experiment_id", "name")), ("runs", ("run_uuid",)))
+            for c in cols
+            if c not in columns.get(t, ())
+        ]
+        if missing:
+            if not columns:
+                raise NotAStoreError(f"{self.location} is an empty SQLite database, not MLflow's")
+            raise NotAStoreError(
+                f"{self.location} is not an MLflow database (no {', '.join(missing)})"
+            )
+        if revisions:
+            self.schema_revision = str(revisions[0])
+        self.known_revision = len(revisions) == 1 and self.schema_revision in _KNOWN
+        if self.schema_revision is None:
+            self.warnings.add(
+                f"{self.location.name} records no schema revision (no alembic_version); "
+                "reading the tables and columns mltui recognises"
+            )
+        elif not self.known_revision:
+            self.warnings.add(
+                f"{self.location.name} has schema revision {', '.join(map(str, revisions))}, "
+                "unknown to mltui (a newer MLflow?); reading the tables and columns it recognises"
+            )
+
+    @staticmethod
+    def _run_index(conn: sqlite3.Connection, table: str, tables: list[str]) -> str | None:
+        """An index of `table` led by run_uuid, one on (run_uuid, key) preferred; else None."""
+        if table not in tables:
+            return None
+        best, best_rank = None, 0
+        for row in conn.execute(f'PRAGMA index_list("{table}")'):
+            name = row[1]
+            cols = [r[2] for r in conn.execute(f'PRAGMA index_info("{name}")')]
+            if not cols or cols[0] != "run_uuid" or name.startswith("sqlite_autoindex"):
+                continue
+            rank = 2 if cols[1:2] == ["key"] else 1
+            if rank > best_rank:
+                best, best_rank = name, rank
+        return best
+
+    def _id_chunks(self, ids: Sequence) -> Iterator[tuple[Sequence, str]]:
+        """`ids` in slices small enough for one `IN (?, ...)`, with the placeholders."""
+        size = 900  # under SQLITE_MAX_VARIABLE_NUMBER of every SQLite build (999 before 3.32)
+        for start in range(0, len(ids), size):
+            part = ids[start : start + size]
+            yield part, ",".join("?" * len(part))
+
+    # -- experiments -------------------------------------------------------------------------
+    def experiments(self, include_deleted: bool = False) -> list[Experiment]:
+        """Experiments with their tags, ordered by id; active ones only unless `include_deleted`."""
+        c = self._col
+        stage = c("experiments", "lifecycle_stage", repr(ACTIVE))
+        where = "" if include_deleted else f"WHERE {_active(stage)}"
+        sql = (
+            f"SELECT experiment_id, name, {c('experiments', 'artifact_location')}, "
+            f"{stage}, {c('experiments', 'creation_time')}, "
+            f"{c('experiments', 'last_update_time')} "
+            f"FROM experiments {where} ORDER BY experiment_id"
+        )
+
+        def read(conn: sqlite3.Connection) -> list[Experiment]:
+            exps = {}
+            for eid, name, location, lifecycle, created, updated in conn.execute(sql):
+                exps[eid] = Experiment(
+                    experiment_id=str(eid),
+                    name=name,
+                    artifact_location=location,
+                    lifecycle_stage=lifecycle or ACTIVE,
+                    creation_time=created,
+                    last_update_time=updated,
+                )
+            if self._has("experiment_tags") and exps:
+                for key, value, eid in conn.execute(
+                    "SELECT key, value, experiment_id FROM experiment_tags"
+                ):
+                    exp = exps.get(eid)
+                    if exp is not None:
+                        exp.tags[key] = value
+            return list(exps.values())
+
+        return self._read(read)
+
+    # -- runs --------------------------------------------------------------------------------
+    def _run_columns(self) -> str:
+        c = self._col
+        return ", ".join(
+            (
+                "run_uuid",
+                "experiment_id",
+                c("runs", "name"),
+                c("runs", "status", "'RUNNING'"),
+                c("runs", "start_time"),
+                c("runs", "end_time"),
+                c("runs", "lifecycle_stage", repr(ACTIVE)),
+                c("runs", "artifact_uri"),
+                c("runs", "user_id"),
+                c("runs", "deleted_time"),
+            )
+        )
+
+    @staticmethod
+    def _run_of(row) -> Run:
+        run_id, eid, name, status, start, end, stage, uri, user, deleted = row
+        return Run(
+            run_id=run_id,
+            experiment_id=str(eid),
+            run_name=name,
+            status=status,
+            start_time=start,
+            end_time=end,
+            lifecycle_stage=stage or ACTIVE,
+            artifact_uri=uri,
+            user_id=user,
+            deleted_time=deleted,
+        )
+
+    def iter_runs(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        include_deleted: bool = False,
+        batch_size: int = RUN_BATCH,
+    ) -> Iterator[list[Run]]:
+        """Runs with params, latest metrics, tags, dataset inputs and model outputs, in batches."""
+        where: list[str] = []
+        args: list = []
+        if experiment_ids is not None:
+            ids = _int_ids(experiment_ids)
+            if not ids:
+                return
+            where.append(f"experiment_id IN ({','.join('?' * len(ids))})")
+            args.extend(ids)
+        if not include_deleted:
+            where.append(_active(self._col("runs", "lifecycle_stage", repr(ACTIVE))))
+            if experiment_ids is None:
+                exp_stage = self._col("experiments", "lifecycle_stage", repr(ACTIVE))
+                where.append(
+                    "experiment_id IN (SELECT experiment_id FROM experiments "
+                    f"WHERE {_active(exp_stage)})"
+                )
+        sql = f"SELECT {self._run_columns()} FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        # Newest first, as MLflow's search_runs orders by default (start_time DESC, run_uuid).
+        sql += f" ORDER BY {self._col('runs', 'start_time', '0')} DESC, run_uuid"
+
+        def read(conn: sqlite3.Connection):
+            return conn.execute(sql, args).fetchall(), conn.execute(
+                "SELECT count(*) FROM runs"
+            ).fetchone()[0]
+
+        rows, total = self._read(read)
+        # The first batch is read by run id so that it shows at once. When the rest is most of
+        # the table, one pass over each table is about twice as fast as index probes by id.
+        first = {row[0]: self._run_of(row) for row in rows[:batch_size]}
+        if first:
+            self._read(lambda conn: self._fill_runs(conn, first))
+            yield list(first.values())
+        rest = rows[batch_size:]
+        if rest and len(rest) * 4 >= total:
+            runs = {row[0]: self._run_of(row) for row in rest}
+            self._read(lambda conn: self._fill_runs(conn, runs, scan=True))
+            values = list(runs.values())
+            for start in range(0, len(values), batch_size):
+                yield values[start : start + batch_size]
+            return
+        for start in range(0, len(rest), batch_size):
+            runs = {row[0]: self._run_of(row) for row in rest[start : start + batch_size]}
+            self._read(lambda conn, runs=runs: self._fill_runs(conn, runs))
+            yield list(runs.values())
+
+    def run(self, run_id: str) -> Run | None:
+        """One run in full (inputs and outputs included); None when there is no such run."""
+        sql = f"SELECT {self._run_columns()} FROM runs WHERE run_uuid = ?"
+
+        def read(conn: sqlite3.Connection) -> Run | None:
+            row = conn.execute(sql, (run_id,)).fetchone()
+            if row is None:
+                return None
+            run = self._run_of(row)
+            self._fill_runs(conn, {run.run_id: run})
+            return run
+
+        return self._read(read)
+
+    def _rows(
+        self, conn: sqlite3.Connection, sql: str, column: str, ids: Sequence, scan: bool
+    ) -> Iterable[tuple]:
+        """Rows of `sql` whose `column` is in `ids`: by chunks of ids, or all rows (`scan`).
+
+        `sql` ends in a WHERE clause (possibly `WHERE 1`); a scan returns rows for other ids
+        too, and callers skip those. Cursors are chained, not re-yielded row by row: this loop
+        carries hundreds of thousands of rows.
+        """
+        if scan:
+            return conn.execute(sql)
+        return chain.from_iterable(
+            conn.execute(f"{sql} AND {column} IN ({marks})", part)
+            for part, marks in self._id_chunks(ids)
+        )
+
+    def _fill_runs(
+        self, conn: sqlite3.Connection, runs: dict[str, Run], scan: bool = False
+    ) -> None:
+        """Attach params, tags, latest metrics, inputs and outputs to `runs` (keyed by id)."""
+        ids = list(runs)
+        for table, attr in (("params", "params"), ("tags", "tags")):
+            if not self._has(table):
+                continue
+            target = {rid: getattr(run, attr) for rid, run in runs.items()}
+            sql = f"SELECT run_uuid, key, value FROM {table} WHERE 1"
+            for rid, key, value in self._rows(conn, sql, "run_uuid", ids, scan):
+                d = target.get(rid)
+                if d is not None:
+                    d[key] = value
+        self._fill_latest_metrics(conn, runs, ids, scan)
+        for run in runs.values():
+            # SqlRun.to_mlflow_entity: an empty name is taken from the mlflow.runName tag.
+            if not run.run_name and run.tags.get(TAG_RUN_NAME):
+                run.run_name = run.tags[TAG_RUN_NAME]
+            run.inputs = []
+            run.outputs = []
+        if self._has("inputs"):
+            if self._has("datasets"):
+                self._fill_dataset_inputs(conn, runs, ids, scan)
+            # MLflow 3 records "run produced logged model" as an inputs row
+            # (RUN_OUTPUT -> MODEL_OUTPUT); SqlAlchemyStore._get_model_outputs reads it back.
+            sql = (
+                f"SELECT source_id, destination_id, {self._col('inputs', 'step', '0')} "
+                "FROM inputs WHERE source_type = 'RUN_OUTPUT' "
+                "AND destination_type = 'MODEL_OUTPUT'"
+            )
+            for rid, model_id, step in self._rows(conn, sql, "source_id", ids, scan):
+                run = runs.get(rid)
+                if run is not None:
+                    run.outputs.append(ModelOutput(model_id=model_id, step=step or 0))
+
+    def _fill_latest_metrics(
+        self, conn: sqlite3.Connection, runs: dict[str, Run], ids: Sequence[str], scan: bool
+    ) -> None:
+        c = self._col
+        target = {rid: run.metrics for rid, run in runs.items()}
+        table = "latest_metrics" if self._has("latest_metrics") else "metrics"
+        if not self._has(table):
+            return
+        sql = (
+            f"SELECT run_uuid, key, value, {c(table, 'timestamp', '0')}, "
+            f"{c(table, 'step', '0')}, {c(table, 'is_nan', '0')} FROM {table} WHERE 1"
+        )
+        rows = self._rows(conn, sql, "run_uuid", ids, scan)
+        if table == "latest_metrics":
+            for rid, key, value, ts, step, is_nan in rows:
+                d = target.get(rid)
+                if d is not None:
+                    # Metric built slot by slot, as in metric_history: this loop is hot.
+                    m = _new(Metric)
+                    _set(m, "key", key)
+                    _set(m, "value", _NAN if is_nan or value is None else value)
+                    _set(m, "timestamp", ts)
+                    _set(m, "step", step or 0)
+                    d[key] = m
+            return
+        # Before `latest_metrics` (early 1.x) the latest point is the one with the largest
+        # (step, timestamp, value), as MLflow's _update_latest_metrics_if_necessary ranks them.
+        best: dict[tuple[str, str], tuple] = {}
+        for row in rows:
+            rid, key, value, ts, step, _ = row
+            if rid not in target:
+                continue
+            rank = (step or 0, ts or 0, value if value is not None else 0.0)
+            old = best.get((rid, key))
+            if old is None or rank > old[0]:
+                best[(rid, key)] = (rank, row)
+        for (rid, key), (_, row) in best.items():
+            value, ts, step, is_nan = row[2:]
+            target[rid][key] = Metric(
+                key, _NAN if is_nan or value is None else value, ts, step or 0
+            )
+
+    def _fill_dataset_inputs(
+        self, conn: sqlite3.Connection, runs: dict[str, Run], ids: Sequence[str], scan: bool
+    ) -> None:
+        d = "datasets"
+        c = self._col
+        sql = (
+            "SELECT i.input_uuid, i.destination_id, d.dataset_uuid, d.name, d.digest, "
+            f"{c(d, 'dataset_source_type')}, {c(d, 'dataset_source')}, "
+            f"{c(d, 'dataset_schema')}, {c(d, 'dataset_profile')} "
+            "FROM inputs i JOIN datasets d ON i.source_id = d.dataset_uuid "
+            "WHERE i.destination_type = 'RUN'"
+        )
+        by_input: dict[str, DatasetInput] = {}
+        # SqlAlchemyStore._get_run_inputs keeps one DatasetInput per (run, dataset).
+        per_run: dict[tuple[str, str], DatasetInput] = {}
+        for row in self._rows(conn, sql, "i.destination_id", ids, scan):
+            input_uuid, rid, ds_uuid, name, digest, stype, source, schema, profile = row
+            run = runs.get(rid)
+            if run is None:
+                continue
+            di = per_run.get((rid, ds_uuid))
+            if di is None:
+                di = DatasetInput(Dataset(name, digest, stype, source, schema, profile))
+                per_run[(rid, ds_uuid)] = di
+                run.inputs.append(di)
+            by_input[input_uuid] = di
+        if by_input and self._has("input_tags"):
+            sql = "SELECT input_uuid, name, value FROM input_tags WHERE 1"
+            for input_uuid, key, value in self._rows(conn, sql, "input_uuid", list(by_input), scan):
+                di = by_input.get(input_uuid)
+                if di is not None:
+                    di.tags[key] = value
+
+    def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of one metric, ordered by (timestamp, step, value) as MLflow 3 orders it.
+
+        MLflow 2.x returned the rows in table order; 3.x sorts them (get_metric_history).
+        """
+        if not self._has("metrics"):
+            return []
+        t = "metrics"
+        c = self._col
+        # Without statistics SQLite walks the primary key (key, timestamp, ...), which holds
+        # every run's points of that key; the run_uuid index reads only this run's points.
+        hint = f' INDEXED BY "{self._metrics_index}"' if self._metrics_index else ""
+        sql = (
+            f"SELECT {c(t, 'timestamp', '0')}, {c(t, 'step', '0')}, value, {c(t, 'is_nan', '0')} "
+            f"FROM metrics{hint} WHERE run_uuid = ? AND key = ?"
+        )
+        rows = self._read(lambda conn: conn.execute(sql, (run_id, key)).fetchall())
+        try:
+            rows.sort()  # in Python: mostly in order already, so faster than ORDER BY
+        except TypeError:  # a NULL somewhere (schemas before is_nan allowed NULL values)
+            rows.sort(key=lambda r: tuple(0 if v is None else v for v in r))
+        # Metric is a frozen dataclass, whose __init__ costs twice what setting its four slots
+        # directly does; a long history is 100,000 points, so build them the direct way.
+        points = []
+        append = points.append
+        for ts, step, value, nan in rows:
+            m = _new(Metric)
+            _set(m, "key", key)
+            _set(m, "value", _NAN if nan or value is None else value)
+            _set(m, "timestamp", ts)
+            _set(m, "step", step or 0)
+            append(m)
+        return points
+
+    # -- logged models (MLflow 3) ------------------------------------------------------------
+    def logged_models(
+        self, experiment_ids: Iterable[str] | None = None, include_deleted: bool = False
+    ) -> list[LoggedModel]:
+        """MLflow 3 logged models with params, tags and metrics; deleted ones hidden by default."""
+        if not self._has("logged_models"):
+            return []
+        t = "logged_models"
+        c = self._col
+        where: list[str] = []
+        args: list = []
+        if experiment_ids is not None:
+            ids = _int_ids(experiment_ids)
+            if not ids:
+                return []
+            where.append(f"experiment_id IN ({','.join('?' * len(ids))})")
+            args.extend(ids)
+        stage = c(t, "lifecycle_stage", repr(ACTIVE))
+        if not include_deleted:
+            # search_logged_models filters lifecycle_stage != 'deleted'.
+            where.append(f"COALESCE({stage}, 'active') != 'deleted'")
+        sql = (
+            f"SELECT model_id, experiment_id, name, artifact_location, "
+            f"{c(t, 'creation_timestamp_ms')}, {c(t, 'last_updated_timestamp_ms')}, "
+            f"{c(t, 'model_type')}, {c(t, 'source_run_id')}, {c(t, 'status', '0')}, "
+            f"{c(t, 'status_message')}, {stage} FROM logged_models"
+        )
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY {c(t, 'creation_timestamp_ms', '0')} DESC, model_id"
+
+        def read(conn: sqlite3.Connection) -> list[LoggedModel]:
+            models: dict[str, LoggedModel] = {}
+            for row in conn.execute(sql, args):
+                mid, eid, name, location, created, updated, mtype, run_id, status, msg, st = row
+                label = _LOGGED_MODEL_STATUS.get(status)
+                if label is None:
+                    self.warnings.add(f"logged model {mid} has an unknown status {status!r}")
+                    label = str(status)
+                models[mid] = LoggedModel(
+                    model_id=mid,
+                    experiment_id=str(eid),
+                    name=name,
+                    artifact_location=location,
+                    creation_timestamp=created,
+                    last_updated_timestamp=updated,
+                    model_type=mtype,
+                    source_run_id=run_id,
+                    status=label,
+                    status_message=msg,
+                    lifecycle_stage=st or ACTIVE,
+                )
+            if not models:
+                return []
+            for part, marks in self._id_chunks(list(models)):
+                if self._has("logged_model_params"):
+                    for mid, key, value in conn.execute(
+                        "SELECT model_id, param_key, param_value FROM logged_model_params "
+                        f"WHERE model_id IN ({marks})",
+                        part,
+                    ):
+                        models[mid].params[key] = value
+                if self._has("logged_model_tags"):
+                    for mid, key, value in conn.execute(
+                        "SELECT model_id, tag_key, tag_value FROM logged_model_tags "
+                        f"WHERE model_id IN ({marks})",
+                        part,
+                    ):
+                        models[mid].tags[key] = value
+                if self._has("logged_model_metrics"):
+                    for mid, key, ts, step, value in conn.execute(
+                        "SELECT model_id, metric_name, metric_timestamp_ms, metric_step, "
+                        f"metric_value FROM logged_model_metrics WHERE model_id IN ({marks}) "
+                        "ORDER BY metric_timestamp_ms, metric_step",
+                        part,
+                    ):
+                        # The table has no is_nan column: MLflow stores NaN as 0.0 there and
+                        # reads it back so; a NULL value is what we cannot show as a number.
+                        models[mid].metrics.append(
+                            Metric(key, _NAN if value is None else value, ts, step or 0)
+                        )
+            return list(models.values())
+
+        return self._read(read)
+
+    # -- model registry ----------------------------------------------------------------------
+    def _version_columns(self) -> str:
+        c = self._col
+        t = "model_versions"
+        return ", ".join(
+            (
+                "name",
+                "version",
+                c(t, "creation_time"),
+                c(t, "last_updated_time"),
+                c(t, "current_stage", "'None'"),
+                c(t, "description"),
+                c(t, "source"),
+                c(t, "run_id"),
+                c(t, "status", "'READY'"),
+                c(t, "status_message"),
+                c(t, "user_id"),
+                c(t, "run_link"),
+                c(t, "storage_location"),
+                c(t, "workspace", "'default'"),
+            )
+        )
+
+    @staticmethod
+    def _version_of(row) -> ModelVersion:
+        name, version, created, updated, stage, desc, source, run_id = row[:8]
+        status, message, user, link, storage = row[8:13]
+        model_id = None
+        # A version registered from an MLflow 3 logged model has source models:/<model id>.
+        if isinstance(source, str) and source.startswith("models:/m-"):
+            model_id = source[len("models:/") :]
+        return ModelVersion(
+            name=name,
+            version=str(version),
+            creation_timestamp=created,
+            last_updated_timestamp=updated,
+            current_stage=stage,
+            description=desc,
+            source=source,
+            run_id=run_id,
+            status=status,
+            status_message=message,
+            user_id=user,
+            run_link=link,
+            storage_location=storage,
+            model_id=model_id,
+        )
+
+    def _registry_tags(self, conn, table: str, with_version: bool) -> dict[tuple, dict[str, str]]:
+        out: dict[tuple, dict[str, str]] = {}
+        if not self._has(table):
+            return out
+        ws = self._col(table, "workspace", "'default'")
+        cols = "name, version" if with_version else "name"
+        for row in conn.execute(f"SELECT {ws}, {cols}, key, value FROM {table}"):
+            *ident, key, value = row
+            if with_version:
+                ident[2] = str(ident[2])
+            out.setdefault(tuple(ident), {})[key] = value
+        return out
+
+    def _aliases(self, conn) -> dict[tuple[str, str], dict[str, str]]:
+        """(workspace, model name) -> {alias: version}; empty before MLflow 2.3."""
+        out: dict[tuple[str, str], dict[str, str]] = {}
+        t = "registered_model_aliases"
+        if not self._has(t):
+            return out
+        ws = self._col(t, "workspace", "'default'")
+        for w, name, alias, version in conn.execute(
+            f"SELECT {ws}, name, alias, version FROM {t} ORDER BY alias"
+        ):
+            out.setdefault((w, name), {})[alias] = str(version)
+        return out
+
+    def _versions(self, conn, name: str | None = None) -> list[tuple[str, ModelVersion]]:
+        """(workspace, version) for versions that are not deleted, newest first per model."""
+        sql = (
+            f"SELECT {self._version_columns()} FROM model_versions "
+            f"WHERE {self._col('model_versions', 'current_stage', repr('None'))} "
+            f"IS NOT '{STAGE_DELETED_INTERNAL}'"
+        )
+        args: tuple = ()
+        if name is not None:
+            sql += " AND name = ?"
+            args = (name,)
+        sql += " ORDER BY name, version DESC"
+        versions = []
+        tags = self._registry_tags(conn, "model_version_tags", with_version=True)
+        aliases = self._aliases(conn)
+        for row in conn.execute(sql, args):
+            mv = self._version_of(row)
+            ws = row[13]
+            mv.tags = tags.get((ws, mv.name, mv.version), {})
+            mv.aliases = sorted(
+                a for a, v in aliases.get((ws, mv.name), {}).items() if v == mv.version
+            )
+            versions.append((ws, mv))
+        return versions
+
+    def registered_models(self, include_prompts: bool = False) -> list[RegisteredModel]:
+        """Registered models with tags, aliases and latest versions per stage, by name.
+
+        Prompts (tag mlflow.prompt.is_prompt = 'true') are left out, as MLflow's
+        search_registered_models leaves them out unless asked for.
+        """
+        if not self._has("registered_models") or not self._has("model_versions"):
+            return []
+        t = "registered_models"
+        c = self._col
+        sql = (
+            f"SELECT {c(t, 'workspace', repr('default'))}, name, {c(t, 'creation_time')}, "
+            f"{c(t, 'last_updated_time')}, {c(t, 'description')} FROM {t} ORDER BY name"
+        )
+
+        def read(conn: sqlite3.Connection) -> list[RegisteredModel]:
+            tags = self._registry_tags(conn, "registered_model_tags", with_version=False)
+            aliases = self._aliases(conn)
+            latest: dict[tuple[str, str], dict[str, ModelVersion]] = {}
+            for ws, mv in self._versions(conn):
+                # SqlRegisteredModel.to_mlflow_entity: the highest version in each stage.
+                per_stage = latest.setdefault((ws, mv.name), {})
+                if mv.current_stage not in per_stage:  # versions come newest first
+                    per_stage[mv.current_stage] = mv
+            models = []
+            for ws, name, created, updated, desc in conn.execute(sql):
+                model_tags = tags.get((ws, name), {})
+                if not include_prompts and model_tags.get(_IS_PROMPT_TAG) == "true":
+                    continue
+                models.append(
+                    RegisteredModel(
+                        name=name,
+                        creation_timestamp=created,
+                        last_updated_timestamp=updated,
+                        description=desc,
+                        tags=model_tags,
+                        aliases=aliases.get((ws, name), {}),
+                        latest_versions=list(latest.get((ws, name), {}).values()),
+                    )
+                )
+            return models
+
+        return self._read(read)
+
+    def model_versions(self, name: str) -> list[ModelVersion]:
+        """Versions of one registered model, deleted ones left out, newest first."""
+        if not self._has("model_versions"):
+            return []
+        return self._read(lambda conn: [mv for _, mv in self._versions(conn, name)])
+
+    # -- artifacts ---------------------------------------------------------------------------
+    def artifact_root(self, run: Run) -> ArtifactRoot:
+        """A run's artifact folder; relative (1.x) and moved paths are found beside the db."""
+        return resolve_artifact_root(run.artifact_uri, self.store_root)
+
+
+class _Retry(Exception):
+    """Raised inside `_snapshot` when a read must be repeated with lenient text decoding."""
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    with suppress(sqlite3.Error):  # no transaction left to end
+        conn.execute("ROLLBACK")
+
+
+def _active(column: str) -> str:
+    # MLflow writes 'active' or 'deleted'; a NULL (never written by MLflow) counts as active.
+    return f"COALESCE({column}, 'active') != '{DELETED}'"
+
+
+def _int_ids(ids: Iterable[str]) -> list[int]:
+    """Experiment ids as the INTEGER the column holds; ids that are not numbers match nothing."""
+    out = []
+    for i in ids:
+        try:
+            out.append(int(i))
+        except (TypeError, ValueError):
+            continue
+    return out
