@@ -9,6 +9,9 @@ from textual.widgets import DataTable
 
 from tests.tui.helpers import FIXTURES, fixture_store_path, make_app
 
+# Async tests run on anyio's pytest plugin.
+pytestmark = pytest.mark.anyio
+
 STORE = "mlflow-3.17.2-file"
 
 

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Input
 
 from store.entities import DELETED, Experiment
 from tui.text import format_time, literal, one_line
-from tui.widgets.breadcrumbs import Breadcrumbs
+from tui.widgets.breadcrumbs import Breadcrumbs, store_label
 
 MARK = "●"
 
@@ -29,10 +29,10 @@ class ExperimentRow:
 # Sortable columns: (column key, label, value of a row to sort by).
 COLUMNS = [
     ("name", "Name", lambda r: r.experiment.name.lower()),
-    ("id", "ID", lambda r: (len(r.experiment.experiment_id), r.experiment.experiment_id)),
     ("runs", "Runs", lambda r: r.runs if r.runs is not None else -1),
     ("last", "Last activity", lambda r: r.last_activity or 0),
     ("stage", "Lifecycle", lambda r: r.experiment.lifecycle_stage),
+    ("id", "ID", lambda r: (len(r.experiment.experiment_id), r.experiment.experiment_id)),
 ]
 
 
@@ -40,6 +40,7 @@ class ExperimentsScreen(Screen[None]):
     """Pick one or more experiments to see their runs."""
 
     TITLE = "Experiments"
+    AUTO_FOCUS = "#experiments-table"
     BINDINGS = [
         Binding("enter", "open", "Open runs", id="experiments.open", priority=True),
         Binding("space", "mark", "Mark", id="experiments.mark"),
@@ -70,8 +71,12 @@ class ExperimentsScreen(Screen[None]):
         self.quick_filter = ""
 
     def compose(self) -> ComposeResult:
-        yield Breadcrumbs(self.app.store.location.name or str(self.app.store.location))
-        yield Input(placeholder="filter experiments by name or id", id="experiments-filter")
+        yield Breadcrumbs("mltui", store_label(self.app.store.location))
+        quick_filter = Input(
+            placeholder="filter experiments by name or id", id="experiments-filter"
+        )
+        quick_filter.display = False
+        yield quick_filter
         table: DataTable[Text] = DataTable(
             id="experiments-table", cursor_type="row", zebra_stripes=True
         )
@@ -82,8 +87,8 @@ class ExperimentsScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#experiments-filter").display = False
-        self.query_one(DataTable).loading = True
+        table = self.query_one(DataTable)
+        table.loading = True
         self.load()
 
     @work(thread=True, exclusive=True, group="experiments")
@@ -126,11 +131,8 @@ class ExperimentsScreen(Screen[None]):
 
     def refresh_table(self) -> None:
         table = self.query_one(DataTable)
-        keep = (
-            table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-            if table.row_count
-            else None
-        )
+        # Stay on the same experiment, unless the cursor sits at the top: then stay at the top.
+        keep = self.current_experiment_id() if table.cursor_row > 0 else None
         table.clear()
         for key, label, _ in COLUMNS:
             arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_key else ""
@@ -141,16 +143,20 @@ class ExperimentsScreen(Screen[None]):
             style = "dim strike" if deleted else ""
             table.add_row(
                 literal(exp.name, style=style),
-                Text(exp.experiment_id, style="dim"),
                 Text("…" if row.runs is None else str(row.runs), justify="right"),
                 Text(format_time(row.last_activity)),
                 Text(exp.lifecycle_stage, style="red" if deleted else "green"),
+                Text(exp.experiment_id, style="dim"),
                 Text(MARK if exp.experiment_id in self.marked else "", style="bold"),
                 key=exp.experiment_id,
             )
         if keep is not None and keep in table.rows:
             table.move_cursor(row=table.get_row_index(keep))
-        self.sub_title = f"{table.row_count} experiments"
+        hidden = sum(1 for r in self.rows if r.experiment.lifecycle_stage == DELETED)
+        status = f"{table.row_count} experiments"
+        if hidden and not self.show_deleted:
+            status += f" · {hidden} deleted hidden (d)"
+        self.query_one(Breadcrumbs).status = status
 
     def current_experiment_id(self) -> str | None:
         table = self.query_one(DataTable)

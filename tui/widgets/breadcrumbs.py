@@ -1,15 +1,29 @@
-"""Where you are: store › experiment › run, at the top of every screen."""
+"""Where you are (store › experiment › run) on the left, a short status on the right."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
-from textual.widgets import Static
+from textual.reactive import reactive
+from textual.widget import Widget
 
 from tui.text import clean
 
 
-class Breadcrumbs(Static):
-    """A one-line trail of the screens below this one."""
+def store_label(location: Path) -> str:
+    """The store's path as a person would type it: relative to here or to ~ when shorter."""
+    path = Path(location)
+    for base, prefix in ((Path.cwd(), ""), (Path.home(), "~/")):
+        try:
+            return prefix + str(path.resolve().relative_to(base.resolve()))
+        except ValueError:
+            continue
+    return str(path)
+
+
+class Breadcrumbs(Widget):
+    """A one-line trail of the screens below this one, with a status at the right."""
 
     DEFAULT_CSS = """
     Breadcrumbs {
@@ -20,19 +34,27 @@ class Breadcrumbs(Static):
     }
     """
 
+    parts: reactive[tuple[str, ...]] = reactive(tuple, layout=False)
+    status: reactive[str] = reactive("")
+
     def __init__(self, *parts: str, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.parts = list(parts)
-
-    def on_mount(self) -> None:
-        self.show(*self.parts)
+        self.set_reactive(Breadcrumbs.parts, tuple(parts))
 
     def show(self, *parts: str) -> None:
-        self.parts = list(parts)
-        text = Text()
+        self.parts = tuple(parts)
+
+    def render(self) -> Text:
+        trail = Text(no_wrap=True, overflow="ellipsis")
         for i, part in enumerate(self.parts):
             if i:
-                text.append(" › ", style="dim")
-            last = i == len(self.parts) - 1
-            text.append(clean(part), style="bold" if last else "")
-        self.update(text)
+                trail.append(" › ", style="dim")
+            trail.append(clean(part), style="bold" if i == len(self.parts) - 1 else "")
+        status = Text(clean(self.status), style="italic")
+        width = self.content_size.width
+        room = width - status.cell_len - 1
+        if room < 10:
+            return trail
+        trail.truncate(room, overflow="ellipsis")
+        trail.pad_right(room - trail.cell_len + 1)
+        return trail + status
