@@ -120,7 +120,11 @@ class Store(abc.ABC):
 
         predicate = parse_filter(filter_string)
         keys = parse_order_by(order_by)
-        runs = [r for r in self.runs(experiment_ids, include_deleted) if predicate(r)]
+        runs = self.runs(experiment_ids, include_deleted)
+        if getattr(predicate, "needs_inputs", False):
+            # `datasets.*` clauses need each run's inputs, which bulk reads may leave unread.
+            runs = [r if r.inputs is not None else (self.run(r.run_id) or r) for r in runs]
+        runs = [r for r in runs if predicate(r)]
         return order_runs(runs, keys)
 
     @abc.abstractmethod
