@@ -6,9 +6,11 @@ from collections.abc import Iterable
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from store import Store
+from tui.text import clean
 
 
 class MltuiApp(App[int]):
@@ -44,6 +46,20 @@ class MltuiApp(App[int]):
         self.push_screen(ExperimentsScreen())
         for note in self.store.notes:
             self.notify(note, title="Store", timeout=8)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Notifications often carry user data (names, paths): always shown as literal text."""
+        super().notify(
+            clean(message), title=clean(title), severity=severity, timeout=timeout, markup=False
+        )
 
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen

@@ -1,0 +1,446 @@
+"""The runs screen: loading, sorting, filtering, marking, columns, deleted runs, the tree."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from textual.widgets import Static
+
+from store.errors import StoreError
+from tests.tui.helpers import fixture_store_path, make_app
+from tui.screens.experiments import ExperimentsScreen
+from tui.screens.runs import RunsScreen, sort_runs
+from tui.widgets.runs_table import MARK, RunsTable
+
+# Async tests run on anyio's pytest plugin (installed with Textual's dependencies).
+pytestmark = pytest.mark.anyio
+
+STORE = "mlflow-3.17.2-file"
+SQLITE = "mlflow-3.17.2-sqlite"
+SWEEP = "elasticnet-sweep"
+
+
+async def settle(pilot) -> None:
+    """Wait until every worker (and the workers their answers start) has finished."""
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def open_runs(pilot, *experiments: str, before=None) -> RunsScreen:
+    """Push the runs screen of experiments given by name, once they are read.
+
+    `before()` runs just before the push (after the experiments screen has read the store).
+    """
+    await settle(pilot)
+    if before is not None:
+        before()
+    store = pilot.app.store
+    ids = [store.experiment_by_name_or_id(name).experiment_id for name in experiments]
+    screen = RunsScreen(ids)
+    await pilot.app.push_screen(screen)
+    await settle(pilot)
+    return screen
+
+
+def names(screen: RunsScreen) -> list[str]:
+    """Run names in table order, as shown (tree markers and indentation stripped)."""
+    table = screen.table
+    return [table.get_cell(i, "name").text.lstrip(" ▸▾") for i in table.shown_run_ids()]
+
+
+def cell(screen: RunsScreen, run_id: str, column: str) -> str:
+    value = screen.table.get_cell(run_id, column)
+    return "" if value is None else value.text
+
+
+def run_named(screen: RunsScreen, name: str) -> str:
+    return next(r.run_id for r in screen.runs.values() if r.run_name == name)
+
+
+def status_line(screen: RunsScreen) -> str:
+    return str(screen.query_one("#runs-status", Static).render())
+
+
+async def type_text(pilot, text: str) -> None:
+    await pilot.press(*[{" ": "space"}.get(ch, ch) for ch in text])
+
+
+# -- loading and what is shown -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [STORE, SQLITE])
+async def test_lists_runs_with_varying_params_and_metrics(name):
+    app = make_app(fixture_store_path(name))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        assert sorted(names(screen)) == [f"sweep-{i}" for i in range(6)]
+        # Newest first, as MLflow lists runs.
+        assert names(screen) == [f"sweep-{i}" for i in reversed(range(6))]
+        columns = screen.table.column_keys
+        assert columns[:6] == ["name", "status", "start", "duration", "user", "source"]
+        assert columns[6:] == [
+            "params.alpha",
+            "params.l1_ratio",
+            "metrics.loss/train",
+            "metrics.loss/val",
+            "metrics.r2",
+            "metrics.rmse",
+        ]
+        run_id = run_named(screen, "sweep-2")
+        # MLflow's SQL store keeps inf as the largest float; its file store keeps inf.
+        assert cell(screen, run_id, "metrics.rmse") in ("inf", "1.7977e+308")
+        assert cell(screen, run_id, "status") == "✓ FINISHED"
+        assert cell(screen, run_named(screen, "sweep-1"), "metrics.loss/val") == "NaN"
+        assert "6 runs (6 shown)" in status_line(screen)
+        assert SWEEP in str(screen.query_one("Breadcrumbs").render())
+
+
+async def test_user_data_is_literal():
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, "[bold]x[/bold] markup & escapes")
+        assert sorted(names(screen)) == ["[bold]x[/bold]", "esc-␛[31mred␛[0m"]
+        rendered = screen.table.get_cell(run_named(screen, "[bold]x[/bold]"), "name").__rich__()
+        assert rendered.plain == "[bold]x[/bold]"
+        assert not rendered.spans
+
+
+async def test_running_duration_ticks(monkeypatch):
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, "run statuses")
+        running = run_named(screen, "still-running")
+        finished = run_named(screen, "finished-run")
+        assert cell(screen, running, "status") == "● RUNNING"
+        before_running = cell(screen, running, "duration")
+        before_finished = cell(screen, finished, "duration")
+        now = screen.runs[running].start_time + 3_725_000
+        monkeypatch.setattr("tui.clock.now_ms", lambda: now)
+        screen._tick()
+        assert cell(screen, running, "duration") == "1h02m" != before_running
+        assert cell(screen, finished, "duration") == before_finished
+
+
+async def test_read_error_keeps_what_was_read(monkeypatch):
+    app = make_app(fixture_store_path(STORE))
+    store = app.store
+    real = store.iter_runs
+
+    def failing(ids, include_deleted=False):
+        for batch in real(ids, include_deleted):
+            yield batch[:2]
+            raise StoreError("The disk went away.")
+
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(
+            pilot, SWEEP, before=lambda: monkeypatch.setattr(store, "iter_runs", failing)
+        )
+        assert len(names(screen)) == 2
+        assert any("The disk went away." in n.message for n in app._notifications)
+        assert "loading" not in status_line(screen)
+
+
+async def test_first_batch_shows_while_the_rest_is_read(monkeypatch):
+    app = make_app(fixture_store_path(STORE))
+    store = app.store
+    real = store.iter_runs
+    go_on = threading.Event()
+
+    def slow(ids, include_deleted=False):
+        runs = [r for batch in real(ids, include_deleted) for r in batch]
+        yield runs[:3]
+        go_on.wait(10)
+        for run in runs[3:]:
+            yield [run]
+
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        monkeypatch.setattr(store, "iter_runs", slow)
+        screen = RunsScreen([store.experiment_by_name_or_id(SWEEP).experiment_id])
+        await app.push_screen(screen)
+        for _ in range(20):
+            await pilot.pause(0.05)
+            if screen.table.row_count:
+                break
+        assert len(names(screen)) == 3
+        assert "loading… 3 read" in status_line(screen)
+        await pilot.press("down", "t")  # keys work while reading
+        assert screen.table.cursor_row == 1 and not screen.tree_view
+        go_on.set()
+        await settle(pilot)
+        assert len(names(screen)) == 6
+        assert "loading" not in status_line(screen)
+
+
+# -- sorting -----------------------------------------------------------------------------------
+
+
+async def test_sort_by_metric_with_keys_best_first():
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        await pilot.press("s")
+        await type_text(pilot, "metrics.r2")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.sort_column == "metrics.r2" and not screen.sort_descending
+        assert names(screen)[0] == "sweep-4"  # lowest r2
+        assert screen.table.columns["metrics.r2"].label.plain == "metrics.r2 ▲"
+        await pilot.press("S")
+        assert names(screen)[0] == "sweep-1"  # highest r2
+        assert screen.table.columns["metrics.r2"].label.plain == "metrics.r2 ▼"
+
+
+async def test_sort_puts_nan_where_mlflow_does():
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        screen.sort_by("metrics.loss/val")
+        assert names(screen)[-1] == "sweep-1"  # NaN last, ascending
+        screen.sort_by("metrics.loss/val")
+        assert names(screen)[-1] == "sweep-1"  # and descending
+        expected = [
+            r.run_name
+            for r in app.store.search_runs(
+                screen.experiment_ids, order_by=["metrics.`loss/val` DESC"]
+            )
+        ]
+        assert names(screen) == expected
+
+
+async def test_sort_keeps_cursor_on_the_same_run():
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        await pilot.press("down", "down")
+        current = screen.current_run_id()
+        screen.sort_by("metrics.rmse")
+        assert screen.current_run_id() == current
+
+
+async def test_header_click_sorts():
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        table = screen.table
+        x = sum(
+            column.get_render_width(table) for column in table.ordered_columns[:2]
+        )  # mark, name: the status header starts here
+        await pilot.click(RunsTable, offset=(x + 2, 0))
+        await pilot.pause()
+        assert screen.sort_column == "status"
+
+
+async def test_duration_sorts_with_missing_last():
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, "run statuses")
+        runs = list(screen.runs.values())
+        ordered = sort_runs(runs, "duration", descending=True)
+        assert ordered[0].run_name == "still-running"  # it has been running for weeks
+        no_start = [r for r in ordered if r.start_time is None]
+        assert ordered[len(ordered) - len(no_start) :] == no_start
+
+
+# -- filtering ---------------------------------------------------------------------------------
+
+
+async def test_filter_narrows_like_mlflow():
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        query = "metrics.rmse < 0.7 and params.l1_ratio = '0.5'"
+        await pilot.press("slash")
+        await type_text(pilot, query)
+        await pilot.press("enter")
+        await pilot.pause()
+        want = {r.run_name for r in app.store.search_runs(screen.experiment_ids, query)}
+        assert set(names(screen)) == want == {"sweep-1", "sweep-3"}
+        assert screen.focused is screen.table
+        assert f"filter: {query}" in status_line(screen)
+        assert "6 runs (2 shown)" in status_line(screen)
+        # Escape in the bar clears the filter and gives the keys back to the table.
+        await pilot.press("slash", "escape")
+        assert len(names(screen)) == 6
+        assert screen.focused is screen.table
+
+
+async def test_bad_filter_keeps_the_table_and_says_why():
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        await pilot.press("slash")
+        await type_text(pilot, "metrics.rmse < 0.7")
+        await pilot.press("enter")
+        await pilot.pause()
+        narrowed = names(screen)
+        await pilot.press("slash", "end", "space", "<")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert names(screen) == narrowed
+        error = str(screen.query_one("#filter-error", Static).render())
+        assert "Missing value" in error or "Unexpected" in error
+        assert any(error in n.message for n in app._notifications)
+        assert screen.filter_text == "metrics.rmse < 0.7"
+
+
+async def test_plain_text_searches_names_ids_and_values():
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        await pilot.press("slash")
+        await type_text(pilot, "SWEEP-4")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert names(screen) == ["sweep-4"]
+        run_id = run_named(screen, "sweep-2")
+        screen._apply_filter(run_id[:10])
+        assert names(screen) == ["sweep-2"]
+        screen._apply_filter("saga")  # a param value every run has
+        assert len(names(screen)) == 6
+
+
+async def test_filter_in_tree_shows_ancestors_as_context():
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, "nested runs")
+        screen._apply_filter("grandchild")
+        assert names(screen) == ["parent", "child-a", "grandchild"]
+        table = screen.table
+        context = [table.shown(i).context for i in table.shown_run_ids()]
+        assert context == [True, True, False]
+        assert table.get_cell(run_named(screen, "parent"), "status").style == "green dim"
+        await pilot.press("t")
+        assert names(screen) == ["grandchild"]
+
+
+# -- marking, copying, opening -----------------------------------------------------------------
+
+
+async def test_space_marks_runs():
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        first, second = screen.table.shown_run_ids()[:2]
+        await pilot.press("space", "space")
+        assert screen.marked == {first, second}
+        assert screen.marked_run_ids() == [first, second]
+        assert cell(screen, first, "mark") == MARK
+        await pilot.press("up", "space")
+        assert screen.marked == {first}
+        assert cell(screen, second, "mark") == ""
+        screen.sort_by("name")  # marks survive a rebuild
+        assert cell(screen, first, "mark") == MARK
+        assert "1 marked" in status_line(screen)
+
+
+async def test_y_copies_the_run_id():
+    app = make_app(fixture_store_path(STORE))
+    copied = []
+    app.copy_to_clipboard = copied.append
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        await pilot.press("y")
+        assert copied == [screen.current_run_id()]
+
+
+async def test_enter_opens_the_run_and_escape_goes_back():
+    from tui.screens.run import RunScreen
+
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        await pilot.press("down")
+        run_id = screen.current_run_id()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, RunScreen)
+        assert app.screen.run_id == run_id
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ExperimentsScreen)
+
+
+async def test_enter_on_experiments_opens_runs():
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, RunsScreen)
+        assert app.screen.table.row_count >= 1
+
+
+# -- columns, deleted runs, the tree -----------------------------------------------------------
+
+
+async def test_column_chooser_shows_a_hidden_param_and_hides_a_metric():
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        assert "params.solver" not in screen.table.column_keys
+        await pilot.press("c")
+        await type_text(pilot, "solver")
+        await pilot.press("down", "space")
+        await pilot.press(*["backspace"] * 6)  # typing goes back to the box
+        await type_text(pilot, "loss/train")
+        await pilot.press("down", "space", "enter")
+        await pilot.pause()
+        columns = screen.table.column_keys
+        assert "params.solver" in columns
+        assert "metrics.loss/train" not in columns
+        assert cell(screen, screen.table.shown_run_ids()[0], "params.solver") == "saga"
+        screen.sort_by("metrics.rmse")  # the choice lasts for the screen
+        assert "params.solver" in screen.table.column_keys
+
+
+async def test_column_chooser_escape_changes_nothing():
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        before = list(screen.table.column_keys)
+        await pilot.press("c", "down", "space", "escape")
+        await pilot.pause()
+        assert screen.table.column_keys == before
+        assert app.screen is screen
+
+
+async def test_deleted_runs_on_a_toggle():
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, "run statuses")
+        assert "deleted-run" not in names(screen)
+        await pilot.press("d")
+        assert "deleted-run" in names(screen)
+        deleted = run_named(screen, "deleted-run")
+        assert "strike" in screen.table.get_cell(deleted, "name").style
+        await pilot.press("d")
+        assert "deleted-run" not in names(screen)
+
+
+async def test_tree_collapse_expand_and_flat():
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, "nested runs")
+        table = screen.table
+        assert names(screen) == ["parent", "child-b", "child-a", "grandchild"]
+        depths = [table.shown(i).depth for i in table.shown_run_ids()]
+        assert depths == [0, 1, 1, 2]
+        assert cell(screen, run_named(screen, "parent"), "name") == "▾ parent"
+        await pilot.press("left")  # cursor on the parent: fold it
+        assert names(screen) == ["parent"]
+        assert cell(screen, run_named(screen, "parent"), "name") == "▸ parent"
+        await pilot.press("right")
+        assert names(screen) == ["parent", "child-b", "child-a", "grandchild"]
+        await pilot.press("down", "down", "minus")  # child-a folds its grandchild
+        assert names(screen) == ["parent", "child-b", "child-a"]
+        assert screen.current_run_id() == run_named(screen, "child-a")
+        await pilot.press("down", "left")  # no child below: left goes to the parent
+        await pilot.press("plus", "t")
+        assert [table.shown(i).depth for i in table.shown_run_ids()] == [0, 0, 0, 0]
+        assert "flat" in status_line(screen)

@@ -1,0 +1,134 @@
+"""`c` on the runs screen: choose which params, metrics and tags columns to show."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, SelectionList, Static
+from textual.widgets.selection_list import Selection
+
+from tui.text import literal, one_line
+
+
+class ColumnsScreen(ModalScreen[list[str] | None]):
+    """Type to narrow, Space to show or hide a column, Enter to apply, Escape to cancel.
+
+    Dismisses with the chosen column keys, in the order they were offered.
+    """
+
+    DEFAULT_CSS = """
+    ColumnsScreen {
+        align: center middle;
+    }
+    #columns {
+        width: 64;
+        max-width: 95%;
+        height: auto;
+        max-height: 90%;
+        border: round $accent;
+        background: $surface;
+        padding: 0 1;
+    }
+    #columns-list {
+        height: auto;
+        max-height: 20;
+        border: none;
+        padding: 0;
+    }
+    #columns-hint {
+        color: $text-muted;
+    }
+    """
+
+    BINDINGS = [
+        Binding("enter", "apply", "Apply", id="columns.apply", priority=True),
+        Binding("escape", "cancel", "Cancel", id="columns.cancel"),
+        Binding("ctrl+a", "toggle_all", "All/none shown", id="columns.all", priority=True),
+        Binding("down", "to_list", "To the list", show=False),
+    ]
+
+    def __init__(self, columns: list[tuple[str, str]], chosen: list[str]) -> None:
+        """`columns` are (key, label) pairs in the order offered; `chosen` the keys shown now."""
+        super().__init__()
+        self.labels = dict(columns)
+        self.keys = [key for key, _ in columns]
+        self.chosen = set(chosen)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="columns"):
+            yield Static(Text("Columns", style="bold"), id="columns-title")
+            yield Input(placeholder="type to narrow", id="columns-input")
+            yield SelectionList[str](id="columns-list")
+            yield Static(
+                "space show/hide · ↑↓ move · ctrl+a all/none · enter apply · esc cancel",
+                id="columns-hint",
+            )
+
+    def on_mount(self) -> None:
+        self._fill("")
+
+    @property
+    def _list(self) -> SelectionList[str]:
+        return self.query_one("#columns-list", SelectionList)
+
+    def _fill(self, query: str) -> None:
+        options = self._list
+        options.clear_options()
+        needle = query.lower()
+        options.add_options(
+            Selection(literal(one_line(self.labels[key], 80)), key, key in self.chosen)
+            for key in self.keys
+            if needle in self.labels[key].lower()
+        )
+        if options.option_count:
+            options.highlighted = 0
+
+    @on(Input.Changed, "#columns-input")
+    def _narrow(self, event: Input.Changed) -> None:
+        self._fill(event.value)
+
+    @on(SelectionList.SelectionToggled, "#columns-list")
+    def _toggled(self, event: SelectionList.SelectionToggled) -> None:
+        key = event.selection.value
+        self.chosen ^= {key}
+
+    def action_to_list(self) -> None:
+        options = self._list
+        if self.focused is not options:
+            options.focus()
+        else:
+            options.action_cursor_down()
+
+    def action_toggle_all(self) -> None:
+        options = self._list
+        shown = [options.get_option_at_index(i).value for i in range(options.option_count)]
+        if all(key in self.chosen for key in shown):
+            self.chosen.difference_update(shown)
+            options.deselect_all()
+        else:
+            self.chosen.update(shown)
+            options.select_all()
+
+    def action_apply(self) -> None:
+        self.dismiss([key for key in self.keys if key in self.chosen])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def on_key(self, event: events.Key) -> None:
+        # Type-ahead from the list: typing (or backspace) goes on in the narrowing box.
+        if self.focused is not self._list:
+            return
+        box = self.query_one("#columns-input", Input)
+        if event.key == "backspace":
+            self.set_focus(box)
+            box.action_delete_left()
+            event.stop()
+        elif event.is_printable and event.character not in (None, " "):
+            self.set_focus(box)
+            box.insert_text_at_cursor(event.character)
+            event.stop()

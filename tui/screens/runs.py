@@ -1,0 +1,609 @@
+"""The runs of one or more experiments: sort, filter, mark, nest, choose columns, open one."""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+from textual.worker import get_current_worker
+
+from store.entities import DELETED, Run
+from store.errors import FilterError, StoreError
+from tui import clock
+from tui.text import literal, one_line
+from tui.widgets.breadcrumbs import Breadcrumbs
+from tui.widgets.filter_bar import FilterBar, RunPredicate, compile_query
+from tui.widgets.runs_table import (
+    ATTRIBUTE_COLUMNS,
+    MARK_COLUMN,
+    RunRow,
+    RunsTable,
+    column_label,
+    run_duration,
+)
+
+#: How an attribute column sorts in MLflow's order-by syntax; duration has no MLflow equivalent.
+ORDER_BY_ATTRIBUTE = {
+    "name": "attributes.run_name",
+    "status": "attributes.status",
+    "start": "attributes.start_time",
+    "user": "attributes.user_id",
+    "source": "tags.`mlflow.source.name`",
+}
+#: Columns that sort newest/longest first when first chosen.
+DESCENDING_FIRST = {"start", "duration"}
+SYSTEM_TAG_PREFIX = "mlflow."
+
+
+def order_by_clause(column: str, descending: bool) -> str | None:
+    """The MLflow order-by clause sorting by a column (None when MLflow has no such key)."""
+    direction = "DESC" if descending else "ASC"
+    if column in ORDER_BY_ATTRIBUTE:
+        return f"{ORDER_BY_ATTRIBUTE[column]} {direction}"
+    kind, _, key = column.partition(".")
+    if kind not in ("params", "metrics", "tags") or "`" in key:
+        return None
+    return f"{kind}.`{key}` {direction}"
+
+
+def sort_runs(runs: list[Run], column: str, descending: bool) -> list[Run]:
+    """Runs in the order MLflow's search_runs would give for `ORDER BY column`.
+
+    Missing values and NaN go where MLflow puts them (mlflow/utils/search_utils.py
+    `_get_value_for_sort`); columns MLflow cannot order by sort with missing values last.
+    """
+    from store.search import order_runs, parse_order_by
+
+    clause = order_by_clause(column, descending)
+    if clause is not None:
+        try:
+            return order_runs(runs, parse_order_by([clause]))
+        except FilterError:
+            pass
+    now = clock.now_ms()
+    kind, _, key = column.partition(".")
+
+    def value(run: Run) -> object:
+        if column == "duration":
+            return run_duration(run, now)
+        if kind == "metrics":
+            metric = run.metrics.get(key)
+            return None if metric is None or metric.value != metric.value else metric.value
+        if kind in ("params", "tags"):
+            return getattr(run, kind).get(key)
+        return None
+
+    present = [r for r in runs if value(r) is not None]
+    missing = [r for r in runs if value(r) is None]
+    present.sort(key=value, reverse=descending)  # type: ignore[arg-type]
+    return present + missing
+
+
+def tree_rows(
+    runs: list[Run], collapsed: set[str], context: set[str] = frozenset()
+) -> list[RunRow]:
+    """Runs (already sorted) as a tree: each child under its parent, siblings in sort order.
+
+    A run whose parent is not among `runs` is a root. Children of `collapsed` runs are left out.
+    """
+    ids = {run.run_id for run in runs}
+    children: dict[str, list[Run]] = {}
+    roots: list[Run] = []
+    for run in runs:
+        parent = run.parent_run_id
+        if parent is not None and parent in ids and parent != run.run_id:
+            children.setdefault(parent, []).append(run)
+        else:
+            roots.append(run)
+    out: list[RunRow] = []
+    placed: set[str] = set()
+
+    def place(run: Run, depth: int) -> None:
+        # Iterative, with a guard against parent cycles (a hand-edited store can have one).
+        stack = [(run, depth)]
+        while stack:
+            current, level = stack.pop()
+            if current.run_id in placed:
+                continue
+            placed.add(current.run_id)
+            kids = children.get(current.run_id)
+            expanded = None if not kids else current.run_id not in collapsed
+            out.append(RunRow(current, level, expanded, current.run_id in context))
+            if kids and expanded:
+                stack.extend((kid, level + 1) for kid in reversed(kids))
+            elif kids:
+                hide(list(kids))
+
+    def hide(kids: list[Run]) -> None:
+        # Descendants of a collapsed run count as placed, so they are not taken for roots.
+        while kids:
+            kid = kids.pop()
+            if kid.run_id not in placed:
+                placed.add(kid.run_id)
+                kids.extend(children.get(kid.run_id, ()))
+
+    for root in roots:
+        place(root, 0)
+    for run in runs:  # runs caught in a cycle have no root above them
+        if run.run_id not in placed:
+            place(run, 0)
+    return out
+
+
+def default_columns(runs: Sequence[Run]) -> tuple[list[str], list[str]]:
+    """(every column offered, in order; the ones shown until the person chooses).
+
+    Params that differ between runs (or every param, for a lone run) and all metrics are shown;
+    params with one value for every run, tags, and MLflow's own `mlflow.*` tags are offered but
+    hidden.
+    """
+    param_values: dict[str, set[str | None]] = {}
+    metric_keys: set[str] = set()
+    tag_keys: set[str] = set()
+    for run in runs:
+        for key, value in run.params.items():
+            param_values.setdefault(key, set()).add(value)
+        metric_keys.update(run.metrics)
+        tag_keys.update(run.tags)
+    for key, values in param_values.items():
+        if len(values) < 2 and any(key not in run.params for run in runs):
+            values.add(None)
+    varying = sorted(k for k, v in param_values.items() if len(v) > 1 or len(runs) < 2)
+    constant = sorted(k for k in param_values if k not in varying)
+    user_tags = sorted(k for k in tag_keys if not k.startswith(SYSTEM_TAG_PREFIX))
+    system_tags = sorted(k for k in tag_keys if k.startswith(SYSTEM_TAG_PREFIX))
+    shown = [f"params.{k}" for k in varying] + [f"metrics.{k}" for k in sorted(metric_keys)]
+    offered = (
+        shown + [f"params.{k}" for k in constant] + [f"tags.{k}" for k in user_tags + system_tags]
+    )
+    return offered, shown
+
+
+class RunsScreen(Screen[None]):
+    """Every run of the chosen experiments, as a table or a tree of nested runs."""
+
+    TITLE = "Runs"
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="runs.back"),
+        Binding("enter", "open", "Open run", id="runs.open"),
+        Binding("slash", "filter", "Filter", id="runs.filter"),
+        Binding("s", "sort", "Sort", id="runs.sort"),
+        Binding("S", "reverse", "Reverse sort", id="runs.reverse", show=False),
+        Binding("c", "columns", "Columns", id="runs.columns"),
+        Binding("space", "mark", "Mark", id="runs.mark"),
+        Binding("t", "toggle_tree", "Tree/flat", id="runs.tree"),
+        Binding("d", "toggle_deleted", "Deleted", id="runs.deleted"),
+        Binding("y", "copy_id", "Copy run id", id="runs.copy", show=False),
+        Binding("left,minus", "collapse", "Collapse", id="runs.collapse", show=False),
+        Binding("right,plus", "expand", "Expand", id="runs.expand", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    RunsScreen #runs-status {
+        height: 1;
+        padding: 0 1;
+        background: $panel;
+        color: $text-muted;
+    }
+    """
+
+    class RunsRead(Message):
+        """A batch of runs was read; `total` is how many have been read so far."""
+
+        def __init__(self, runs: list[Run], total: int) -> None:
+            super().__init__()
+            self.runs = runs
+            self.total = total
+
+    class ReadDone(Message):
+        """Every run was read."""
+
+    class ReadFailed(Message):
+        """Reading stopped with an error; the runs read before it stay."""
+
+        def __init__(self, error: Exception) -> None:
+            super().__init__()
+            self.error = error
+
+    class ExperimentNames(Message):
+        def __init__(self, names: list[str]) -> None:
+            super().__init__()
+            self.names = names
+
+    def __init__(self, experiment_ids: list[str]) -> None:
+        super().__init__()
+        self.experiment_ids = [str(i) for i in experiment_ids]
+        self.runs: dict[str, Run] = {}
+        self.marked: set[str] = set()
+        self.collapsed: set[str] = set()
+        self.show_deleted = False
+        self.tree_view = True
+        self.sort_column = "start"
+        self.sort_descending = True
+        self.filter_text = ""
+        self.predicate: RunPredicate | None = None
+        #: The columns the person chose with `c`; None until then (the defaults apply).
+        self.chosen_columns: list[str] | None = None
+        self.reading = True
+        self.read_count = 0
+        self._offered_columns: list[str] = []
+        self._default_columns: list[str] = []
+        self._columns_stale = True
+        self._shown_count = 0
+        self._rebuild_timer = None
+        self._rebuild_seconds = 0.0
+        self._warnings_seen = 0
+
+    def compose(self) -> ComposeResult:
+        store = self.app.store
+        yield Breadcrumbs(
+            store.location.name or str(store.location), ", ".join(self.experiment_ids)
+        )
+        yield FilterBar(id="runs-filter-bar")
+        yield RunsTable(id="runs-table")
+        yield Static(id="runs-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.table.tree_keys = self.tree_view
+        self.table.focus()
+        self._warnings_seen = len(self.app.store.warnings.messages)
+        self.update_status()
+        self.set_interval(1.0, self._tick)
+        self.read_runs()
+
+    def on_unmount(self) -> None:
+        gc.unfreeze()
+
+    @property
+    def table(self) -> RunsTable:
+        return self.query_one("#runs-table", RunsTable)
+
+    @property
+    def filter_bar(self) -> FilterBar:
+        return self.query_one("#runs-filter-bar", FilterBar)
+
+    # -- reading -----------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="runs-read")
+    def read_runs(self) -> None:
+        worker = get_current_worker()
+        store = self.app.store
+        total = 0
+        try:
+            names = []
+            for experiment_id in self.experiment_ids:
+                experiment = store.experiment(experiment_id)
+                names.append(experiment.name if experiment else experiment_id)
+            self.post_message(self.ExperimentNames(names))
+            for batch in store.iter_runs(self.experiment_ids, include_deleted=True):
+                if worker.is_cancelled:
+                    return
+                total += len(batch)
+                self.post_message(self.RunsRead(batch, total))
+        except Exception as error:  # shown, and what was read stays on screen
+            self.post_message(self.ReadFailed(error))
+        else:
+            self.post_message(self.ReadDone())
+
+    def on_runs_screen_read_failed(self, message: ReadFailed) -> None:
+        error = message.error
+        sentence = (
+            str(error) if isinstance(error, StoreError) else f"{type(error).__name__}: {error}"
+        )
+        self.notify(one_line(sentence), title="Could not read every run", severity="error")
+        self._finish_reading()
+
+    def on_runs_screen_experiment_names(self, message: ExperimentNames) -> None:
+        store = self.app.store
+        self.query_one(Breadcrumbs).show(
+            store.location.name or str(store.location), ", ".join(message.names)
+        )
+
+    def on_runs_screen_runs_read(self, message: RunsRead) -> None:
+        first = not self.runs
+        for run in message.runs:
+            self.runs[run.run_id] = run
+        # Runs live as long as the screen: keep the cyclic garbage collector from walking them
+        # again and again (at 10,000 runs a full collection took most of a second, several
+        # times a sort). Unfrozen when the screen goes, so nothing stays frozen for good.
+        gc.freeze()
+        self.read_count = message.total
+        self._columns_stale = True
+        if first:
+            self.rebuild()
+        elif self._rebuild_timer is None:
+            # Rebuilding costs more as runs pile up; wait twice as long as the last one took
+            # so that keys keep working while a big store loads.
+            delay = max(0.25, 2 * self._rebuild_seconds)
+            self._rebuild_timer = self.set_timer(delay, self._timed_rebuild)
+        self.update_status()
+
+    def on_runs_screen_read_done(self) -> None:
+        self._finish_reading()
+
+    def _finish_reading(self) -> None:
+        self.reading = False
+        if self._rebuild_timer is not None:
+            self._rebuild_timer.stop()
+            self._rebuild_timer = None
+        self._columns_stale = True
+        self.rebuild()
+        # Problems met while reading these runs (malformed files...), not those shown before.
+        for warning in self.app.store.warnings.messages[self._warnings_seen :]:
+            self.notify(one_line(warning), severity="warning", timeout=8)
+
+    def _timed_rebuild(self) -> None:
+        self._rebuild_timer = None
+        self.rebuild()
+
+    def _tick(self) -> None:
+        self.table.tick()
+
+    # -- what the table shows ----------------------------------------------------------------
+    def candidate_runs(self) -> list[Run]:
+        """The runs read, less deleted ones unless they are asked for."""
+        if self.show_deleted:
+            return list(self.runs.values())
+        return [r for r in self.runs.values() if r.lifecycle_stage != DELETED]
+
+    def columns(self) -> list[str]:
+        """The column keys shown, in order (the run name always first)."""
+        if self._columns_stale:
+            self._offered_columns, self._default_columns = default_columns(self.candidate_runs())
+            self._columns_stale = False
+        if self.chosen_columns is None:
+            return [key for key, _ in ATTRIBUTE_COLUMNS] + self._default_columns
+        return ["name", *self.chosen_columns]
+
+    def offered_columns(self) -> list[str]:
+        """Every column the chooser offers, in order (all but the name can be hidden)."""
+        self.columns()
+        offered = [key for key, _ in ATTRIBUTE_COLUMNS[1:]] + self._offered_columns
+        for key in self.chosen_columns or ():
+            if key not in offered:  # chosen before a reload that no longer has it
+                offered.append(key)
+        return offered
+
+    def visible_rows(self) -> list[RunRow]:
+        """The rows to show, in order, given the filter, sort, tree and deleted toggles."""
+        candidates = self.candidate_runs()
+        predicate = self.predicate
+        matching = candidates if predicate is None else [r for r in candidates if predicate(r)]
+        if not self.tree_view:
+            ordered = sort_runs(matching, self.sort_column, self.sort_descending)
+            return [RunRow(run) for run in ordered]
+        context: set[str] = set()
+        if predicate is not None:
+            by_id = {r.run_id: r for r in candidates}
+            shown = {r.run_id for r in matching}
+            for run in matching:
+                parent = run.parent_run_id
+                while parent and parent in by_id and parent not in shown:
+                    shown.add(parent)
+                    context.add(parent)
+                    parent = by_id[parent].parent_run_id
+            matching = matching + [by_id[i] for i in context]
+        ordered = sort_runs(matching, self.sort_column, self.sort_descending)
+        return tree_rows(ordered, self.collapsed, context)
+
+    def rebuild(self, keep: str | None = None) -> None:
+        """Rebuild every row; the cursor stays on the same run (or `keep`)."""
+        started = time.perf_counter()
+        table = self.table
+        current = keep or table.current_run_id()
+        index = table.cursor_row if table.row_count else 0
+        if self.reading and index == 0:
+            current = None  # while reading, stay at the top until the person moves
+        try:
+            rows = self.visible_rows()
+        except Exception as error:  # a filter that fails on some value (should parse-fail first)
+            self.notify(one_line(error), title="Filter", severity="error")
+            self.predicate, self.filter_text = None, ""
+            rows = self.visible_rows()
+        table.marked = self.marked
+        table.show(
+            rows,
+            self.columns(),
+            sort_column=self.sort_column,
+            descending=self.sort_descending,
+            keep=current,
+            keep_index=index,
+        )
+        self._shown_count = sum(1 for row in rows if not row.context)
+        gc.freeze()  # the rows just made live until the next rebuild (see on_runs_screen_runs_read)
+        self._rebuild_seconds = time.perf_counter() - started
+        self.update_status()
+
+    def update_status(self) -> None:
+        total = len(self.candidate_runs())
+        text = Text()
+        if self.reading:
+            text.append(f"loading… {self.read_count} read", style="bold")
+            text.append(" · ")
+        text.append(f"{total} run{'' if total == 1 else 's'} ({self._shown_count} shown)")
+        if self.filter_text:
+            text.append(" · filter: ")
+            text.append_text(literal(one_line(self.filter_text, 80), "bold"))
+        arrow = "▼" if self.sort_descending else "▲"
+        text.append(" · sort: ")
+        text.append_text(literal(one_line(column_label(self.sort_column), 60)))
+        text.append(f" {arrow}")
+        if self.marked:
+            text.append(f" · {len(self.marked)} marked")
+        if self.show_deleted:
+            text.append(" · deleted shown")
+        text.append(" · tree" if self.tree_view else " · flat")
+        self.query_one("#runs-status", Static).update(text)
+        self.sub_title = text.plain
+
+    def current_run_id(self) -> str | None:
+        return self.table.current_run_id()
+
+    def marked_run_ids(self) -> list[str]:
+        """The marked runs, in the order they are shown (then any hidden by a filter)."""
+        shown = [i for i in self.table.shown_run_ids() if i in self.marked]
+        hidden = self.marked.difference(shown)
+        return shown + [i for i in self.runs if i in hidden]
+
+    # -- actions -----------------------------------------------------------------------------
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_open(self) -> None:
+        run_id = self.current_run_id()
+        if run_id is None:
+            return
+        from tui.screens.run import RunScreen
+
+        self.app.push_screen(RunScreen(run_id))
+
+    @on(DataTable.RowSelected, "#runs-table")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def action_filter(self) -> None:
+        self.filter_bar.open()
+
+    @on(FilterBar.Applied)
+    def _filter_applied(self, event: FilterBar.Applied) -> None:
+        self._apply_filter(event.text)
+
+    def _apply_filter(self, text: str) -> None:
+        try:
+            predicate = compile_query(text)
+        except FilterError as error:
+            sentence = one_line(error, 300)
+            self.filter_bar.show_error(sentence)
+            self.notify(sentence, title="Filter not applied", severity="error")
+            return
+        self.filter_bar.show_error(None)
+        self.predicate = predicate
+        self.filter_text = text.strip()
+        if not self.filter_text:
+            self.filter_bar.close()
+        self.table.focus()
+        self.rebuild()
+
+    @on(FilterBar.Cleared)
+    def _filter_cleared(self) -> None:
+        self.table.focus()
+        if self.filter_text:
+            self.predicate, self.filter_text = None, ""
+            self.rebuild()
+
+    def action_sort(self) -> None:
+        from tui.screens.picker import PickerScreen
+
+        shown = [c for c in self.columns() if c != MARK_COLUMN]
+        keys = shown + [c for c in self.offered_columns() if c not in shown]
+        labels = [column_label(k) for k in keys]
+
+        def chosen(label: str | None) -> None:
+            if label is not None:
+                self.sort_by(keys[labels.index(label)])
+
+        self.app.push_screen(
+            PickerScreen("Sort runs by", labels, column_label(self.sort_column)), chosen
+        )
+
+    def sort_by(self, column: str) -> None:
+        """Sort by a column; again on the same column reverses the order."""
+        if column == self.sort_column:
+            self.sort_descending = not self.sort_descending
+        else:
+            self.sort_column = column
+            self.sort_descending = column in DESCENDING_FIRST
+        self.rebuild()
+
+    def action_reverse(self) -> None:
+        self.sort_descending = not self.sort_descending
+        self.rebuild()
+
+    @on(DataTable.HeaderSelected, "#runs-table")
+    def _header(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        if event.column_key.value != MARK_COLUMN:
+            self.sort_by(event.column_key.value or "")
+
+    def action_columns(self) -> None:
+        from tui.screens.columns import ColumnsScreen
+
+        shown = self.columns()[1:]
+        offered = [(key, column_label(key)) for key in self.offered_columns()]
+
+        def chosen(columns: list[str] | None) -> None:
+            if columns is not None:
+                self.chosen_columns = columns
+                self.rebuild()
+
+        self.app.push_screen(ColumnsScreen(offered, shown), chosen)
+
+    def action_mark(self) -> None:
+        run_id = self.current_run_id()
+        if run_id is None:
+            return
+        self.marked ^= {run_id}
+        self.table.set_marked(run_id, run_id in self.marked)
+        self.table.action_cursor_down()
+        self.update_status()
+
+    def action_toggle_tree(self) -> None:
+        self.tree_view = not self.tree_view
+        self.table.tree_keys = self.tree_view
+        self.rebuild()
+
+    def action_toggle_deleted(self) -> None:
+        self.show_deleted = not self.show_deleted
+        self._columns_stale = True
+        self.notify(
+            "Showing deleted runs" if self.show_deleted else "Hiding deleted runs", timeout=2
+        )
+        self.rebuild()
+
+    def action_copy_id(self) -> None:
+        run_id = self.current_run_id()
+        if run_id is None:
+            return
+        self.app.copy_to_clipboard(run_id)
+        self.notify(f"Copied run id {run_id}", timeout=3)
+
+    def action_collapse(self) -> None:
+        """Fold the children of the run under the cursor, or go up to its parent."""
+        table = self.table
+        run_id = table.current_run_id()
+        row = table.shown(run_id) if run_id else None
+        if row is None:
+            table.scroll_left()
+            return
+        if row.expanded:
+            self.collapsed.add(run_id)
+            self.rebuild(keep=run_id)
+        elif row.depth and row.run.parent_run_id in table.shown_run_ids():
+            table.move_cursor(row=table.get_row_index(row.run.parent_run_id))
+        else:
+            table.scroll_left()
+
+    def action_expand(self) -> None:
+        """Show the children of the run under the cursor."""
+        table = self.table
+        run_id = table.current_run_id()
+        row = table.shown(run_id) if run_id else None
+        if row is not None and row.expanded is False:
+            self.collapsed.discard(run_id)
+            self.rebuild(keep=run_id)
+        else:
+            table.scroll_right()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("collapse", "expand"):
+            return self.tree_view
+        return True
