@@ -65,3 +65,15 @@ def format_value(value: float) -> str:
     if value == 0 or 1e-4 <= abs(value) < 1e6:
         return f"{value:.6g}"
     return f"{value:.4e}"
+
+
+def format_time_short(ms: int | None) -> str:
+    """`MM-DD HH:MM` for times within the last year, else `YYYY-MM-DD`: narrow table cells."""
+    if ms is None:
+        return ""
+    from tui import clock
+
+    when = datetime.fromtimestamp(ms / 1000)
+    if abs(clock.now_ms() - ms) < 365 * 24 * 3600 * 1000:
+        return when.strftime("%m-%d %H:%M")
+    return when.strftime("%Y-%m-%d")

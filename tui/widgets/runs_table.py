@@ -14,7 +14,7 @@ from textual.widgets.data_table import ColumnKey, Row, RowKey
 
 from store.entities import DELETED, TAG_SOURCE_NAME, TAG_USER, Run
 from tui import clock
-from tui.text import format_duration, format_time, format_value, literal, one_line
+from tui.text import format_duration, format_time_short, format_value, literal, one_line
 
 MARK = "●"
 MARK_COLUMN = "mark"
@@ -142,7 +142,7 @@ def attribute_cell(run: Run, column: str, style: str = "") -> Cell | None:
     if column == "status":
         return status_cell(run.status, style)
     if column == "start":
-        return Cell(format_time(run.start_time), style)
+        return Cell(format_time_short(run.start_time), style)
     if column == "duration":
         return duration_cell(run, style)
     if column == "user":
