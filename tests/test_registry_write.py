@@ -1,0 +1,941 @@
+"""Registry writes, checked by real MLflow 3.17.2.
+
+Every write is done twice on copies of each fixture store with a registry: once by mltui's
+`RegistryWriter`, once by MLflow itself. MLflow then reads mltui's copy back and must see exactly
+the planned change and nothing else (compared with its reading of an untouched copy), and the
+bytes mltui wrote must be what MLflow wrote (files, or table rows), timestamps aside.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from store import ReadOnlyError, open_store
+from store.registry_write import (
+    KNOWN_WRITE_REVISIONS,
+    TAG_MODEL_VERSIONS,
+    InvalidWriteError,
+    RegistryWriter,
+    WriteResult,
+)
+from tests.conftest import STORES_DIR, copy_fixture, store_path
+
+mlflow = pytest.importorskip("mlflow")
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # MLflow's stage deprecation
+from mlflow import MlflowClient  # noqa: E402
+
+os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"  # MLflow 3.13+ refuses file stores otherwise
+
+REGISTRY_STORES = [
+    "mlflow-3.17.2-file",
+    "mlflow-3.17.2-sqlite",
+    "mlflow-2.22.5-file",
+    "mlflow-2.22.5-sqlite",
+]
+REMOVED = object()
+TS = object()  # the write's own timestamp
+MLFLOW = object()  # whatever MLflow's own identical write gives
+
+
+# -- MLflow's reading of a registry, flattened -------------------------------------------------
+def uri_of(folder: Path) -> str:
+    path = store_path(folder)
+    return f"sqlite:///{path}" if path.suffix == ".db" else path.as_uri()
+
+
+def client_for(folder: Path) -> MlflowClient:
+    uri = uri_of(folder)
+    # The file registry looks logged models up through the global tracking URI.
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def mlflow_reading(folder: Path) -> dict[tuple, Any]:
+    """Everything MlflowClient reports about the registry, as {path: value}."""
+    client = client_for(folder)
+    out: dict[tuple, Any] = {}
+    for listed in client.search_registered_models(max_results=1000):
+        rm = client.get_registered_model(listed.name)
+        base = ("model", rm.name)
+        out[(*base, "creation_timestamp")] = rm.creation_timestamp
+        out[(*base, "last_updated_timestamp")] = rm.last_updated_timestamp
+        out[(*base, "description")] = rm.description
+        for k, v in rm.tags.items():
+            out[(*base, "tag", k)] = v
+        for a, v in rm.aliases.items():
+            out[(*base, "alias", a)] = str(v)
+        for mv in rm.latest_versions:
+            out[(*base, "latest", mv.current_stage)] = str(mv.version)
+        for found in client.search_model_versions(f"name = '{rm.name}'", max_results=1000):
+            mv = client.get_model_version(rm.name, str(found.version))
+            vb = ("version", rm.name, str(mv.version))
+            for attr in (
+                "creation_timestamp",
+                "last_updated_timestamp",
+                "current_stage",
+                "description",
+                "source",
+                "run_id",
+                "status",
+                "status_message",
+                "user_id",
+                "run_link",
+                "model_id",
+            ):
+                out[(*vb, attr)] = getattr(mv, attr, None)
+            for k, v in mv.tags.items():
+                out[(*vb, "tag", k)] = v
+            out[(*vb, "aliases")] = tuple(sorted(mv.aliases))
+            out[(*vb, "download_uri")] = client.get_model_version_download_uri(
+                rm.name, str(mv.version)
+            )
+    if hasattr(client, "search_logged_models"):
+        exps = [e.experiment_id for e in client.search_experiments(view_type=3)]
+        for lm in client.search_logged_models(experiment_ids=exps, max_results=1000):
+            for k, v in lm.tags.items():
+                out[("logged_model", lm.model_id, "tag", k)] = v
+    return out
+
+
+def diff(before: dict, after: dict) -> dict[tuple, Any]:
+    keys = set(before) | set(after)
+    return {
+        k: after.get(k, REMOVED) for k in keys if before.get(k, REMOVED) != after.get(k, REMOVED)
+    }
+
+
+# -- what each write is ------------------------------------------------------------------------
+@dataclass
+class Ctx:
+    """Facts about the store a case needs: its kind and the models it can register."""
+
+    kind: str
+    era: int
+    #: 2.x: a run with a model in its artifacts; 3.x: a run with a logged model named "model".
+    run_id: str
+    run_artifact_uri: str
+    #: 3.x: a logged model, its source run and artifact location.
+    model_id: str | None = None
+    model_run: str | None = None
+    model_location: str | None = None
+
+
+def context(folder: Path) -> Ctx:
+    st = open_store(store_path(folder))
+    kind = st.kind
+    logged = [lm for lm in st.logged_models() if lm.source_run_id]
+    runs = {r.run_id: r for r in st.runs()}
+    if logged:
+        lm = sorted(logged, key=lambda m: m.model_id)[0]
+        run = runs[lm.source_run_id]
+        ctx = Ctx(kind, 3, run.run_id, run.artifact_uri, lm.model_id, run.run_id)
+        ctx.model_location = lm.artifact_location
+    else:
+        run = next(
+            r
+            for r in sorted(runs.values(), key=lambda r: r.run_id)
+            if (st.artifact_root(r).path or Path("/nonexistent")).joinpath("model/MLmodel").exists()
+        )
+        ctx = Ctx(kind, 2, run.run_id, run.artifact_uri)
+    st.close()
+    return ctx
+
+
+@dataclass
+class Case:
+    id: str
+    ours: Callable[[RegistryWriter, Ctx], WriteResult]
+    theirs: Callable[[MlflowClient, Ctx], Any]
+    #: {reading path: value, REMOVED, TS or MLFLOW}
+    expect: Callable[[Ctx], dict[tuple, Any]]
+    #: Reading paths that change on the file store only (the registered model's timestamp).
+    file_bumps: tuple[str, ...] = ()
+    only_era: int | None = None
+
+
+W, C = "wine-classifier", "churn-model"
+
+
+def m(name: str, *rest: str) -> tuple:
+    return ("model", name, *rest)
+
+
+def v(name: str, version: int, *rest: str) -> tuple:
+    return ("version", name, str(version), *rest)
+
+
+VERSION_FIELDS = (
+    "creation_timestamp",
+    "last_updated_timestamp",
+    "current_stage",
+    "description",
+    "source",
+    "run_id",
+    "status",
+    "status_message",
+    "user_id",
+    "run_link",
+    "model_id",
+    "aliases",
+    "download_uri",
+)
+
+
+def new_version(name: str, version: int, **known: Any) -> dict[tuple, Any]:
+    out: dict[tuple, Any] = {v(name, version, f): MLFLOW for f in VERSION_FIELDS}
+    out[v(name, version, "creation_timestamp")] = TS
+    out[v(name, version, "last_updated_timestamp")] = TS
+    out[v(name, version, "current_stage")] = "None"
+    out[v(name, version, "status")] = "READY"
+    out[v(name, version, "aliases")] = ()
+    out.update({v(name, version, f): val for f, val in known.items()})
+    return out
+
+
+def register_expect(name: str, version: int, ctx: Ctx, new_model: bool) -> dict:
+    out: dict[tuple, Any] = {
+        m(name, "last_updated_timestamp"): TS,
+        m(name, "latest", "None"): str(version),
+    }
+    if new_model:
+        out.update({m(name, "creation_timestamp"): TS, m(name, "description"): None})
+    if ctx.era == 2:
+        source = f"{ctx.run_artifact_uri}/model"
+        out.update(
+            new_version(name, version, source=source, run_id=ctx.run_id, download_uri=source)
+        )
+    else:
+        out.update(
+            new_version(
+                name,
+                version,
+                source=f"models:/{ctx.model_id}",
+                run_id=ctx.model_run,
+                # MLflow's SQL store has no model_id column and reports none.
+                model_id=ctx.model_id if ctx.kind == "file" else None,
+                download_uri=ctx.model_location,
+            )
+        )
+        out[("logged_model", ctx.model_id, "tag", TAG_MODEL_VERSIONS)] = MLFLOW
+    return out
+
+
+def theirs_register(client: MlflowClient, ctx: Ctx, name: str) -> None:
+    if ctx.era == 2:
+        # mlflow.register_model("runs:/<run>/model") resolves to the run's artifact URI; it
+        # cannot list the artifacts of a relocated store, so give it the resolved source.
+        with contextlib.suppress(mlflow.exceptions.MlflowException):
+            client.create_registered_model(name)
+        client.create_model_version(name, f"{ctx.run_artifact_uri}/model", ctx.run_id)
+    else:
+        mlflow.register_model(f"models:/{ctx.model_id}", name)
+
+
+CASES = [
+    Case(
+        "set_alias_new",
+        lambda w, c: w.set_alias(W, "best", 4),
+        lambda cl, c: cl.set_registered_model_alias(W, "best", "4"),
+        lambda c: {m(W, "alias", "best"): "4", v(W, 4, "aliases"): ("best", "challenger")},
+        file_bumps=(W,),
+    ),
+    Case(
+        "set_alias_move",
+        lambda w, c: w.set_alias(W, "champion", "5"),
+        lambda cl, c: cl.set_registered_model_alias(W, "champion", "5"),
+        lambda c: {
+            m(W, "alias", "champion"): "5",
+            v(W, 2, "aliases"): (),
+            v(W, 5, "aliases"): ("champion",),
+        },
+        file_bumps=(W,),
+    ),
+    Case(
+        "delete_alias",
+        lambda w, c: w.delete_alias(W, "challenger"),
+        lambda cl, c: cl.delete_registered_model_alias(W, "challenger"),
+        lambda c: {m(W, "alias", "challenger"): REMOVED, v(W, 4, "aliases"): ()},
+        file_bumps=(W,),
+    ),
+    Case(
+        "transition_archiving",
+        lambda w, c: w.transition_stage(W, 5, "production", archive_existing_versions=True),
+        lambda cl, c: cl.transition_model_version_stage(W, "5", "production", True),
+        lambda c: {
+            v(W, 5, "current_stage"): "Production",
+            v(W, 5, "last_updated_timestamp"): TS,
+            v(W, 2, "current_stage"): "Archived",
+            v(W, 2, "last_updated_timestamp"): TS,
+            m(W, "last_updated_timestamp"): TS,
+            m(W, "latest", "Production"): "5",
+            m(W, "latest", "Archived"): "2",
+            m(W, "latest", "None"): REMOVED,
+        },
+    ),
+    Case(
+        "transition_plain",
+        lambda w, c: w.transition_stage(W, 4, "Archived"),
+        lambda cl, c: cl.transition_model_version_stage(W, "4", "Archived"),
+        lambda c: {
+            v(W, 4, "current_stage"): "Archived",
+            v(W, 4, "last_updated_timestamp"): TS,
+            m(W, "last_updated_timestamp"): TS,
+            m(W, "latest", "Staging"): REMOVED,
+            m(W, "latest", "Archived"): "4",
+        },
+    ),
+    Case(
+        "model_description",
+        lambda w, c: w.update_model_description(C, "New *churn* text\nsecond line: ünïcode"),
+        lambda cl, c: cl.update_registered_model(C, "New *churn* text\nsecond line: ünïcode"),
+        lambda c: {
+            m(C, "description"): "New *churn* text\nsecond line: ünïcode",
+            m(C, "last_updated_timestamp"): TS,
+        },
+    ),
+    Case(
+        "version_description",
+        lambda w, c: w.update_version_description(W, 5, "Fresh notes " * 12),
+        lambda cl, c: cl.update_model_version(W, "5", "Fresh notes " * 12),
+        lambda c: {
+            v(W, 5, "description"): "Fresh notes " * 12,
+            v(W, 5, "last_updated_timestamp"): TS,
+        },
+    ),
+    Case(
+        "set_model_tag_new",
+        lambda w, c: w.set_model_tag(W, "area/region", "eu west: 1"),
+        lambda cl, c: cl.set_registered_model_tag(W, "area/region", "eu west: 1"),
+        lambda c: {m(W, "tag", "area/region"): "eu west: 1"},
+        file_bumps=(W,),
+    ),
+    Case(
+        "set_model_tag_change",
+        lambda w, c: w.set_model_tag(C, "team", "core"),
+        lambda cl, c: cl.set_registered_model_tag(C, "team", "core"),
+        lambda c: {m(C, "tag", "team"): "core"},
+        file_bumps=(C,),
+    ),
+    Case(
+        "delete_model_tag",
+        lambda w, c: w.delete_model_tag(C, "team"),
+        lambda cl, c: cl.delete_registered_model_tag(C, "team"),
+        lambda c: {m(C, "tag", "team"): REMOVED},
+        file_bumps=(C,),
+    ),
+    Case(
+        "set_version_tag",
+        lambda w, c: w.set_version_tag(C, 2, "note", "checked\nby hand"),
+        lambda cl, c: cl.set_model_version_tag(C, "2", "note", "checked\nby hand"),
+        lambda c: {v(C, 2, "tag", "note"): "checked\nby hand"},
+        file_bumps=(C,),
+    ),
+    Case(
+        "delete_version_tag",
+        lambda w, c: w.delete_version_tag(W, 2, "validated"),
+        lambda cl, c: cl.delete_model_version_tag(W, "2", "validated"),
+        lambda c: {v(W, 2, "tag", "validated"): REMOVED},
+        file_bumps=(W,),
+    ),
+    Case(
+        "create_registered_model",
+        lambda w, c: w.create_registered_model("new-model", "A *new* model", {"team": "ml"}),
+        lambda cl, c: cl.create_registered_model("new-model", {"team": "ml"}, "A *new* model"),
+        lambda c: {
+            m("new-model", "creation_timestamp"): TS,
+            m("new-model", "last_updated_timestamp"): TS,
+            m("new-model", "description"): "A *new* model",
+            m("new-model", "tag", "team"): "ml",
+        },
+    ),
+    Case(
+        "register_existing_model",
+        lambda w, c: (
+            w.register_model(W, run_id=c.run_id, artifact_path="model")
+            if c.era == 2
+            else w.register_model(W, model_id=c.model_id)
+        ),
+        lambda cl, c: theirs_register(cl, c, W),
+        lambda c: register_expect(W, 6, c, new_model=False),
+    ),
+    Case(
+        "register_new_model",
+        lambda w, c: (
+            w.register_model("fresh", run_id=c.run_id, artifact_path="model")
+            if c.era == 2
+            else w.register_model("fresh", model_id=c.model_id)
+        ),
+        lambda cl, c: theirs_register(cl, c, "fresh"),
+        lambda c: register_expect("fresh", 1, c, new_model=True),
+    ),
+    Case(
+        "register_run_logged_model",
+        lambda w, c: w.register_model(C, run_id=c.model_run, artifact_path="model"),
+        lambda cl, c: mlflow.register_model(f"runs:/{c.model_run}/model", C),
+        lambda c: {
+            m(C, "last_updated_timestamp"): TS,
+            m(C, "latest", "None"): "3",
+            **new_version(C, 3, run_id=c.model_run),
+            ("logged_model", MLFLOW_MODEL, "tag", TAG_MODEL_VERSIONS): MLFLOW,
+        },
+        only_era=3,
+    ),
+    Case(
+        "create_model_version",
+        lambda w, c: w.create_model_version(
+            C, "/elsewhere/model", c.run_id, description="by hand", tags={"k": "v"}
+        ),
+        lambda cl, c: cl.create_model_version(
+            C, "/elsewhere/model", c.run_id, tags={"k": "v"}, description="by hand"
+        ),
+        lambda c: {
+            m(C, "last_updated_timestamp"): TS,
+            m(C, "latest", "None"): "3",
+            **new_version(
+                C,
+                3,
+                source="/elsewhere/model",
+                run_id=c.run_id,
+                description="by hand",
+                download_uri="/elsewhere/model",
+            ),
+            v(C, 3, "tag", "k"): "v",
+        },
+    ),
+]
+MLFLOW_MODEL = "<the logged model MLflow picked>"
+
+
+def expected_for(case: Case, ctx: Ctx) -> dict[tuple, Any]:
+    exp = case.expect(ctx)
+    if ctx.kind == "file":
+        for name in case.file_bumps:
+            exp[m(name, "last_updated_timestamp")] = TS
+    return exp
+
+
+# -- comparing what was written with what MLflow wrote ----------------------------------------
+def base_timestamps(folder: Path) -> set[int]:
+    found: set[int] = set()
+    for path in (folder / "mlruns").rglob("meta.yaml"):
+        found.update(
+            int(n) for n in re.findall(r"_(?:timestamp|time|timestamp_ms): (\d+)", path.read_text())
+        )
+    db = folder / "mlflow.db"
+    if db.exists():
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        for table, cols in (
+            ("registered_models", ("creation_time", "last_updated_time")),
+            ("model_versions", ("creation_time", "last_updated_time")),
+        ):
+            for row in conn.execute(f"SELECT {', '.join(cols)} FROM {table}"):
+                found.update(x for x in row if x is not None)
+        conn.close()
+    return found
+
+
+def normalized_files(folder: Path, old: set[int]) -> dict[str, str]:
+    """Registry files (and logged-model tag files) with new timestamps replaced by NEW."""
+    root = folder / "mlruns"
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        logged_model_tag = re.fullmatch(r"[^/]+/models/m-[0-9a-f]+/tags/.+", rel)
+        if not path.is_file() or not (rel.startswith("models/") or logged_model_tag):
+            continue
+        text = path.read_text(encoding="utf-8")
+        if path.name == "meta.yaml":
+            text = re.sub(
+                r"(_timestamp(?:_ms)?: )(\d+)",
+                lambda mt: mt.group(1) + (mt.group(2) if int(mt.group(2)) in old else "NEW"),
+                text,
+            )
+        out[rel] = text
+    return out
+
+
+def normalized_rows(folder: Path, old: set[int]) -> dict[str, list]:
+    conn = sqlite3.connect(f"file:{folder / 'mlflow.db'}?mode=ro", uri=True)
+    out = {}
+    for table in (
+        "registered_models",
+        "model_versions",
+        "registered_model_tags",
+        "model_version_tags",
+        "registered_model_aliases",
+        "logged_model_tags",
+    ):
+        cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+        if not cols:
+            continue
+        rows = []
+        for row in conn.execute(f"SELECT * FROM {table}"):
+            rows.append(
+                tuple(
+                    "NEW" if c.endswith("_time") and isinstance(x, int) and x not in old else x
+                    for c, x in zip(cols, row, strict=True)
+                )
+            )
+        out[table] = [cols, sorted(rows, key=repr)]
+    conn.close()
+    return out
+
+
+def tree_state(folder: Path) -> dict[str, tuple]:
+    """Every file and folder under `folder`: content hash, mtime and mode."""
+    out = {}
+    for dirpath, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = Path(dirpath, name)
+            st = path.lstat()
+            digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
+            out[str(path.relative_to(folder))] = (digest, st.st_mtime_ns, st.st_mode)
+    return out
+
+
+# -- the tests -------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def base_reading(tmp_path_factory) -> Callable[[str], dict[tuple, Any]]:
+    """MLflow's reading of an untouched copy of a fixture store, made once per store."""
+    cache: dict[str, dict[tuple, Any]] = {}
+
+    def reading(fixture: str) -> dict[tuple, Any]:
+        if fixture not in cache:
+            cache[fixture] = mlflow_reading(copy_fixture(fixture, tmp_path_factory.mktemp("base")))
+        return cache[fixture]
+
+    return reading
+
+
+WRITES = [
+    pytest.param(fixture, case, id=f"{case.id}-{fixture}")
+    for case in CASES
+    for fixture in REGISTRY_STORES
+    if case.only_era in (None, int(fixture.split("-")[1][0]))
+]
+
+
+@pytest.mark.parametrize(("fixture", "case"), WRITES)
+def test_write_as_mlflow_writes_it(fixture: str, case: Case, tmp_path: Path, base_reading):
+    base = copy_fixture(fixture, tmp_path / "base")
+    ours = copy_fixture(fixture, tmp_path / "ours")
+    theirs = copy_fixture(fixture, tmp_path / "theirs")
+    ctx = context(base)
+    old = base_timestamps(base)
+
+    store = open_store(store_path(ours))
+    writer = RegistryWriter(store)
+    result = case.ours(writer, ctx)
+    store.close()
+    assert result.plan.changes and result.plan.summary
+    case.theirs(client_for(theirs), ctx)
+
+    before = base_reading(fixture)
+    after = mlflow_reading(ours)
+    mlflow_after = mlflow_reading(theirs)
+    changed = diff(before, after)
+    expected = expected_for(case, ctx)
+    if ("logged_model", MLFLOW_MODEL, "tag", TAG_MODEL_VERSIONS) in expected:
+        # The logged model MLflow chose for runs:/<run>/model: the one its version points at.
+        del expected[("logged_model", MLFLOW_MODEL, "tag", TAG_MODEL_VERSIONS)]
+        chosen = mlflow_after[v(C, 3, "model_id")] or mlflow_after[v(C, 3, "source")][8:]
+        expected[("logged_model", chosen, "tag", TAG_MODEL_VERSIONS)] = MLFLOW
+    assert set(changed) == set(expected), "MLflow sees other changes than planned"
+    for key, want in expected.items():
+        got = changed[key]
+        if want is TS:
+            assert got == result.timestamp, key
+        elif want is MLFLOW:
+            assert got == mlflow_after.get(key, REMOVED), key
+        else:
+            assert got == want, key
+    # And nothing differs from MLflow's own write but the time it happened.
+    for key in set(after) | set(mlflow_after):
+        if expected.get(key) is not TS:
+            assert after.get(key, REMOVED) == mlflow_after.get(key, REMOVED), key
+
+    if ctx.kind == "file":
+        assert normalized_files(ours, old) == normalized_files(theirs, old)
+    else:
+        assert normalized_rows(ours, old) == normalized_rows(theirs, old)
+
+
+@pytest.mark.parametrize("fixture", REGISTRY_STORES)
+def test_plan_describes_without_writing(fixture: str, tmp_path: Path):
+    folder = copy_fixture(fixture, tmp_path)
+    state = tree_state(folder)
+    store = open_store(store_path(folder))
+    writer = RegistryWriter(store)
+    plan = writer.plan_transition_stage(W, 5, "Production", archive_existing_versions=True)
+    assert plan.summary == f"Move {W} version 5 from None to Production"
+    assert f"{W} version 5: stage None → Production" in plan.changes
+    assert f"{W} version 2: stage Production → Archived" in plan.changes
+    plan = writer.plan_set_alias(W, "champion", 4)
+    assert plan.changes[0] == f"{W}: alias @champion version 2 → version 4"
+    bumps = [c for c in plan.changes if "last updated" in c]
+    # The file store bumps the model's timestamp for an alias; MLflow's SQL store does not.
+    assert bool(bumps) == (store.kind == "file")
+    store.close()
+    assert tree_state(folder) == state
+
+
+INVALID = [
+    ("reserved alias latest", lambda w: w.plan_set_alias(W, "Latest", 2)),
+    ("reserved alias v<n>", lambda w: w.plan_set_alias(W, "v3", 2)),
+    ("alias characters", lambda w: w.plan_set_alias(W, "best one", 2)),
+    ("alias newline", lambda w: w.plan_set_alias(W, "best\n", 2)),
+    ("alias too long", lambda w: w.plan_set_alias(W, "a" * 256, 2)),
+    ("alias on deleted version", lambda w: w.plan_set_alias(W, "old", 3)),
+    ("alias on missing version", lambda w: w.plan_set_alias(W, "old", 99)),
+    ("alias of missing model", lambda w: w.plan_set_alias("nope", "x", 1)),
+    ("delete missing alias", lambda w: w.plan_delete_alias(W, "nope")),
+    ("bad stage", lambda w: w.plan_transition_stage(W, 2, "Prod")),
+    ("archive into Archived", lambda w: w.plan_transition_stage(W, 2, "Archived", True)),
+    ("stage of deleted version", lambda w: w.plan_transition_stage(W, 3, "Staging")),
+    ("version not a number", lambda w: w.plan_set_version_tag(W, "two", "k", "v")),
+    ("duplicate model", lambda w: w.plan_create_registered_model(C)),
+    ("model name with slash", lambda w: w.plan_create_registered_model("a/b")),
+    ("blank model name", lambda w: w.plan_create_registered_model("  ")),
+    ("tag key traversal", lambda w: w.plan_set_model_tag(W, "../x", "v")),
+    ("tag key characters", lambda w: w.plan_set_model_tag(W, "a*b", "v")),
+    ("delete missing tag", lambda w: w.plan_delete_model_tag(W, "nope")),
+    ("version tag on deleted", lambda w: w.plan_set_version_tag(W, 3, "k", "v")),
+    ("register nothing", lambda w: w.plan_register_model(W)),
+    (
+        "register missing run",
+        lambda w: w.plan_register_model(W, run_id="0" * 32, artifact_path="m"),
+    ),
+    ("version of missing model", lambda w: w.plan_create_model_version("nope", "/x")),
+]
+
+
+@pytest.mark.parametrize("fixture", ["mlflow-3.17.2-file", "mlflow-2.22.5-sqlite"])
+def test_invalid_writes_are_refused_and_write_nothing(fixture: str, tmp_path: Path):
+    folder = copy_fixture(fixture, tmp_path)
+    state = tree_state(folder)
+    store = open_store(store_path(folder))
+    writer = RegistryWriter(store)
+    for label, attempt in INVALID:
+        with pytest.raises(InvalidWriteError):
+            attempt(writer)
+            pytest.fail(label)
+    store.close()
+    assert tree_state(folder) == state
+
+
+def _all_plans(w: RegistryWriter) -> list[Callable[[], Any]]:
+    return [
+        lambda: w.plan_set_alias(W, "best", 4),
+        lambda: w.plan_delete_alias(W, "champion"),
+        lambda: w.plan_transition_stage(W, 5, "Staging"),
+        lambda: w.plan_update_model_description(W, "x"),
+        lambda: w.plan_update_version_description(W, 2, "x"),
+        lambda: w.plan_set_model_tag(W, "k", "v"),
+        lambda: w.plan_delete_model_tag(W, "owner"),
+        lambda: w.plan_set_version_tag(W, 2, "k", "v"),
+        lambda: w.plan_delete_version_tag(W, 2, "validated"),
+        lambda: w.plan_create_registered_model("another"),
+        lambda: w.plan_create_model_version(W, "/x/model"),
+    ]
+
+
+def _refused_everywhere(folder: Path, writer: RegistryWriter, state: dict) -> str:
+    messages = set()
+    for plan in _all_plans(writer):
+        with pytest.raises(ReadOnlyError) as info:
+            plan()
+        messages.add(str(info.value))
+    assert tree_state(folder) == state
+    assert len(messages) == 1
+    message = messages.pop()
+    assert message.endswith("nothing was written.") and "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize("fixture", REGISTRY_STORES)
+def test_read_only_writer_refuses(fixture: str, tmp_path: Path):
+    folder = copy_fixture(fixture, tmp_path)
+    state = tree_state(folder)
+    store = open_store(store_path(folder))
+    writer = RegistryWriter(store, read_only=True)
+    assert writer.refusal() is not None
+    assert "read-only" in _refused_everywhere(folder, writer, state)
+    # A plan made before the store turned read-only is refused when applied, too.
+    plan = RegistryWriter(store).plan_set_model_tag(W, "k", "v")
+    with pytest.raises(ReadOnlyError):
+        writer.apply(plan)
+    store.close()
+    assert tree_state(folder) == state
+
+
+def _chmod_tree(root: Path, writable: bool) -> None:
+    for dirpath, dirs, files in os.walk(root):
+        for name in [*dirs, *files, ""]:
+            path = Path(dirpath, name)
+            mode = path.stat().st_mode
+            path.chmod(mode | stat.S_IWUSR if writable else mode & ~0o222)
+
+
+@pytest.mark.parametrize("fixture", REGISTRY_STORES)
+def test_unwritable_store_is_refused(fixture: str, tmp_path: Path):
+    folder = copy_fixture(fixture, tmp_path)
+    store = open_store(store_path(folder))
+    target = folder / "mlruns" / "models" if store.kind == "file" else folder
+    _chmod_tree(target, writable=False)
+    try:
+        state = tree_state(folder)
+        writer = RegistryWriter(store)
+        # Tests run as root, which passes os.access; the cleared write bits still count.
+        message = _refused_everywhere(folder, writer, state)
+        assert "not writable" in message
+    finally:
+        _chmod_tree(target, writable=True)
+        store.close()
+
+
+def test_one_read_only_file_refuses_the_write_that_needs_it(tmp_path: Path):
+    folder = copy_fixture("mlflow-3.17.2-file", tmp_path)
+    meta = folder / "mlruns" / "models" / W / "meta.yaml"
+    meta.chmod(0o444)
+    state = tree_state(folder)
+    store = open_store(store_path(folder))
+    writer = RegistryWriter(store)
+    assert writer.refusal() is None
+    with pytest.raises(ReadOnlyError, match=r"meta\.yaml is not writable"):
+        writer.plan_set_model_tag(W, "k", "v")  # the tag would bump the model's meta.yaml
+    assert tree_state(folder) == state
+    writer.set_version_tag(C, 2, "k", "v")  # another model is fine
+    meta.chmod(0o644)
+
+
+def test_unknown_schema_revision_is_refused(tmp_path: Path):
+    folder = copy_fixture("mlflow-3.17.2-sqlite", tmp_path)
+    conn = sqlite3.connect(folder / "mlflow.db")
+    conn.execute("UPDATE alembic_version SET version_num = 'f4a9b2c7d1e6'")  # MLflow 3.18.0
+    conn.commit()
+    conn.close()
+    state = tree_state(folder)
+    store = open_store(store_path(folder))
+    message = _refused_everywhere(folder, RegistryWriter(store), state)
+    assert "f4a9b2c7d1e6" in message and "does not write" in message
+    store.close()
+
+
+def test_mlflow_1_database_is_refused(tmp_path: Path):
+    folder = copy_fixture("mlflow-1.30.1-sqlite", tmp_path)
+    state = tree_state(folder)
+    store = open_store(store_path(folder))
+    assert store.schema_revision not in KNOWN_WRITE_REVISIONS
+    _refused_everywhere(folder, RegistryWriter(store), state)
+    store.close()
+
+
+def test_known_write_revisions_are_the_fixture_heads():
+    heads = set()
+    for name in ("mlflow-2.22.5-sqlite", "mlflow-3.17.2-sqlite"):
+        conn = sqlite3.connect(f"file:{STORES_DIR / name / 'mlflow.db'}?mode=ro", uri=True)
+        heads.update(r for (r,) in conn.execute("SELECT version_num FROM alembic_version"))
+        conn.close()
+    assert heads == set(KNOWN_WRITE_REVISIONS)
+
+
+def test_apply_checks_again_against_the_registry_as_it_is_now(tmp_path: Path):
+    folder = copy_fixture("mlflow-3.17.2-sqlite", tmp_path)
+    store = open_store(store_path(folder))
+    writer = RegistryWriter(store)
+    plan = writer.plan_set_alias(W, "best", 5)
+    first = writer.plan_create_model_version(W, "/a/model")
+    writer.apply(first)
+    assert writer.apply(writer.plan_create_model_version(W, "/b/model")).version == "7"
+    client_for(folder).delete_model_version(W, "5")
+    with pytest.raises(InvalidWriteError, match="no version 5"):
+        writer.apply(plan)
+    store.close()
+
+
+# -- writing while MLflow writes ---------------------------------------------------------------
+MLFLOW_WRITER = textwrap.dedent(
+    """
+    import os, sys
+    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    import mlflow
+    from mlflow import MlflowClient
+    uri, count = sys.argv[1], int(sys.argv[2])
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = MlflowClient(uri, uri)
+    client.get_registered_model("wine-classifier")
+    print("ready", flush=True)
+    for i in range(count):
+        mv = client.create_model_version("wine-classifier", f"/mlflow-writer/{i}")
+        client.set_model_version_tag("wine-classifier", mv.version, "writer", "mlflow")
+        client.set_registered_model_tag("wine-classifier", f"mlflow-{i}", str(i))
+    print("done", flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("fixture", ["mlflow-3.17.2-file", "mlflow-3.17.2-sqlite"])
+def test_concurrent_mlflow_writer_loses_nothing(fixture: str, tmp_path: Path):
+    folder = copy_fixture(fixture, tmp_path)
+    script = tmp_path / "mlflow_writer.py"
+    script.write_text(MLFLOW_WRITER)
+    count = 20
+    proc = subprocess.Popen(
+        [sys.executable, str(script), uri_of(folder), str(count)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+        store = open_store(store_path(folder))
+        writer = RegistryWriter(store)
+        ours: dict[int, str] = {}
+        i = overlapped = 0
+        while i < 3 or (proc.poll() is None and i < 20):
+            writer.set_model_tag(W, f"ours-{i}", str(i))
+            writer.update_model_description(W, f"description {i}")
+            version = writer.create_model_version(W, f"/mltui-writer/{i}").version
+            writer.set_version_tag(W, version, "writer", "mltui")
+            writer.set_alias(W, f"ours{i}", version)
+            ours[i] = version
+            overlapped += proc.poll() is None
+            i += 1
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-3000:]
+    assert overlapped >= 2, "MLflow finished before mltui wrote: nothing was concurrent"
+    assert "done" in out
+    store.close()
+
+    reading = mlflow_reading(folder)
+    versions = {
+        int(k[2]): val for k, val in reading.items() if k[0] == "version" and k[3] == "source"
+    }
+    theirs = {val for val in versions.values() if val.startswith("/mlflow-writer/")}
+    mine = {val for val in versions.values() if val.startswith("/mltui-writer/")}
+    assert theirs == {f"/mlflow-writer/{n}" for n in range(count)}
+    assert mine == {f"/mltui-writer/{n}" for n in ours}
+    # Numbers are unique and leave no gap (version 3 is the fixture's deleted one).
+    assert sorted(versions) == [n for n in range(1, max(versions) + 1) if n != 3]
+    for number, source in versions.items():
+        if source.startswith("/ml"):
+            writer_name = "mlflow" if "mlflow-writer" in source else "mltui"
+            assert reading[v(W, number, "tag", "writer")] == writer_name
+    for n in range(count):
+        assert reading[m(W, "tag", f"mlflow-{n}")] == str(n)
+    for n, version in ours.items():
+        assert reading[m(W, "tag", f"ours-{n}")] == str(n)
+        assert reading[m(W, "alias", f"ours{n}")] == version
+    assert reading[m(W, "description")] == f"description {max(ours)}"
+    # Nothing of ours is left behind (temporary files) for MLflow to trip over.
+    assert not list((folder / "mlruns").rglob(".mltui-*"))
+
+
+def test_sqlite_write_waits_for_a_writer_holding_the_database(tmp_path: Path):
+    folder = copy_fixture("mlflow-3.17.2-sqlite", tmp_path)
+    store = open_store(store_path(folder))
+    writer = RegistryWriter(store)
+    blocker = sqlite3.connect(folder / "mlflow.db", isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")
+    blocker.execute("UPDATE registered_models SET description = 'held' WHERE name = ?", (C,))
+    released = []
+
+    def release():
+        time.sleep(0.5)
+        blocker.execute("COMMIT")
+        released.append(time.monotonic())
+
+    thread = threading.Thread(target=release)
+    thread.start()
+    result = writer.set_model_tag(C, "waited", "yes")
+    thread.join()
+    assert result.timestamp and released
+    reading = mlflow_reading(folder)
+    assert reading[m(C, "tag", "waited")] == "yes"
+    assert reading[m(C, "description")] == "held"
+    blocker.close()
+    store.close()
+
+
+def test_version_meta_yaml_is_what_mlflow_reads(tmp_path: Path):
+    """A version mltui creates in a 2.x file store carries 3.17.2's fields, and 2.x-era stale
+    alias copies are dropped as MLflow 3.17.2 drops them when rewriting."""
+    folder = copy_fixture("mlflow-2.22.5-file", tmp_path)
+    store = open_store(store_path(folder))
+    writer = RegistryWriter(store)
+    writer.transition_stage(W, 5, "Staging")
+    meta = yaml.safe_load((folder / "mlruns/models" / W / "version-5/meta.yaml").read_text())
+    assert "aliases" not in meta
+    assert meta["workspace"] == "default" and meta["version"] == 5
+    model_meta = yaml.safe_load((folder / "mlruns/models" / W / "meta.yaml").read_text())
+    assert model_meta["aliases"] == {"champion": "2", "challenger": "4"}
+    store.close()
+
+
+@pytest.mark.parametrize("fixture", REGISTRY_STORES)
+def test_models_of_run_are_registrable(fixture: str, tmp_path: Path):
+    folder = copy_fixture(fixture, tmp_path)
+    ctx = context(folder)
+    store = open_store(store_path(folder))
+    writer = RegistryWriter(store)
+    run = ctx.run_id if ctx.era == 2 else ctx.model_run
+    found = writer.models_of_run(run)
+    assert len(found) == 1
+    target = found[0]
+    if ctx.era == 2:
+        assert (target.artifact_path, target.model_id) == ("model", None)
+        plan = writer.plan_register_model("x", run_id=run, artifact_path=target.artifact_path)
+    else:
+        assert target.artifact_path is None and target.model_id.startswith("m-")
+        plan = writer.plan_register_model("x", model_id=target.model_id)
+    assert plan.summary == "Register version 1 of x (a new registered model)"
+    assert writer.models_of_run("0" * 32) == []
+    store.close()
+
+
+def test_logged_model_tag_appends(tmp_path: Path):
+    folder = copy_fixture("mlflow-3.17.2-file", tmp_path)
+    ctx = context(folder)
+    store = open_store(store_path(folder))
+    writer = RegistryWriter(store)
+    tag_file = next((folder / "mlruns").glob(f"*/models/{ctx.model_id}/tags/{TAG_MODEL_VERSIONS}"))
+    before = json.loads(tag_file.read_text())
+    result = writer.register_model(C, model_id=ctx.model_id)
+    assert json.loads(tag_file.read_text()) == [
+        *before,
+        {"name": C, "version": int(result.version)},
+    ]
+    store.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_permissions(tmp_path: Path):
+    yield
+    # pytest's tmp_path cleanup must be able to delete what a test made read-only.
+    for dirpath, dirs, _files in os.walk(tmp_path):
+        for name in dirs:
+            path = Path(dirpath, name)
+            path.chmod(path.stat().st_mode | stat.S_IWUSR)
