@@ -1,0 +1,419 @@
+"""Following a store live (store/watch.py), against real writers in other processes.
+
+MLflow's own client writes to copies of the fixture stores (one subprocess for both backends,
+since importing MLflow takes seconds); raw writers append metric lines as MLflow does. Every
+scenario runs with file events and with forced polling. Waits poll for up to WAIT seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from store import open_store, synth, watch
+from store.entities import Metric
+from store.watch import StoreChanges, StoreFollower, _network_filesystem
+from tests.conftest import copy_fixture, store_path
+
+WAIT = 10.0
+MODES = {"events": None, "polling": 0.2}
+
+
+class Collector:
+    """The callback: keeps every change set, and answers "eventually" questions by polling."""
+
+    def __init__(self) -> None:
+        self.changes: list[StoreChanges] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, changes: StoreChanges) -> None:
+        with self.lock:
+            self.changes.append(changes)
+
+    def snapshot(self) -> list[StoreChanges]:
+        with self.lock:
+            return list(self.changes)
+
+    def points(self, run_id: str, key: str) -> list[Metric]:
+        return [p for c in self.snapshot() for p in c.metric_points.get((run_id, key), [])]
+
+    def runs(self) -> set[str]:
+        return {r for c in self.snapshot() for r in c.runs}
+
+    def deleted_runs(self) -> set[str]:
+        return {r for c in self.snapshot() for r in c.deleted_runs}
+
+    def wait_for(self, predicate, what: str, timeout: float = WAIT) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.05)
+        assert predicate(), f"timed out waiting for {what}; got {self.snapshot()}"
+
+
+def follow(store, mode: str, **kwargs) -> tuple[StoreFollower, Collector]:
+    follower = StoreFollower(store, poll_seconds=MODES[mode], **kwargs)
+    collector = Collector()
+    follower.start(collector)
+    assert follower.wait_ready(WAIT), "the follower never finished its baseline"
+    assert follower.mode == mode, follower.notice
+    return follower, collector
+
+
+@pytest.fixture
+def followers():
+    started: list[StoreFollower] = []
+    yield started
+    for follower in started:
+        follower.stop()
+
+
+def first_metric_file(root: Path) -> tuple[str, str, Path]:
+    """(run_id, key, path) of an existing metric file of an active run in a file store."""
+    store = open_store(root)
+    for run in store.runs():
+        for key in sorted(run.metrics):
+            path = root / run.experiment_id / run.run_id / "metrics" / key
+            if path.is_file() and "/" not in key:
+                return run.run_id, key, path
+    raise AssertionError("no metric file in the fixture")
+
+
+def run_python(code: str, env: dict[str, str] | None = None, timeout: float = 120) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+# -- (1) MLflow's own client, one writer process for both backends and both modes -----------
+
+MLFLOW_WRITER = """
+import json, sys
+from mlflow import MlflowClient
+from mlflow.entities import Metric
+out = {}
+for name, uri, victim in json.loads(sys.argv[1]):
+    c = MlflowClient(tracking_uri=uri)
+    run = c.create_run("0", run_name="live-run")
+    rid = run.info.run_id
+    c.log_param(rid, "lr", "0.01")
+    c.set_tag(rid, "phase", "warmup")
+    for step in range(5):
+        c.log_metric(rid, "loss", 1.0 / (step + 1), step=step, timestamp=1000 + step)
+    c.log_batch(rid, metrics=[Metric("val/loss", 0.5 * i, 2000 + i, i) for i in range(3)])
+    c.log_metric(rid, "odd", float("nan"), step=7, timestamp=3000)
+    c.set_terminated(rid)
+    c.delete_run(victim)
+    out[name] = rid
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def mlflow_written(tmp_path_factory):
+    """Copies of both fixture stores, followed in both modes while MLflow writes to them."""
+    tmp = tmp_path_factory.mktemp("mlflow-live")
+    stores = {
+        "file": store_path(copy_fixture("mlflow-3.17.2-file", tmp)),
+        "sqlite": store_path(copy_fixture("mlflow-3.17.2-sqlite", tmp)),
+    }
+    uris = {"file": stores["file"].as_uri(), "sqlite": f"sqlite:///{stores['sqlite']}"}
+    followers, collectors, victims = [], {}, {}
+    try:
+        for backend, path in stores.items():
+            store = open_store(path)
+            victims[backend] = next(r.run_id for r in store.runs() if r.status == "FINISHED")
+            for mode in MODES:
+                follower, collector = follow(store, mode)
+                followers.append(follower)
+                collectors[(backend, mode)] = collector
+        spec = [[b, uris[b], victims[b]] for b in stores]
+        out = run_python(
+            MLFLOW_WRITER.replace("sys.argv[1]", repr(json.dumps(spec))),
+            env={"MLFLOW_ALLOW_FILE_STORE": "true"},
+        )
+        run_ids = json.loads(out.strip().splitlines()[-1])
+        yield collectors, run_ids, victims
+    finally:
+        for follower in followers:
+            follower.stop()
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("backend", ["file", "sqlite"])
+def test_mlflow_client_run_and_points_are_reported(mlflow_written, backend, mode):
+    collectors, run_ids, victims = mlflow_written
+    collector, rid = collectors[(backend, mode)], run_ids[backend]
+    expected_loss = [Metric("loss", 1.0 / (s + 1), 1000 + s, s) for s in range(5)]
+    collector.wait_for(lambda: rid in collector.runs(), "the new run")
+    collector.wait_for(lambda: len(collector.points(rid, "loss")) >= 5, "the loss points")
+    collector.wait_for(lambda: len(collector.points(rid, "val/loss")) >= 3, "val/loss")
+    collector.wait_for(lambda: collector.points(rid, "odd"), "the NaN point")
+    collector.wait_for(lambda: victims[backend] in collector.deleted_runs(), "the deleted run")
+    # Exactly once each, whole, in the order they were logged.
+    assert collector.points(rid, "loss") == expected_loss
+    assert collector.points(rid, "val/loss") == [
+        Metric("val/loss", 0.5 * i, 2000 + i, i) for i in range(3)
+    ]
+    (odd,) = collector.points(rid, "odd")
+    assert math.isnan(odd.value) and odd.step == 7
+    # Points that were in the store before the follower started are never reported.
+    assert {run for c in collector.snapshot() for run, _ in c.metric_points} == {rid}
+    assert victims[backend] not in collector.runs() - collector.deleted_runs()
+    assert all(c for c in collector.snapshot()), "a callback got an empty change set"
+
+
+# -- (2) a raw writer: a line split across two writes ------------------------------------------
+
+SPLIT_WRITER = """
+import sys, time
+path = sys.argv[1]
+def append(text):
+    with open(path, "a") as fh:  # as MLflow's append_to: open, write, close
+        fh.write(text)
+append("1700000000000 0.5 100\\n")
+append("1700000000001 0.2")        # half a line ...
+time.sleep(0.8)                     # ... long enough for the follower to look at it
+append("5 101\\n1700000000002 -inf 102\\n")
+append("1700000000003 1e-05 103\\n")
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_split_line_comes_out_once_whole_in_order(tmp_path, followers, monkeypatch, mode):
+    # Verify scans while the writer writes: a working event stream must not be taken for a
+    # dead one (the fall-back check), nor the half line read by a scan.
+    monkeypatch.setattr(watch, "VERIFY_SECONDS", 0.2)
+    root = store_path(copy_fixture("mlflow-3.17.2-file", tmp_path))
+    run_id, key, path = first_metric_file(root)
+    follower, collector = follow(open_store(root), mode)
+    followers.append(follower)
+    run_python(SPLIT_WRITER.replace("sys.argv[1]", repr(str(path))))
+    expected = [
+        Metric(key, 0.5, 1700000000000, 100),
+        Metric(key, 0.25, 1700000000001, 101),
+        Metric(key, -math.inf, 1700000000002, 102),
+        Metric(key, 1e-05, 1700000000003, 103),
+    ]
+    collector.wait_for(lambda: len(collector.points(run_id, key)) >= 4, "four points")
+    time.sleep(0.5)  # room for a wrong extra point (the half line, a repeat) to show up
+    assert collector.points(run_id, key) == expected
+    assert follower.mode == mode, follower.notice
+
+
+# -- (3) a burst of 5,000 points ------------------------------------------------------------------
+
+BURST_WRITER = """
+import sys
+path = sys.argv[1]
+for i in range(5000):
+    with open(path, "a") as fh:
+        fh.write(f"{1700000000000 + i} {i * 0.5!r} {i}\\n")
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_burst_is_coalesced_and_complete(tmp_path, followers, monkeypatch, mode):
+    monkeypatch.setattr(watch, "VERIFY_SECONDS", 0.2)
+    root = store_path(copy_fixture("mlflow-3.17.2-file", tmp_path))
+    run_id, key, path = first_metric_file(root)
+    follower, collector = follow(open_store(root), mode)
+    followers.append(follower)
+    run_python(BURST_WRITER.replace("sys.argv[1]", repr(str(path))))
+    collector.wait_for(lambda: len(collector.points(run_id, key)) >= 5000, "5,000 points")
+    time.sleep(0.5)
+    points = collector.points(run_id, key)
+    assert points == [Metric(key, i * 0.5, 1700000000000 + i, i) for i in range(5000)]
+    calls = collector.snapshot()
+    # 5,000 appends (each its own open/write/close) came out in a handful of callbacks.
+    assert len(calls) <= 25, [c.point_count for c in calls]
+    assert follower.mode == mode, follower.notice
+
+
+# -- (4) the store disappears -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("backend", ["file", "sqlite"])
+def test_store_gone_is_reported(tmp_path, followers, backend, mode):
+    fixture = "mlflow-3.17.2-file" if backend == "file" else "mlflow-3.17.2-sqlite"
+    path = store_path(copy_fixture(fixture, tmp_path))
+    follower, collector = follow(open_store(path), mode)
+    followers.append(follower)
+    if backend == "file":
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+    collector.wait_for(lambda: any(c.store_gone for c in collector.snapshot()), "store_gone")
+    gone = [c for c in collector.snapshot() if c.store_gone]
+    assert len(gone) == 1 and str(path) in " ".join(gone[0].notices)
+    assert follower.running  # the app keeps running; so does the follower, quietly
+
+
+# -- new experiments and runs, deleted experiments (file store) ---------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_new_experiment_and_run_then_experiment_deleted(tmp_path, followers, mode):
+    root = store_path(copy_fixture("mlflow-3.17.2-file", tmp_path))
+    follower, collector = follow(open_store(root), mode)
+    followers.append(follower)
+    now = int(time.time() * 1000)
+    run = synth.RunSpec(
+        run_id="ab" * 16,
+        run_name="fresh",
+        start_time=now,
+        status="RUNNING",
+        params={"lr": "0.1"},
+        metrics={"loss": [(now, 0.75, 0), (now + 1, 0.5, 1)]},
+    )
+    exp = synth.ExperimentSpec("123456789", "live-experiment", now, runs=[run])
+    folder = synth.write_experiment(root, exp)
+    synth.write_run(folder, exp.experiment_id, synth.experiment_artifact_location(root, "1"), run)
+    collector.wait_for(
+        lambda: any("123456789" in c.experiments for c in collector.snapshot()), "the experiment"
+    )
+    collector.wait_for(lambda: run.run_id in collector.runs(), "the run")
+    # The run appeared after the follower started: all of its points are new.
+    collector.wait_for(lambda: len(collector.points(run.run_id, "loss")) >= 2, "its points")
+    assert collector.points(run.run_id, "loss") == [
+        Metric("loss", 0.75, now, 0),
+        Metric("loss", 0.5, now + 1, 1),
+    ]
+    # MLflow's delete_experiment moves the folder into .trash.
+    os.replace(folder, root / ".trash" / "123456789")
+    collector.wait_for(
+        lambda: any("123456789" in c.deleted_experiments for c in collector.snapshot()),
+        "the deleted experiment",
+    )
+    assert run.run_id in collector.deleted_runs()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_run_folder_before_its_meta_yaml(tmp_path, followers, mode):
+    """MLflow makes the run folder first and writes meta.yaml after; a reader can be between."""
+    root = store_path(copy_fixture("mlflow-3.17.2-file", tmp_path))
+    follower, collector = follow(open_store(root), mode)
+    followers.append(follower)
+    now = int(time.time() * 1000)
+    run = synth.RunSpec("ef" * 16, "late-meta", now, status="RUNNING")
+    folder = root / "0" / run.run_id
+    (folder / "metrics").mkdir(parents=True)
+    (folder / "meta.yaml").write_text("")  # created, not yet written (MLflow writes in place)
+    (folder / "metrics" / "acc").write_text(f"{now} 0.5 0\n")
+    time.sleep(0.6)  # the follower looks, finds no readable meta.yaml, and must look again
+    assert run.run_id not in collector.runs()
+    meta = synth.run_meta(run, "0", f"{root.as_uri()}/0/{run.run_id}/artifacts")
+    (folder / "meta.yaml").write_text(synth.dump_meta_yaml(meta))
+    collector.wait_for(lambda: run.run_id in collector.runs(), "the run")
+    collector.wait_for(lambda: collector.points(run.run_id, "acc"), "its point")
+    assert collector.points(run.run_id, "acc") == [Metric("acc", 0.5, now, 0)]
+    assert not [n for c in collector.snapshot() for n in c.notices], "no notice for a mid-write"
+
+
+# -- falling back to polling --------------------------------------------------------------------
+
+
+def test_watchdog_failing_to_start_falls_back_to_polling(tmp_path, followers, monkeypatch):
+    import watchdog.observers
+
+    class NoInotify:
+        def __init__(self, *args, **kwargs):
+            raise OSError(28, "inotify watch limit reached")
+
+    monkeypatch.setattr(watchdog.observers, "Observer", NoInotify)
+    root = store_path(copy_fixture("mlflow-3.17.2-file", tmp_path))
+    run_id, key, path = first_metric_file(root)
+    follower = StoreFollower(open_store(root))
+    collector = Collector()
+    follower.start(collector)
+    followers.append(follower)
+    assert follower.wait_ready(WAIT)
+    assert follower.mode == "polling"
+    assert "inotify watch limit reached" in follower.notice and "polling" in follower.notice
+    with open(path, "a") as fh:
+        fh.write("1700000000000 2.5 9\n")
+    collector.wait_for(lambda: collector.points(run_id, key), "the point, by polling")
+    assert collector.points(run_id, key) == [Metric(key, 2.5, 1700000000000, 9)]
+    assert follower.notice in collector.snapshot()[0].notices
+
+
+@pytest.mark.parametrize("backend", ["file", "sqlite"])
+def test_events_that_never_arrive_are_noticed(tmp_path, followers, monkeypatch, backend):
+    """As on NFS with a writer on another machine: the watcher starts, and stays silent."""
+    import watchdog.observers
+
+    class Deaf:
+        def schedule(self, *args, **kwargs):
+            pass
+
+        def start(self):
+            pass
+
+        def stop(self):
+            pass
+
+        def join(self, timeout=None):
+            pass
+
+    monkeypatch.setattr(watchdog.observers, "Observer", Deaf)
+    monkeypatch.setattr(watch, "VERIFY_SECONDS", 0.3)
+    monkeypatch.setattr(watch, "EVENT_GRACE_NS", 300_000_000)
+    if backend == "file":
+        root = store_path(copy_fixture("mlflow-3.17.2-file", tmp_path))
+        run = synth.RunSpec("cd" * 16, "live", int(time.time() * 1000), status="RUNNING")
+        synth.write_run(root / "0", "0", synth.experiment_artifact_location(root, "0"), run)
+        run_id, key, path = run.run_id, "loss", root / "0" / run.run_id / "metrics" / "loss"
+        store = open_store(root)
+    else:
+        db = store_path(copy_fixture("mlflow-3.17.2-sqlite", tmp_path))
+        store = open_store(db)
+        run_id, key = store.runs()[0].run_id, "loss"
+    follower, collector = follow(store, "events")
+    followers.append(follower)
+    if backend == "file":
+        with open(path, "a") as fh:
+            fh.write("1700000000000 2.5 9\n")
+    else:
+        import sqlite3
+
+        with sqlite3.connect(db) as conn:
+            conn.execute(
+                "INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
+                "VALUES (?, 2.5, 1700000000000, ?, 9, 0)",
+                (key, run_id),
+            )
+    collector.wait_for(lambda: follower.mode == "polling", "the fall-back to polling")
+    assert "raised no file event" in follower.notice
+    collector.wait_for(lambda: collector.points(run_id, key), "the point")
+    assert collector.points(run_id, key) == [Metric(key, 2.5, 1700000000000, 9)]
+    assert any(follower.notice in c.notices for c in collector.snapshot())
+
+
+def test_network_filesystems_are_recognised():
+    mounts = (
+        "/dev/sda1 / ext4 rw 0 0\n"
+        "srv:/export /mnt/nfs nfs4 rw 0 0\n"
+        "me@host:/ /home/me/remote\\040dir fuse.sshfs rw 0 0\n"
+    )
+    assert _network_filesystem("/mnt/nfs/project/mlruns", mounts) == "nfs4"
+    assert _network_filesystem("/home/me/remote dir/mlruns", mounts) == "fuse.sshfs"
+    assert _network_filesystem("/mnt/nfsish/mlruns", mounts) is None
+    assert _network_filesystem("/home/me/mlruns", mounts) is None
