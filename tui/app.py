@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.worker import get_current_worker
 
 from store import Store
 from tui.text import clean
+
+
+class StoreChanged(Message):
+    """The store changed while the app was open (from `store.watch.StoreFollower`)."""
+
+    def __init__(self, changes) -> None:
+        super().__init__()
+        self.changes = changes
 
 
 class MltuiApp(App[int]):
@@ -39,6 +50,7 @@ class MltuiApp(App[int]):
         self.poll_seconds = poll_seconds
         self.demo = demo
         self.sub_title = ("demo store: " if demo else "") + str(store.location)
+        self.follower = None
 
     def on_mount(self) -> None:
         from tui.screens.experiments import ExperimentsScreen
@@ -46,6 +58,54 @@ class MltuiApp(App[int]):
         self.push_screen(ExperimentsScreen())
         for note in self.store.notes:
             self.notify(note, title="Store", timeout=8)
+        if self.watch_store:
+            # After the first screen has had its read: following competes for the same cores.
+            self.set_timer(1.5, self.start_following)
+
+    # -- following the store live ------------------------------------------------------------
+    def start_following(self) -> None:
+        from store.watch import StoreFollower
+
+        try:
+            self.follower = StoreFollower(self.store, poll_seconds=self.poll_seconds)
+        except ValueError as error:
+            self.notify(str(error), title="Not following changes", severity="warning")
+            return
+        # post_message is thread-safe and never waits for the UI, so the follower never blocks.
+        self.follower.start(lambda changes: self.post_message(StoreChanged(changes)))
+        self._report_follow_mode()
+
+    @work(thread=True, group="follow")
+    def _report_follow_mode(self) -> None:
+        worker = get_current_worker()
+        follower = self.follower
+        while follower is not None and not worker.is_cancelled:
+            if follower.wait_ready(0.25):
+                if follower.notice:
+                    self.call_from_thread(
+                        self.notify, follower.notice, title="Live updates", timeout=8
+                    )
+                return
+
+    def on_store_changed(self, message: StoreChanged) -> None:
+        changes = message.changes
+        for notice in changes.notices:
+            self.notify(notice, title="Live updates", timeout=8)
+        if changes.store_gone:
+            self.notify(
+                f"{self.store.location} disappeared; what was read stays on screen.",
+                title="Store gone",
+                severity="warning",
+                timeout=12,
+            )
+        for screen in self.screen_stack:
+            handler = getattr(screen, "store_changed", None)
+            if handler is not None:
+                handler(changes)
+
+    def on_unmount(self) -> None:
+        if self.follower is not None:
+            self.follower.stop(timeout=1.0)
 
     def notify(
         self,

@@ -69,6 +69,7 @@ class ExperimentsScreen(Screen[None]):
         self.sort_key = "last"
         self.sort_reverse = True
         self.quick_filter = ""
+        self._reload_timer = None
 
     def compose(self) -> ComposeResult:
         yield Breadcrumbs("mltui", store_label(self.app.store.location))
@@ -111,6 +112,25 @@ class ExperimentsScreen(Screen[None]):
         self.refresh_table()
         for warning in self.app.store.warnings.messages:
             self.notify(one_line(warning), severity="warning", timeout=8)
+
+    # -- live updates --------------------------------------------------------------------------
+    def store_changed(self, changes) -> None:
+        """Re-read the list (at most every couple of seconds) when experiments or runs change."""
+        names = {r.experiment.experiment_id: r.experiment.name for r in self.rows}
+        for experiment_id in changes.deleted_experiments:
+            name = names.get(experiment_id, experiment_id)
+            self.notify(f"Experiment {name} was deleted", title="Experiments", timeout=6)
+        if (
+            changes.experiments
+            or changes.deleted_experiments
+            or changes.runs
+            or changes.deleted_runs
+        ) and self._reload_timer is None:
+            self._reload_timer = self.set_timer(2.0, self._reload)
+
+    def _reload(self) -> None:
+        self._reload_timer = None
+        self.load()
 
     # -- the table -----------------------------------------------------------------------------
     def visible_rows(self) -> list[ExperimentRow]:

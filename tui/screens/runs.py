@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import time
 from collections.abc import Sequence
@@ -339,6 +340,75 @@ class RunsScreen(Screen[None]):
         # Problems met while reading these runs (malformed files...), not those shown before.
         for warning in self.app.store.warnings.messages[self._warnings_seen :]:
             self.notify(one_line(warning), severity="warning", timeout=8)
+
+    # -- live updates (the app forwards the follower's changes) -------------------------------
+    class RunsUpdated(Message):
+        """Runs re-read after the store said they changed."""
+
+        def __init__(self, runs: list[Run]) -> None:
+            super().__init__()
+            self.runs = runs
+
+    def store_changed(self, changes) -> None:
+        """Apply new metric points in place; re-read new or changed runs in a worker."""
+        touched = False
+        reread = set(changes.runs) | set(changes.deleted_runs)
+        for (run_id, key), points in changes.metric_points.items():
+            run = self.runs.get(run_id)
+            if run is None:
+                reread.add(run_id)  # a run this screen has not seen yet
+                continue
+            latest = run.metrics.get(key)
+            for point in points:
+                # MLflow's "latest": the greatest (step, timestamp, value).
+                if latest is None or (point.step, point.timestamp, point.value) > (
+                    latest.step,
+                    latest.timestamp,
+                    latest.value,
+                ):
+                    latest = point
+            if latest is not None and key not in run.metrics:
+                self._columns_stale = True
+            # A new Run, not an edit in place: the table reuses rows made from the same object.
+            self.runs[run_id] = dataclasses.replace(run, metrics={**run.metrics, key: latest})
+            touched = True
+        gone = [self.runs[i] for i in changes.deleted_runs if i in self.runs]
+        if gone:
+            names = ", ".join(one_line(r.run_name or r.run_id, 40) for r in gone[:3])
+            more = f" and {len(gone) - 3} more" if len(gone) > 3 else ""
+            self.notify(f"Deleted: {names}{more}", title="Runs", timeout=6)
+        if reread:
+            self.reread_runs(sorted(reread))
+        if touched:
+            self.schedule_rebuild()
+
+    @work(thread=True, group="runs-live")
+    def reread_runs(self, run_ids: list[str]) -> None:
+        store = self.app.store
+        wanted = set(self.experiment_ids)
+        fresh = []
+        for run_id in run_ids:
+            try:
+                run = store.run(run_id)
+            except StoreError:
+                continue  # half-written; the next change will bring it
+            if run is not None and run.experiment_id in wanted:
+                fresh.append(run)
+        if fresh:
+            self.post_message(self.RunsUpdated(fresh))
+
+    def on_runs_screen_runs_updated(self, message: RunsUpdated) -> None:
+        for run in message.runs:
+            if run.run_id not in self.runs:
+                self._columns_stale = True
+            self.runs[run.run_id] = run
+        self.schedule_rebuild()
+
+    def schedule_rebuild(self) -> None:
+        """Rebuild soon, once, however many changes arrive meanwhile (the cursor stays put)."""
+        if self._rebuild_timer is None:
+            delay = max(0.5, 2 * self._rebuild_seconds)
+            self._rebuild_timer = self.set_timer(delay, self._timed_rebuild)
 
     def _timed_rebuild(self) -> None:
         self._rebuild_timer = None

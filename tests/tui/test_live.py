@@ -1,0 +1,109 @@
+"""Live: while the app shows a store, real writers add runs and metric points, and they appear."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from store import open_store
+from tui.app import MltuiApp
+from tui.screens.runs import RunsScreen
+
+pytestmark = pytest.mark.anyio
+
+SWEEP = "elasticnet-sweep"
+
+
+async def settle(pilot) -> None:
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def eventually(pilot, check, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        await pilot.pause(0.2)
+    return check()
+
+
+async def open_sweep(pilot) -> RunsScreen:
+    await settle(pilot)
+    exp = pilot.app.store.experiment_by_name_or_id(SWEEP)
+    screen = RunsScreen([exp.experiment_id])
+    await pilot.app.push_screen(screen)
+    await settle(pilot)
+    app = pilot.app
+    assert await eventually(pilot, lambda: app.follower is not None)
+    await asyncio.to_thread(app.follower.wait_ready, 60)
+    return screen
+
+
+def mlflow_writer(tracking_uri: str, experiment_id: str) -> str:
+    """A new run logged by MLflow's own client in another process; returns its run id."""
+    code = f"""
+import mlflow
+from mlflow.tracking import MlflowClient
+client = MlflowClient({tracking_uri!r})
+run = client.create_run({experiment_id!r}, run_name="live-run")
+for step in range(5):
+    client.log_metric(run.info.run_id, "rmse", 0.25 - step * 0.01, step=step)
+client.log_param(run.info.run_id, "alpha", "0.77")
+print(run.info.run_id)
+"""
+    env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("name", ["mlflow-3.17.2-file", "mlflow-3.17.2-sqlite"])
+async def test_a_new_run_from_mlflow_appears(store_copy, name):
+    path = store_copy(name)
+    uri = f"sqlite:///{path}" if path.suffix == ".db" else f"file://{path}"
+    app = MltuiApp(open_store(path), watch=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_sweep(pilot)
+        before = set(screen.runs)
+        cursor_run = screen.current_run_id()
+        run_id = await asyncio.to_thread(mlflow_writer, uri, screen.experiment_ids[0])
+        assert await eventually(pilot, lambda: run_id in screen.table.shown_run_ids())
+        assert set(screen.runs) == before | {run_id}
+        run = screen.runs[run_id]
+        assert run.params.get("alpha") == "0.77"
+        assert await eventually(pilot, lambda: screen.runs[run_id].metrics["rmse"].step == 4)
+        assert screen.runs[run_id].metrics["rmse"].value == pytest.approx(0.21)
+        # New rows never pull the cursor off the run the person was on.
+        assert screen.current_run_id() == cursor_run
+
+
+async def test_raw_appends_update_latest_metric_even_split_lines(store_copy):
+    path = store_copy("mlflow-3.17.2-file")
+    app = MltuiApp(open_store(path), watch=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_sweep(pilot)
+        run = next(r for r in screen.runs.values() if r.metrics)
+        key = sorted(run.metrics)[0]
+        metric_file = Path(path, run.experiment_id, run.run_id, "metrics", *key.split("/"))
+        step = run.metrics[key].step + 1000
+        now = int(time.time() * 1000)
+        with open(metric_file, "a") as fh:
+            fh.write(f"{now} 123.5")  # half a line: must wait for the rest
+            fh.flush()
+            await pilot.pause(1.0)
+            assert screen.runs[run.run_id].metrics[key].value != 123.5
+            fh.write(f" {step}\n")
+        assert await eventually(pilot, lambda: screen.runs[run.run_id].metrics[key].step == step)
+        assert screen.runs[run.run_id].metrics[key].value == 123.5
+        assert await eventually(
+            pilot, lambda: "123.5" in screen.table.get_cell(run.run_id, f"metrics.{key}").text
+        )
