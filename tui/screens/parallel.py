@@ -1,0 +1,384 @@
+"""Parallel coordinates: chosen params, then a metric; one line a run, coloured by the metric."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from rich.style import Style
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual_plotext import PlotextPlot
+
+from store.entities import Run
+from tui.screens.columns import ColumnsScreen
+from tui.screens.compare import flip_direction, is_finite_metric, lower_is_better
+from tui.screens.scatter import (
+    as_metric_key,
+    axis_keys,
+    category_order,
+    default_metric,
+    default_params,
+    parse_numbers,
+    raw_value,
+)
+from tui.text import clean, format_value, literal, one_line
+from tui.widgets.breadcrumbs import Breadcrumbs
+
+#: Axes chosen when none are given: the params that vary, up to this many.
+DEFAULT_AXES = 6
+#: Colours from the worst metric value to the best (readable on dark and light backgrounds).
+GRADIENT = [(70, 110, 230), (150, 90, 220), (220, 80, 160), (245, 130, 60), (235, 200, 40)]
+LEGEND_WIDTH = 16
+AXIS_COLOUR = "gray"
+#: Where the min and max labels sit, below 0 and above 1 (the plot spans LIMITS).
+LABEL_OFFSET = 0.08
+LIMITS = (-0.16, 1.16)
+
+
+def gradient(t: float) -> tuple[int, int, int]:
+    """The colour at `t` in 0..1 along GRADIENT (0 worst, 1 best)."""
+    t = min(1.0, max(0.0, t))
+    span = (len(GRADIENT) - 1) * t
+    i = min(int(span), len(GRADIENT) - 2)
+    frac = span - i
+    a, b = GRADIENT[i], GRADIENT[i + 1]
+    return (
+        round(a[0] + (b[0] - a[0]) * frac),
+        round(a[1] + (b[1] - a[1]) * frac),
+        round(a[2] + (b[2] - a[2]) * frac),
+    )
+
+
+# -- what is drawn (no Textual here) -------------------------------------------------------------
+@dataclass(slots=True)
+class Axis:
+    """One vertical axis: numbers scaled min..max to 0..1, or categories spaced evenly."""
+
+    key: str
+    low: float = 0.0
+    high: float = 0.0
+    #: Category names bottom to top; None for a numeric axis.
+    categories: list[str] | None = None
+
+    def position(self, value: str | float) -> float:
+        if self.categories is not None:
+            if len(self.categories) < 2:
+                return 0.5
+            return self.categories.index(str(value)) / (len(self.categories) - 1)
+        number = float(value)
+        if self.high == self.low:
+            return 0.5
+        return (number - self.low) / (self.high - self.low)
+
+    @property
+    def bottom_label(self) -> str:
+        if self.categories is not None:
+            return self.categories[0] if self.categories else ""
+        return format_value(self.low)
+
+    @property
+    def top_label(self) -> str:
+        if self.categories is not None:
+            return self.categories[-1] if len(self.categories) > 1 else ""
+        return "" if self.high == self.low else format_value(self.high)
+
+
+@dataclass(slots=True)
+class Line:
+    run: Run
+    positions: list[float]  # 0..1 on each axis, the metric last
+    value: float  # the metric's latest value
+    goodness: float  # 0 worst .. 1 best among the runs drawn
+
+
+@dataclass(slots=True)
+class ParallelData:
+    metric: str
+    lower_is_better: bool
+    axes: list[Axis] = field(default_factory=list)
+    #: Worst first, so the best lines are drawn last (on top).
+    lines: list[Line] = field(default_factory=list)
+    #: Runs lacking a chosen param or a finite metric value.
+    left_out: int = 0
+
+
+def parallel_data(
+    runs: Sequence[Run], params: Sequence[str], metric: str, lower: bool
+) -> ParallelData:
+    """Axes for `params` (`params.*` keys) then `metric`, and a line for each complete run."""
+    data = ParallelData(metric, lower)
+    complete: list[tuple[Run, list[str], float]] = []
+    for run in runs:
+        value = raw_value(run, metric)
+        texts = [raw_value(run, key) for key in params]
+        if not isinstance(value, float) or not is_finite_metric(value) or None in texts:
+            data.left_out += 1
+            continue
+        complete.append((run, [str(t) for t in texts], value))
+    for i, key in enumerate(params):
+        column = [texts[i] for _, texts, _ in complete]
+        numbers = parse_numbers(column)
+        if numbers is None:
+            data.axes.append(Axis(key, categories=category_order(column)))
+        else:
+            data.axes.append(Axis(key, min(numbers, default=0.0), max(numbers, default=0.0)))
+    values = [value for _, _, value in complete]
+    metric_axis = Axis(metric, min(values, default=0.0), max(values, default=0.0))
+    data.axes.append(metric_axis)
+    for run, texts, value in complete:
+        positions = [axis.position(t) for axis, t in zip(data.axes, texts, strict=False)]
+        height = metric_axis.position(value)
+        positions.append(height)
+        goodness = 1 - height if lower else height
+        if metric_axis.high == metric_axis.low:
+            goodness = 1.0
+        data.lines.append(Line(run, positions, value, goodness))
+    data.lines.sort(key=lambda line: line.goodness)
+    return data
+
+
+# -- the screen ----------------------------------------------------------------------------------
+class ParallelPlot(PlotextPlot):
+    """Every run as a line across the axes; min and max written at each axis's ends."""
+
+    def draw(self, data: ParallelData | None) -> None:
+        self._data = data
+        self.replot()
+
+    def on_resize(self) -> None:
+        # Labels are cut to the room between axes, which depends on the width.
+        self.replot()
+
+    def replot(self) -> None:
+        data = getattr(self, "_data", None)
+        plt = self.plt
+        plt.clear_figure()
+        if data is None or not data.lines:
+            self.refresh()
+            return
+        count = len(data.axes)
+        xs = list(range(count))
+        for line in data.lines:
+            plt.plot(xs, line.positions, marker="braille", color=gradient(line.goodness))
+        # Room for each label: the columns between two axes, less a little air.
+        room = max(4, (self.size.width or 80) // max(1, count) - 2)
+        for x, axis in enumerate(data.axes):
+            plt.vertical_line(x, color=AXIS_COLOUR)
+            ends = ((axis.bottom_label, -LABEL_OFFSET), (axis.top_label, 1 + LABEL_OFFSET))
+            for label, y in ends:
+                if label:
+                    where = "left" if x == 0 else "right" if x == count - 1 else "center"
+                    plt.text(
+                        clean(one_line(label, room)),
+                        x,
+                        y,
+                        alignment=where,
+                        color="default",
+                        background="default",
+                    )
+        names = [
+            clean(one_line(axis.key.partition(".")[2] or axis.key, room)) for axis in data.axes
+        ]
+        plt.xticks(xs, names)
+        plt.yticks([], [])
+        pad = 0.02 * (count - 1) or 0.5
+        plt.xlim(-pad, count - 1 + pad)
+        plt.ylim(*LIMITS)
+        self.refresh()
+
+
+class AxesScreen(ColumnsScreen):
+    """The column chooser, retitled: which params are axes of the parallel coordinates."""
+
+    def on_mount(self) -> None:
+        # ColumnsScreen.on_mount runs too (Textual calls the handler of each class).
+        self.query_one("#columns-title", Static).update(
+            Text("Parallel coordinates: params as axes", style="bold")
+        )
+
+
+class ParallelScreen(Screen[None]):
+    """Parallel coordinates of the runs given: `params` (column keys) leading to `metric`.
+
+    The runs screen passes the runs it shows; params default to those that vary (up to six),
+    the metric to the first one with a finite value.
+    """
+
+    TITLE = "Parallel coordinates"
+    DEFAULT_CSS = """
+    ParallelScreen #parallel-plot {
+        height: 1fr;
+    }
+    ParallelScreen #parallel-legend {
+        height: auto;
+        max-height: 3;
+        padding: 0 1;
+        background: $panel;
+    }
+    ParallelScreen #parallel-empty {
+        height: 1fr;
+        padding: 1 2;
+        color: $text-muted;
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="parallel.back"),
+        Binding("a", "pick_axes", "Axes", id="parallel.axes"),
+        Binding("m", "pick_metric", "Metric", id="parallel.metric"),
+        Binding("b", "flip_direction", "Lower/higher better", id="parallel.direction"),
+    ]
+
+    class ExperimentNames(Message):
+        def __init__(self, names: list[str]) -> None:
+            super().__init__()
+            self.names = names
+
+    def __init__(
+        self,
+        runs: Sequence[Run],
+        params: Sequence[str] | None = None,
+        metric: str | None = None,
+        *,
+        where: str = "",
+    ) -> None:
+        super().__init__()
+        self.runs = list(runs)
+        self.all_params, self.metrics = axis_keys(self.runs)
+        self.metric = as_metric_key(metric) if metric else default_metric(self.runs)
+        if params is None:
+            params = default_params(self.runs, self.metric)[:DEFAULT_AXES]
+        self.params = [p if p.startswith("params.") else f"params.{p}" for p in params]
+        self.where = where
+        self.data: ParallelData | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Breadcrumbs(*self._crumbs(self.where))
+        yield ParallelPlot(id="parallel-plot")
+        yield Static(id="parallel-empty")
+        yield Static(id="parallel-legend")
+        yield Footer()
+
+    def _crumbs(self, where: str) -> list[str]:
+        store = self.app.store
+        return [store.location.name or str(store.location), where, "parallel coordinates"]
+
+    def on_mount(self) -> None:
+        if not self.where:
+            self.read_names()
+        self.replot()
+
+    @work(thread=True, exclusive=True, group="parallel-names", exit_on_error=False)
+    def read_names(self) -> None:
+        store = self.app.store
+        names = []
+        for experiment_id in dict.fromkeys(run.experiment_id for run in self.runs):
+            experiment = store.experiment(experiment_id)
+            names.append(experiment.name if experiment else experiment_id)
+        self.post_message(self.ExperimentNames(names))
+
+    def on_parallel_screen_experiment_names(self, message: ExperimentNames) -> None:
+        self.query_one(Breadcrumbs).show(*self._crumbs(", ".join(message.names)))
+
+    @property
+    def metric_name(self) -> str:
+        return (self.metric or "").removeprefix("metrics.")
+
+    # -- drawing -----------------------------------------------------------------------------
+    def replot(self) -> None:
+        plot = self.query_one(ParallelPlot)
+        empty = self.query_one("#parallel-empty", Static)
+        self.data = None
+        if self.metric is None:
+            empty.update(Text(f"These runs have no metrics ({len(self.runs)} runs)."))
+        else:
+            lower = lower_is_better(self.app, self.metric_name)
+            self.data = parallel_data(self.runs, self.params, self.metric, lower)
+            if not self.data.lines:
+                empty.update(
+                    literal(
+                        f"No run has every chosen param and a finite {one_line(self.metric)}."
+                        " Choose axes with a, the metric with m."
+                    )
+                )
+        shown = self.data is not None and bool(self.data.lines)
+        plot.display = shown
+        empty.display = not shown
+        plot.draw(self.data)
+        self.query_one("#parallel-legend", Static).update(self.legend())
+
+    def legend(self) -> Text:
+        """The colour scale from the worst value drawn to the best, and what was left out."""
+        text = Text()
+        data = self.data
+        if data is None:
+            return text
+        if data.lines:
+            worst, best = data.lines[0], data.lines[-1]
+            better = "lower" if data.lower_is_better else "higher"
+            text.append_text(literal(one_line(self.metric_name, 40), "bold"))
+            text.append(f" ({better} is better)  ", style="dim")
+            text.append(format_value(worst.value))
+            text.append(" ")
+            for i in range(LEGEND_WIDTH):
+                red, green, blue = gradient(i / (LEGEND_WIDTH - 1))
+                text.append("█", style=Style(color=f"rgb({red},{green},{blue})"))
+            text.append(" ")
+            text.append(format_value(best.value))
+            text.append("\n")
+            text.append("worst → best · best run: ", style="dim")
+            text.append_text(literal(one_line(best.run.run_name or best.run.run_id, 40), "bold"))
+            text.append(" · ", style="dim")
+        text.append(f"{len(data.lines)} of {len(self.runs)} runs drawn", style="dim")
+        if data.left_out:
+            text.append(
+                f" · {data.left_out} left out (a chosen param missing or no finite value)",
+                style="dim",
+            )
+        if not self.params:
+            text.append(" · no params chosen (a)", style="dim")
+        return text
+
+    # -- actions -----------------------------------------------------------------------------
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_pick_axes(self) -> None:
+        if not self.all_params:
+            self.notify("These runs have no params.", timeout=3)
+            return
+
+        def chosen(keys: list[str] | None) -> None:
+            if keys is not None:
+                self.params = keys
+                self.replot()
+
+        offered = [(key, key) for key in self.all_params]
+        self.app.push_screen(AxesScreen(offered, self.params), chosen)
+
+    def action_pick_metric(self) -> None:
+        from tui.screens.picker import PickerScreen
+
+        if not self.metrics:
+            self.notify("These runs have no metrics.", timeout=3)
+            return
+
+        def chosen(key: str | None) -> None:
+            if key is not None:
+                self.metric = key
+                self.replot()
+
+        self.app.push_screen(PickerScreen("Colour by metric", self.metrics, self.metric), chosen)
+
+    def action_flip_direction(self) -> None:
+        if self.metric is None:
+            return
+        lower = flip_direction(self.app, self.metric_name)
+        self.notify(f"{self.metric_name}: {'lower' if lower else 'higher'} is better", timeout=3)
+        self.replot()
