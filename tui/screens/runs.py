@@ -183,6 +183,11 @@ class RunsScreen(Screen[None]):
         Binding("t", "toggle_tree", "Tree/flat", id="runs.tree"),
         Binding("d", "toggle_deleted", "Deleted", id="runs.deleted"),
         Binding("y", "copy_id", "Copy run id", id="runs.copy", show=False),
+        Binding("g", "chart", "Chart", id="runs.chart"),
+        Binding("C", "compare", "Compare marked", id="runs.compare"),
+        Binding("p", "scatter", "Scatter", id="runs.scatter", show=False),
+        Binding("P", "parallel", "Parallel coords", id="runs.parallel", show=False),
+        Binding("e", "export", "Export CSV", id="runs.export", show=False),
         Binding("left,minus", "collapse", "Collapse", id="runs.collapse", show=False),
         Binding("right,plus", "expand", "Expand", id="runs.expand", show=False),
     ]
@@ -526,6 +531,49 @@ class RunsScreen(Screen[None]):
     # -- actions -----------------------------------------------------------------------------
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    def shown_runs(self) -> list[Run]:
+        """The runs shown (filtered when a filter is on), without the dimmed context rows."""
+        return [row.run for row in self.visible_rows() if not row.context]
+
+    def experiment_label(self) -> str:
+        return self.query_one(Breadcrumbs).parts[-1] if self.experiment_ids else "runs"
+
+    def action_chart(self) -> None:
+        """Chart the marked runs, or the run under the cursor."""
+        run_ids = self.marked_run_ids() or [i for i in [self.current_run_id()] if i]
+        if not run_ids:
+            return
+        from tui.screens.chart import ChartScreen
+
+        self.app.push_screen(ChartScreen(run_ids, None))
+
+    def action_compare(self) -> None:
+        run_ids = self.marked_run_ids()
+        if len(run_ids) < 2:
+            self.notify("Mark two or more runs with space to compare them.", timeout=4)
+            return
+        from tui.screens.compare import CompareScreen
+
+        self.app.push_screen(CompareScreen(run_ids))
+
+    def action_scatter(self) -> None:
+        from tui.screens.scatter import ScatterScreen
+
+        self.app.push_screen(ScatterScreen(self.shown_runs(), where=self.experiment_label()))
+
+    def action_parallel(self) -> None:
+        from tui.screens.parallel import ParallelScreen
+
+        self.app.push_screen(ParallelScreen(self.shown_runs(), where=self.experiment_label()))
+
+    def action_export(self) -> None:
+        from tui.csv_export import export_in_background, write_runs_csv
+
+        runs, columns, label = self.shown_runs(), self.columns(), self.experiment_label()
+        export_in_background(
+            self, lambda: write_runs_csv(runs, columns, label=label), f"{len(runs)} runs"
+        )
 
     def action_open(self) -> None:
         run_id = self.current_run_id()
