@@ -640,11 +640,20 @@ class RunsScreen(Screen[None]):
         else:
             self.sort_column = column
             self.sort_descending = column in DESCENDING_FIRST
-        self.rebuild()
+        self.show_sorted()
 
     def action_reverse(self) -> None:
         self.sort_descending = not self.sort_descending
+        self.show_sorted()
+
+    def show_sorted(self) -> None:
+        """After a sort the person asked for: the first run (the best by that key) under the
+        cursor, and the sorted column in view."""
         self.rebuild()
+        table = self.table
+        if table.row_count:
+            table.move_cursor(row=0, animate=False)
+        table.reveal_column(self.sort_column)
 
     @on(DataTable.HeaderSelected, "#runs-table")
     def _header(self, event: DataTable.HeaderSelected) -> None:

@@ -244,13 +244,35 @@ class RunsTable(DataTable[Cell]):
         table_rows = [self._table_row(row) for row in rows]
         self._shown = {row.run.run_id: row for row in rows}
         self._running = [row.run.run_id for row in rows if row.run.is_running]
-        self._replace_rows(table_rows)
+        # Widths first: replacing the rows sizes the scrollable area from them.
         self._fit_columns(table_rows)
+        self._replace_rows(table_rows)
 
         if keep is not None and keep in self._shown:
             self.move_cursor(row=self.get_row_index(keep), animate=False)
         elif keep_index is not None and self.row_count:
             self.move_cursor(row=min(keep_index, self.row_count - 1), animate=False)
+
+    def reveal_column(self, key: str) -> None:
+        """Scroll sideways until a column is in view (the pinned columns stay where they are)."""
+        if key not in self.columns:
+            return
+        widths = [(c.key.value, c.get_render_width(self)) for c in self.ordered_columns]
+        fixed = sum(width for _, width in widths[: self.fixed_columns])
+        x = 0
+        for column_key, width in widths:
+            if column_key == key:
+                break
+            x += width
+        else:
+            return
+        if x < fixed:
+            return
+        view = self.scrollable_content_region.width
+        width = dict(widths)[key]
+        if x - fixed < self.scroll_x or x + width > self.scroll_x + view:
+            # Bring it just right of the pinned name: beside the runs it orders.
+            self.scroll_to(x=x - fixed, animate=False)
 
     def set_marked(self, run_id: str, marked: bool) -> None:
         if marked:
@@ -365,5 +387,8 @@ class RunsTable(DataTable[Cell]):
         # Column widths were set by `_fit_columns`; every row is one line high. DataTable's own
         # version measures every new cell through Rich, seconds for ten thousand runs.
         width = sum(column.get_render_width(self) for column in self.columns.values())
+        # The pinned columns are drawn over the scrolled ones: leave room to scroll the last
+        # columns out from under them.
+        width += sum(c.get_render_width(self) for c in self.ordered_columns[: self.fixed_columns])
         header = self.header_height if self.show_header else 0
         self.virtual_size = Size(width, self._total_row_height + header)
