@@ -1,0 +1,278 @@
+"""How fast a chart of 10 runs x 100,000 points reads, reduces and draws, and its peak memory.
+
+    python tests/bench/bench_chart.py [--workdir /tmp/mltui-bench] [--repeat 3] [--make-sqlite]
+
+Uses the `long-histories` experiment of make_large_store.py --long (10 runs x 3 metrics x
+100,000 steps), kept under --workdir/long as bench_read.py keeps it (and its mlflow.db, when
+bench_read.py or --make-sqlite made one). The chart is of metric `loss` of all 10 runs, drawn at
+120x36. Lines:
+
+- read: `Store.metric_history` of the 10 histories, then `series_from_history` (columns)
+- reduce: `reduce_series` of each to the plot's width (216 buckets), first time (with the
+  sortedness check) and again (presorted)
+- draw: `MetricChart` render of the 10 curves: first (columns sorted, then reduce + plotext)
+  and again after a change (zoom), and with smoothing (EMA of 1,000,000 points, then drawn)
+- in the app: `ChartScreen` pushed until all 10 curves are drawn (first curve, all curves)
+- peak RSS: a fresh Python that opens the chart in the app (headless) and draws it, next to
+  one that only imports the app and opens the store
+
+Goal: read + reduce + draw <= 0.5 s. Two shared cores make single numbers noisy by 10-20%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_read import ensure_sqlite_copy, ensure_store  # noqa: E402
+
+EXPERIMENT = "long-histories"
+KEY = "loss"
+SIZE = (120, 36)
+#: What MetricChart reduces to at 120 columns: (120 - 12) cells x 2 braille dots.
+BUCKETS = (SIZE[0] - 12) * 2
+
+
+def best_of(repeat: int, work: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def long_runs(store):
+    exp = next(e for e in store.experiments() if e.name == EXPERIMENT)
+    return sorted(store.runs([exp.experiment_id]), key=lambda r: r.run_name)
+
+
+# -- children for peak memory ---------------------------------------------------------------------
+def child(mode: str, target: str) -> None:
+    """Run in a fresh interpreter: print peak RSS (ru_maxrss and VmHWM, kB) as JSON."""
+    from store import open_store
+    from tui.app import MltuiApp  # noqa: F401 - the baseline pays for importing the app too
+
+    store = open_store(target)
+    runs = long_runs(store)
+    seconds = None
+    if mode == "chart":
+        seconds = asyncio.run(chart_in_app(store, runs))[1]
+    hwm = next(
+        int(line.split()[1])
+        for line in Path("/proc/self/status").read_text().splitlines()
+        if line.startswith("VmHWM:")
+    )
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"maxrss_kb": maxrss, "vmhwm_kb": hwm, "seconds": seconds}))
+
+
+def peak(mode: str, target: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", mode, str(target)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# -- in the app -----------------------------------------------------------------------------------
+async def chart_in_app(store, runs) -> tuple[float, float]:
+    """(seconds to the first curve drawn, seconds to all curves drawn) after pushing the screen."""
+    from tui.app import MltuiApp
+    from tui.screens.chart import ChartScreen
+
+    app = MltuiApp(store, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = ChartScreen([r.run_id for r in runs], [KEY], runs=runs)
+        started = time.perf_counter()
+        await app.push_screen(screen)
+        first = None
+        while True:
+            await asyncio.sleep(0.005)
+            chart = screen.chart
+            drawn = chart._render_key is not None and chart._render_key[2] == chart._version
+            if first is None and chart.series and drawn and chart.drawn_points:
+                first = time.perf_counter() - started
+            if len(chart.series) == len(runs) and drawn and chart.drawn_points:
+                return first or 0.0, time.perf_counter() - started
+
+
+async def draw_timings(series, repeat: int) -> dict[str, float]:
+    from textual.app import App, ComposeResult
+
+    from tui.widgets.metric_chart import ChartSeries, MetricChart
+
+    class ChartApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield MetricChart()
+
+    times: dict[str, float] = {}
+    app = ChartApp()
+    async with app.run_test(size=SIZE) as pilot:
+        chart = app.query_one(MetricChart)
+        await pilot.pause()
+        width, height = chart.size
+        entries = [ChartSeries(f"run-{i}", s, i, key=KEY) for i, s in enumerate(series)]
+
+        def first() -> None:
+            chart._columns.clear()  # nothing sorted, reduced or drawn yet
+            chart._reduced.clear()
+            chart.set_series(entries)
+            chart._draw(width, height)
+
+        times["draw first"] = best_of(repeat, first)
+        times["points drawn"] = chart.drawn_points
+        chart._draw(width, height)
+        full = chart.x_extent()
+        assert full is not None
+        zooms = iter([(full[0], full[1] * f) for f in (0.9, 0.8, 0.7, 0.6, 0.5, 0.4)] * repeat)
+
+        def again() -> None:
+            chart.zoom = next(zooms)
+            chart._draw(width, height)
+
+        times["draw again (zoom)"] = best_of(repeat, again)
+        chart.zoom = None
+        chart.smoothing = True
+
+        def smooth_first() -> None:
+            chart._smoothed.clear()
+            chart._reduced.clear()
+            chart._draw(width, height)
+
+        times["draw smoothed first (EMA)"] = best_of(repeat, smooth_first)
+        smoothed_zooms = iter([(full[0], full[1] * f) for f in (0.9, 0.8, 0.7, 0.6)] * repeat)
+
+        def smooth_again() -> None:
+            chart.zoom = next(smoothed_zooms)
+            chart._draw(width, height)
+
+        times["draw smoothed again (zoom)"] = best_of(repeat, smooth_again)
+        chart.zoom = None
+        chart._draw(width, height)
+        times["redraw, curves already reduced (log)"] = best_of(
+            repeat, lambda: (chart.action_toggle_log(), chart._draw(width, height))
+        )
+    return times
+
+
+# -- main -----------------------------------------------------------------------------------------
+def bench(target: Path, label: str, repeat: int) -> list[tuple[str, str]]:
+    from store import open_store
+    from store.series import reduce_series, series_from_history, sort_by_x
+
+    rows: list[tuple[str, str]] = []
+    store = open_store(target)
+    runs = long_runs(store)
+    holder: dict[str, list] = {}
+
+    def read_histories() -> None:
+        holder["histories"] = [store.metric_history(r.run_id, KEY) for r in runs]
+
+    def to_columns() -> None:
+        holder["series"] = [series_from_history(h) for h in holder["histories"]]
+
+    t_history = best_of(repeat, read_histories)
+    t_columns = best_of(repeat, to_columns)
+    points = sum(len(s) for s in holder["series"])
+    del holder["histories"]
+    series = holder["series"]
+
+    def reduce_cold() -> None:
+        for s in series:
+            xs, ys = sort_by_x(s.steps, s.values)
+            reduce_series(xs, ys, BUCKETS, presorted=True)
+
+    def reduce_warm() -> None:
+        for s in series:
+            reduce_series(s.steps, s.values, BUCKETS, presorted=True)
+
+    t_reduce_cold = best_of(repeat, reduce_cold)
+    t_reduce_warm = best_of(repeat, reduce_warm)
+    draws = asyncio.run(draw_timings(series, repeat))
+    first_curve, all_curves = asyncio.run(chart_in_app(store, runs))
+    store.close()
+
+    def ms(seconds: float) -> str:
+        return f"{seconds * 1000:.0f} ms"
+
+    rows += [
+        (f"[{label}] points", f"{points:,} ({len(runs)} runs x {KEY})"),
+        (f"[{label}] read: metric_history x10", ms(t_history)),
+        (f"[{label}] read: columns (series_from_history) x10", ms(t_columns)),
+        (f"[{label}] reduce x10, first (sort check)", ms(t_reduce_cold)),
+        (f"[{label}] reduce x10, presorted", ms(t_reduce_warm)),
+    ]
+    for name, value in draws.items():
+        rows.append((f"[{label}] {name}", f"{value:,}" if name == "points drawn" else ms(value)))
+    total = t_history + t_columns + draws["draw first"]
+    rows += [
+        (f"[{label}] read + reduce + draw", f"{ms(total)}  (goal 500 ms)"),
+        (f"[{label}] in the app: first curve drawn", ms(first_curve)),
+        (f"[{label}] in the app: all 10 curves drawn", ms(all_curves)),
+    ]
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/mltui-bench"))
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--make-sqlite", action="store_true", help="migrate to mlflow.db if absent")
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "TARGET"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(*args.child)
+        return 0
+
+    folder = args.workdir / "long"
+    mlruns = ensure_store(folder, runs=0, long=True)
+    targets = [("file", mlruns)]
+    if (folder / ".db-complete").exists() or args.make_sqlite:
+        targets.append(("sqlite", ensure_sqlite_copy(folder)))
+    else:
+        print("  (no mlflow.db under the work dir: run with --make-sqlite for the SQLite lines)")
+
+    rows: list[tuple[str, str]] = []
+    # Peak memory first, from children, before this process grows (see bench/README.md).
+    for label, target in targets:
+        base = peak("baseline", target)
+        full = peak("chart", target)
+        rows.append(
+            (
+                f"[{label}] peak RSS: import app + open store",
+                f"{base['maxrss_kb'] / 1024:.0f} MB (VmHWM {base['vmhwm_kb'] / 1024:.0f} MB)",
+            )
+        )
+        rows.append(
+            (
+                f"[{label}] peak RSS: + chart of 10 x 100k drawn",
+                f"{full['maxrss_kb'] / 1024:.0f} MB (VmHWM {full['vmhwm_kb'] / 1024:.0f} MB)",
+            )
+        )
+    for label, target in targets:
+        rows += bench(target, label, args.repeat)
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

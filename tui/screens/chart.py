@@ -1,0 +1,291 @@
+"""Metric charts of one or more runs: `ChartScreen(run_ids, metric_keys)` from any screen."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from store import Store
+from store.entities import Run
+from store.series import Series, series_from_history
+from tui.screens.columns import ColumnsScreen
+from tui.text import one_line
+from tui.widgets.breadcrumbs import Breadcrumbs
+from tui.widgets.metric_chart import ChartSeries, MetricChart
+
+#: Seconds between hand-overs of histories read: the first one at once, so a curve shows while
+#: the others load, then no more often than this (each hand-over redraws the chart).
+BATCH_SECONDS = 0.5
+#: MLflow's system metrics (`mlflow.enable_system_metrics_logging`): many points, rarely the
+#: metric a person opens a chart for.
+SYSTEM_PREFIX = "system/"
+
+
+def default_metric(runs: Sequence[Run]) -> str | None:
+    """The metric to show first: one every run has (else the most runs have), with many steps.
+
+    Latest steps stand in for history lengths, which would need every history read.
+    """
+    counts = Counter(key for run in runs for key in run.metrics)
+    if not counts:
+        return None
+    most = max(counts.values())
+
+    def rank(key: str) -> tuple[bool, int, int, str]:
+        steps = sum(run.metrics[key].step for run in runs if key in run.metrics)
+        return (not key.startswith(SYSTEM_PREFIX), counts[key] == most, steps, key)
+
+    best = max(counts, key=rank)
+    # Among equals, max() gives the greatest key; prefer the first in sorted order instead.
+    top = rank(best)[:3]
+    return min(key for key in counts if rank(key)[:3] == top)
+
+
+def run_labels(runs: Sequence[Run]) -> dict[str, str]:
+    """Each run's name, with a short id added where names repeat or are empty."""
+    names = Counter(run.run_name for run in runs)
+    labels = {}
+    for run in runs:
+        name = run.run_name
+        if not name:
+            labels[run.run_id] = run.run_id[:8]
+        elif names[name] > 1:
+            labels[run.run_id] = f"{name} ({run.run_id[:8]})"
+        else:
+            labels[run.run_id] = name
+    return labels
+
+
+class MetricsScreen(ColumnsScreen):
+    """`m`: choose the metrics to chart (several allowed)."""
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#columns-title", Static).update(Text("Metrics to chart", style="bold"))
+
+
+class ChartScreen(Screen[None]):
+    """Curves of one or more metrics of one or more runs, read off the UI thread."""
+
+    TITLE = "Chart"
+    DEFAULT_CSS = """
+    ChartScreen MetricChart {
+        height: 1fr;
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="chart.back"),
+        Binding("m", "pick_metrics", "Metrics", id="chart.metrics"),
+        Binding("r", "reload", "Reload", id="chart.reload", show=False),
+    ]
+
+    class RunsRead(Message):
+        def __init__(self, runs: list[Run], missing: list[str], experiment: str | None) -> None:
+            super().__init__()
+            self.runs = runs
+            self.missing = missing
+            self.experiment = experiment
+
+    class HistoriesRead(Message):
+        def __init__(self, histories: dict[tuple[str, str], Series], done: int, total: int):
+            super().__init__()
+            self.histories = histories
+            self.done = done
+            self.total = total
+
+    def __init__(
+        self,
+        run_ids: Sequence[str],
+        metric_keys: Sequence[str] | None = None,
+        *,
+        runs: Sequence[Run] | None = None,
+    ) -> None:
+        """Chart `metric_keys` (default: one the runs share) of the runs `run_ids`.
+
+        `runs` may hand over Run objects the caller already read (with their latest metrics),
+        so that only the histories are read here.
+        """
+        super().__init__()
+        self.run_ids = list(dict.fromkeys(run_ids))
+        self.requested_keys = list(metric_keys) if metric_keys else None
+        self._known = {run.run_id: run for run in runs or ()}
+        self.runs: list[Run] = []
+        self.keys: list[str] = []
+        self.experiment: str | None = None
+        self.histories: dict[tuple[str, str], Series] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Breadcrumbs(self._store_name(), "Chart", id="chart-crumbs")
+        yield MetricChart(id="chart")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        chart = self.query_one(MetricChart)
+        chart.empty_message = "Reading runs…"
+        chart.focus()
+        self.read_runs()
+
+    @property
+    def chart(self) -> MetricChart:
+        return self.query_one(MetricChart)
+
+    def _store_name(self) -> str:
+        location = self.app.store.location
+        return location.name or str(location)
+
+    # -- reading ---------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="chart-runs", exit_on_error=False)
+    def read_runs(self) -> None:
+        store: Store = self.app.store
+        runs, missing = [], []
+        for run_id in self.run_ids:
+            run = self._known.get(run_id) or store.run(run_id)
+            if run is None:
+                missing.append(run_id)
+            else:
+                runs.append(run)
+        experiment_ids = {run.experiment_id for run in runs}
+        experiment = None
+        if len(experiment_ids) == 1:
+            exp = store.experiment(experiment_ids.pop())
+            experiment = exp.name if exp else None
+        self.post_message(self.RunsRead(runs, missing, experiment))
+
+    @work(thread=True, exclusive=True, group="chart-histories", exit_on_error=False)
+    def read_histories(self, pairs: list[tuple[str, str]]) -> None:
+        worker = get_current_worker()
+        store: Store = self.app.store
+        batch: dict[tuple[str, str], Series] = {}
+        handed = time.monotonic()
+        for done, (run_id, key) in enumerate(pairs, 1):
+            if worker.is_cancelled:
+                return
+            batch[(run_id, key)] = series_from_history(store.metric_history(run_id, key))
+            if done in (1, len(pairs)) or time.monotonic() - handed >= BATCH_SECONDS:
+                self.post_message(self.HistoriesRead(batch, done, len(pairs)))
+                batch = {}
+                handed = time.monotonic()
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.notify(one_line(event.worker.error), title="Chart", severity="error")
+            self._status("")
+            if not self.chart.series:
+                self.chart.empty_message = "The histories could not be read."
+
+    def on_chart_screen_runs_read(self, message: RunsRead) -> None:
+        self.runs = message.runs
+        self.experiment = message.experiment
+        if message.missing:
+            ids = ", ".join(one_line(i, 40) for i in message.missing)
+            self.notify(f"Not in this store: {ids}", title="Chart", severity="warning")
+        available = {key for run in self.runs for key in run.metrics}
+        keys = [k for k in self.requested_keys or () if k in available]
+        if not keys:
+            first = default_metric(self.runs)
+            keys = [first] if first else []
+        if not keys:
+            self.chart.empty_message = "No metrics logged by these runs."
+        self.show_keys(keys)
+
+    def on_chart_screen_histories_read(self, message: HistoriesRead) -> None:
+        self.histories.update(message.histories)
+        self._update_chart()
+        self._status(
+            "" if message.done >= message.total else f"read {message.done}/{message.total}"
+        )
+
+    # -- showing ---------------------------------------------------------------------------------
+    def show_keys(self, keys: Sequence[str]) -> None:
+        """Chart these metrics of the runs, reading the histories not read yet."""
+        self.keys = list(keys)
+        self._crumbs()
+        wanted = [
+            (run.run_id, key)
+            for run in self.runs
+            for key in self.keys
+            if key in run.metrics and (run.run_id, key) not in self.histories
+        ]
+        self._update_chart()
+        if wanted:
+            if not self.chart.series:
+                self.chart.empty_message = "Reading metric histories…"
+            self._status(f"reading {len(wanted)} histor{'y' if len(wanted) == 1 else 'ies'}…")
+            self.read_histories(wanted)
+        elif self.keys and not self.chart.series:
+            self.chart.empty_message = "No points logged."
+
+    def _update_chart(self) -> None:
+        labels = run_labels(self.runs)
+        many_runs, many_keys = len(self.runs) > 1, len(self.keys) > 1
+        entries = []
+        for r, run in enumerate(self.runs):
+            for k, key in enumerate(self.keys):
+                series = self.histories.get((run.run_id, key))
+                if series is None:
+                    continue
+                if many_runs and many_keys:
+                    label = f"{labels[run.run_id]} · {key}"
+                else:
+                    label = labels[run.run_id] if many_runs or not many_keys else key
+                color = r * len(self.keys) + k if many_keys else r
+                entries.append(ChartSeries(label, series, color, run.run_id, key))
+        self.chart.set_series(entries)
+
+    def _crumbs(self) -> None:
+        parts = [self._store_name()]
+        if self.experiment:
+            parts.append(self.experiment)
+        if len(self.runs) == 1:
+            parts.append(self.runs[0].run_name or self.runs[0].run_id)
+        else:
+            parts.append(f"{len(self.runs)} runs")
+        parts.append(", ".join(self.keys) if self.keys else "Chart")
+        self.query_one(Breadcrumbs).show(*parts)
+
+    def _status(self, text: str) -> None:
+        self.query_one(Breadcrumbs).status = text
+
+    # -- actions ---------------------------------------------------------------------------------
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
+
+    def action_pick_metrics(self) -> None:
+        counts = Counter(key for run in self.runs for key in run.metrics)
+        if not counts:
+            self.notify("These runs have no metrics.", title="Chart")
+            return
+        total = len(self.runs)
+        offered = [
+            (key, key if counts[key] == total else f"{key}  ({counts[key]}/{total} runs)")
+            for key in sorted(counts)
+        ]
+
+        def chosen(keys: list[str] | None) -> None:
+            if keys is None:
+                return
+            if not keys:
+                self.notify("Pick at least one metric.", title="Chart", severity="warning")
+                return
+            self.show_keys(keys)
+
+        self.app.push_screen(MetricsScreen(offered, self.keys), chosen)
+
+    def action_reload(self) -> None:
+        self.histories.clear()
+        self.requested_keys = self.keys or self.requested_keys
+        self._known.clear()
+        self.read_runs()
