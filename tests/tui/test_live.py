@@ -107,3 +107,26 @@ async def test_raw_appends_update_latest_metric_even_split_lines(store_copy):
         assert await eventually(
             pilot, lambda: "123.5" in screen.table.get_cell(run.run_id, f"metrics.{key}").text
         )
+
+
+async def test_an_open_chart_extends(store_copy):
+    from tui.screens.chart import ChartScreen
+
+    path = store_copy("mlflow-3.17.2-file")
+    app = MltuiApp(open_store(path), watch=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_sweep(pilot)
+        run = next(r for r in screen.runs.values() if "rmse" in r.metrics)
+        chart = ChartScreen([run.run_id], ["rmse"])
+        await app.push_screen(chart)
+        await settle(pilot)
+        before = len(chart.histories[(run.run_id, "rmse")])
+        metric_file = Path(path, run.experiment_id, run.run_id, "metrics", "rmse")
+        start = int(time.time() * 1000)
+        with open(metric_file, "a") as fh:
+            for i in range(3):
+                fh.write(f"{start + i} {0.1 + i / 100} {1000 + i}\n")
+        assert await eventually(
+            pilot, lambda: len(chart.histories[(run.run_id, "rmse")]) == before + 3
+        )
+        assert list(chart.histories[(run.run_id, "rmse")].steps[-3:]) == [1000, 1001, 1002]

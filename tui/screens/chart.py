@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from array import array
 from collections import Counter
 from collections.abc import Sequence
 
@@ -206,6 +207,30 @@ class ChartScreen(Screen[None]):
         self._status(
             "" if message.done >= message.total else f"read {message.done}/{message.total}"
         )
+
+    # -- live updates (the app forwards the follower's changes) -------------------------------
+    def store_changed(self, changes) -> None:
+        """Extend the curves on show with the points logged since they were read."""
+        grown = False
+        for pair, points in changes.metric_points.items():
+            series = self.histories.get(pair)
+            if series is None or not points:
+                continue
+            # Points logged while the history was being read can come again: skip those not
+            # newer than the last point held.
+            last = (series.timestamps[-1], series.steps[-1]) if len(series) else None
+            fresh = [p for p in points if last is None or (p.timestamp, p.step) > last]
+            if not fresh:
+                continue
+            # A new Series (the chart caches reductions per series object).
+            self.histories[pair] = Series(
+                steps=series.steps + array("q", [p.step for p in fresh]),
+                timestamps=series.timestamps + array("q", [p.timestamp for p in fresh]),
+                values=series.values + array("d", [p.value for p in fresh]),
+            )
+            grown = True
+        if grown:
+            self._update_chart()
 
     # -- showing ---------------------------------------------------------------------------------
     def show_keys(self, keys: Sequence[str]) -> None:
