@@ -1,0 +1,954 @@
+"""The file store reader: an `mlruns/` folder written by MLflow 1.x, 2.x or 3.x.
+
+Mirrors mlflow/store/tracking/file_store.py and mlflow/store/model_registry/file_store.py of
+MLflow 1.30, 2.22 and 3.17, read-only, with four deliberate differences:
+
+- MLflow 3.12+ only finds a run whose folder has `metrics/`, `params/` and `artifacts/`
+  (`_is_valid_run_directory`). Stores copied with git lose empty folders, so we show such runs.
+- MLflow fails a whole search on one malformed file; we skip what is broken, say so once in
+  `store.warnings`, and keep everything else.
+- A metric file's unterminated last line is a write in progress; MLflow parses it (`1795 0.`
+  becomes a point), we ignore it until its newline arrives.
+- MLflow 3.x reads the step of a 5-field metric line (a point logged with a dataset) as 0; we
+  keep the step that was logged.
+
+Speed: a 10,000-run store is ~300,000 small files, so the hot path reads bytes with `os.open`
+and `os.read` (fewer system calls than `open()`), parses meta.yaml by hand (`yamlfast`), computes
+the latest metric without building objects per line, and keeps parsed runs in `ScanCache`.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import re
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import yamlfast
+from .artifacts import resolve_artifact_root
+from .base import ArtifactRoot, Store
+from .entities import (
+    ACTIVE,
+    DELETED,
+    RUN_STATUS_BY_CODE,
+    STAGE_DELETED_INTERNAL,
+    STAGES,
+    TAG_RUN_NAME,
+    Dataset,
+    DatasetInput,
+    Experiment,
+    LoggedModel,
+    Metric,
+    ModelOutput,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+)
+from .errors import NotAStoreError
+from .scan_cache import ScanCache, stat_entry
+
+TRASH = ".trash"
+REGISTRY = "models"
+#: Folders of an experiment that are not runs (FileStore.RESERVED_EXPERIMENT_FOLDERS).
+RESERVED_EXPERIMENT_FOLDERS = frozenset({"tags", "datasets", "traces", "models"})
+#: Runs handed over per batch by `iter_runs`.
+BATCH_SIZE = 500
+#: Below this many runs a scan is fast enough without the cache.
+CACHE_MIN_RUNS = 200
+#: LoggedModelStatus by the integer a 3.x logged model's meta.yaml holds.
+LOGGED_MODEL_STATUS = {0: "UNSPECIFIED", 1: "PENDING", 2: "READY", 3: "FAILED"}
+#: Registered models tagged so are prompts; MLflow's search_registered_models leaves them out.
+PROMPT_TAG = "mlflow.prompt.is_prompt"
+
+_O_READ = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+_CHUNK = 1 << 16
+# Metric lines in the usual form "<ts> <value> <step>\n", for the whole-file fast path.
+_SIMPLE_METRIC_LINES = re.compile(rb"(?:-?[0-9]+ [^ \n]+ -?[0-9]+\n)+")
+_RUN_ID = re.compile(r"[0-9a-f]{32}\Z")
+
+# A run record is plain data, so that the scan cache can store it with marshal.
+# (run_id, experiment_id, run_name, status, start_time, end_time, lifecycle_stage, artifact_uri,
+#  user_id, deleted_time, params, tags, metrics{key: (value, timestamp, step)})
+Record = tuple
+
+
+def _read_bytes(path: str) -> bytes:
+    """The whole content of a file (raises OSError; a folder raises IsADirectoryError)."""
+    fd = os.open(path, _O_READ)
+    try:
+        data = os.read(fd, _CHUNK)
+        if len(data) == _CHUNK:
+            data += _read_rest(fd)
+        return data
+    finally:
+        os.close(fd)
+
+
+def _read_rest(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, _CHUNK * 16):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _complete_lines(data: bytes) -> bytes:
+    """`data` without an unterminated last line (a metric point still being written)."""
+    if not data or data[-1:] == b"\n":
+        return data
+    end = data.rfind(b"\n")
+    return data[: end + 1] if end >= 0 else b""
+
+
+def _parse_metric_line(line: bytes) -> tuple[int, int, float] | None:
+    """(step, timestamp, value) of one metric line, or None when it is malformed.
+
+    2 fields are the pre-1.0 form (step 0); 5 fields are 3.x points logged with a dataset.
+    MLflow 3.x reads a 5-field line's step as 0 (file_store._get_metric_from_line only takes
+    the step from 3-field lines); we keep the step that was logged.
+    """
+    parts = line.strip().split(b" ")
+    n = len(parts)
+    if n != 3 and n != 2 and n != 5:
+        return None
+    try:
+        return (int(parts[2]) if n > 2 else 0), int(parts[0]), float(parts[1])
+    except ValueError:
+        return None
+
+
+def latest_point(data: bytes) -> tuple[tuple[int, int, float] | None, int]:
+    """The (step, timestamp, value)-greatest point of a metric file, and how many lines were bad.
+
+    "Greatest" is Python's tuple order, as MLflow's `max(..., key=lambda m: (m.step,
+    m.timestamp, m.value))`: NaN never wins a tie on (step, timestamp), and on equal tuples the
+    first line wins.
+    """
+    body = data if data[-1:] == b"\n" else _complete_lines(data)
+    if not body:
+        return None, 0
+    try:
+        if body.count(b"\n") == 1:
+            parts = body.split(b" ")
+            if len(parts) == 3:
+                return (int(parts[2]), int(parts[0]), float(parts[1])), 0
+        elif _SIMPLE_METRIC_LINES.fullmatch(body):
+            # The regex vouches for the integers; float() still checks every value. Whole
+            # columns are converted in C, and tuples are only built when steps tie.
+            tokens = body.split()
+            steps = list(map(int, tokens[2::3]))
+            values = list(map(float, tokens[1::3]))
+            top = max(steps)
+            if steps.count(top) == 1:
+                i = steps.index(top)
+                return (top, int(tokens[3 * i]), values[i]), 0
+            return max(zip(steps, map(int, tokens[0::3]), values, strict=True)), 0
+    except ValueError:
+        pass  # something int() or float() refuses: go line by line to skip just that line
+    best = None
+    bad = 0
+    for line in body.split(b"\n")[:-1]:
+        point = _parse_metric_line(line)
+        if point is None:
+            bad += 1
+        elif best is None or point > best:
+            best = point
+    return best, bad
+
+
+def _is_record(value: Any) -> bool:
+    """True when a record from the cache has the shape `_run_record` gives (else: re-read)."""
+    return (
+        type(value) is tuple
+        and len(value) == 13
+        and type(value[10]) is dict
+        and type(value[11]) is dict
+        and type(value[12]) is dict
+        and all(type(p) is tuple and len(p) == 3 for p in value[12].values())
+    )
+
+
+class _GcPause:
+    """Pause Python's cyclic GC while a scan builds many small acyclic objects.
+
+    A scan of 10,000 runs makes about a million dicts, strings and tuples that live on; the
+    collector would walk them (and everything else alive, e.g. a loaded MLflow) again and again
+    meanwhile, for ~10% of the scan's time, finding nothing: records hold no cycles.
+    """
+
+    def __init__(self) -> None:
+        self._paused = False
+
+    def start(self) -> None:
+        if gc.isenabled():
+            gc.disable()
+            self._paused = True
+
+    def stop(self) -> None:
+        if self._paused:
+            self._paused = False
+            gc.enable()
+
+
+def _decode(data: bytes, path: str, warn) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        warn(f"{path}: not valid UTF-8; undecodable bytes shown as \ufffd")
+        return data.decode("utf-8", "replace")
+
+
+def _status_name(raw: Any) -> str | None:
+    """A RunStatus name from meta.yaml's integer (missing means RUNNING, as MLflow reads it)."""
+    if raw is None:
+        return "RUNNING"
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return RUN_STATUS_BY_CODE.get(raw)
+    if isinstance(raw, str) and raw in RUN_STATUS_BY_CODE.values():
+        return raw
+    return None
+
+
+def _safe_name(name: str) -> bool:
+    """True when `name` is one folder name (no separator, not "." or ".."): no traversal."""
+    return bool(name) and "/" not in name and "\\" not in name and name not in (".", "..")
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _int_or_none(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class FileStore(Store):
+    """An `mlruns/` folder, read as MLflow's FileStore reads it."""
+
+    kind = "file"
+
+    def __init__(self, root: str | os.PathLike[str], use_cache: bool = True):
+        super().__init__()
+        self.location = Path(root)
+        self.root = os.path.abspath(os.fspath(root))
+        if not os.path.isdir(self.root):
+            raise NotAStoreError(f"{self.root} is not a folder; expected an mlruns folder.")
+        if not self._looks_like_store():
+            raise NotAStoreError(
+                f"{self.root} is not an MLflow file store: it holds no experiment folder "
+                "(a folder with a meta.yaml), no .trash and no models registry."
+            )
+        self.use_cache = use_cache
+        self._cache: ScanCache | None = None
+        #: run_id -> run folder, filled as runs are read, for `run()` and `metric_history()`.
+        self._run_dirs: dict[str, str] = {}
+        self._local = threading.local()
+
+    # -- helpers --------------------------------------------------------------------------
+    def _looks_like_store(self) -> bool:
+        try:
+            with os.scandir(self.root) as it:
+                for entry in it:
+                    if not entry.is_dir():
+                        continue
+                    if entry.name in (TRASH, REGISTRY):
+                        return True
+                    if os.path.isfile(os.path.join(entry.path, "meta.yaml")):
+                        return True
+        except OSError:
+            return False
+        return False
+
+    def _warn(self, message: str) -> None:
+        # A run read with warnings is not cached, so that reopening the store warns again.
+        collector = getattr(self._local, "collector", None)
+        if collector is not None:
+            collector.append(message)
+        self.warnings.add(message)
+
+    def _read_yaml(self, path: str, what: str, warn_missing: bool = True) -> dict | None:
+        """A meta.yaml as a dict; None (after a warning) when missing, empty or malformed."""
+        try:
+            data = _read_bytes(path)
+            if not data.strip():
+                # MLflow retries an empty meta.yaml: it may be mid-rewrite (FileStore._read_yaml).
+                time.sleep(0.05)
+                data = _read_bytes(path)
+        except FileNotFoundError:
+            if warn_missing:
+                self._warn(f"{path}: missing; {what} skipped")
+            return None
+        except OSError as exc:
+            self._warn(f"{path}: cannot be read ({exc.strerror or exc}); {what} skipped")
+            return None
+        if not data.strip():
+            self._warn(f"{path}: empty; {what} skipped")
+            return None
+        try:
+            meta = yamlfast.loads(data)
+        except Exception as exc:  # yaml.YAMLError, UnicodeDecodeError and the like
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self._warn(f"{path}: malformed YAML ({first}); {what} skipped")
+            return None
+        if not isinstance(meta, dict):
+            self._warn(f"{path}: not a YAML mapping; {what} skipped")
+            return None
+        return meta
+
+    def _read_folder(
+        self,
+        folder: str,
+        dir_sig: list | None = None,
+        file_sig: list | None = None,
+        base_len: int = 0,
+    ) -> list[tuple[str, str, bytes]]:
+        """(key, path, content) of every file under `folder`; keys joined with "/".
+
+        Keys may hold "/" (`loss/train` is the file `loss/train`), so the folder is walked like
+        MLflow's os.walk: symlinked folders are neither entered nor taken as files. With
+        `dir_sig`/`file_sig`, stat signatures of the folders/files are appended (paths relative
+        after `base_len` characters), each taken before the listing or read it covers. This is
+        the hottest loop of a scan, hence the inlined reads.
+        """
+        out: list[tuple[str, str, bytes]] = []
+        intern, o_open, o_read, o_close, o_fstat = sys.intern, os.open, os.read, os.close, os.fstat
+        stack = [(folder, "")]
+        while stack:
+            path, prefix = stack.pop()
+            if dir_sig is not None:
+                dir_sig.extend(stat_entry(path, path[base_len:]))
+            try:
+                it = os.scandir(path)
+            except FileNotFoundError:
+                continue
+            except NotADirectoryError:
+                self._warn(f"{path}: a file where a folder was expected; skipped")
+                continue
+            except OSError as exc:
+                self._warn(f"{path}: cannot be listed ({exc.strerror or exc}); skipped")
+                continue
+            with it:
+                for entry in it:
+                    try:
+                        is_dir = entry.is_dir()
+                    except OSError:
+                        is_dir = False
+                    if is_dir:
+                        if not entry.is_symlink():
+                            stack.append((entry.path, prefix + entry.name + "/"))
+                        continue
+                    file_path = entry.path
+                    try:
+                        fd = o_open(file_path, _O_READ)
+                        try:
+                            if file_sig is not None:
+                                st = o_fstat(fd)
+                                file_sig.extend(
+                                    (file_path[base_len:], st.st_mtime_ns, st.st_size, st.st_ino)
+                                )
+                            data = o_read(fd, _CHUNK)
+                            if len(data) == _CHUNK:
+                                data += _read_rest(fd)
+                        finally:
+                            o_close(fd)
+                    except OSError as exc:
+                        self._warn(f"{file_path}: cannot be read ({exc.strerror or exc}); skipped")
+                        continue
+                    # Interned: names repeat across runs; the scan cache then holds each once.
+                    out.append((intern(prefix + entry.name), file_path, data))
+        return out
+
+    def _read_values(
+        self,
+        folder: str,
+        dir_sig: list | None = None,
+        file_sig: list | None = None,
+        base_len: int = 0,
+    ) -> dict[str, str]:
+        """{key: text} of a params or tags folder (each file's whole content is the value)."""
+        values: dict[str, str] = {}
+        for key, path, data in self._read_folder(folder, dir_sig, file_sig, base_len):
+            try:
+                values[key] = data.decode()
+            except UnicodeDecodeError:
+                values[key] = _decode(data, path, self._warn)
+        return values
+
+    # -- experiments ----------------------------------------------------------------------
+    def _experiment_dirs(self, include_deleted: bool) -> list[tuple[str, str, bool]]:
+        """(folder name, path, in .trash) of experiment folders, active ones first."""
+        out = []
+        parents = [(self.root, False)]
+        if include_deleted:
+            parents.append((os.path.join(self.root, TRASH), True))
+        for parent, trashed in parents:
+            try:
+                with os.scandir(parent) as it:
+                    entries = sorted((e.name, e.path) for e in it if e.is_dir())
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                self._warn(f"{parent}: cannot be listed ({exc.strerror or exc})")
+                continue
+            for name, path in entries:
+                if not trashed and (name.endswith(TRASH) or name == REGISTRY):
+                    continue
+                out.append((name, path, trashed))
+        return out
+
+    def _read_experiment(self, name: str, path: str, trashed: bool) -> Experiment | None:
+        meta_path = os.path.join(path, "meta.yaml")
+        if not os.path.exists(meta_path) and not name.isdigit():
+            return None  # some other folder (MLflow warns "Malformed experiment" and skips it)
+        meta = self._read_yaml(meta_path, "experiment")
+        if meta is None:
+            return None
+        exp_id = meta.get("experiment_id")
+        if isinstance(exp_id, int) and not isinstance(exp_id, bool):
+            exp_id = str(exp_id)  # written as an int before MLflow 1.0
+        if exp_id != name:
+            # MLflow: "Experiment ID mismatch ... Experiment will be ignored."
+            self._warn(f"{meta_path}: experiment_id {exp_id!r} differs from its folder; skipped")
+            return None
+        return Experiment(
+            experiment_id=exp_id,
+            name=str(meta.get("name", "")),
+            artifact_location=str(meta.get("artifact_location") or ""),
+            # MLflow 1.x takes the stage from where the folder is (.trash means deleted) and does
+            # not write it; 2.x and 3.x write "deleted" before moving the folder to .trash.
+            lifecycle_stage=DELETED if trashed else str(meta.get("lifecycle_stage") or ACTIVE),
+            creation_time=_int_or_none(meta.get("creation_time")),
+            last_update_time=_int_or_none(meta.get("last_update_time")),
+            # The tags/ folder is the truth; a `tags:` copy in meta.yaml is stale.
+            tags=self._read_values(os.path.join(path, "tags")),
+        )
+
+    def _experiments_with_paths(self, include_deleted: bool) -> list[tuple[Experiment, str]]:
+        seen: set[str] = set()
+        out = []
+        for name, path, trashed in self._experiment_dirs(include_deleted):
+            if name in seen:
+                # Active and trashed copies of one id: MLflow finds the active one first.
+                continue
+            exp = self._read_experiment(name, path, trashed)
+            if exp is None:
+                continue
+            seen.add(name)
+            if include_deleted or exp.lifecycle_stage == ACTIVE:
+                out.append((exp, path))
+        return out
+
+    def experiments(self, include_deleted: bool = False) -> list[Experiment]:
+        """Experiments, active ones only unless `include_deleted`."""
+        return [exp for exp, _ in self._experiments_with_paths(include_deleted)]
+
+    def _experiment_path(self, experiment_id: str) -> str | None:
+        """The folder of an experiment, active or in .trash; None for no such (or a bad) id."""
+        if not _safe_name(experiment_id) or experiment_id in (TRASH, REGISTRY):
+            return None
+        for folder in (self.root, os.path.join(self.root, TRASH)):
+            path = os.path.join(folder, experiment_id)
+            if os.path.isdir(path):
+                return path
+        return None
+
+    # -- runs -----------------------------------------------------------------------------
+    def _run_record(self, run_dir: str, want_sig: bool) -> tuple[Record | None, list | None]:
+        """One run's record (meta, params, tags, latest metrics) and, if asked, its signature.
+
+        The signature covers what ScanCache needs (see its docstring): meta.yaml, every folder,
+        every tag and metric file. Each stat is taken before the read it covers.
+        """
+        meta_path = run_dir + "/meta.yaml"
+        sig: list | None = [] if want_sig else None
+        base_len = len(run_dir) + 1
+        if sig is not None:
+            sig.extend(stat_entry(meta_path, "meta.yaml"))
+        # A folder without meta.yaml is only worth a warning if it is named like a run: MLflow
+        # stores can hold other folders (artifacts logged beside runs), which it skips quietly.
+        looks_like_run = bool(_RUN_ID.match(os.path.basename(run_dir)))
+        meta = self._read_yaml(meta_path, "run", warn_missing=looks_like_run)
+        if meta is None:
+            return None, None
+        run_id = meta.get("run_id") or meta.get("run_uuid") or os.path.basename(run_dir)
+        exp_id = meta.get("experiment_id")
+        if isinstance(exp_id, int) and not isinstance(exp_id, bool):
+            exp_id = str(exp_id)  # written as an int before MLflow 1.0
+        status = _status_name(meta.get("status"))
+        if status is None:
+            self._warn(f"{meta_path}: unknown status {meta.get('status')!r}")
+            status = str(meta.get("status"))
+
+        params = self._read_values(run_dir + "/params", sig, None, base_len)
+        tags = self._read_values(run_dir + "/tags", sig, sig, base_len)
+        metrics: dict[str, tuple[float, int, int]] = {}
+        for key, path, data in self._read_folder(run_dir + "/metrics", sig, sig, base_len):
+            point, bad = latest_point(data)
+            if bad:
+                self._warn(f"{path}: {bad} malformed line(s) ignored")
+            if point is None:
+                what = "no complete metric line" if data.strip() else "empty metric file"
+                self._warn(f"{path}: {what}; metric skipped")
+                continue
+            metrics[key] = (point[2], point[1], point[0])
+
+        record = (
+            str(run_id),
+            None if exp_id is None else str(exp_id),
+            str(meta.get("run_name") or ""),
+            status,
+            _int_or_none(meta.get("start_time")),
+            _int_or_none(meta.get("end_time")),
+            str(meta.get("lifecycle_stage") or ACTIVE),
+            str(meta.get("artifact_uri") or ""),
+            str(meta.get("user_id") or ""),
+            _int_or_none(meta.get("deleted_time")),
+            params,
+            tags,
+            metrics,
+        )
+        return record, sig
+
+    @staticmethod
+    def _run_from_record(record: Record) -> Run:
+        (run_id, exp_id, run_name, status, start, end, stage, uri, user, deleted, params, tags,
+         metrics) = record  # fmt: skip
+        return Run(
+            run_id=run_id,
+            experiment_id=exp_id,
+            # MLflow fills an empty run_name from the mlflow.runName tag (1.x runs).
+            run_name=run_name or tags.get(TAG_RUN_NAME, ""),
+            status=status,
+            start_time=start,
+            end_time=end,
+            lifecycle_stage=stage,
+            artifact_uri=uri,
+            user_id=user,
+            params=dict(params),
+            metrics={k: Metric(k, v, ts, step) for k, (v, ts, step) in metrics.items()},
+            tags=dict(tags),
+            deleted_time=deleted,
+        )
+
+    def _list_run_dirs(self, exp_path: str) -> list[str]:
+        try:
+            with os.scandir(exp_path) as it:
+                return sorted(
+                    e.name for e in it if e.name not in RESERVED_EXPERIMENT_FOLDERS and e.is_dir()
+                )
+        except OSError as exc:
+            self._warn(f"{exp_path}: cannot be listed ({exc.strerror or exc})")
+            return []
+
+    def _selected_experiments(
+        self, experiment_ids: Sequence[str] | None, include_deleted: bool
+    ) -> list[tuple[str, str]]:
+        """(experiment id, folder) of the experiments whose runs are asked for."""
+        if experiment_ids is None:
+            return [(e.experiment_id, p) for e, p in self._experiments_with_paths(include_deleted)]
+        out = []
+        for exp_id in dict.fromkeys(str(e) for e in experiment_ids):
+            path = self._experiment_path(exp_id)
+            if path is not None:
+                out.append((exp_id, path))
+        return out
+
+    def _scan_cache(self) -> ScanCache:
+        if self._cache is None:
+            self._cache = ScanCache(self.root)
+        return self._cache
+
+    def _load_run(self, key: str, run_dir: str, cache: ScanCache | None) -> Record | None:
+        """One run's record: from the cache if unchanged, else read (and cached if clean)."""
+        if cache is None:
+            return self._run_record(run_dir, want_sig=False)[0]
+        record = cache.get(key, run_dir)
+        if record is not None and _is_record(record):
+            return record
+        self._local.collector = warned = []
+        try:
+            record, sig = self._run_record(run_dir, want_sig=True)
+        finally:
+            self._local.collector = None
+        if record is not None and not warned:
+            with cache.lock:
+                cache.put(key, sig, record)
+        return record
+
+    def iter_runs(
+        self, experiment_ids: Sequence[str] | None = None, include_deleted: bool = False
+    ) -> Iterator[list[Run]]:
+        """Runs with params, latest metrics and tags, in batches of up to 500."""
+        root_len = len(self.root) + 1
+        jobs: list[tuple[str, str, str]] = []
+        listed: dict[str, set[str]] = {}
+        for exp_id, exp_path in self._selected_experiments(experiment_ids, include_deleted):
+            exp_key = exp_path[root_len:] + "/"
+            keys = listed[exp_key] = set()
+            for name in self._list_run_dirs(exp_path):
+                keys.add(exp_key + name)
+                jobs.append((exp_id, exp_key + name, exp_path + "/" + name))
+        cache = self._scan_cache() if self.use_cache and len(jobs) >= CACHE_MIN_RUNS else None
+        if cache is not None:
+            with cache.lock:
+                cache.load()
+        batch: list[Run] = []
+        gc_pause = _GcPause()
+        gc_pause.start()
+        try:
+            for exp_id, key, run_dir in jobs:
+                record = self._load_run(key, run_dir, cache)
+                if record is None:
+                    continue
+                if record[1] != exp_id:
+                    # MLflow: "Wrong experiment ID (...) recorded for run ... Run will be ignored."
+                    self._warn(
+                        f"{run_dir}/meta.yaml: experiment_id {record[1]!r} differs from its "
+                        f"experiment folder {exp_id!r}; run skipped"
+                    )
+                    continue
+                self._run_dirs[record[0]] = run_dir
+                if not include_deleted and record[6] != ACTIVE:
+                    continue
+                batch.append(self._run_from_record(record))
+                if len(batch) >= BATCH_SIZE:
+                    gc_pause.stop()  # never paused while the consumer has the batch
+                    yield batch
+                    gc_pause.start()
+                    batch = []
+        finally:
+            gc_pause.stop()
+        if batch:
+            yield batch
+        if cache is not None:
+            with cache.lock:
+                for exp_key, keys in listed.items():
+                    cache.retain(exp_key, keys)
+                cache.save()
+
+    def _find_run_dir(self, run_id: str) -> str | None:
+        run_id = str(run_id)
+        known = self._run_dirs.get(run_id)
+        if known is not None and os.path.isdir(known):
+            return known
+        if not _safe_name(run_id):
+            return None
+        for _name, exp_path, _trashed in self._experiment_dirs(include_deleted=True):
+            candidate = os.path.join(exp_path, run_id)
+            if os.path.isfile(os.path.join(candidate, "meta.yaml")):
+                return candidate
+        return None
+
+    def run(self, run_id: str) -> Run | None:
+        """One run in full, dataset inputs and model outputs included; None if there is none."""
+        run_dir = self._find_run_dir(run_id)
+        if run_dir is None:
+            return None
+        record, _ = self._run_record(run_dir, want_sig=False)
+        if record is None:
+            return None
+        run = self._run_from_record(record)
+        exp_path = os.path.dirname(run_dir)
+        run.inputs = self._read_inputs(run_dir, exp_path)
+        run.outputs = self._read_outputs(run_dir)
+        return run
+
+    def _read_inputs(self, run_dir: str, exp_path: str) -> list[DatasetInput]:
+        """Dataset inputs: `inputs/<id>/meta.yaml` naming a folder of `<exp>/datasets/`."""
+        inputs_dir = os.path.join(run_dir, "inputs")
+        datasets_dir = os.path.join(exp_path, "datasets")
+        if not os.path.isdir(inputs_dir) or not os.path.isdir(datasets_dir):
+            return []
+        out = []
+        for name in sorted(os.listdir(inputs_dir)):
+            meta = self._read_yaml(os.path.join(inputs_dir, name, "meta.yaml"), "input")
+            if meta is None or meta.get("source_type") != "DATASET":
+                continue  # model inputs (3.x) are not dataset inputs
+            source_id = str(meta.get("source_id") or "")
+            ds_path = os.path.join(datasets_dir, source_id)
+            if not _safe_name(source_id) or not os.path.isdir(ds_path):
+                self._warn(f"{inputs_dir}/{name}: dataset {source_id!r} not found; skipped")
+                continue
+            ds = self._read_yaml(os.path.join(ds_path, "meta.yaml"), "dataset")
+            if ds is None:
+                continue
+            tags = meta.get("tags") or {}
+            out.append(
+                DatasetInput(
+                    dataset=Dataset(
+                        name=str(ds.get("name", "")),
+                        digest=str(ds.get("digest", "")),
+                        source_type=str(ds.get("source_type", "")),
+                        source=str(ds.get("source", "")),
+                        schema=_str_or_none(ds.get("schema")),
+                        profile=_str_or_none(ds.get("profile")),
+                    ),
+                    tags={str(k): str(v) for k, v in tags.items()}
+                    if isinstance(tags, dict)
+                    else {},
+                )
+            )
+        return out
+
+    def _read_outputs(self, run_dir: str) -> list[ModelOutput]:
+        """3.x logged-model outputs: `outputs/<model_id>/meta.yaml`."""
+        outputs_dir = os.path.join(run_dir, "outputs")
+        if not os.path.isdir(outputs_dir):
+            return []
+        out = []
+        for name in sorted(os.listdir(outputs_dir)):
+            meta = self._read_yaml(os.path.join(outputs_dir, name, "meta.yaml"), "output")
+            if meta is None or meta.get("destination_type") != "MODEL_OUTPUT":
+                continue
+            # MLflow writes the model id into destination_id too, and reads it from there.
+            model_id = meta.get("destination_id") or meta.get("source_id") or name
+            out.append(
+                ModelOutput(model_id=str(model_id), step=_int_or_none(meta.get("step")) or 0)
+            )
+        return out
+
+    def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of one metric of one run, in file order (MLflow's order)."""
+        run_dir = self._find_run_dir(run_id)
+        parts = key.split("/")
+        if run_dir is None or not key or any(p in ("", ".", "..") for p in parts):
+            return []
+        path = os.path.join(run_dir, "metrics", *parts)
+        try:
+            data = _read_bytes(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            self._warn(f"{path}: cannot be read ({exc.strerror or exc})")
+            return []
+        return self._points(data, key, path)
+
+    def _points(self, data: bytes, key: str, path: str) -> list[Metric]:
+        body = _complete_lines(data)
+        if _SIMPLE_METRIC_LINES.fullmatch(body):
+            tokens = body.split()
+            gc_pause = _GcPause()
+            gc_pause.start()
+            try:
+                # Whole columns converted with map(): 100,000 points in ~0.1 s.
+                columns = zip(
+                    map(int, tokens[2::3]),
+                    map(int, tokens[0::3]),
+                    map(float, tokens[1::3]),
+                    strict=True,
+                )
+                return [Metric(key, value, ts, step) for step, ts, value in columns]
+            except ValueError:
+                pass  # a value float() refuses: go line by line to skip just that line
+            finally:
+                gc_pause.stop()
+        out = []
+        bad = 0
+        for line in body.split(b"\n")[:-1]:
+            point = _parse_metric_line(line)
+            if point is None:
+                bad += 1
+            else:
+                out.append(Metric(key, point[2], point[1], point[0]))
+        if bad:
+            self._warn(f"{path}: {bad} malformed line(s) ignored")
+        return out
+
+    # -- logged models (MLflow 3) ---------------------------------------------------------
+    def logged_models(self, experiment_ids: Iterable[str] | None = None) -> list[LoggedModel]:
+        """MLflow 3 logged models of the given experiments (all, deleted ones too, if None)."""
+        if experiment_ids is None:
+            selected = [(e.experiment_id, p) for e, p in self._experiments_with_paths(True)]
+        else:
+            selected = self._selected_experiments(list(experiment_ids), True)
+        out = []
+        for exp_id, exp_path in selected:
+            models_dir = os.path.join(exp_path, "models")
+            try:
+                names = sorted(e.name for e in os.scandir(models_dir) if e.is_dir())
+            except OSError:
+                continue
+            for name in names:
+                model = self._read_logged_model(os.path.join(models_dir, name), exp_id)
+                if model is not None:
+                    out.append(model)
+        return out
+
+    def _read_logged_model(self, model_dir: str, exp_id: str) -> LoggedModel | None:
+        meta = self._read_yaml(os.path.join(model_dir, "meta.yaml"), "logged model")
+        if meta is None:
+            return None
+        if meta.get("lifecycle_stage") == DELETED:
+            return None  # MLflow's _list_models hides deleted models
+        model_exp = meta.get("experiment_id")
+        if str(model_exp) != exp_id:
+            self._warn(f"{model_dir}/meta.yaml: experiment_id {model_exp!r} is wrong; skipped")
+            return None
+        status = meta.get("status")
+        if isinstance(status, int) and not isinstance(status, bool):
+            status = LOGGED_MODEL_STATUS.get(status, str(status))
+        metrics = []
+        for key, path, data in self._read_folder(os.path.join(model_dir, "metrics")):
+            metrics.extend(self._logged_model_metrics(data, key, path))
+        return LoggedModel(
+            model_id=str(meta.get("model_id") or os.path.basename(model_dir)),
+            experiment_id=exp_id,
+            name=str(meta.get("name") or ""),
+            artifact_location=str(meta.get("artifact_location") or ""),
+            creation_timestamp=_int_or_none(meta.get("creation_timestamp")),
+            last_updated_timestamp=_int_or_none(meta.get("last_updated_timestamp")),
+            model_type=_str_or_none(meta.get("model_type")),
+            source_run_id=_str_or_none(meta.get("source_run_id")),
+            status=str(status if status is not None else "UNSPECIFIED"),
+            status_message=_str_or_none(meta.get("status_message")),
+            lifecycle_stage=str(meta.get("lifecycle_stage") or ACTIVE),
+            params=self._read_values(os.path.join(model_dir, "params")),
+            tags=self._read_values(os.path.join(model_dir, "tags")),
+            metrics=metrics,
+        )
+
+    def _logged_model_metrics(self, data: bytes, key: str, path: str) -> list[Metric]:
+        """The latest point per dataset of a logged model's metric file.
+
+        Lines are "<ts> <value> <step> <run_id>" plus "<dataset> <digest>" when logged with a
+        dataset; MLflow keeps the (step, timestamp, value)-greatest point of each dataset.
+        """
+        best: dict[tuple[bytes, ...], tuple[int, int, float]] = {}
+        bad = 0
+        for line in _complete_lines(data).split(b"\n")[:-1]:
+            parts = line.strip().split(b" ")
+            if len(parts) not in (4, 6):
+                bad += 1
+                continue
+            try:
+                point = (int(parts[2]), int(parts[0]), float(parts[1]))
+            except ValueError:
+                bad += 1
+                continue
+            group = tuple(parts[4:])
+            if group not in best or point > best[group]:
+                best[group] = point
+        if bad:
+            self._warn(f"{path}: {bad} malformed line(s) ignored")
+        return [Metric(key, v, ts, step) for step, ts, v in best.values()]
+
+    # -- model registry -------------------------------------------------------------------
+    def _registry_dir(self) -> str:
+        return os.path.join(self.root, REGISTRY)
+
+    def _model_dirs(self) -> list[str]:
+        try:
+            with os.scandir(self._registry_dir()) as it:
+                return sorted(e.path for e in it if e.is_dir())
+        except OSError:
+            return []
+
+    def _aliases(self, model_dir: str) -> dict[str, str]:
+        # The aliases/ folder is the truth; the `aliases:` copy in meta.yaml is stale.
+        return self._read_values(os.path.join(model_dir, "aliases"))
+
+    def _versions(self, model_dir: str, aliases: dict[str, str]) -> list[ModelVersion]:
+        """Every version folder's model version, deleted ones included."""
+        try:
+            with os.scandir(model_dir) as it:
+                dirs = sorted(e.path for e in it if e.name.startswith("version-") and e.is_dir())
+        except OSError:
+            return []
+        out = []
+        for vdir in dirs:
+            meta = self._read_yaml(os.path.join(vdir, "meta.yaml"), "model version")
+            if meta is None:
+                continue
+            version = meta.get("version")
+            if _int_or_none(version) is None:
+                self._warn(f"{vdir}/meta.yaml: version {version!r} is not a number; skipped")
+                continue
+            version = str(version)
+            # MLflow matches aliases to the folder's number (`version-<n>` without the prefix).
+            folder_version = os.path.basename(vdir)[len("version-") :]
+            out.append(
+                ModelVersion(
+                    name=str(meta.get("name") or os.path.basename(model_dir)),
+                    version=version,
+                    creation_timestamp=_int_or_none(meta.get("creation_timestamp")),
+                    last_updated_timestamp=_int_or_none(meta.get("last_updated_timestamp")),
+                    current_stage=str(meta.get("current_stage") or "None"),
+                    description=_str_or_none(meta.get("description")),
+                    source=_str_or_none(meta.get("source")),
+                    run_id=_str_or_none(meta.get("run_id")),
+                    status=_str_or_none(meta.get("status")),
+                    status_message=_str_or_none(meta.get("status_message")),
+                    user_id=_str_or_none(meta.get("user_id")),
+                    run_link=_str_or_none(meta.get("run_link")),
+                    storage_location=_str_or_none(meta.get("storage_location")),
+                    model_id=_str_or_none(meta.get("model_id")),
+                    tags=self._read_values(os.path.join(vdir, "tags")),
+                    aliases=sorted(a for a, v in aliases.items() if v == folder_version),
+                )
+            )
+        return out
+
+    @staticmethod
+    def _latest_versions(versions: list[ModelVersion]) -> list[ModelVersion]:
+        """The highest version in each stage, as FileStore.get_latest_versions computes it."""
+        latest: dict[str, ModelVersion] = {}
+        for mv in versions:
+            if mv.current_stage in STAGES:
+                held = latest.get(mv.current_stage)
+                if held is None or int(held.version) < int(mv.version):
+                    latest[mv.current_stage] = mv
+        return [latest[s] for s in STAGES if s in latest]
+
+    def _registered_model(self, model_dir: str) -> RegisteredModel | None:
+        meta = self._read_yaml(os.path.join(model_dir, "meta.yaml"), "registered model")
+        if meta is None:
+            return None
+        aliases = self._aliases(model_dir)
+        return RegisteredModel(
+            name=str(meta.get("name") or os.path.basename(model_dir)),
+            creation_timestamp=_int_or_none(meta.get("creation_timestamp")),
+            last_updated_timestamp=_int_or_none(meta.get("last_updated_timestamp")),
+            description=_str_or_none(meta.get("description")),
+            tags=self._read_values(os.path.join(model_dir, "tags")),
+            aliases=aliases,
+            latest_versions=self._latest_versions(self._versions(model_dir, aliases)),
+        )
+
+    def registered_models(self) -> list[RegisteredModel]:
+        """Registered models (not prompts, which MLflow's search leaves out), by name."""
+        out = []
+        for model_dir in self._model_dirs():
+            rm = self._registered_model(model_dir)
+            if rm is not None and rm.tags.get(PROMPT_TAG, "").lower() != "true":
+                out.append(rm)
+        return sorted(out, key=lambda m: m.name)
+
+    def model_versions(self, name: str) -> list[ModelVersion]:
+        """Versions of one registered model, deleted ones hidden, newest first."""
+        if not _safe_name(name):
+            return []
+        model_dir = os.path.join(self._registry_dir(), name)
+        if not os.path.isdir(model_dir):
+            return []
+        versions = [
+            v
+            for v in self._versions(model_dir, self._aliases(model_dir))
+            if v.current_stage != STAGE_DELETED_INTERNAL
+        ]
+        return sorted(versions, key=lambda v: int(v.version), reverse=True)
+
+    # -- artifacts ------------------------------------------------------------------------
+    def artifact_root(self, run: Run) -> ArtifactRoot:
+        """The run's artifact folder; `<exp>/<run>/artifacts` here if the store was moved."""
+        run_dir = self._find_run_dir(run.run_id)
+        fallback = Path(run_dir) / "artifacts" if run_dir else None
+        return resolve_artifact_root(run.artifact_uri, self.location, fallback=fallback)

@@ -1,0 +1,187 @@
+"""A cache of parsed runs so that reopening a large, unchanged file store takes well under a second.
+
+Each run's parsed record is kept with the stat signature (mtime_ns, size, inode) of everything
+whose change could change the record:
+
+- `meta.yaml`: rewritten whole by MLflow (rename, or copy over when /tmp is another filesystem);
+- each metric file: a point is an append, which changes the file's size and mtime only;
+- each tag file: `set_tag` on an existing key rewrites the file in place, leaving its folder as is;
+- the `params`, `metrics`, `tags` folders and their sub-folders: a new key (or a deleted tag)
+  adds or removes a file, which changes the folder's mtime.
+
+Param files are not stat'ed one by one: MLflow never rewrites a param with another value (it
+refuses to, file_store._validate_new_param_value), so a new param always shows as a folder change.
+
+A record whose files were modified in the last few seconds is not trusted later ("racy" in git's
+terms: a second write within the filesystem's timestamp granularity could leave the signature
+unchanged), so live runs are simply re-read. The cache lives in the user's cache folder, never in
+the store, and holds plain data written with `marshal` (no pickle: nothing in it can run code).
+A cache that cannot be read, for any reason, is ignored.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import marshal
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+#: Bump when the record layout or the reader's semantics change: old caches are then ignored.
+FORMAT = 2
+_MAGIC = "mltui-scan-cache"
+#: A file modified this recently is not trusted to show its next change in its signature.
+RACY_NS = 3_000_000_000
+
+#: Stat signature of a run folder as the reader collects it: a flat list of
+#: (relative path, mtime_ns, size, inode) entries, None fields for a missing path.
+Sig = list[Any]
+
+
+def cache_dir(env: dict[str, str] | None = None) -> Path:
+    """Where mltui keeps caches: $MLTUI_CACHE_DIR, else $XDG_CACHE_HOME/mltui, else ~/.cache/mltui."""
+    env = os.environ if env is None else env
+    if env.get("MLTUI_CACHE_DIR"):
+        return Path(env["MLTUI_CACHE_DIR"]).expanduser()
+    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "mltui"
+
+
+def stat_entry(path: str, rel: str) -> Sig:
+    """The signature entry of one path, recorded under the name `rel` (None fields if missing)."""
+    try:
+        s = os.stat(path)
+    except OSError:
+        return [rel, None, None, None]
+    return [rel, s.st_mtime_ns, s.st_size, s.st_ino]
+
+
+def unchanged(base: str, rels: tuple[str, ...], stats: list[Any]) -> bool:
+    """True when every path `rels` under `base` still has the recorded (mtime, size, inode)."""
+    st = os.stat
+    i = 0
+    for rel in rels:
+        try:
+            s = st(base + "/" + rel if rel else base)
+        except OSError:
+            if stats[i] is not None:
+                return False
+        else:
+            if s.st_mtime_ns != stats[i] or s.st_size != stats[i + 1] or s.st_ino != stats[i + 2]:
+                return False
+        i += 3
+    return True
+
+
+def is_racy(sig: Sig, now_ns: int) -> bool:
+    """True when a path of `sig` was modified too recently for its signature to be trusted."""
+    limit = now_ns - RACY_NS
+    for i in range(1, len(sig), 4):
+        mtime = sig[i]
+        if mtime is not None and mtime > limit:
+            return True
+    return False
+
+
+class ScanCache:
+    """Parsed run records of one store, keyed by run folder relative to the store root."""
+
+    def __init__(self, store_root: str | os.PathLike[str], directory: Path | None = None):
+        self.root = os.path.realpath(os.fspath(store_root))
+        self.directory = directory if directory is not None else cache_dir()
+        digest = hashlib.sha256(self.root.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+        self.path = self.directory / f"scan-{digest}.marshal"
+        #: run key -> [paths (a tuple shared by runs of the same shape), stats, record]
+        self.entries: dict[str, list[Any]] = {}
+        self._shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self.dirty = False
+        self.loaded = False
+        self.lock = threading.Lock()
+
+    def _header(self) -> list[Any]:
+        return [_MAGIC, FORMAT, marshal.version, list(sys.version_info[:2]), self.root]
+
+    def load(self) -> None:
+        """Read the cache file once; anything unreadable or from another version is ignored."""
+        if self.loaded:
+            return
+        self.loaded = True
+        # A million small objects come out at once; the cyclic GC would walk them all again
+        # and again meanwhile (~10% of a warm reopen) although marshal makes no cycles.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            with open(self.path, "rb") as fh:
+                data = fh.read()
+            payload = marshal.loads(data)
+            if (
+                isinstance(payload, list)
+                and len(payload) == 2
+                and payload[0] == self._header()
+                and isinstance(payload[1], dict)
+            ):
+                self.entries = payload[1]
+        except Exception:  # whatever is wrong with a cache, it is only a cache
+            self.entries = {}
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def get(self, key: str, run_dir: str) -> Any | None:
+        """The cached record of the run at `run_dir` if nothing it depends on has changed."""
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        try:
+            rels, stats, record = entry
+            if unchanged(run_dir, rels, stats):
+                return record
+        except (TypeError, ValueError, IndexError):
+            pass  # a malformed entry: treat as a miss
+        return None
+
+    def put(self, key: str, sig: Sig, record: Any, now_ns: int | None = None) -> None:
+        """Remember `record`, unless its files changed too recently to be trusted."""
+        now_ns = time.time_ns() if now_ns is None else now_ns
+        if is_racy(sig, now_ns):
+            if self.entries.pop(key, None) is not None:
+                self.dirty = True
+            return
+        # Runs logged alike have the same paths: one shared tuple, which marshal writes once.
+        rels = tuple(sys.intern(sig[i]) for i in range(0, len(sig), 4))
+        rels = self._shapes.setdefault(rels, rels)
+        stats = [v for i, v in enumerate(sig) if i % 4]
+        self.entries[key] = [rels, stats, record]
+        self.dirty = True
+
+    def retain(self, prefix: str, keys: set[str]) -> None:
+        """Forget runs under folder `prefix` (an experiment) that are not in `keys`."""
+        stale = [k for k in self.entries if k.startswith(prefix) and k not in keys]
+        for k in stale:
+            del self.entries[k]
+        if stale:
+            self.dirty = True
+
+    def save(self) -> None:
+        """Write the cache atomically if it changed; failures are ignored (it is only a cache)."""
+        if not self.dirty:
+            return
+        try:
+            data = marshal.dumps([self._header(), self.entries])
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(prefix=".scan-", dir=self.directory)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                os.replace(tmp, self.path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+            self.dirty = False
+        except (OSError, ValueError):
+            pass

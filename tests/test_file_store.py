@@ -1,0 +1,361 @@
+"""FileStore reads every fixture file store exactly as MlflowClient read it (expected.json)."""
+
+from __future__ import annotations
+
+import gc
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from store import yamlfast
+from store.errors import NotAStoreError
+from store.file_store import FileStore, latest_point
+from tests.conftest import FIXTURE_STORES, copy_fixture, expected_reading
+from tests.readings import reading_of
+
+FILE_FIXTURES = [p for p in FIXTURE_STORES if not (p / "mlflow.db").is_file()]
+SECTIONS = (
+    "experiments",
+    "runs",
+    "metric_history",
+    "logged_models",
+    "registered_models",
+    "model_versions",
+)
+
+
+def _label(item: Any, index: int) -> str:
+    if isinstance(item, dict):
+        for key in ("run_id", "model_id", "experiment_id"):
+            if key in item:
+                return f"{key}={item[key]}"
+        if "name" in item and "version" in item:
+            return f"{item['name']} v{item['version']}"
+        if "name" in item:
+            return f"name={item['name']}"
+    return str(index)
+
+
+def differences(ours: Any, theirs: Any, where: str = "") -> list[str]:
+    """Every place two readings differ, e.g. 'runs[run_id=...].metrics.rmse: ours 1 MLflow 2'."""
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        out = []
+        for key in sorted(set(ours) | set(theirs), key=str):
+            path = f"{where}.{key}" if where else str(key)
+            if key not in ours:
+                out.append(f"{path}: missing from ours (MLflow: {theirs[key]!r})")
+            elif key not in theirs:
+                out.append(f"{path}: not in MLflow's reading (ours: {ours[key]!r})")
+            else:
+                out.extend(differences(ours[key], theirs[key], path))
+        return out
+    if isinstance(ours, list) and isinstance(theirs, list):
+        labels_ours = [_label(x, i) for i, x in enumerate(ours)]
+        labels_theirs = [_label(x, i) for i, x in enumerate(theirs)]
+        if labels_ours != labels_theirs:
+            missing = sorted(set(labels_theirs) - set(labels_ours))
+            extra = sorted(set(labels_ours) - set(labels_theirs))
+            if missing or extra:
+                return [f"{where}: missing from ours {missing}, not in MLflow's {extra}"]
+        out = []
+        if len(ours) != len(theirs):
+            out.append(f"{where}: {len(ours)} items in ours, {len(theirs)} in MLflow's")
+        for i, (a, b) in enumerate(zip(ours, theirs, strict=False)):
+            out.extend(differences(a, b, f"{where}[{_label(b, i)}]"))
+        return out
+    if ours != theirs or type(ours) is not type(theirs):
+        return [f"{where}: ours {ours!r}, MLflow {theirs!r}"]
+    return []
+
+
+def assert_same_reading(store: FileStore, fixture_dir: Path) -> None:
+    expected = expected_reading(fixture_dir)
+    ours = reading_of(store)
+    problems = []
+    for section in SECTIONS:
+        problems.extend(differences(ours[section], expected[section], section))
+    shown = "\n".join(problems[:40])
+    assert not problems, f"{len(problems)} difference(s) from MLflow's reading:\n{shown}"
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLTUI_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def test_there_are_file_fixtures():
+    versions = {p.name.split("-")[1].split(".")[0] for p in FILE_FIXTURES}
+    assert {"1", "2", "3"} <= versions, FILE_FIXTURES
+
+
+@pytest.mark.parametrize("fixture_dir", FILE_FIXTURES, ids=[p.name for p in FILE_FIXTURES])
+def test_reading_matches_mlflow(fixture_dir):
+    store = FileStore(fixture_dir / "mlruns", use_cache=False)
+    assert_same_reading(store, fixture_dir)
+    assert store.warnings.messages == []
+
+
+@pytest.mark.parametrize("fixture_dir", FILE_FIXTURES, ids=[p.name for p in FILE_FIXTURES])
+def test_reading_through_the_cache_matches_mlflow(fixture_dir, monkeypatch):
+    # The fixtures are small; force the cache on to check that cached records read the same.
+    monkeypatch.setattr("store.file_store.CACHE_MIN_RUNS", 1)
+    monkeypatch.setattr("store.scan_cache.RACY_NS", 0)
+    FileStore(fixture_dir / "mlruns").runs(include_deleted=True)  # fills the cache
+    store = FileStore(fixture_dir / "mlruns")
+    assert_same_reading(store, fixture_dir)
+
+
+def test_fresh_store_written_by_installed_mlflow(fresh_mlflow_stores):
+    fixture_dir = fresh_mlflow_stores["file"]
+    store = FileStore(fixture_dir / "mlruns", use_cache=False)
+    assert_same_reading(store, fixture_dir)
+
+
+def _store(version: str) -> FileStore:
+    found = [p for p in FILE_FIXTURES if p.name.startswith(f"mlflow-{version}")]
+    if not found:
+        pytest.skip(f"no MLflow {version} file fixture")
+    return FileStore(found[-1] / "mlruns", use_cache=False)
+
+
+def test_deleted_things_only_when_asked():
+    store = _store("3")
+    active = {e.name for e in store.experiments()}
+    everything = {e.name for e in store.experiments(include_deleted=True)}
+    assert "deleted experiment" not in active
+    assert everything - active == {"deleted experiment"}
+    names = {r.run_name for r in store.runs()}
+    assert "deleted-run" not in names and "old-finished" not in names
+    all_names = {r.run_name for r in store.runs(include_deleted=True)}
+    assert {"deleted-run", "old-finished", "old-failed"} <= all_names
+    # Asking for a deleted experiment by id gives its runs (all deleted) only with deleted ones.
+    gone = store.experiment_by_name_or_id("deleted experiment")
+    assert store.runs([gone.experiment_id]) == []
+    assert {r.run_name for r in store.runs([gone.experiment_id], include_deleted=True)} == {
+        "old-finished",
+        "old-failed",
+    }
+
+
+def test_mlflow1_trash_experiment_is_deleted():
+    # MLflow 1.x leaves lifecycle_stage: active in the moved meta.yaml; .trash means deleted.
+    store = _store("1.")
+    gone = store.experiment_by_name_or_id("deleted experiment")
+    assert gone is not None and gone.lifecycle_stage == "deleted"
+
+
+def test_run_by_id_and_unknown_ids():
+    store = _store("3")
+    some = store.runs()[0]
+    full = store.run(some.run_id)
+    assert full is not None and full.inputs is not None and full.outputs is not None
+    assert store.run("0" * 32) is None
+    assert store.run("../../etc") is None
+    assert store.metric_history(some.run_id, "../meta.yaml") == []
+    assert store.metric_history(some.run_id, "no-such-metric") == []
+    assert store.model_versions("../models") == []
+
+
+def test_latest_is_not_the_last_line_and_history_keeps_file_order():
+    store = _store("3")
+    run = next(r for r in store.runs() if r.run_name == "[bold]x[/bold]")
+    assert run.metrics["out_of_order"].value == 0.5  # step 3 beats the later step 1 line
+    assert run.metrics["tie"].value == 0.7  # equal step and time: the greater value
+    assert run.metrics["repeat"].value == 1.6
+    assert math.isnan(run.metrics["nan_last"].value)
+    history = store.metric_history(run.run_id, "out_of_order")
+    assert [(m.step, m.value) for m in history] == [(3, 1.0), (3, 0.5), (1, 9.0), (2, 2.0)]
+    assert len(store.metric_history(run.run_id, "repeat")) == 4  # the duplicate line is kept
+
+
+def test_keys_with_slashes_are_walked():
+    store = _store("2")
+    run = next(r for r in store.runs() if r.run_name == "sweep-0")
+    assert {"loss/train", "loss/val"} <= set(run.metrics)
+    assert len(store.metric_history(run.run_id, "loss/train")) == 40
+
+
+def test_iter_runs_hands_over_batches(tmp_path, monkeypatch):
+    monkeypatch.setattr("store.file_store.BATCH_SIZE", 3)
+    fixture = copy_fixture(_store("3").location.parent.name, tmp_path)
+    batches = list(FileStore(fixture / "mlruns", use_cache=False).iter_runs(include_deleted=True))
+    assert len(batches) > 1
+    assert all(len(b) <= 3 for b in batches)
+    ids = [r.run_id for b in batches for r in b]
+    assert len(ids) == len(set(ids)) == len(expected_reading(fixture)["runs"])
+
+
+def test_registry_latest_versions_and_hidden_deleted_version():
+    store = _store("3")
+    wine = next(m for m in store.registered_models() if m.name == "wine-classifier")
+    assert {(v.current_stage, v.version) for v in wine.latest_versions} == {
+        ("Archived", "1"),
+        ("Production", "2"),
+        ("Staging", "4"),
+        ("None", "5"),
+    }
+    versions = store.model_versions("wine-classifier")
+    assert [v.version for v in versions] == ["5", "4", "2", "1"]  # 3 deleted, newest first
+    assert wine.aliases == {"champion": "2", "challenger": "4"}
+    assert next(v for v in versions if v.version == "2").aliases == ["champion"]
+
+
+def test_run_folder_without_metrics_params_artifacts_is_shown(tmp_path):
+    # MLflow 3.12+ hides such runs; git drops empty folders, so we show them.
+    fixture = copy_fixture(_store("3").location.parent.name, tmp_path)
+    store = FileStore(fixture / "mlruns", use_cache=False)
+    run = next(r for r in store.runs() if r.run_name == "sweep-0")
+    run_dir = next((fixture / "mlruns").glob(f"*/{run.run_id}"))
+    shutil.rmtree(run_dir / "artifacts")
+    shutil.rmtree(run_dir / "params")
+    again = FileStore(fixture / "mlruns", use_cache=False).run(run.run_id)
+    assert again is not None and again.params == {} and again.metrics.keys() == run.metrics.keys()
+
+
+def test_not_a_store(tmp_path):
+    with pytest.raises(NotAStoreError):
+        FileStore(tmp_path / "missing")
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "notes.txt").write_text("hi")
+    (tmp_path / "plain" / "sub").mkdir()
+    with pytest.raises(NotAStoreError):
+        FileStore(tmp_path / "plain")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotAStoreError):
+        FileStore(tmp_path / "file")
+
+
+# -- the latest-point rule ------------------------------------------------------------------
+def _mlflow_latest(lines: list[str]):
+    """MLflow's rule, written out: max over (step, timestamp, value) tuples, first one wins."""
+    points = []
+    for line in lines:
+        parts = line.strip().split(" ")
+        step = int(parts[2]) if len(parts) == 3 else 0
+        points.append((step, int(parts[0]), float(parts[1])))
+    return max(points, key=lambda p: p)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["1 0.5 0"],
+        ["5 0.5 3", "6 0.1 1"],
+        ["5 0.5 3", "5 0.7 3"],
+        ["5 nan 3", "5 0.7 3"],
+        ["5 0.7 3", "5 nan 3"],
+        ["5 inf 3", "5 -inf 3", "5 1.0 2"],
+        ["10 1.0", "5 2.0"],  # legacy two-field lines: step 0
+        ["1 1.0 0", "2 nan 1"],
+        ["3 0.0 1", "3 -0.0 1"],
+        ["7 1.0 -2", "7 2.0 -3"],
+        ["1 1 1", "1 1 1"],
+        ["9 1.5 " + str(10**12), "9 1.0 2"],
+        ["1 0.1 0", "2 0.2 1", "3 0.3 2"],
+        ["1 0.1 2", "2 0.2 2", "3 0.3 1"],  # tied steps: the later timestamp
+        ["4 0.1 2", "4 nan 2", "1 0.3 1"],  # tied step and time: NaN never wins
+        ["4 nan 2", "4 0.1 2", "1 0.3 1"],  # ...nor loses to a later line
+    ],
+)
+def test_latest_point_follows_mlflow(lines):
+    data = ("\n".join(lines) + "\n").encode()
+    point, bad = latest_point(data)
+    expected = _mlflow_latest(lines)
+    assert bad == 0
+    assert point[:2] == expected[:2]
+    assert repr(point[2]) == repr(expected[2])  # nan and -0.0 compared by their spelling
+
+
+def test_latest_point_skips_partial_and_garbage_lines():
+    assert latest_point(b"1 0.5 0\n2 0.9 1\n3 0.") == ((1, 2, 0.9), 0)
+    assert latest_point(b"1 0.5 0\nbanana\n2 x 1\n") == ((0, 1, 0.5), 2)
+    # A bad value on a line that is not the latest still counts (the fast path checks all).
+    assert latest_point(b"1 0.5 0\n2 abc 1\n3 0.1 5\n") == ((5, 3, 0.1), 1)
+    assert latest_point(b"3 0.") == (None, 0)
+    assert latest_point(b"") == (None, 0)
+    # 3.x points logged with a dataset keep their step here (MLflow reads them as step 0).
+    assert latest_point(b"1 0.5 4 train abc123\n2 0.2 1\n") == ((4, 1, 0.5), 0)
+
+
+# -- the fast meta.yaml reader --------------------------------------------------------------
+@pytest.mark.parametrize(
+    "value",
+    [
+        "plain",
+        "",
+        "yes",
+        "No",
+        "on",
+        "null",
+        "~",
+        "true",
+        "1:20",
+        "0123",
+        "0x1f",
+        "1e3",
+        "1.5",
+        ".nan",
+        "2020-01-01",
+        "-",
+        "- a",
+        "-1",
+        "a: b",
+        "a #b",
+        "it's",
+        '"q"',
+        " lead",
+        "trail ",
+        "[x]",
+        "@z",
+        "ñ日本",
+        "\x1b[31mred\x1b[0m",
+        "line\nbreak",
+        "x" * 90 + " " + "y" * 90,
+        "tab\there",
+        "nel\x85x",
+    ],
+)
+def test_yamlfast_reads_what_mlflow_reads(value):
+    for doc in ({"a_key": value, "n": 3, "z": None}, {"tags": [], "name": value}):
+        text = yaml.safe_dump(doc, default_flow_style=False, allow_unicode=True)
+        assert yamlfast.loads(text) == yaml.load(text, Loader=yaml.CSafeLoader)
+    raw = f"k: {value}\n"
+    try:
+        expected = yaml.load(raw, Loader=yaml.CSafeLoader)
+    except yaml.YAMLError:
+        with pytest.raises(yaml.YAMLError):
+            yamlfast.loads(raw)
+    else:
+        assert repr(yamlfast.loads(raw)) == repr(expected)
+
+
+def test_yamlfast_fixture_meta_files_match_pyyaml():
+    count = 0
+    for fixture in FILE_FIXTURES:
+        for meta in (fixture / "mlruns").rglob("meta.yaml"):
+            data = meta.read_bytes()
+            assert yamlfast.loads(data) == yaml.load(data, Loader=yaml.CSafeLoader), meta
+            count += 1
+    assert count > 50
+
+
+def test_scans_leave_the_garbage_collector_as_they_found_it():
+    store = _store("3")
+    assert gc.isenabled()
+    runs = store.iter_runs(include_deleted=True)
+    next(runs)
+    assert gc.isenabled()  # never paused while the caller holds a batch
+    runs.close()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        store.runs()
+        run = store.runs()[0]
+        store.metric_history(run.run_id, next(iter(run.metrics)))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -1,0 +1,252 @@
+"""The scan cache: reopening an unchanged store reads no run again, and every change is seen."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from store import scan_cache
+from store.file_store import FileStore
+from tests.conftest import FIXTURE_STORES, copy_fixture
+
+HOUR_NS = 3600 * 10**9
+
+
+def _fixture_name() -> str:
+    found = [
+        p.name
+        for p in FIXTURE_STORES
+        if p.name.startswith("mlflow-3") and not (p / "mlflow.db").is_file()
+    ]
+    if not found:
+        pytest.skip("no MLflow 3 file fixture")
+    return found[-1]
+
+
+def _age(root: Path) -> None:
+    """Date every file and folder an hour back, so that none is too recent to be trusted."""
+    then = time.time_ns() - HOUR_NS
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            os.utime(os.path.join(dirpath, name), ns=(then, then), follow_symlinks=False)
+    os.utime(root, ns=(then, then))
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "cache"
+    monkeypatch.setenv("MLTUI_CACHE_DIR", str(path))
+    monkeypatch.setattr("store.file_store.CACHE_MIN_RUNS", 1)
+    return path
+
+
+@pytest.fixture
+def mlruns(tmp_path, cache_dir) -> Path:
+    root = copy_fixture(_fixture_name(), tmp_path) / "mlruns"
+    _age(root)
+    return root
+
+
+@pytest.fixture
+def reads(monkeypatch) -> list[str]:
+    """Run folders parsed from disk (not served from the cache), in order."""
+    seen: list[str] = []
+    original = FileStore._run_record
+
+    def counting(self, run_dir, want_sig):
+        seen.append(os.path.basename(run_dir))
+        return original(self, run_dir, want_sig)
+
+    monkeypatch.setattr(FileStore, "_run_record", counting)
+    return seen
+
+
+class _Same:
+    """A run compared by its fields' spelling, so that NaN equals NaN."""
+
+    def __init__(self, run):
+        self.run = run
+        self.key = repr(dataclasses.asdict(run))
+
+    def __eq__(self, other):
+        return isinstance(other, _Same) and self.key == other.key
+
+    def __getattr__(self, name):
+        return getattr(self.run, name)
+
+
+def _runs(mlruns: Path, use_cache: bool = True) -> dict:
+    store = FileStore(mlruns, use_cache=use_cache)
+    return {r.run_id: _Same(r) for r in store.runs(include_deleted=True)}
+
+
+def _run_dir(mlruns: Path, name: str) -> Path:
+    run = next(r for r in _runs(mlruns, use_cache=False).values() if r.run_name == name)
+    return next(mlruns.glob(f"*/{run.run_id}"))
+
+
+def test_unchanged_store_is_served_from_the_cache(mlruns, cache_dir, reads):
+    first = _runs(mlruns)
+    assert len(reads) >= len(first) > 10
+    assert len(list(cache_dir.glob("scan-*.marshal"))) == 1
+    reads.clear()
+    second = _runs(mlruns)
+    assert reads == []
+    assert second == first
+    assert second == _runs(mlruns, use_cache=False)
+
+
+def _change_and_compare(mlruns: Path, reads: list[str], change) -> dict:
+    _runs(mlruns)  # fill the cache
+    touched = change()
+    reads.clear()
+    cached = _runs(mlruns)
+    read_again = set(reads)
+    assert cached == _runs(mlruns, use_cache=False)
+    assert read_again == {touched.name}  # that run was read again, and no other
+    return cached
+
+
+def test_metric_append_is_seen(mlruns, reads):
+    run_dir = _run_dir(mlruns, "sweep-0")
+
+    def change():
+        with open(run_dir / "metrics" / "rmse", "a") as fh:
+            fh.write(f"{int(time.time() * 1000)} 0.125 99\n")
+        return run_dir
+
+    runs = _change_and_compare(mlruns, reads, change)
+    assert runs[run_dir.name].metrics["rmse"].value == 0.125
+
+
+def test_tag_rewritten_in_place_with_the_same_size_is_seen(mlruns, reads):
+    run_dir = _run_dir(mlruns, "sweep-0")
+    tag = run_dir / "tags" / "sweep.index"
+
+    def change():
+        assert tag.read_text() == "0"
+        tag.write_text("9")  # same size, same folder: only the file's mtime tells
+        return run_dir
+
+    runs = _change_and_compare(mlruns, reads, change)
+    assert runs[run_dir.name].tags["sweep.index"] == "9"
+
+
+@pytest.mark.parametrize("what", ["new param", "new nested metric", "deleted tag", "meta"])
+def test_other_changes_are_seen(mlruns, reads, what):
+    run_dir = _run_dir(mlruns, "sweep-1")
+
+    def change():
+        if what == "new param":
+            (run_dir / "params" / "extra").write_text("1")
+        elif what == "new nested metric":
+            (run_dir / "metrics" / "loss" / "test").write_text("1 0.5 0\n")
+        elif what == "deleted tag":
+            (run_dir / "tags" / "sweep.index").unlink()
+        else:  # MLflow rewrites meta.yaml through a temporary file and a rename
+            meta = run_dir / "meta.yaml"
+            tmp = run_dir / "meta.yaml.tmp"
+            tmp.write_text(meta.read_text().replace("status: 3", "status: 4"))
+            os.replace(tmp, meta)
+        return run_dir
+
+    run = _change_and_compare(mlruns, reads, change)[run_dir.name]
+    if what == "new param":
+        assert run.params["extra"] == "1"
+    elif what == "new nested metric":
+        assert run.metrics["loss/test"].value == 0.5
+    elif what == "deleted tag":
+        assert "sweep.index" not in run.tags
+    else:
+        assert run.status == "FAILED"
+
+
+def test_runs_added_and_removed_are_seen(mlruns, reads):
+    import shutil
+
+    src = _run_dir(mlruns, "sweep-2")
+    gone = _run_dir(mlruns, "sweep-3")
+    new_id = "f" * 32
+
+    def change():
+        dst = src.parent / new_id
+        shutil.copytree(src, dst)
+        meta = dst / "meta.yaml"
+        meta.write_text(meta.read_text().replace(src.name, new_id))
+        shutil.rmtree(gone)
+        return dst
+
+    runs = _change_and_compare(mlruns, reads, change)
+    assert new_id in runs and gone.name not in runs
+
+
+def test_recently_modified_runs_are_not_trusted(mlruns, cache_dir, reads):
+    run_dir = _run_dir(mlruns, "sweep-0")
+    now = time.time_ns()
+    os.utime(run_dir / "metrics" / "rmse", ns=(now, now))
+    _runs(mlruns)
+    reads.clear()
+    _runs(mlruns)
+    assert reads == [run_dir.name]  # re-read until its files have settled
+
+
+def test_runs_read_with_warnings_warn_again(mlruns, reads):
+    run_dir = _run_dir(mlruns, "sweep-0")
+    with open(run_dir / "metrics" / "r2", "a") as fh:
+        fh.write("garbage\n")
+    _age(mlruns)
+    FileStore(mlruns).runs()
+    again = FileStore(mlruns)
+    again.runs()
+    assert any("r2" in m for m in again.warnings.messages)
+
+
+@pytest.mark.parametrize("garbage", [b"", b"\x00" * 10, b"not marshal at all", b"\xe9\x01\x02"])
+def test_corrupt_cache_is_ignored_and_replaced(mlruns, cache_dir, reads, garbage):
+    expected = _runs(mlruns)
+    (path,) = cache_dir.glob("scan-*.marshal")
+    path.write_bytes(garbage)
+    assert _runs(mlruns) == expected
+    assert path.read_bytes() != garbage
+    reads.clear()
+    assert _runs(mlruns) == expected and reads == []
+
+
+def test_cache_from_another_format_is_ignored(mlruns, cache_dir, monkeypatch):
+    expected = _runs(mlruns)
+    monkeypatch.setattr(scan_cache, "FORMAT", scan_cache.FORMAT + 1)
+    cache = scan_cache.ScanCache(mlruns)
+    cache.load()
+    assert cache.entries == {}
+    assert _runs(mlruns) == expected
+
+
+def test_small_stores_and_opt_out_write_no_cache(mlruns, cache_dir, monkeypatch):
+    _runs(mlruns, use_cache=False)
+    assert not cache_dir.exists()
+    monkeypatch.setattr("store.file_store.CACHE_MIN_RUNS", 10**6)
+    _runs(mlruns)
+    assert not cache_dir.exists()
+
+
+def test_cache_dir_location(tmp_path):
+    assert scan_cache.cache_dir({"MLTUI_CACHE_DIR": str(tmp_path)}) == tmp_path
+    assert scan_cache.cache_dir({"XDG_CACHE_HOME": "/x/cache"}) == Path("/x/cache/mltui")
+    assert scan_cache.cache_dir({}) == Path(os.path.expanduser("~")) / ".cache" / "mltui"
+
+
+def test_well_formed_cache_with_odd_records_is_not_trusted(mlruns, cache_dir):
+    import marshal
+
+    expected = _runs(mlruns)
+    (path,) = cache_dir.glob("scan-*.marshal")
+    header, entries = marshal.loads(path.read_bytes())
+    odd = [("x",), None, (1, 2), {"a": 1}]
+    for i, entry in enumerate(entries.values()):
+        entry[2] = odd[i % len(odd)]
+    path.write_bytes(marshal.dumps([header, entries]))
+    assert _runs(mlruns) == expected
