@@ -32,6 +32,14 @@ def launch(args: argparse.Namespace) -> int:
                 "no store given and none found here; expected ./mlruns or ./mlflow.db, "
                 "MLFLOW_TRACKING_URI, or a path: mltui ./mlruns"
             )
+    if demo_dir is None:
+        from tui.screens.mlmodel import mlmodel_target
+
+        model_dir = mlmodel_target(target)
+        if model_dir is not None:  # `mltui path/to/model` or `mltui path/to/MLmodel`
+            from tui.screens.mlmodel import run_mlmodel_app
+
+            return run_mlmodel_app(model_dir, read_only=args.read_only)
     try:
         store = open_store(target)
     except StoreError as exc:

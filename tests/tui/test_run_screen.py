@@ -258,7 +258,7 @@ async def test_datasets_tab():
         assert "validation (split=val)" in cell(table, str(rows["wine-val"]), "context")
 
 
-async def test_models_tab_mlflow3_opens_logged_model_artifacts():
+async def test_models_tab_mlflow3_opens_the_logged_models_mlmodel():
     data = expected()
     run_id = run_id_named("train-model-0")
     model_id = next(m["model_id"] for m in data["logged_models"] if m["source_run_id"] == run_id)
@@ -272,15 +272,16 @@ async def test_models_tab_mlflow3_opens_logged_model_artifacts():
         assert cell(table, "0", "origin").startswith("output, step")
         await pilot.press("enter")
         await settle(pilot)
-        assert screen.query_one(TabbedContent).active == "artifacts"
-        tree = screen.query_one("#artifact-tree", Tree)
-        assert "MLmodel" in {child.data.entry.path for child in tree.root.children}
-        await pilot.press("backspace")
+        # Enter opens the model's MLmodel view; Escape comes back to the run.
+        assert type(app.screen).__name__ == "MLmodelScreen"
+        assert model_id in str(app.screen.model_dir)
+        assert (app.screen.model_dir / "MLmodel").is_file()
+        await pilot.press("escape")
         await settle(pilot)
-        assert {child.data.entry.path for child in tree.root.children} == {"train.txt"}
+        assert app.screen is screen
 
 
-async def test_models_tab_mlflow2_history_reveals_artifact_path():
+async def test_models_tab_mlflow2_history_opens_the_mlmodel():
     name = "mlflow-2.22.5-file"
     app = make_app(fixture_store_path(name))
     async with app.run_test(size=(120, 36)) as pilot:
@@ -293,9 +294,9 @@ async def test_models_tab_mlflow2_history_reveals_artifact_path():
         assert "python_function" in cell(table, "0", "kind")
         await pilot.press("enter")
         await settle(pilot)
-        tree = screen.query_one("#artifact-tree", Tree)
-        assert tree.cursor_node is _node(tree, "model")
-        assert tree.cursor_node.is_expanded
+        assert type(app.screen).__name__ == "MLmodelScreen"
+        assert app.screen.model_dir.name == "model"
+        assert (app.screen.model_dir / "MLmodel").is_file()
 
 
 async def test_parent_run_in_header_and_p_opens_it():
@@ -445,3 +446,16 @@ async def test_running_run_is_read_again_while_followed(store_copy):
         await settle(pilot)
         assert cell(table, "epoch_loss", "points") == "13"
         assert cell(table, "epoch_loss", "latest") == "0.01"
+
+
+async def test_g_charts_the_metric_under_the_cursor():
+    run_id = run_id_named("sweep-0")
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_run(pilot, run_id)
+        await pilot.press("2", "down", "g")
+        await settle(pilot)
+        chart = app.screen
+        assert type(chart).__name__ == "ChartScreen"
+        keys = sorted(next(r for r in expected()["runs"] if r["run_id"] == run_id)["metrics"])
+        assert chart.keys == [keys[1]]

@@ -49,6 +49,7 @@ class ExperimentsScreen(Screen[None]):
         Binding("S", "reverse", "Reverse sort", id="experiments.reverse", show=False),
         Binding("d", "toggle_deleted", "Deleted", id="experiments.deleted"),
         Binding("escape", "clear", "Clear filter", id="experiments.clear", show=False),
+        Binding("M", "registry", "Models", id="experiments.registry"),
     ]
 
     class Loaded(Message):
@@ -72,7 +73,8 @@ class ExperimentsScreen(Screen[None]):
         self._reload_timer = None
 
     def compose(self) -> ComposeResult:
-        yield Breadcrumbs("mltui", store_label(self.app.store.location))
+        where = "demo store" if self.app.demo else store_label(self.app.store.location)
+        yield Breadcrumbs("mltui", where)
         quick_filter = Input(
             placeholder="filter experiments by name or id", id="experiments-filter"
         )
@@ -268,3 +270,8 @@ class ExperimentsScreen(Screen[None]):
             timeout=2,
         )
         self.refresh_table()
+
+    def action_registry(self) -> None:
+        from tui.screens.registry import RegisteredModelsScreen
+
+        self.app.push_screen(RegisteredModelsScreen())

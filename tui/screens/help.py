@@ -23,9 +23,8 @@ class HelpScreen(ModalScreen[None]):
         self.under = under
 
     def compose(self) -> ComposeResult:
-        table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column()
+        # The screen's own actions first, then the app's, then moving about in widgets.
+        groups: dict[str, list[tuple[str, str]]] = {"screen": [], "app": [], "widgets": []}
         seen: set[tuple[str, str]] = set()
         for active in self.under.active_bindings.values():
             binding = active.binding
@@ -35,10 +34,30 @@ class HelpScreen(ModalScreen[None]):
             if (shown, binding.description) in seen:
                 continue
             seen.add((shown, binding.description))
-            table.add_row(Text(shown), Text(binding.tooltip or binding.description))
+            group = (
+                "screen"
+                if active.node is self.under
+                else "app"
+                if active.node is self.app
+                else "widgets"
+            )
+            groups[group].append((shown, binding.tooltip or binding.description))
+        titles = {
+            "screen": self.under.title or "This screen",
+            "app": "Everywhere",
+            "widgets": "Moving about",
+        }
         with VerticalScroll(id="help-body"):
-            yield Static(Text(self.under.title or "mltui", style="bold"), id="help-title")
-            yield Static(table)
+            for group, rows in groups.items():
+                if not rows:
+                    continue
+                table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
+                table.add_column(style="bold", no_wrap=True, min_width=10)
+                table.add_column()
+                for key, description in rows:
+                    table.add_row(Text(key), Text(description))
+                yield Static(Text(titles[group], style="bold underline"), classes="help-title")
+                yield Static(table, classes="help-group")
             yield Static(
                 Text("ctrl+p opens the command palette: every action above, by name.", style="dim")
             )

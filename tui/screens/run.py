@@ -318,6 +318,8 @@ class RunScreen(Screen[None]):
         Binding("p", "open_parent", "Parent run", id="run.parent"),
         Binding("r", "reload", "Reload", id="run.reload"),
         Binding("backspace", "run_artifacts", "Run artifacts", id="run.run_artifacts"),
+        Binding("g", "chart", "Chart", id="run.chart"),
+        Binding("R", "register_model", "Register model", id="run.register_model", show=False),
         *[
             Binding(str(i), f"show_tab('{pane}')", label[2:], id=f"run.tab_{pane}", show=False)
             for i, (pane, label) in enumerate(TABS, 1)
@@ -404,7 +406,9 @@ class RunScreen(Screen[None]):
                 yield Static("No models logged by this run.", classes="empty", id="models-empty")
                 with Vertical(id="models-body"):
                     yield Static(
-                        "Enter opens a model's artifact folder.", classes="hint", id="models-hint"
+                        "Enter opens a model's MLmodel view; R registers it.",
+                        classes="hint",
+                        id="models-hint",
                     )
                     models: DataTable[Text] = DataTable(
                         id="models-table", cursor_type="row", zebra_stripes=True
@@ -716,6 +720,14 @@ class RunScreen(Screen[None]):
         row = self.models.get(event.row_key.value)
         if row is None or self.details is None:
             return
+        folder = row.root.path if row.root is not None else None
+        if row.artifact_path and self.details.artifact_root.path is not None:
+            folder = self.details.artifact_root.path / row.artifact_path
+        if folder is not None and (folder / "MLmodel").is_file():
+            from tui.screens.mlmodel import MLmodelScreen
+
+            self.app.push_screen(MLmodelScreen(folder, self.app.store, self.run_id, label=row.name))
+            return
         browser = self.query_one(ArtifactBrowser)
         if row.root is not None:
             if row.root.path is None:
@@ -772,6 +784,17 @@ class RunScreen(Screen[None]):
             return not self._browsing_run_root and bool(tabs) and tabs.first().active == "artifacts"
         return True
 
+    def action_chart(self) -> None:
+        """Chart this run's metrics (the one under the cursor on the Metrics tab, if any)."""
+        from tui.screens.chart import ChartScreen
+
+        key = None
+        if self.query_one(TabbedContent).active == "metrics":
+            table = self.query_one("#metrics-table", DataTable)
+            if table.row_count:
+                key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        self.app.push_screen(ChartScreen([self.run_id], [key] if key else None))
+
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 1:
             self.app.pop_screen()
@@ -805,6 +828,11 @@ class RunScreen(Screen[None]):
 
     def action_run_artifacts(self) -> None:
         self._browse_run_artifacts()
+
+    def action_register_model(self) -> None:
+        from tui.screens.confirm import RegisterModelScreen
+
+        self.app.push_screen(RegisterModelScreen(self.run_id), lambda done: done and self.load())
 
 
 def _cell(value: str) -> Text:

@@ -1,0 +1,456 @@
+"""One registered model: its versions with aliases, stages and source runs, and the writes on
+them (stage, alias, description, tags), each confirmed with the list of what changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+from textual.worker import Worker, WorkerState
+
+from store import Store
+from store.entities import ModelVersion, RegisteredModel, Run
+from store.registry_write import WriteResult
+from tui.screens.confirm import (
+    DescriptionScreen,
+    RegistryWriteFlow,
+    TagInputScreen,
+    TextInputScreen,
+    Transition,
+    TransitionScreen,
+)
+from tui.screens.registry import aliases_text, stage_text, tags_text
+from tui.text import clean, format_time, literal, one_line
+from tui.widgets.breadcrumbs import Breadcrumbs
+
+
+@dataclass(slots=True)
+class VersionsReading:
+    """A model and its versions, with what the screen looks up for them (runs, model folders)."""
+
+    model: RegisteredModel | None
+    versions: list[ModelVersion]
+    runs: dict[str, Run] = field(default_factory=dict)
+    folders: dict[str, Path | None] = field(default_factory=dict)
+
+
+def read_versions(store: Store, name: str) -> VersionsReading:
+    """Everything the versions screen shows, read off the UI thread."""
+    from tui.screens.mlmodel import version_model_folder
+
+    model = next((m for m in store.registered_models() if m.name == name), None)
+    versions = store.model_versions(name)
+    reading = VersionsReading(model, versions)
+    for run_id in {mv.run_id for mv in versions if mv.run_id}:
+        run = store.run(run_id)
+        if run is not None:
+            reading.runs[run_id] = run
+    for mv in versions:
+        reading.folders[mv.version] = version_model_folder(store, mv)
+    return reading
+
+
+def run_text(mv: ModelVersion, runs: dict[str, Run], limit: int = 24) -> Text:
+    if not mv.run_id:
+        return Text("")
+    run = runs.get(mv.run_id)
+    if run is None:
+        return Text(mv.run_id[:8] + " (not here)", style="dim")
+    text = literal(one_line(run.run_name or "(no name)", limit))
+    text.append(f" {clean(mv.run_id[:8])}", style="dim")
+    return text
+
+
+class ModelVersionsScreen(RegistryWriteFlow, Screen[None]):
+    """The versions of one registered model, newest first; aliases first on every row."""
+
+    TITLE = "Model versions"
+    AUTO_FOCUS = "#versions-table"
+    DEFAULT_CSS = """
+    ModelVersionsScreen #versions-header {
+        height: auto;
+        max-height: 6;
+        padding: 0 1;
+        background: $boost;
+    }
+    ModelVersionsScreen #versions-empty {
+        padding: 1 2;
+        color: $text-muted;
+    }
+    ModelVersionsScreen #version-detail {
+        height: auto;
+        max-height: 8;
+        padding: 0 1;
+        background: $boost;
+    }
+    """
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="registry.back"),
+        Binding("enter", "open_run", "Source run", id="registry.open_run", priority=True),
+        Binding("m", "open_mlmodel", "MLmodel", id="registry.open_mlmodel"),
+        Binding("s", "transition", "Stage", id="registry.transition"),
+        Binding("a", "set_alias", "Set alias", id="registry.set_alias"),
+        Binding("d", "delete_alias", "Delete alias", id="registry.delete_alias"),
+        Binding("e", "edit_description", "Description", id="registry.edit_description"),
+        Binding(
+            "E",
+            "edit_model_description",
+            "Model description",
+            id="registry.edit_model_description",
+            show=False,
+        ),
+        Binding("t", "set_tag", "Set tag", id="registry.set_tag"),
+        Binding("x", "delete_tag", "Delete tag", id="registry.delete_tag"),
+        Binding("r", "reload", "Reload", id="registry.reload", show=False),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, reading: VersionsReading) -> None:
+            super().__init__()
+            self.reading = reading
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.model_name = name
+        self.reading: VersionsReading | None = None
+        self.versions: dict[str, ModelVersion] = {}
+
+    def compose(self) -> ComposeResult:
+        store = self.app.store
+        yield Breadcrumbs(
+            store.location.name or str(store.location), "Registered models", self.model_name
+        )
+        yield Static(Text("Reading versions…", style="dim"), id="versions-header")
+        yield Static("This model has no versions.", id="versions-empty")
+        table: DataTable[Text] = DataTable(
+            id="versions-table", cursor_type="row", zebra_stripes=True
+        )
+        for key, label in [
+            ("version", "Version"),
+            ("aliases", "Aliases"),
+            ("stage", "Stage"),
+            ("status", "Status"),
+            ("run", "Source run"),
+            ("created", "Created"),
+            ("description", "Description"),
+            ("tags", "Tags"),
+        ]:
+            table.add_column(label, key=key)
+        yield table
+        yield Static(id="version-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#versions-empty").display = False
+        self.query_one(DataTable).loading = True
+        self.load()
+
+    # -- reading ---------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="versions", exit_on_error=False)
+    def load(self) -> None:
+        self.post_message(self.Loaded(read_versions(self.app.store, self.model_name)))
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "versions" and event.state == WorkerState.ERROR:
+            self.query_one(DataTable).loading = False
+            self.notify(one_line(event.worker.error), title="Registry", severity="error")
+
+    def on_model_versions_screen_loaded(self, message: Loaded) -> None:
+        reading = self.reading = message.reading
+        table = self.query_one(DataTable)
+        table.loading = False
+        keep = self.current_version_id()
+        table.clear()
+        self.versions = {mv.version: mv for mv in reading.versions}
+        for mv in reading.versions:
+            table.add_row(
+                Text(f"v{one_line(mv.version, 12)}", style="bold", justify="right"),
+                aliases_text(mv.aliases, with_versions=False),
+                stage_text(mv.current_stage),
+                literal(one_line(mv.status or "")),
+                run_text(mv, reading.runs),
+                Text(format_time(mv.creation_timestamp)),
+                literal(one_line(mv.description or "", 36)),
+                tags_text(mv.tags, 36),
+                key=mv.version,
+            )
+        if keep is not None and keep in table.rows:
+            table.move_cursor(row=table.get_row_index(keep))
+        self.query_one("#versions-empty").display = not reading.versions
+        table.display = bool(reading.versions)
+        self._show_header()
+        self._show_detail()
+        count = len(reading.versions)
+        self.query_one(Breadcrumbs).status = (
+            f"{count} version{'s' if count != 1 else ''}"
+            if reading.model is not None
+            else "no such model"
+        )
+        self.refresh_bindings()
+
+    def _show_header(self) -> None:
+        header = self.query_one("#versions-header", Static)
+        model = self.reading.model if self.reading else None
+        if model is None:
+            header.update(
+                literal(f"There is no registered model {self.model_name!r} now.", style="red")
+            )
+            return
+        title = literal(one_line(model.name, 80), style="bold")
+        if model.aliases:
+            title.append("   ")
+            title.append_text(aliases_text(model.aliases))
+        lines: list[object] = [title]
+        description = one_line((model.description or "").strip(), 300)
+        lines.append(literal(description) if description else Text("No description.", style="dim"))
+        if model.tags:
+            lines.append(tags_text(model.tags, 300))
+        header.update(Group(*lines))
+
+    def current_version_id(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def current_version(self) -> ModelVersion | None:
+        version = self.current_version_id()
+        return self.versions.get(version) if version is not None else None
+
+    @on(DataTable.RowHighlighted, "#versions-table")
+    def _highlighted(self) -> None:
+        self._show_detail()
+        self.refresh_bindings()
+
+    def _show_detail(self) -> None:
+        detail = self.query_one("#version-detail", Static)
+        mv = self.current_version()
+        detail.display = mv is not None
+        if mv is None or self.reading is None:
+            return
+        grid = Table.grid(padding=(0, 1), expand=True)
+        grid.add_column(style="dim", no_wrap=True, min_width=11)
+        grid.add_column(ratio=1, overflow="fold")
+        grid.add_row("Source", literal(one_line(mv.source or "", 400)))
+        if mv.storage_location and mv.storage_location != mv.source:
+            grid.add_row("Stored at", literal(one_line(mv.storage_location, 400)))
+        run = Text()
+        if mv.run_id:
+            found = self.reading.runs.get(mv.run_id)
+            if found is not None:
+                run = literal(one_line(found.run_name or "(no name)", 60))
+                run.append(f"  {clean(mv.run_id)}", style="dim")
+            else:
+                run = literal(one_line(mv.run_id))
+                run.append("  not in this store", style="dim")
+        grid.add_row("Run", run)
+        folder = self.reading.folders.get(mv.version)
+        if folder is not None:
+            where = literal(one_line(self._shown_path(folder), 400))
+            where.append("  m opens it", style="dim")
+        else:
+            where = Text("not found on this machine", style="dim")
+        grid.add_row("MLmodel", where)
+        description = (mv.description or "").strip()
+        grid.add_row(
+            "Description",
+            literal(description) if description else Text("none (e edits it)", style="dim"),
+        )
+        if mv.tags:
+            grid.add_row("Tags", tags_text(mv.tags, 400))
+        detail.update(grid)
+
+    def _shown_path(self, folder: Path) -> str:
+        """A local folder from the store's own folder on (`mlruns/1/…`), else as it is."""
+        location = Path(self.app.store.location)
+        base = location if self.app.store.kind == "file" else location.parent
+        try:
+            return str(Path(base.name) / folder.resolve().relative_to(base.resolve()))
+        except ValueError:
+            return str(folder)
+
+    # -- actions ---------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        mv = self.current_version()
+        if action == "open_run":
+            return bool(mv and self.reading and mv.run_id in self.reading.runs)
+        if action == "open_mlmodel":
+            return bool(mv and self.reading and self.reading.folders.get(mv.version))
+        if action == "delete_alias":
+            return bool(mv and mv.aliases)
+        if action == "delete_tag":
+            return bool(mv and mv.tags)
+        if action == "edit_model_description":
+            return bool(self.reading and self.reading.model)
+        if action in ("transition", "set_alias", "edit_description", "set_tag"):
+            return mv is not None
+        return True
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_reload(self) -> None:
+        self.load()
+
+    def action_open_run(self) -> None:
+        mv = self.current_version()
+        if mv is None or not mv.run_id or self.reading is None:
+            return
+        if mv.run_id not in self.reading.runs:
+            self.notify(f"Run {one_line(mv.run_id)} is not in this store.", timeout=4)
+            return
+        from tui.screens.run import RunScreen
+
+        self.app.push_screen(RunScreen(mv.run_id))
+
+    @on(DataTable.RowSelected, "#versions-table")
+    def _selected(self) -> None:
+        self.action_open_run()
+
+    def action_open_mlmodel(self) -> None:
+        mv = self.current_version()
+        folder = self.reading.folders.get(mv.version) if mv and self.reading else None
+        if mv is None or folder is None:
+            return
+        from tui.screens.mlmodel import MLmodelScreen
+
+        self.app.push_screen(
+            MLmodelScreen(
+                folder,
+                store=self.app.store,
+                run_id=mv.run_id,
+                label=f"{self.model_name} v{mv.version}",
+            )
+        )
+
+    def action_transition(self) -> None:
+        mv = self.current_version()
+        if mv is None or self.refused_up_front():
+            return
+        name, version = self.model_name, mv.version
+
+        def chosen(choice: Transition | None) -> None:
+            if choice is not None:
+                self.start_write(
+                    lambda w: w.plan_transition_stage(
+                        name, version, choice.stage, choice.archive_existing
+                    )
+                )
+
+        self.app.push_screen(TransitionScreen(name, mv, list(self.versions.values())), chosen)
+
+    def action_set_alias(self) -> None:
+        mv = self.current_version()
+        if mv is None or self.refused_up_front():
+            return
+        name, version = self.model_name, mv.version
+        model = self.reading.model if self.reading else None
+        existing = sorted((model.aliases if model else {}).items())
+        choices = [
+            (alias, f"@{alias}  now on v{held}" + ("  (this version)" if held == version else ""))
+            for alias, held in existing
+        ]
+
+        def chosen(alias: str | None) -> None:
+            if alias:
+                self.start_write(lambda w: w.plan_set_alias(name, alias, version))
+
+        self.app.push_screen(
+            TextInputScreen(
+                f"Point an alias of {name} at version {version}",
+                placeholder="alias, e.g. champion",
+                hint="An existing alias moves here. Letters, digits, _ and - only.",
+                choices=choices,
+            ),
+            chosen,
+        )
+
+    def action_delete_alias(self) -> None:
+        mv = self.current_version()
+        if mv is None or not mv.aliases or self.refused_up_front():
+            return
+        name = self.model_name
+
+        def chosen(alias: str | None) -> None:
+            if alias:
+                self.start_write(lambda w: w.plan_delete_alias(name, alias))
+
+        if len(mv.aliases) == 1:
+            chosen(mv.aliases[0])
+            return
+        from tui.screens.picker import PickerScreen
+
+        self.app.push_screen(
+            PickerScreen(f"Delete an alias of {name} version {mv.version}", list(mv.aliases)),
+            chosen,
+        )
+
+    def action_edit_description(self) -> None:
+        mv = self.current_version()
+        if mv is None or self.refused_up_front():
+            return
+        name, version = self.model_name, mv.version
+
+        def edited(text: str | None) -> None:
+            if text is not None:
+                self.start_write(lambda w: w.plan_update_version_description(name, version, text))
+
+        self.app.push_screen(
+            DescriptionScreen(f"Description of {name} version {version}", mv.description),
+            edited,
+        )
+
+    def action_edit_model_description(self) -> None:
+        model = self.reading.model if self.reading else None
+        if model is None or self.refused_up_front():
+            return
+        name = model.name
+
+        def edited(text: str | None) -> None:
+            if text is not None:
+                self.start_write(lambda w: w.plan_update_model_description(name, text))
+
+        self.app.push_screen(DescriptionScreen(f"Description of {name}", model.description), edited)
+
+    def action_set_tag(self) -> None:
+        mv = self.current_version()
+        if mv is None or self.refused_up_front():
+            return
+        name, version = self.model_name, mv.version
+
+        def chosen(tag: tuple[str, str] | None) -> None:
+            if tag is not None:
+                key, value = tag
+                self.start_write(lambda w: w.plan_set_version_tag(name, version, key, value))
+
+        self.app.push_screen(
+            TagInputScreen(f"Set a tag of {name} version {version}", mv.tags), chosen
+        )
+
+    def action_delete_tag(self) -> None:
+        mv = self.current_version()
+        if mv is None or not mv.tags or self.refused_up_front():
+            return
+        name, version = self.model_name, mv.version
+        from tui.screens.picker import PickerScreen
+
+        def chosen(key: str | None) -> None:
+            if key is not None:
+                self.start_write(lambda w: w.plan_delete_version_tag(name, version, key))
+
+        self.app.push_screen(
+            PickerScreen(f"Delete a tag of {name} version {version}", sorted(mv.tags)), chosen
+        )
+
+    def after_write(self, result: WriteResult) -> None:
+        self.load()

@@ -1,0 +1,299 @@
+"""The model registry: every registered model with its aliases, latest versions and tags.
+
+Enter opens a model's versions. Descriptions and tags of a model are edited here, each write
+shown in full before it is made (tui/screens/confirm.py).
+"""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+from textual.worker import Worker, WorkerState
+
+from store.entities import RegisteredModel
+from store.registry_write import WriteResult
+from tui.screens.confirm import (
+    DescriptionScreen,
+    RegistryWriteFlow,
+    TagInputScreen,
+)
+from tui.text import format_time, literal, one_line
+from tui.widgets.breadcrumbs import Breadcrumbs, store_label
+
+#: How stages look wherever versions are listed.
+STAGE_STYLE = {
+    "Production": "bold green",
+    "Staging": "yellow",
+    "Archived": "dim",
+    "None": "",
+}
+ALIAS_STYLE = "bold magenta"
+
+
+def aliases_text(aliases: dict[str, str] | list[str], *, with_versions: bool = True) -> Text:
+    """`@champion v2  @challenger v4`: aliases first and bold, each with its version."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    items = aliases.items() if isinstance(aliases, dict) else ((a, None) for a in aliases)
+    for i, (alias, version) in enumerate(sorted(items, key=lambda item: item[0])):
+        if i:
+            text.append("  ")
+        text.append_text(literal("@" + one_line(alias, 60), style=ALIAS_STYLE))
+        if with_versions and version is not None:
+            text.append(f" v{one_line(version, 12)}", style="magenta")
+    return text
+
+
+def stage_text(stage: str) -> Text:
+    return Text(stage, style=STAGE_STYLE.get(stage, "italic"))
+
+
+#: Stages in the order a person looks for them (MLflow lists None first).
+STAGE_COLUMNS = ("Production", "Staging", "None", "Archived")
+
+
+def latest_in(model: RegisteredModel, stage: str) -> Text:
+    """The newest version of `model` in `stage` (`v2`), as MLflow's latest_versions has it."""
+    version = next((mv.version for mv in model.latest_versions if mv.current_stage == stage), None)
+    if version is None:
+        return Text("")
+    return Text(f"v{one_line(version, 12)}", style=STAGE_STYLE.get(stage, ""), justify="right")
+
+
+def tags_text(tags: dict[str, str], limit: int = 60) -> Text:
+    return literal(one_line(", ".join(f"{k}={v}" for k, v in sorted(tags.items())), limit))
+
+
+def model_detail(model: RegisteredModel) -> Group:
+    """The highlighted model in full: description, aliases, tags, times."""
+    grid = Table.grid(padding=(0, 1), expand=True)
+    grid.add_column(style="dim", no_wrap=True, min_width=11)
+    grid.add_column(ratio=1, overflow="fold")
+    grid.add_row("Aliases", aliases_text(model.aliases) or Text("none", style="dim"))
+    if model.tags:
+        tags = Text()
+        for i, (key, value) in enumerate(sorted(model.tags.items())):
+            if i:
+                tags.append("  ")
+            tags.append_text(literal(one_line(key, 80), style="cyan"))
+            tags.append("=")
+            tags.append_text(literal(one_line(value, 200)))
+        grid.add_row("Tags", tags)
+    else:
+        grid.add_row("Tags", Text("none", style="dim"))
+    grid.add_row(
+        "Created",
+        Text(
+            f"{format_time(model.creation_timestamp)}   last updated "
+            f"{format_time(model.last_updated_timestamp)}"
+        ),
+    )
+    description = (model.description or "").strip()
+    grid.add_row(
+        "Description",
+        literal(description) if description else Text("none (e edits it)", style="dim"),
+    )
+    return Group(grid)
+
+
+class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
+    """Every registered model of the store; Enter shows a model's versions."""
+
+    TITLE = "Registered models"
+    AUTO_FOCUS = "#registry-table"
+    DEFAULT_CSS = """
+    RegisteredModelsScreen #registry-empty {
+        padding: 1 2;
+        color: $text-muted;
+    }
+    RegisteredModelsScreen #registry-detail {
+        height: auto;
+        max-height: 9;
+        padding: 0 1;
+        background: $boost;
+    }
+    """
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="registry.back"),
+        Binding("enter", "open", "Versions", id="registry.open", priority=True),
+        Binding("e", "edit_description", "Description", id="registry.edit_description"),
+        Binding("t", "set_tag", "Set tag", id="registry.set_tag"),
+        Binding("x", "delete_tag", "Delete tag", id="registry.delete_tag"),
+        Binding("r", "reload", "Reload", id="registry.reload"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, models: list[RegisteredModel]) -> None:
+            super().__init__()
+            self.models = models
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.models: dict[str, RegisteredModel] = {}
+        self._loaded = False
+
+    def compose(self) -> ComposeResult:
+        store = self.app.store
+        yield Breadcrumbs("mltui", store_label(store.location), "Registered models")
+        yield Static(
+            "No registered models in this store. Register a run's model from its run screen (R).",
+            id="registry-empty",
+        )
+        table: DataTable[Text] = DataTable(
+            id="registry-table", cursor_type="row", zebra_stripes=True
+        )
+        for key, label in [
+            ("name", "Name"),
+            ("aliases", "Aliases"),
+            *[(stage, stage) for stage in STAGE_COLUMNS],
+            ("updated", "Last updated"),
+            ("description", "Description"),
+            ("tags", "Tags"),
+        ]:
+            table.add_column(label, key=key)
+        yield table
+        yield Static(id="registry-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#registry-empty").display = False
+        self.query_one("#registry-detail").display = False
+        self.query_one(DataTable).loading = True
+        self.load()
+
+    def on_screen_resume(self) -> None:
+        # A model's versions screen may have written (stages, aliases): read again.
+        if self._loaded:
+            self.load()
+
+    # -- reading ---------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="registry", exit_on_error=False)
+    def load(self) -> None:
+        self.post_message(self.Loaded(self.app.store.registered_models()))
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "registry" and event.state == WorkerState.ERROR:
+            self.query_one(DataTable).loading = False
+            self.notify(one_line(event.worker.error), title="Registry", severity="error")
+
+    def on_registered_models_screen_loaded(self, message: Loaded) -> None:
+        self._loaded = True
+        table = self.query_one(DataTable)
+        table.loading = False
+        keep = self.current_name()
+        table.clear()
+        self.models = {m.name: m for m in message.models}
+        for model in message.models:
+            table.add_row(
+                literal(one_line(model.name, 60), style="bold"),
+                aliases_text(model.aliases),
+                *[latest_in(model, stage) for stage in STAGE_COLUMNS],
+                Text(format_time(model.last_updated_timestamp)),
+                literal(one_line(model.description or "", 40)),
+                tags_text(model.tags, 40),
+                key=model.name,
+            )
+        if keep is not None and keep in table.rows:
+            table.move_cursor(row=table.get_row_index(keep))
+        empty = not message.models
+        self.query_one("#registry-empty").display = empty
+        table.display = not empty
+        count = len(message.models)
+        self.query_one(Breadcrumbs).status = f"{count} model{'s' if count != 1 else ''}"
+        self._show_detail()
+
+    def current_name(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def current_model(self) -> RegisteredModel | None:
+        name = self.current_name()
+        return self.models.get(name) if name is not None else None
+
+    @on(DataTable.RowHighlighted, "#registry-table")
+    def _highlighted(self) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        detail = self.query_one("#registry-detail", Static)
+        model = self.current_model()
+        detail.display = model is not None
+        if model is not None:
+            detail.update(model_detail(model))
+
+    # -- actions ---------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("open", "edit_description", "set_tag"):
+            return self.current_model() is not None
+        if action == "delete_tag":
+            model = self.current_model()
+            return model is not None and bool(model.tags)
+        return True
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_reload(self) -> None:
+        self.load()
+
+    def action_open(self) -> None:
+        model = self.current_model()
+        if model is None:
+            return
+        from tui.screens.model_versions import ModelVersionsScreen
+
+        self.app.push_screen(ModelVersionsScreen(model.name))
+
+    def action_edit_description(self) -> None:
+        model = self.current_model()
+        if model is None or self.refused_up_front():
+            return
+        name = model.name
+
+        def edited(text: str | None) -> None:
+            if text is not None:
+                self.start_write(lambda w: w.plan_update_model_description(name, text))
+
+        self.app.push_screen(DescriptionScreen(f"Description of {name}", model.description), edited)
+
+    def action_set_tag(self) -> None:
+        model = self.current_model()
+        if model is None or self.refused_up_front():
+            return
+        name = model.name
+
+        def chosen(tag: tuple[str, str] | None) -> None:
+            if tag is not None:
+                key, value = tag
+                self.start_write(lambda w: w.plan_set_model_tag(name, key, value))
+
+        self.app.push_screen(TagInputScreen(f"Set a tag of {name}", model.tags), chosen)
+
+    def action_delete_tag(self) -> None:
+        model = self.current_model()
+        if model is None or not model.tags or self.refused_up_front():
+            return
+        name = model.name
+        from tui.screens.picker import PickerScreen
+
+        def chosen(key: str | None) -> None:
+            if key is not None:
+                self.start_write(lambda w: w.plan_delete_model_tag(name, key))
+
+        self.app.push_screen(PickerScreen(f"Delete a tag of {name}", sorted(model.tags)), chosen)
+
+    @on(DataTable.RowSelected, "#registry-table")
+    def _selected(self) -> None:
+        self.action_open()
+
+    def after_write(self, result: WriteResult) -> None:
+        self.load()
