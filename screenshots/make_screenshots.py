@@ -64,7 +64,7 @@ async def sweep_sorted(pilot) -> None:
 async def sweep_filtered(pilot) -> None:
     await open_sweep(pilot)
     await pilot.press("slash")
-    await pilot.press(*"metrics.rmse < 0.6 and params.l1_ratio = '0.5'")
+    await pilot.press(*"metrics.rmse < 0.7 and params.l1_ratio = '0.5'")
     await pilot.press("enter")
 
 
@@ -86,6 +86,47 @@ async def best_run_artifacts(pilot) -> None:
     await pilot.press("4")
 
 
+async def sweep_chart(pilot) -> None:
+    """Mark the three best runs by rmse and chart their curves together."""
+    await sweep_sorted(pilot)
+    await settle(pilot)
+    await pilot.press("space", "space", "space", "g")
+
+
+async def sweep_compare(pilot) -> None:
+    await sweep_sorted(pilot)
+    await settle(pilot)
+    await pilot.press("space", "space", "space", "C")
+
+
+async def sweep_parallel(pilot) -> None:
+    await open_sweep(pilot)
+    await pilot.press("P")
+
+
+async def registry(pilot) -> None:
+    await pilot.press("M")
+
+
+async def model_versions(pilot) -> None:
+    """The sweep's registered model: stages, aliases, descriptions."""
+    from store.demo import WINE_MODEL
+
+    await registry(pilot)
+    await settle(pilot)
+    table = pilot.app.screen.query_one("#registry-table")
+    table.move_cursor(row=table.get_row_index(WINE_MODEL))
+    await pilot.press("enter")
+
+
+async def mlmodel(pilot) -> None:
+    await model_versions(pilot)
+    await settle(pilot)
+    await pilot.press("m")
+    await settle(pilot)
+    await pilot.press("2")
+
+
 async def help_screen(pilot) -> None:
     await open_sweep(pilot)
     await pilot.press("question_mark")
@@ -103,6 +144,12 @@ async def main() -> None:
         await shot(store_path, "run", best_run)
         await shot(store_path, "run-metrics", best_run_metrics)
         await shot(store_path, "run-artifacts", best_run_artifacts)
+        await shot(store_path, "chart", sweep_chart)
+        await shot(store_path, "compare", sweep_compare)
+        await shot(store_path, "parallel", sweep_parallel)
+        await shot(store_path, "registry", registry)
+        await shot(store_path, "model-versions", model_versions)
+        await shot(store_path, "mlmodel", mlmodel)
         await shot(store_path, "help", help_screen)
 
 
