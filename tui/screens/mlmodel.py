@@ -23,7 +23,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
@@ -39,6 +38,7 @@ from store.mlmodel import (
     read_mlmodel,
 )
 from tui.app import MltuiApp
+from tui.screens.tabbed import TabbedScreen, number_key_bindings
 from tui.text import clean, format_time, literal, one_line
 from tui.widgets.artifact_browser import ArtifactBrowser, format_size
 from tui.widgets.breadcrumbs import Breadcrumbs, store_label
@@ -328,10 +328,11 @@ def header_view(info: ModelInfo, folder_label: str, run_text: Text) -> Group:
     return Group(grid, lines)
 
 
-class MLmodelScreen(Screen[None]):
+class MLmodelScreen(TabbedScreen):
     """Everything a model folder says about the model, read without loading it."""
 
     TITLE = "MLmodel"
+    TABS = TABS
     DEFAULT_CSS = """
     MLmodelScreen #mlmodel-header {
         height: auto;
@@ -362,10 +363,7 @@ class MLmodelScreen(Screen[None]):
         Binding("tab", "next_tab", "Next tab", id="mlmodel.next_tab"),
         Binding("shift+tab", "previous_tab", "Previous tab", id="mlmodel.previous_tab", show=False),
         Binding("r", "reload", "Reload", id="mlmodel.reload"),
-        *[
-            Binding(str(i), f"show_tab('{pane}')", label[2:], id=f"mlmodel.tab_{pane}", show=False)
-            for i, (pane, label) in enumerate(TABS, 1)
-        ],
+        *number_key_bindings("mlmodel", TABS),
     ]
 
     class Loaded(Message):
@@ -561,21 +559,6 @@ class MLmodelScreen(Screen[None]):
             scroll = self.query_one(f"#{pane}").query(VerticalScroll)
             if scroll:
                 scroll.first().focus()
-
-    def action_show_tab(self, pane: str) -> None:
-        self.query_one(TabbedContent).active = pane
-
-    def action_next_tab(self) -> None:
-        self._step_tab(1)
-
-    def action_previous_tab(self) -> None:
-        self._step_tab(-1)
-
-    def _step_tab(self, delta: int) -> None:
-        tabs = self.query_one(TabbedContent)
-        order = [pane for pane, _ in TABS]
-        index = order.index(tabs.active) if tabs.active in order else 0
-        tabs.active = order[(index + delta) % len(order)]
 
     # -- actions ---------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

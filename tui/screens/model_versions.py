@@ -31,6 +31,7 @@ from tui.screens.confirm import (
 from tui.screens.registry import aliases_text, stage_text, tags_text
 from tui.text import clean, format_time, literal, one_line
 from tui.widgets.breadcrumbs import Breadcrumbs
+from tui.widgets.keyed_table import KeyedTable
 
 
 @dataclass(slots=True)
@@ -131,21 +132,19 @@ class ModelVersionsScreen(RegistryWriteFlow, Screen[None]):
         )
         yield Static(Text("Reading versions…", style="dim"), id="versions-header")
         yield Static("This model has no versions.", id="versions-empty")
-        table: DataTable[Text] = DataTable(
-            id="versions-table", cursor_type="row", zebra_stripes=True
+        yield KeyedTable(
+            [
+                ("version", "Version"),
+                ("aliases", "Aliases"),
+                ("stage", "Stage"),
+                ("status", "Status"),
+                ("run", "Source run"),
+                ("created", "Created"),
+                ("description", "Description"),
+                ("tags", "Tags"),
+            ],
+            id="versions-table",
         )
-        for key, label in [
-            ("version", "Version"),
-            ("aliases", "Aliases"),
-            ("stage", "Stage"),
-            ("status", "Status"),
-            ("run", "Source run"),
-            ("created", "Created"),
-            ("description", "Description"),
-            ("tags", "Tags"),
-        ]:
-            table.add_column(label, key=key)
-        yield table
         yield Static(id="version-detail")
         yield Footer()
 
@@ -167,25 +166,25 @@ class ModelVersionsScreen(RegistryWriteFlow, Screen[None]):
 
     def on_model_versions_screen_loaded(self, message: Loaded) -> None:
         reading = self.reading = message.reading
-        table = self.query_one(DataTable)
+        table = self.query_one(KeyedTable)
         table.loading = False
-        keep = self.current_version_id()
-        table.clear()
         self.versions = {mv.version: mv for mv in reading.versions}
-        for mv in reading.versions:
-            table.add_row(
-                Text(f"v{one_line(mv.version, 12)}", style="bold", justify="right"),
-                aliases_text(mv.aliases, with_versions=False),
-                stage_text(mv.current_stage),
-                literal(one_line(mv.status or "")),
-                run_text(mv, reading.runs),
-                Text(format_time(mv.creation_timestamp)),
-                literal(one_line(mv.description or "", 36)),
-                tags_text(mv.tags, 36),
-                key=mv.version,
+        table.set_rows(
+            (
+                mv.version,
+                [
+                    Text(f"v{one_line(mv.version, 12)}", style="bold", justify="right"),
+                    aliases_text(mv.aliases, with_versions=False),
+                    stage_text(mv.current_stage),
+                    literal(one_line(mv.status or "")),
+                    run_text(mv, reading.runs),
+                    Text(format_time(mv.creation_timestamp)),
+                    literal(one_line(mv.description or "", 36)),
+                    tags_text(mv.tags, 36),
+                ],
             )
-        if keep is not None and keep in table.rows:
-            table.move_cursor(row=table.get_row_index(keep))
+            for mv in reading.versions
+        )
         self.query_one("#versions-empty").display = not reading.versions
         table.display = bool(reading.versions)
         self._show_header()
@@ -218,10 +217,7 @@ class ModelVersionsScreen(RegistryWriteFlow, Screen[None]):
         header.update(Group(*lines))
 
     def current_version_id(self) -> str | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self.query_one(KeyedTable).current_key()
 
     def current_version(self) -> ModelVersion | None:
         version = self.current_version_id()

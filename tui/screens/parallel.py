@@ -7,17 +7,15 @@ from dataclasses import dataclass, field
 
 from rich.style import Style
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from store.entities import Run
 from tui.screens.columns import ColumnsScreen
-from tui.screens.compare import flip_direction, is_finite_metric, lower_is_better
+from tui.screens.compare import is_finite_metric, lower_is_better
+from tui.screens.runs_plot import RunsPlotScreen
 from tui.screens.scatter import (
     as_metric_key,
     axis_keys,
@@ -28,7 +26,6 @@ from tui.screens.scatter import (
     raw_value,
 )
 from tui.text import clean, format_value, literal, one_line
-from tui.widgets.breadcrumbs import Breadcrumbs
 
 #: Axes chosen when none are given: the params that vary, up to this many.
 DEFAULT_AXES = 6
@@ -203,7 +200,7 @@ class AxesScreen(ColumnsScreen):
         )
 
 
-class ParallelScreen(Screen[None]):
+class ParallelScreen(RunsPlotScreen):
     """Parallel coordinates of the runs given: `params` (column keys) leading to `metric`.
 
     The runs screen passes the runs it shows; params default to those that vary (up to six),
@@ -211,22 +208,7 @@ class ParallelScreen(Screen[None]):
     """
 
     TITLE = "Parallel coordinates"
-    DEFAULT_CSS = """
-    ParallelScreen #parallel-plot {
-        height: 1fr;
-    }
-    ParallelScreen #parallel-legend {
-        height: auto;
-        max-height: 3;
-        padding: 0 1;
-        background: $panel;
-    }
-    ParallelScreen #parallel-empty {
-        height: 1fr;
-        padding: 1 2;
-        color: $text-muted;
-    }
-    """
+    CRUMB = "parallel coordinates"
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="parallel.back"),
@@ -234,11 +216,6 @@ class ParallelScreen(Screen[None]):
         Binding("m", "pick_metric", "Metric", id="parallel.metric"),
         Binding("b", "flip_direction", "Lower/higher better", id="parallel.direction"),
     ]
-
-    class ExperimentNames(Message):
-        def __init__(self, names: list[str]) -> None:
-            super().__init__()
-            self.names = names
 
     def __init__(
         self,
@@ -248,47 +225,22 @@ class ParallelScreen(Screen[None]):
         *,
         where: str = "",
     ) -> None:
-        super().__init__()
-        self.runs = list(runs)
+        super().__init__(runs, where=where)
         self.all_params, self.metrics = axis_keys(self.runs)
         self.metric = as_metric_key(metric) if metric else default_metric(self.runs)
         if params is None:
             params = default_params(self.runs, self.metric)[:DEFAULT_AXES]
         self.params = [p if p.startswith("params.") else f"params.{p}" for p in params]
-        self.where = where
         self.data: ParallelData | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Breadcrumbs(*self._crumbs(self.where))
-        yield ParallelPlot(id="parallel-plot")
-        yield Static(id="parallel-empty")
-        yield Static(id="parallel-legend")
-        yield Footer()
-
-    def _crumbs(self, where: str) -> list[str]:
-        store = self.app.store
-        return [store.location.name or str(store.location), where, "parallel coordinates"]
-
-    def on_mount(self) -> None:
-        if not self.where:
-            self.read_names()
-        self.replot()
-
-    @work(thread=True, exclusive=True, group="parallel-names", exit_on_error=False)
-    def read_names(self) -> None:
-        store = self.app.store
-        names = []
-        for experiment_id in dict.fromkeys(run.experiment_id for run in self.runs):
-            experiment = store.experiment(experiment_id)
-            names.append(experiment.name if experiment else experiment_id)
-        self.post_message(self.ExperimentNames(names))
-
-    def on_parallel_screen_experiment_names(self, message: ExperimentNames) -> None:
-        self.query_one(Breadcrumbs).show(*self._crumbs(", ".join(message.names)))
+    def compose_plot(self) -> ComposeResult:
+        yield ParallelPlot(id="parallel-plot", classes="plot")
+        yield Static(id="parallel-empty", classes="plot-empty")
+        yield Static(id="parallel-legend", classes="plot-caption")
 
     @property
-    def metric_name(self) -> str:
-        return (self.metric or "").removeprefix("metrics.")
+    def metric_key(self) -> str | None:
+        return self.metric
 
     # -- drawing -----------------------------------------------------------------------------
     def replot(self) -> None:
@@ -346,9 +298,6 @@ class ParallelScreen(Screen[None]):
         return text
 
     # -- actions -----------------------------------------------------------------------------
-    def action_back(self) -> None:
-        self.app.pop_screen()
-
     def action_pick_axes(self) -> None:
         if not self.all_params:
             self.notify("These runs have no params.", timeout=3)
@@ -375,10 +324,3 @@ class ParallelScreen(Screen[None]):
                 self.replot()
 
         self.app.push_screen(PickerScreen("Colour by metric", self.metrics, self.metric), chosen)
-
-    def action_flip_direction(self) -> None:
-        if self.metric is None:
-            return
-        lower = flip_direction(self.app, self.metric_name)
-        self.notify(f"{self.metric_name}: {'lower' if lower else 'higher'} is better", timeout=3)
-        self.replot()

@@ -26,6 +26,7 @@ from tui.screens.confirm import (
 )
 from tui.text import format_time, literal, one_line
 from tui.widgets.breadcrumbs import Breadcrumbs, store_label
+from tui.widgets.keyed_table import KeyedTable
 
 #: How stages look wherever versions are listed.
 STAGE_STYLE = {
@@ -145,19 +146,17 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
             "No registered models in this store. Register a run's model from its run screen (R).",
             id="registry-empty",
         )
-        table: DataTable[Text] = DataTable(
-            id="registry-table", cursor_type="row", zebra_stripes=True
+        yield KeyedTable(
+            [
+                ("name", "Name"),
+                ("aliases", "Aliases"),
+                *[(stage, stage) for stage in STAGE_COLUMNS],
+                ("updated", "Last updated"),
+                ("description", "Description"),
+                ("tags", "Tags"),
+            ],
+            id="registry-table",
         )
-        for key, label in [
-            ("name", "Name"),
-            ("aliases", "Aliases"),
-            *[(stage, stage) for stage in STAGE_COLUMNS],
-            ("updated", "Last updated"),
-            ("description", "Description"),
-            ("tags", "Tags"),
-        ]:
-            table.add_column(label, key=key)
-        yield table
         yield Static(id="registry-detail")
         yield Footer()
 
@@ -185,23 +184,23 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
 
     def on_registered_models_screen_loaded(self, message: Loaded) -> None:
         self._loaded = True
-        table = self.query_one(DataTable)
+        table = self.query_one(KeyedTable)
         table.loading = False
-        keep = self.current_name()
-        table.clear()
         self.models = {m.name: m for m in message.models}
-        for model in message.models:
-            table.add_row(
-                literal(one_line(model.name, 60), style="bold"),
-                aliases_text(model.aliases),
-                *[latest_in(model, stage) for stage in STAGE_COLUMNS],
-                Text(format_time(model.last_updated_timestamp)),
-                literal(one_line(model.description or "", 40)),
-                tags_text(model.tags, 40),
-                key=model.name,
+        table.set_rows(
+            (
+                model.name,
+                [
+                    literal(one_line(model.name, 60), style="bold"),
+                    aliases_text(model.aliases),
+                    *[latest_in(model, stage) for stage in STAGE_COLUMNS],
+                    Text(format_time(model.last_updated_timestamp)),
+                    literal(one_line(model.description or "", 40)),
+                    tags_text(model.tags, 40),
+                ],
             )
-        if keep is not None and keep in table.rows:
-            table.move_cursor(row=table.get_row_index(keep))
+            for model in message.models
+        )
         empty = not message.models
         self.query_one("#registry-empty").display = empty
         table.display = not empty
@@ -210,10 +209,7 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
         self._show_detail()
 
     def current_name(self) -> str | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self.query_one(KeyedTable).current_key()
 
     def current_model(self) -> RegisteredModel | None:
         name = self.current_name()

@@ -16,7 +16,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Markdown, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -35,6 +34,7 @@ from store.entities import (
     Run,
 )
 from tui import clock
+from tui.screens.tabbed import TabbedScreen, number_key_bindings
 from tui.text import clean, format_duration, format_time, format_value, literal, one_line
 from tui.widgets.artifact_browser import ArtifactBrowser
 from tui.widgets.breadcrumbs import Breadcrumbs
@@ -261,10 +261,11 @@ class RunDetails:
     models: list[ModelRow] = field(default_factory=list)
 
 
-class RunScreen(Screen[None]):
+class RunScreen(TabbedScreen):
     """Everything MLflow recorded about one run."""
 
     TITLE = "Run"
+    TABS = TABS
     DEFAULT_CSS = """
     RunScreen #run-header {
         height: auto;
@@ -320,10 +321,7 @@ class RunScreen(Screen[None]):
         Binding("backspace", "run_artifacts", "Run artifacts", id="run.run_artifacts"),
         Binding("g", "chart", "Chart", id="run.chart"),
         Binding("R", "register_model", "Register model", id="run.register_model", show=False),
-        *[
-            Binding(str(i), f"show_tab('{pane}')", label[2:], id=f"run.tab_{pane}", show=False)
-            for i, (pane, label) in enumerate(TABS, 1)
-        ],
+        *number_key_bindings("run", TABS),
     ]
 
     class Loaded(Message):
@@ -802,21 +800,6 @@ class RunScreen(Screen[None]):
     def action_copy_id(self) -> None:
         self.app.copy_to_clipboard(self.run_id)
         self.notify(f"Copied run id {one_line(self.run_id)}", timeout=3, markup=False)
-
-    def action_show_tab(self, pane: str) -> None:
-        self.query_one(TabbedContent).active = pane
-
-    def action_next_tab(self) -> None:
-        self._step_tab(1)
-
-    def action_previous_tab(self) -> None:
-        self._step_tab(-1)
-
-    def _step_tab(self, delta: int) -> None:
-        tabs = self.query_one(TabbedContent)
-        order = [pane for pane, _ in TABS]
-        index = order.index(tabs.active) if tabs.active in order else 0
-        tabs.active = order[(index + delta) % len(order)]
 
     def action_open_parent(self) -> None:
         if self.details and self.details.run.parent_run_id:

@@ -19,6 +19,7 @@ from textual.worker import get_current_worker
 from store.entities import DELETED, Run
 from store.errors import FilterError, StoreError
 from tui import clock
+from tui.screens.runs_plot import experiment_names
 from tui.text import literal, one_line
 from tui.widgets.breadcrumbs import Breadcrumbs
 from tui.widgets.filter_bar import FilterBar, RunPredicate, compile_query
@@ -284,11 +285,7 @@ class RunsScreen(Screen[None]):
         store = self.app.store
         total = 0
         try:
-            names = []
-            for experiment_id in self.experiment_ids:
-                experiment = store.experiment(experiment_id)
-                names.append(experiment.name if experiment else experiment_id)
-            self.post_message(self.ExperimentNames(names))
+            self.post_message(self.ExperimentNames(experiment_names(store, self.experiment_ids)))
             for batch in store.iter_runs(self.experiment_ids, include_deleted=True):
                 if worker.is_cancelled:
                     return

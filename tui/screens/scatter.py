@@ -7,18 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from store.entities import Run
-from tui.screens.compare import flip_direction, is_finite_metric, lower_is_better
+from tui.screens.compare import is_finite_metric, lower_is_better
+from tui.screens.runs_plot import RunsPlotScreen
 from tui.text import clean, format_value, literal, one_line
-from tui.widgets.breadcrumbs import Breadcrumbs
 
 POINT = "●"
 BEST_POINT = "★"
@@ -208,7 +205,7 @@ class ScatterPlot(PlotextPlot):
         self.refresh()
 
 
-class ScatterScreen(Screen[None]):
+class ScatterScreen(RunsPlotScreen):
     """`y` (a metric) against `x` (a param or metric) for the runs given, one point a run.
 
     The runs screen passes the runs it shows (its filter applied); `x` and `y` are column keys
@@ -216,22 +213,7 @@ class ScatterScreen(Screen[None]):
     """
 
     TITLE = "Scatter"
-    DEFAULT_CSS = """
-    ScatterScreen #scatter-plot {
-        height: 1fr;
-    }
-    ScatterScreen #scatter-caption {
-        height: auto;
-        max-height: 3;
-        padding: 0 1;
-        background: $panel;
-    }
-    ScatterScreen #scatter-empty {
-        height: 1fr;
-        padding: 1 2;
-        color: $text-muted;
-    }
-    """
+    CRUMB = "scatter"
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="scatter.back"),
@@ -239,11 +221,6 @@ class ScatterScreen(Screen[None]):
         Binding("y", "pick_y", "Y metric", id="scatter.y"),
         Binding("b", "flip_direction", "Lower/higher better", id="scatter.direction"),
     ]
-
-    class ExperimentNames(Message):
-        def __init__(self, names: list[str]) -> None:
-            super().__init__()
-            self.names = names
 
     def __init__(
         self,
@@ -253,8 +230,7 @@ class ScatterScreen(Screen[None]):
         *,
         where: str = "",
     ) -> None:
-        super().__init__()
-        self.runs = list(runs)
+        super().__init__(runs, where=where)
         self.params, self.metrics = axis_keys(self.runs)
         self.y = as_metric_key(y) if y else default_metric(self.runs)
         if x is None:
@@ -262,36 +238,12 @@ class ScatterScreen(Screen[None]):
             others = [m for m in self.metrics if m != self.y]
             x = (chosen or self.params or others or [None])[0]
         self.x = x
-        self.where = where
         self.data: ScatterData | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Breadcrumbs(*self._crumbs(self.where))
-        yield ScatterPlot(id="scatter-plot")
-        yield Static(id="scatter-empty")
-        yield Static(id="scatter-caption")
-        yield Footer()
-
-    def _crumbs(self, where: str) -> list[str]:
-        store = self.app.store
-        return [store.location.name or str(store.location), where, "scatter"]
-
-    def on_mount(self) -> None:
-        if not self.where:
-            self.read_names()
-        self.replot()
-
-    @work(thread=True, exclusive=True, group="scatter-names", exit_on_error=False)
-    def read_names(self) -> None:
-        store = self.app.store
-        names = []
-        for experiment_id in dict.fromkeys(run.experiment_id for run in self.runs):
-            experiment = store.experiment(experiment_id)
-            names.append(experiment.name if experiment else experiment_id)
-        self.post_message(self.ExperimentNames(names))
-
-    def on_scatter_screen_experiment_names(self, message: ExperimentNames) -> None:
-        self.query_one(Breadcrumbs).show(*self._crumbs(", ".join(message.names)))
+    def compose_plot(self) -> ComposeResult:
+        yield ScatterPlot(id="scatter-plot", classes="plot")
+        yield Static(id="scatter-empty", classes="plot-empty")
+        yield Static(id="scatter-caption", classes="plot-caption")
 
     # -- drawing -----------------------------------------------------------------------------
     def replot(self) -> None:
@@ -319,8 +271,8 @@ class ScatterScreen(Screen[None]):
         self.query_one("#scatter-caption", Static).update(self.caption())
 
     @property
-    def metric_name(self) -> str:
-        return (self.y or "").removeprefix("metrics.")
+    def metric_key(self) -> str | None:
+        return self.y
 
     def caption(self) -> Text:
         """The best run and its values, and how many runs are plotted."""
@@ -357,9 +309,6 @@ class ScatterScreen(Screen[None]):
         return text
 
     # -- actions -----------------------------------------------------------------------------
-    def action_back(self) -> None:
-        self.app.pop_screen()
-
     def action_pick_x(self) -> None:
         from tui.screens.picker import PickerScreen
 
@@ -386,10 +335,3 @@ class ScatterScreen(Screen[None]):
             self.notify("These runs have no metrics.", timeout=3)
             return
         self.app.push_screen(PickerScreen("Y axis: a metric", self.metrics, self.y), chosen)
-
-    def action_flip_direction(self) -> None:
-        if self.y is None:
-            return
-        lower = flip_direction(self.app, self.metric_name)
-        self.notify(f"{self.metric_name}: {'lower' if lower else 'higher'} is better", timeout=3)
-        self.replot()
