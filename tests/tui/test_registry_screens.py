@@ -29,6 +29,16 @@ pytestmark = [
 ]
 
 STORE = "mlflow-3.17.2-file"
+
+
+def expected_reading_of(name: str) -> dict:
+    import json
+
+    from tests.tui.helpers import FIXTURES
+
+    return json.loads((FIXTURES / name / "expected.json").read_text(encoding="utf-8"))
+
+
 WRITABLE = ["mlflow-3.17.2-file", "mlflow-3.17.2-sqlite"]
 MODEL = "wine-classifier"
 
@@ -300,6 +310,25 @@ async def test_register_a_runs_model(fixture, store_copy):
     (mv,) = client.search_model_versions("name = 'fresh-model'")
     assert str(mv.version) == "1" and mv.run_id == run_id
     assert mv.source.startswith("models:/m-")
+
+
+async def test_register_down_completes_an_existing_name(store_copy):
+    path = store_copy(STORE)
+    run_id = run_id_named("train-model-0", STORE)
+    existing = sorted(m["name"] for m in expected_reading_of(STORE)["registered_models"])
+    app = make_app(path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await app.push_screen(RunScreen(run_id))
+        await settle(pilot)
+        await pilot.press("R")
+        await settle(pilot)
+        await pilot.press(*existing[0][:3], "down", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmWriteScreen)
+        # A prefix plus ↓ registers under the existing name, not a new model named by the prefix.
+        assert not any("new registered model" in c for c in app.screen.plan.changes)
+        assert any(existing[0] in c for c in app.screen.plan.changes)
 
 
 async def test_cancel_writes_nothing(store_copy):

@@ -548,6 +548,8 @@ class RegisterModelScreen(RegistryWriteFlow, ModalScreen[bool]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="dialog.cancel"),
         Binding("ctrl+s", "register", "Register", id="dialog.register", priority=True),
+        Binding("down", "pick_name(1)", "Next name", id="dialog.next_name", show=False),
+        Binding("up", "pick_name(-1)", "Previous name", id="dialog.previous_name", show=False),
     ]
 
     class Loaded(Message):
@@ -622,6 +624,23 @@ class RegisterModelScreen(RegistryWriteFlow, ModalScreen[bool]):
     @on(Input.Changed, "#register-name")
     def _typed(self, event: Input.Changed) -> None:
         self._fill_names(event.value)
+
+    def action_pick_name(self, step: int) -> None:
+        """From the name box, ↓/↑ walk the existing names and put the one reached in the box."""
+        box = self.query_one("#register-name", Input)
+        names = self.query_one("#register-names", OptionList)
+        if not names.option_count:
+            return
+        current = names.highlighted
+        index = (-1 if current is None else current) + step
+        if index < 0:
+            names.highlighted = None
+            return
+        names.highlighted = min(index, names.option_count - 1)
+        option = names.get_option_at_index(names.highlighted)
+        with box.prevent(Input.Changed):  # keep the list as it was narrowed
+            box.value = self.names[int(option.id or 0)]
+        box.cursor_position = len(box.value)
 
     @on(OptionList.OptionSelected, "#register-names")
     def _name_picked(self, event: OptionList.OptionSelected) -> None:
