@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .entities import Experiment, LoggedModel, Metric, ModelVersion, RegisteredModel, Run
+from .series import Series, series_from_history
 
 
 @dataclass(slots=True)
@@ -130,6 +131,13 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric of one run, in the order MLflow returns them."""
+
+    def metric_series(self, run_id: str, key: str) -> Series:
+        """`metric_history` as columns: the same points in the same order, no Metric objects.
+
+        Backends read the columns straight from the file or database, several times faster.
+        """
+        return series_from_history(self.metric_history(run_id, key))
 
     # -- logged models and registry ----------------------------------------------------------
     @abc.abstractmethod

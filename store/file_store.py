@@ -20,11 +20,13 @@ the latest metric without building objects per line, and keeps parsed runs in `S
 from __future__ import annotations
 
 import gc
+import json
 import os
 import re
 import sys
 import threading
 import time
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,7 @@ from .entities import (
 )
 from .errors import NotAStoreError
 from .scan_cache import ScanCache, stat_entry
+from .series import Series
 
 TRASH = ".trash"
 REGISTRY = "models"
@@ -70,6 +73,12 @@ _CHUNK = 1 << 16
 # Metric lines in the usual form "<ts> <value> <step>\n", for the whole-file fast path.
 _SIMPLE_METRIC_LINES = re.compile(rb"(?:-?[0-9]+ [^ \n]+ -?[0-9]+\n)+")
 _RUN_ID = re.compile(r"[0-9a-f]{32}\Z")
+# For `metric_columns`: every byte but the separators (deleted, what is left is the layout of
+# the lines), the bytes of numbers as str(float) writes them (deleted, nothing may be left), and
+# the separators turned into JSON commas.
+_NOT_SEPARATORS = bytes(sorted(set(range(256)) - set(b" \n")))
+_NUMBER_BYTES = b"0123456789.+-eEnaif \n"
+_SEPARATORS_TO_COMMAS = bytes.maketrans(b" \n", b",,")
 
 # A run record is plain data, so that the scan cache can store it with marshal.
 # (run_id, experiment_id, run_name, status, start_time, end_time, lifecycle_stage, artifact_uri,
@@ -83,17 +92,24 @@ def _read_bytes(path: str) -> bytes:
     try:
         data = os.read(fd, _CHUNK)
         if len(data) == _CHUNK:
-            data += _read_rest(fd)
+            # A big file (a long metric history): read it again in one piece, not copied twice.
+            os.lseek(fd, 0, os.SEEK_SET)
+            data = _read_rest(fd, 0)
         return data
     finally:
         os.close(fd)
 
 
-def _read_rest(fd: int) -> bytes:
-    chunks = []
+def _read_rest(fd: int, done: int = _CHUNK) -> bytes:
+    """What is left of a file after its first `done` bytes.
+
+    One read of the size fstat gives (a 3 MB metric file in 0.2 ms, where 1 MB reads joined
+    take 5 ms), then reads to the end, which a file being appended to may have moved.
+    """
+    chunks = [os.read(fd, max(os.fstat(fd).st_size - done, 0) + _CHUNK)]
     while chunk := os.read(fd, _CHUNK * 16):
         chunks.append(chunk)
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _complete_lines(data: bytes) -> bytes:
@@ -118,6 +134,62 @@ def _parse_metric_line(line: bytes) -> tuple[int, int, float] | None:
     try:
         return (int(parts[2]) if n > 2 else 0), int(parts[0]), float(parts[1])
     except ValueError:
+        return None
+
+
+def metric_columns(data: bytes) -> tuple[Sequence[int], Sequence[int], Sequence[float], int]:
+    """(steps, timestamps, values, malformed lines) of a metric file, in file order.
+
+    The points are exactly those `_parse_metric_line` takes from the file's complete lines (an
+    unterminated last line is left out). A file of plain 3-field lines, as MLflow writes them,
+    is converted whole (`_json_columns`): the columns then come as arrays ('q', 'q', 'd');
+    anything else goes line by line and comes as lists.
+    """
+    body = _complete_lines(data)
+    if not body:
+        return [], [], [], 0
+    columns = _json_columns(body)
+    if columns is not None:
+        return (*columns, 0)
+    steps: list[int] = []
+    timestamps: list[int] = []
+    values: list[float] = []
+    bad = 0
+    for line in body.split(b"\n")[:-1]:
+        point = _parse_metric_line(line)
+        if point is None:
+            bad += 1
+        else:
+            steps.append(point[0])
+            timestamps.append(point[1])
+            values.append(point[2])
+    return steps, timestamps, values, bad
+
+
+def _json_columns(body: bytes) -> tuple[array, array, array] | None:
+    """The columns of complete lines `<ts> <value> <step>`, or None to go line by line.
+
+    The file is checked to hold lines of exactly three fields of number characters, made a
+    JSON list by turning separators into commas (`nan`/`inf` into JSON's `NaN`/`Infinity`),
+    and parsed by the json module's C scanner: 100,000 points in ~50 ms, where a regex check
+    and int()/float() over split tokens take ~100 ms, and going line by line ~80 ms.
+
+    JSON numbers are a subset of what int() and float() read, with the same values. Anything
+    JSON refuses, a timestamp or step that is not an integer (array('q') refuses a float) or
+    does not fit 64 bits, and a value written `-0` (which JSON reads as the integer 0, float()
+    as -0.0) send the file line by line, where `_parse_metric_line` decides.
+    """
+    lines = body.count(b"\n")
+    if body.translate(None, _NOT_SEPARATORS) != b"  \n" * lines:
+        return None  # not two single spaces on every line: 2- or 5-field lines, or garbage
+    if body.translate(None, _NUMBER_BYTES) or b" -0 " in body:
+        return None
+    if b"n" in body:
+        body = body.replace(b"nan", b"NaN").replace(b"inf", b"Infinity")
+    try:
+        flat = json.loads(b"[" + body.translate(_SEPARATORS_TO_COMMAS)[:-1] + b"]")
+        return array("q", flat[2::3]), array("q", flat[0::3]), array("d", flat[1::3])
+    except (ValueError, TypeError, OverflowError):
         return None
 
 
@@ -716,52 +788,54 @@ class FileStore(Store):
             )
         return out
 
-    def metric_history(self, run_id: str, key: str) -> list[Metric]:
-        """Every point of one metric of one run, in file order (MLflow's order)."""
+    def _metric_file(self, run_id: str, key: str) -> tuple[bytes, str] | None:
+        """The bytes and path of one metric file of one run; None if there is none."""
         run_dir = self._find_run_dir(run_id)
         parts = key.split("/")
         if run_dir is None or not key or any(p in ("", ".", "..") for p in parts):
-            return []
+            return None
         path = os.path.join(run_dir, "metrics", *parts)
         try:
-            data = _read_bytes(path)
+            return _read_bytes(path), path
         except (FileNotFoundError, NotADirectoryError):
-            return []
+            return None
         except OSError as exc:
             self._warn(f"{path}: cannot be read ({exc.strerror or exc})")
-            return []
-        return self._points(data, key, path)
+            return None
 
-    def _points(self, data: bytes, key: str, path: str) -> list[Metric]:
-        body = _complete_lines(data)
-        if _SIMPLE_METRIC_LINES.fullmatch(body):
-            tokens = body.split()
-            gc_pause = _GcPause()
-            gc_pause.start()
-            try:
-                # Whole columns converted with map(): 100,000 points in ~0.1 s.
-                columns = zip(
-                    map(int, tokens[2::3]),
-                    map(int, tokens[0::3]),
-                    map(float, tokens[1::3]),
-                    strict=True,
-                )
-                return [Metric(key, value, ts, step) for step, ts, value in columns]
-            except ValueError:
-                pass  # a value float() refuses: go line by line to skip just that line
-            finally:
-                gc_pause.stop()
-        out = []
-        bad = 0
-        for line in body.split(b"\n")[:-1]:
-            point = _parse_metric_line(line)
-            if point is None:
-                bad += 1
-            else:
-                out.append(Metric(key, point[2], point[1], point[0]))
+    def _metric_columns(self, data: bytes, path: str):
+        steps, timestamps, values, bad = metric_columns(data)
         if bad:
             self._warn(f"{path}: {bad} malformed line(s) ignored")
-        return out
+        return steps, timestamps, values
+
+    def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of one metric of one run, in file order (MLflow's order)."""
+        found = self._metric_file(run_id, key)
+        if found is None:
+            return []
+        steps, timestamps, values = self._metric_columns(*found)
+        gc_pause = _GcPause()
+        gc_pause.start()
+        try:
+            return [
+                Metric(key, value, ts, step)
+                for step, ts, value in zip(steps, timestamps, values, strict=True)
+            ]
+        finally:
+            gc_pause.stop()
+
+    def metric_series(self, run_id: str, key: str) -> Series:
+        """`metric_history` as columns, parsed straight from the file's bytes."""
+        found = self._metric_file(run_id, key)
+        if found is None:
+            return Series(array("q"), array("q"), array("d"))
+        steps, timestamps, values = self._metric_columns(*found)
+        return Series(
+            steps if type(steps) is array else array("q", steps),
+            timestamps if type(timestamps) is array else array("q", timestamps),
+            values if type(values) is array else array("d", values),
+        )
 
     # -- logged models (MLflow 3) ---------------------------------------------------------
     def logged_models(self, experiment_ids: Iterable[str] | None = None) -> list[LoggedModel]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from itertools import chain
@@ -39,6 +40,7 @@ from .entities import (
     Run,
 )
 from .errors import NotAStoreError, StoreError
+from .series import Series
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -610,11 +612,8 @@ class SqliteStore(Store):
                 if di is not None:
                     di.tags[key] = value
 
-    def metric_history(self, run_id: str, key: str) -> list[Metric]:
-        """Every point of one metric, ordered by (timestamp, step, value) as MLflow 3 orders it.
-
-        MLflow 2.x returned the rows in table order; 3.x sorts them (get_metric_history).
-        """
+    def _metric_rows(self, run_id: str, key: str) -> list[tuple]:
+        """(timestamp, step, value, is_nan) of every point, in `metric_history`'s order."""
         if not self._has("metrics"):
             return []
         t = "metrics"
@@ -631,6 +630,14 @@ class SqliteStore(Store):
             rows.sort()  # in Python: mostly in order already, so faster than ORDER BY
         except TypeError:  # a NULL somewhere (schemas before is_nan allowed NULL values)
             rows.sort(key=lambda r: tuple(0 if v is None else v for v in r))
+        return rows
+
+    def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of one metric, ordered by (timestamp, step, value) as MLflow 3 orders it.
+
+        MLflow 2.x returned the rows in table order; 3.x sorts them (get_metric_history).
+        """
+        rows = self._metric_rows(run_id, key)
         # Metric is a frozen dataclass, whose __init__ costs twice what setting its four slots
         # directly does; a long history is 100,000 points, so build them the direct way.
         points = []
@@ -643,6 +650,27 @@ class SqliteStore(Store):
             _set(m, "step", step or 0)
             append(m)
         return points
+
+    def metric_series(self, run_id: str, key: str) -> Series:
+        """`metric_history` as columns, taken from the query's rows without Metric objects.
+
+        A NULL timestamp (possible only in hand-made databases) becomes 0, as a NULL step does.
+        """
+        rows = self._metric_rows(run_id, key)
+        # One list per column: ~2x faster than zip(*rows), which makes an iterator per row.
+        try:
+            timestamps = array("q", [r[0] for r in rows])
+            steps = array("q", [r[1] for r in rows])
+        except TypeError:  # a NULL
+            timestamps = array("q", [r[0] or 0 for r in rows])
+            steps = array("q", [r[1] or 0 for r in rows])
+        values = None
+        if not any([r[3] for r in rows]):
+            with suppress(TypeError):  # a NULL value: NaN, as metric_history reads it
+                values = array("d", [r[2] for r in rows])
+        if values is None:
+            values = array("d", [_NAN if nan or v is None else v for _, _, v, nan in rows])
+        return Series(steps, timestamps, values)
 
     # -- logged models (MLflow 3) ------------------------------------------------------------
     def logged_models(

@@ -18,7 +18,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from store import Store
 from store.entities import Run
-from store.series import Series, series_from_history
+from store.series import Series
 from tui.screens.columns import ColumnsScreen
 from tui.text import one_line
 from tui.widgets.breadcrumbs import Breadcrumbs
@@ -172,7 +172,7 @@ class ChartScreen(Screen[None]):
         for done, (run_id, key) in enumerate(pairs, 1):
             if worker.is_cancelled:
                 return
-            batch[(run_id, key)] = series_from_history(store.metric_history(run_id, key))
+            batch[(run_id, key)] = store.metric_series(run_id, key)
             if done in (1, len(pairs)) or time.monotonic() - handed >= BATCH_SECONDS:
                 self.post_message(self.HistoriesRead(batch, done, len(pairs)))
                 batch = {}
