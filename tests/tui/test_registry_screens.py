@@ -264,6 +264,27 @@ async def test_edit_version_description(fixture, store_copy):
     assert client.get_model_version(MODEL, "5").description == "Shadow-tested\nok"
 
 
+@pytest.mark.parametrize("from_versions", [False, True])
+async def test_edit_model_description(from_versions, store_copy):
+    path = store_copy(STORE)
+    app = make_app(path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        if from_versions:
+            await open_versions(pilot)
+            await pilot.press("E")
+        else:
+            put_cursor(await open_registry(pilot), MODEL)
+            await pilot.press("e")
+        await settle(pilot)
+        await pilot.press(*"Gradient boosted. ", "ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmWriteScreen)
+        await pilot.press("y")
+        await settle(pilot)
+    described = client_for(path).get_registered_model(MODEL).description
+    assert described.startswith("Gradient boosted. Predicts")
+
+
 @pytest.mark.parametrize("fixture", WRITABLE)
 async def test_model_tag_set_and_delete(fixture, store_copy):
     path = store_copy(fixture)

@@ -31,7 +31,7 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from store.entities import STAGES, ModelVersion
+from store.entities import STAGES, ModelVersion, RegisteredModel
 from store.errors import StoreError
 from store.registry_write import RegistryWriter, RunModel, WritePlan, WriteResult
 from tui.text import literal, one_line
@@ -232,6 +232,18 @@ class RegistryWriteFlow:
             one_line(f"{result.plan.summary}: done", 300), title="Written", timeout=4
         )
         self.after_write(result)
+
+    def edit_model_description(self, model: RegisteredModel | None) -> None:
+        """Ask for a registered model's new description, then plan and confirm the write."""
+        if model is None or self.refused_up_front():
+            return
+        name = model.name
+
+        def edited(text: str | None) -> None:
+            if text is not None:
+                self.start_write(lambda w: w.plan_update_model_description(name, text))
+
+        self.app.push_screen(DescriptionScreen(f"Description of {name}", model.description), edited)
 
     def after_write(self, result: WriteResult) -> None:
         """Re-read what the write changed."""

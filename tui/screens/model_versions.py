@@ -407,16 +407,7 @@ class ModelVersionsScreen(RegistryWriteFlow, Screen[None]):
         )
 
     def action_edit_model_description(self) -> None:
-        model = self.reading.model if self.reading else None
-        if model is None or self.refused_up_front():
-            return
-        name = model.name
-
-        def edited(text: str | None) -> None:
-            if text is not None:
-                self.start_write(lambda w: w.plan_update_model_description(name, text))
-
-        self.app.push_screen(DescriptionScreen(f"Description of {name}", model.description), edited)
+        self.edit_model_description(self.reading.model if self.reading else None)
 
     def action_set_tag(self) -> None:
         mv = self.current_version()

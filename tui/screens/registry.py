@@ -20,7 +20,6 @@ from textual.worker import Worker, WorkerState
 from store.entities import RegisteredModel
 from store.registry_write import WriteResult
 from tui.screens.confirm import (
-    DescriptionScreen,
     RegistryWriteFlow,
     TagInputScreen,
 )
@@ -250,16 +249,7 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
         self.app.push_screen(ModelVersionsScreen(model.name))
 
     def action_edit_description(self) -> None:
-        model = self.current_model()
-        if model is None or self.refused_up_front():
-            return
-        name = model.name
-
-        def edited(text: str | None) -> None:
-            if text is not None:
-                self.start_write(lambda w: w.plan_update_model_description(name, text))
-
-        self.app.push_screen(DescriptionScreen(f"Description of {name}", model.description), edited)
+        self.edit_model_description(self.current_model())
 
     def action_set_tag(self) -> None:
         model = self.current_model()
