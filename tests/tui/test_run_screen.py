@@ -459,3 +459,20 @@ async def test_g_charts_the_metric_under_the_cursor():
         assert type(chart).__name__ == "ChartScreen"
         keys = sorted(next(r for r in expected()["runs"] if r["run_id"] == run_id)["metrics"])
         assert chart.keys == [keys[1]]
+
+
+async def test_enter_on_an_mlmodel_file_in_the_artifacts_opens_the_model_view():
+    name = "mlflow-2.22.5-file"
+    app = make_app(fixture_store_path(name))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_run(pilot, run_id_named("train-model-1", name))
+        await pilot.press("4")
+        await settle(pilot)
+        browser = screen.query_one("#artifact-browser")
+        browser.reveal("model/MLmodel")
+        await settle(pilot)
+        browser.focus_tree()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "MLmodelScreen"
+        assert app.screen.model_dir.name == "model"

@@ -782,6 +782,14 @@ class RunScreen(TabbedScreen):
             return not self._browsing_run_root and bool(tabs) and tabs.first().active == "artifacts"
         return True
 
+    def on_artifact_browser_open_model(self, message: ArtifactBrowser.OpenModel) -> None:
+        from tui.screens.mlmodel import MLmodelScreen
+
+        label = message.rel or "model"
+        self.app.push_screen(
+            MLmodelScreen(message.folder, self.app.store, self.run_id, label=label)
+        )
+
     def action_chart(self) -> None:
         """Chart this run's metrics (the one under the cursor on the Metrics tab, if any)."""
         from tui.screens.chart import ChartScreen

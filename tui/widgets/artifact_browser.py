@@ -295,6 +295,25 @@ class ArtifactBrowser(Vertical):
         event.node.add_leaf(Text("loading…", style="dim italic"))
         self.list_folder(self.generation, self.root, data.entry.path)
 
+    class OpenModel(Message):
+        """Enter on an `MLmodel` file: its folder (inside the artifact root) holds a model."""
+
+        def __init__(self, folder: Path, rel: str) -> None:
+            super().__init__()
+            self.folder = folder
+            self.rel = rel
+
+    @on(Tree.NodeSelected, "#artifact-tree")
+    def _selected(self, event: Tree.NodeSelected[ArtifactNode]) -> None:
+        data = event.node.data
+        if self.root is None or self.root.path is None or data is None or data.entry.is_dir:
+            return
+        folder_rel, _, name = data.entry.path.rpartition("/")
+        if name == "MLmodel":
+            event.stop()
+            folder = self.root.path / folder_rel if folder_rel else self.root.path
+            self.post_message(self.OpenModel(folder, folder_rel))
+
     @on(Tree.NodeHighlighted, "#artifact-tree")
     def _highlighted(self, event: Tree.NodeHighlighted[ArtifactNode]) -> None:
         event.stop()
