@@ -471,6 +471,28 @@ class SqliteStore(Store):
             self._read(lambda conn, runs=runs: self._fill_runs(conn, runs))
             yield list(runs.values())
 
+    def experiment_activity(
+        self, include_deleted: bool = False
+    ) -> dict[str, tuple[int, int | None]]:
+        """Run count and latest start or end time per experiment, counted by SQLite itself."""
+        start = self._col("runs", "start_time")
+        end = self._col("runs", "end_time")
+        sql = f"SELECT experiment_id, count(*), max({start}), max({end}) FROM runs"
+        if not include_deleted:
+            exp_stage = self._col("experiments", "lifecycle_stage", repr(ACTIVE))
+            sql += (
+                f" WHERE {_active(self._col('runs', 'lifecycle_stage', repr(ACTIVE)))}"
+                " AND experiment_id IN (SELECT experiment_id FROM experiments"
+                f" WHERE {_active(exp_stage)})"
+            )
+        sql += " GROUP BY experiment_id"
+        rows = self._read(lambda conn: conn.execute(sql).fetchall())
+        out: dict[str, tuple[int, int | None]] = {}
+        for experiment_id, count, last_start, last_end in rows:
+            times = [t for t in (last_start, last_end) if t is not None]
+            out[str(experiment_id)] = (count, max(times) if times else None)
+        return out
+
     def run(self, run_id: str) -> Run | None:
         """One run in full (inputs and outputs included); None when there is no such run."""
         sql = f"SELECT {self._run_columns()} FROM runs WHERE run_uuid = ?"
