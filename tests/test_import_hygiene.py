@@ -15,9 +15,10 @@ def modules_after(statement: str) -> set[str]:
 
 def test_store_imports_no_textual_mlflow_or_pandas():
     loaded = modules_after(
-        "import store, store.file_store, store.sqlite_store, store.search, store.export"
+        "import store, store.file_store, store.sqlite_store, store.search, store.export, "
+        "store.watch, store.series, store.mlmodel, store.registry_write, store.demo, store.synth"
     )
-    for heavy in ("textual", "mlflow", "pandas", "numpy", "plotext"):
+    for heavy in ("textual", "mlflow", "pandas", "numpy", "plotext", "rich", "watchdog"):
         assert heavy not in loaded, f"store imported {heavy}"
 
 
