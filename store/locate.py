@@ -121,7 +121,8 @@ def default_store_target(env: dict[str, str] | None = None, cwd: Path | None = N
     env = os.environ if env is None else env
     cwd = Path.cwd() if cwd is None else cwd
     uri = env.get("MLFLOW_TRACKING_URI", "").strip()
-    if uri:
+    remote = uri.split(":", 1)[0].lower() in REMOTE_SCHEMES if ":" in uri else False
+    if uri and not remote:
         return uri
     if (cwd / "mlruns").is_dir() and _has_experiment_folders(cwd / "mlruns"):
         return str(cwd / "mlruns")
@@ -129,4 +130,5 @@ def default_store_target(env: dict[str, str] | None = None, cwd: Path | None = N
         return str(cwd / "mlflow.db")
     if (cwd / "mlruns").is_dir():
         return str(cwd / "mlruns")
-    return None
+    # A remote tracking URI with no local store here: opening it says remote is not supported.
+    return uri or None

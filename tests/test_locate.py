@@ -74,12 +74,17 @@ def test_not_a_store(tmp_path):
 
 def test_default_target_follows_mlflow_ui(tmp_path):
     assert default_store_target({}, tmp_path) is None
+    # ...and kept when there is none, so that opening it explains remote servers are unsupported.
+    assert default_store_target({"MLFLOW_TRACKING_URI": "https://x"}, tmp_path) == "https://x"
     assert (
         default_store_target({"MLFLOW_TRACKING_URI": "sqlite:///x.db"}, tmp_path)
         == "sqlite:///x.db"
     )
     (tmp_path / "mlflow.db").write_bytes(b"")
     assert default_store_target({}, tmp_path) == str(tmp_path / "mlflow.db")
+    remote = {"MLFLOW_TRACKING_URI": "http://tracking:5000"}
+    # A remote tracking URI is passed over for a local store here...
+    assert default_store_target(remote, tmp_path) == str(tmp_path / "mlflow.db")
     (tmp_path / "mlruns" / "0").mkdir(parents=True)
     (tmp_path / "mlruns" / "0" / "meta.yaml").write_text("name: Default\n")
     assert default_store_target({}, tmp_path) == str(tmp_path / "mlruns")
