@@ -30,6 +30,7 @@ Every run of every experiment is included, deleted ones too.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -168,3 +169,67 @@ def reading_of(store) -> dict[str, Any]:
         "registered_models": registered,
         "model_versions": versions,
     }
+
+
+SECTIONS = (
+    "experiments",
+    "runs",
+    "metric_history",
+    "logged_models",
+    "registered_models",
+    "model_versions",
+)
+
+
+def _label(item: Any, index: int) -> str:
+    if isinstance(item, dict):
+        for key in ("run_id", "model_id", "experiment_id"):
+            if key in item:
+                return f"{key}={item[key]}"
+        if "name" in item and "version" in item:
+            return f"{item['name']} v{item['version']}"
+        if "name" in item:
+            return f"name={item['name']}"
+    return str(index)
+
+
+def differences(ours: Any, theirs: Any, where: str = "") -> list[str]:
+    """Every place two readings differ, e.g. 'runs[run_id=...].metrics.rmse: ours 1 MLflow 2'."""
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        out = []
+        for key in sorted(set(ours) | set(theirs), key=str):
+            path = f"{where}.{key}" if where else str(key)
+            if key not in ours:
+                out.append(f"{path}: missing from ours (MLflow: {theirs[key]!r})")
+            elif key not in theirs:
+                out.append(f"{path}: not in MLflow's reading (ours: {ours[key]!r})")
+            else:
+                out.extend(differences(ours[key], theirs[key], path))
+        return out
+    if isinstance(ours, list) and isinstance(theirs, list):
+        labels_ours = [_label(x, i) for i, x in enumerate(ours)]
+        labels_theirs = [_label(x, i) for i, x in enumerate(theirs)]
+        if labels_ours != labels_theirs:
+            missing = sorted(set(labels_theirs) - set(labels_ours))
+            extra = sorted(set(labels_ours) - set(labels_theirs))
+            if missing or extra:
+                return [f"{where}: missing from ours {missing}, not in MLflow's {extra}"]
+        out = []
+        if len(ours) != len(theirs):
+            out.append(f"{where}: {len(ours)} items in ours, {len(theirs)} in MLflow's")
+        for i, (a, b) in enumerate(zip(ours, theirs, strict=False)):
+            out.extend(differences(a, b, f"{where}[{_label(b, i)}]"))
+        return out
+    if ours != theirs or type(ours) is not type(theirs):
+        return [f"{where}: ours {ours!r}, MLflow {theirs!r}"]
+    return []
+
+
+def assert_same_reading(store, expected: dict[str, Any]) -> None:
+    """mltui's reading of `store`, as JSON like `expected.json`, equals MLflow's, section by section."""
+    ours = json.loads(json.dumps(reading_of(store)))
+    problems = []
+    for section in SECTIONS:
+        problems.extend(differences(ours[section], expected[section], section))
+    shown = "\n".join(problems[:40])
+    assert not problems, f"{len(problems)} difference(s) from MLflow's reading:\n{shown}"

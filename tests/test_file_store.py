@@ -6,7 +6,6 @@ import gc
 import math
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -15,71 +14,13 @@ from store import yamlfast
 from store.errors import NotAStoreError
 from store.file_store import FileStore, latest_point
 from tests.conftest import FIXTURE_STORES, copy_fixture, expected_reading
-from tests.readings import reading_of
+from tests.readings import assert_same_reading as check_reading
 
 FILE_FIXTURES = [p for p in FIXTURE_STORES if not (p / "mlflow.db").is_file()]
-SECTIONS = (
-    "experiments",
-    "runs",
-    "metric_history",
-    "logged_models",
-    "registered_models",
-    "model_versions",
-)
-
-
-def _label(item: Any, index: int) -> str:
-    if isinstance(item, dict):
-        for key in ("run_id", "model_id", "experiment_id"):
-            if key in item:
-                return f"{key}={item[key]}"
-        if "name" in item and "version" in item:
-            return f"{item['name']} v{item['version']}"
-        if "name" in item:
-            return f"name={item['name']}"
-    return str(index)
-
-
-def differences(ours: Any, theirs: Any, where: str = "") -> list[str]:
-    """Every place two readings differ, e.g. 'runs[run_id=...].metrics.rmse: ours 1 MLflow 2'."""
-    if isinstance(ours, dict) and isinstance(theirs, dict):
-        out = []
-        for key in sorted(set(ours) | set(theirs), key=str):
-            path = f"{where}.{key}" if where else str(key)
-            if key not in ours:
-                out.append(f"{path}: missing from ours (MLflow: {theirs[key]!r})")
-            elif key not in theirs:
-                out.append(f"{path}: not in MLflow's reading (ours: {ours[key]!r})")
-            else:
-                out.extend(differences(ours[key], theirs[key], path))
-        return out
-    if isinstance(ours, list) and isinstance(theirs, list):
-        labels_ours = [_label(x, i) for i, x in enumerate(ours)]
-        labels_theirs = [_label(x, i) for i, x in enumerate(theirs)]
-        if labels_ours != labels_theirs:
-            missing = sorted(set(labels_theirs) - set(labels_ours))
-            extra = sorted(set(labels_ours) - set(labels_theirs))
-            if missing or extra:
-                return [f"{where}: missing from ours {missing}, not in MLflow's {extra}"]
-        out = []
-        if len(ours) != len(theirs):
-            out.append(f"{where}: {len(ours)} items in ours, {len(theirs)} in MLflow's")
-        for i, (a, b) in enumerate(zip(ours, theirs, strict=False)):
-            out.extend(differences(a, b, f"{where}[{_label(b, i)}]"))
-        return out
-    if ours != theirs or type(ours) is not type(theirs):
-        return [f"{where}: ours {ours!r}, MLflow {theirs!r}"]
-    return []
 
 
 def assert_same_reading(store: FileStore, fixture_dir: Path) -> None:
-    expected = expected_reading(fixture_dir)
-    ours = reading_of(store)
-    problems = []
-    for section in SECTIONS:
-        problems.extend(differences(ours[section], expected[section], section))
-    shown = "\n".join(problems[:40])
-    assert not problems, f"{len(problems)} difference(s) from MLflow's reading:\n{shown}"
+    check_reading(store, expected_reading(fixture_dir))
 
 
 @pytest.fixture(autouse=True)

@@ -16,8 +16,7 @@ import pytest
 from store.errors import NotAStoreError, StoreError
 from store.sqlite_store import SqliteStore
 from tests.conftest import FIXTURE_STORES, expected_reading
-from tests.readings import reading_of
-from tests.test_sqlite_store import SECTIONS, differences
+from tests.readings import SECTIONS, differences, reading_of
 
 SQLITE_FIXTURES = [p for p in FIXTURE_STORES if (p / "mlflow.db").is_file()]
 
