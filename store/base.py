@@ -65,6 +65,12 @@ class Store(abc.ABC):
                 return exp
         return None
 
+    def experiment_names(self, experiment_ids: Iterable[str]) -> list[str]:
+        """The name of each experiment, in order; its id when there is no such experiment."""
+        # One listing of the experiments, not one per id (each is a folder scan on a file store).
+        by_id = {e.experiment_id: e.name for e in self.experiments(include_deleted=True)}
+        return [by_id.get(str(i), str(i)) for i in experiment_ids]
+
     def experiment_by_name_or_id(self, name_or_id: str) -> Experiment | None:
         exps = self.experiments(include_deleted=True)
         for exp in exps:

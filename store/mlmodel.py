@@ -723,3 +723,53 @@ def _opt_str(value: Any) -> str | None:
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+#: How many "artifacts" folders up `enclosing_store` looks for the store a model sits in.
+STORE_SEARCH_LEVELS = 12
+
+
+# -- finding model folders ---------------------------------------------------------------------
+def mlmodel_target(target: str | os.PathLike[str] | None) -> Path | None:
+    """The model folder when `target` is one (or is its MLmodel file); else None."""
+    if target is None:
+        return None
+    path = Path(target).expanduser()
+    try:
+        if path.name == MLMODEL and path.is_file():
+            return path.parent
+        if path.is_dir() and (path / MLMODEL).is_file():
+            return path
+    except OSError:
+        return None
+    return None
+
+
+def enclosing_store(model_dir: Path) -> Store | None:
+    """The store a model folder lives in, found from MLflow's layouts; None when it is loose.
+
+    Run artifacts sit at `<mlruns>/<exp>/<run>/artifacts/...` and MLflow 3 logged models at
+    `<mlruns>/<exp>/models/<id>/artifacts`; an SQLite store keeps that `mlruns` beside its
+    `mlflow.db`, which then is the store.
+    """
+    from .locate import open_store
+
+    folder = Path(os.path.abspath(model_dir))
+    tried: set[Path] = set()
+    for level, artifacts in enumerate([folder, *folder.parents]):
+        if level > STORE_SEARCH_LEVELS:
+            break
+        if artifacts.name != "artifacts" or len(artifacts.parents) < 4:
+            continue
+        owner = artifacts.parent
+        logged_model = owner.name.startswith("m-") and owner.parent.name == "models"
+        mlruns = artifacts.parents[3 if logged_model else 2]
+        for candidate in (mlruns.parent / "mlflow.db", mlruns):
+            if candidate in tried or not candidate.exists():
+                continue
+            tried.add(candidate)
+            try:
+                return open_store(candidate)
+            except StoreError:
+                continue
+    return None

@@ -9,14 +9,9 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
-from store.mlmodel import find_mlmodels
+from store.mlmodel import enclosing_store, find_mlmodels, mlmodel_target
 from tests.tui.helpers import FIXTURES, fixture_store_path, make_app
-from tui.screens.mlmodel import (
-    MLmodelApp,
-    MLmodelScreen,
-    enclosing_store,
-    mlmodel_target,
-)
+from tui.screens.mlmodel import MLmodelApp, MLmodelScreen
 from tui.screens.run import RunScreen
 
 pytestmark = pytest.mark.anyio

@@ -228,10 +228,7 @@ class CompareScreen(Screen[None]):
                 missing.append(run_id)
             else:
                 runs.append(run)
-        names: list[str] = []
-        for experiment_id in dict.fromkeys(run.experiment_id for run in runs):
-            experiment = store.experiment(experiment_id)
-            names.append(experiment.name if experiment else experiment_id)
+        names = store.experiment_names(dict.fromkeys(run.experiment_id for run in runs))
         self.post_message(self.Loaded(runs, missing, names))
 
     @on(Worker.StateChanged)

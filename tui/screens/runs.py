@@ -19,7 +19,6 @@ from textual.worker import get_current_worker
 from store.entities import DELETED, Run
 from store.errors import FilterError, StoreError
 from tui import clock
-from tui.screens.runs_plot import experiment_names
 from tui.text import literal, one_line
 from tui.widgets.breadcrumbs import Breadcrumbs
 from tui.widgets.filter_bar import FilterBar, RunPredicate, compile_query
@@ -285,7 +284,7 @@ class RunsScreen(Screen[None]):
         store = self.app.store
         total = 0
         try:
-            self.post_message(self.ExperimentNames(experiment_names(store, self.experiment_ids)))
+            self.post_message(self.ExperimentNames(store.experiment_names(self.experiment_ids)))
             for batch in store.iter_runs(self.experiment_ids, include_deleted=True):
                 if worker.is_cancelled:
                     return

@@ -3,7 +3,7 @@ naming those runs' experiments, Back, and flipping which way the judged metric i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from textual import work
 from textual.app import ComposeResult
@@ -11,19 +11,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from store import Store
 from store.entities import Run
 from tui.screens.compare import flip_direction
 from tui.widgets.breadcrumbs import Breadcrumbs
-
-
-def experiment_names(store: Store, experiment_ids: Iterable[str]) -> list[str]:
-    """The name of each experiment, in order; its id when the store has no such experiment."""
-    names = []
-    for experiment_id in experiment_ids:
-        experiment = store.experiment(experiment_id)
-        names.append(experiment.name if experiment else experiment_id)
-    return names
 
 
 class RunsPlotScreen(Screen[None]):
@@ -96,7 +86,7 @@ class RunsPlotScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="experiment-names", exit_on_error=False)
     def read_names(self) -> None:
         ids = dict.fromkeys(run.experiment_id for run in self.runs)
-        self.post_message(self.ExperimentNames(experiment_names(self.app.store, ids)))
+        self.post_message(self.ExperimentNames(self.app.store.experiment_names(ids)))
 
     def on_runs_plot_screen_experiment_names(self, message: ExperimentNames) -> None:
         self.query_one(Breadcrumbs).show(*self._crumbs(", ".join(message.names)))
