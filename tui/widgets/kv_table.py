@@ -1,17 +1,16 @@
-"""A two-column key/value DataTable for user data (params, tags), keyed by the key."""
+"""A two-column key/value table for user data (params, tags), keyed by the key."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import DataTable
 
 from tui.text import literal, one_line
+from tui.widgets.keyed_table import KeyedTable
 
 
-class KeyValueTable(DataTable[Text]):
+class KeyValueTable(KeyedTable):
     """Keys and values shown literally, one line each; `c` copies the value under the cursor."""
 
     BINDINGS = [
@@ -21,30 +20,16 @@ class KeyValueTable(DataTable[Text]):
     def __init__(
         self, key_label: str = "Key", value_label: str = "Value", *, id: str | None = None
     ) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
-        self.key_label = key_label
-        self.value_label = value_label
+        super().__init__([("key", key_label), ("value", value_label)], id=id)
         self.values: dict[str, str] = {}
-
-    def on_mount(self) -> None:
-        self.add_column(self.key_label, key="key")
-        self.add_column(self.value_label, key="value")
 
     def set_items(self, items: Iterable[tuple[str, str]], *, key_style: str = "") -> None:
         """Show `items` in the order given, keeping the cursor on the same key if it is still there."""
-        keep = self.current_key()
-        self.clear()
-        self.values = {}
-        for key, value in items:
-            self.values[key] = value
-            self.add_row(literal(one_line(key), style=key_style), literal(one_line(value)), key=key)
-        if keep is not None and keep in self.rows:
-            self.move_cursor(row=self.get_row_index(keep))
-
-    def current_key(self) -> str | None:
-        if not self.row_count:
-            return None
-        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        self.values = dict(items)
+        self.set_rows(
+            (key, (literal(one_line(key), style=key_style), literal(one_line(value))))
+            for key, value in self.values.items()
+        )
 
     def action_copy_value(self) -> None:
         key = self.current_key()
