@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .entities import Experiment, LoggedModel, Metric, ModelVersion, RegisteredModel, Run
+from .gcpause import GcPause
 from .series import Series, series_from_history
 
 
@@ -107,8 +108,10 @@ class Store(abc.ABC):
         self, experiment_ids: Sequence[str] | None = None, include_deleted: bool = False
     ) -> list[Run]:
         out: list[Run] = []
-        for batch in self.iter_runs(experiment_ids, include_deleted):
-            out.extend(batch)
+        # Nobody else's code runs between the batches here: collection stays paused throughout.
+        with GcPause():
+            for batch in self.iter_runs(experiment_ids, include_deleted):
+                out.extend(batch)
         return out
 
     @abc.abstractmethod

@@ -19,7 +19,6 @@ the latest metric without building objects per line, and keeps parsed runs in `S
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import re
@@ -52,6 +51,7 @@ from .entities import (
     Run,
 )
 from .errors import NotAStoreError
+from .gcpause import GcPause as _GcPause
 from .scan_cache import ScanCache, stat_entry
 from .series import Series
 
@@ -242,28 +242,6 @@ def _is_record(value: Any) -> bool:
         and type(value[12]) is dict
         and all(type(p) is tuple and len(p) == 3 for p in value[12].values())
     )
-
-
-class _GcPause:
-    """Pause Python's cyclic GC while a scan builds many small acyclic objects.
-
-    A scan of 10,000 runs makes about a million dicts, strings and tuples that live on; the
-    collector would walk them (and everything else alive, e.g. a loaded MLflow) again and again
-    meanwhile, for ~10% of the scan's time, finding nothing: records hold no cycles.
-    """
-
-    def __init__(self) -> None:
-        self._paused = False
-
-    def start(self) -> None:
-        if gc.isenabled():
-            gc.disable()
-            self._paused = True
-
-    def stop(self) -> None:
-        if self._paused:
-            self._paused = False
-            gc.enable()
 
 
 def _decode(data: bytes, path: str, warn) -> str:

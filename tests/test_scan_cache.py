@@ -165,6 +165,28 @@ def test_other_changes_are_seen(mlruns, reads, what):
         assert run.status == "FAILED"
 
 
+def test_run_without_a_params_folder_is_cached_and_its_first_param_seen(mlruns, cache_dir, reads):
+    """A folder recorded as missing is checked to be still missing (MLflow 1.x runs lack empty
+    folders), and its appearance is a change."""
+    import shutil
+
+    run_dir = _run_dir(mlruns, "sweep-1")
+    shutil.rmtree(run_dir / "params")
+    _age(mlruns)
+    first = _runs(mlruns)
+    assert first[run_dir.name].params == {}
+    reads.clear()
+    assert _runs(mlruns) == first
+    assert reads == []
+
+    (run_dir / "params").mkdir()
+    (run_dir / "params" / "alpha").write_text("0.5")
+    cached = _runs(mlruns)
+    assert reads == [run_dir.name]
+    assert cached[run_dir.name].params == {"alpha": "0.5"}
+    assert cached == _runs(mlruns, use_cache=False)
+
+
 def test_runs_added_and_removed_are_seen(mlruns, reads):
     import shutil
 
