@@ -685,6 +685,35 @@ class FileStore(Store):
                     cache.retain(exp_key, keys)
                 cache.save()
 
+    def experiment_activity(
+        self, include_deleted: bool = False
+    ) -> dict[str, tuple[int, int | None]]:
+        """Run counts and last activity from the runs' meta.yaml alone.
+
+        One small file a run instead of every param, tag and metric file: the experiments
+        screen of a 10,000-run store gets its counts in a fraction of a full read. Runs are
+        counted as `iter_runs` yields them (same skips, same warnings).
+        """
+        out: dict[str, tuple[int, int | None]] = {}
+        for exp_id, exp_path in self._selected_experiments(None, include_deleted):
+            for name in self._list_run_dirs(exp_path):
+                meta = self._read_yaml(
+                    f"{exp_path}/{name}/meta.yaml", "run", warn_missing=bool(_RUN_ID.match(name))
+                )
+                if meta is None:
+                    continue
+                run_exp = meta.get("experiment_id")
+                if run_exp is None or str(run_exp) != exp_id:
+                    continue  # iter_runs warns and skips it too
+                if not include_deleted and str(meta.get("lifecycle_stage") or ACTIVE) != ACTIVE:
+                    continue
+                count, last = out.get(exp_id, (0, None))
+                for t in (_int_or_none(meta.get("start_time")), _int_or_none(meta.get("end_time"))):
+                    if t is not None and (last is None or t > last):
+                        last = t
+                out[exp_id] = (count + 1, last)
+        return out
+
     def _find_run_dir(self, run_id: str) -> str | None:
         run_id = str(run_id)
         known = self._run_dirs.get(run_id)
