@@ -54,6 +54,7 @@ from .errors import NotAStoreError
 from .gcpause import GcPause as _GcPause
 from .scan_cache import ScanCache, stat_entry
 from .series import Series
+from .series_cache import SeriesCache
 
 TRASH = ".trash"
 REGISTRY = "models"
@@ -795,33 +796,47 @@ class FileStore(Store):
             )
         return out
 
-    def _metric_file(self, run_id: str, key: str) -> tuple[bytes, str] | None:
-        """The bytes and path of one metric file of one run; None if there is none."""
+    def _series_cache(self) -> SeriesCache | None:
+        """The cache of parsed long histories (in the user's cache folder), unless use_cache=False."""
+        if not self.use_cache:
+            return None
+        cache = getattr(self, "_series", None)
+        if cache is None:
+            cache = self._series = SeriesCache()
+        return cache
+
+    def _metric_columns(self, run_id: str, key: str):
+        """(steps, timestamps, values) of one metric file of one run; None if there is none.
+
+        Long files come from the series cache when unchanged (or grown: then only their new
+        lines are parsed); malformed lines are warned about either way.
+        """
         run_dir = self._find_run_dir(run_id)
         parts = key.split("/")
         if run_dir is None or not key or any(p in ("", ".", "..") for p in parts):
             return None
         path = os.path.join(run_dir, "metrics", *parts)
         try:
-            return _read_bytes(path), path
+            cache = self._series_cache()
+            if cache is None:
+                steps, timestamps, values, bad = metric_columns(_read_bytes(path))
+            else:
+                steps, timestamps, values, bad = cache.metric_file(path, metric_columns)
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
             self._warn(f"{path}: cannot be read ({exc.strerror or exc})")
             return None
-
-    def _metric_columns(self, data: bytes, path: str):
-        steps, timestamps, values, bad = metric_columns(data)
         if bad:
             self._warn(f"{path}: {bad} malformed line(s) ignored")
         return steps, timestamps, values
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric of one run, in file order (MLflow's order)."""
-        found = self._metric_file(run_id, key)
+        found = self._metric_columns(run_id, key)
         if found is None:
             return []
-        steps, timestamps, values = self._metric_columns(*found)
+        steps, timestamps, values = found
         gc_pause = _GcPause()
         gc_pause.start()
         try:
@@ -834,10 +849,10 @@ class FileStore(Store):
 
     def metric_series(self, run_id: str, key: str) -> Series:
         """`metric_history` as columns, parsed straight from the file's bytes."""
-        found = self._metric_file(run_id, key)
+        found = self._metric_columns(run_id, key)
         if found is None:
             return Series(array("q"), array("q"), array("d"))
-        steps, timestamps, values = self._metric_columns(*found)
+        steps, timestamps, values = found
         return Series(
             steps if type(steps) is array else array("q", steps),
             timestamps if type(timestamps) is array else array("q", timestamps),

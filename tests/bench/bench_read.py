@@ -367,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
         for kind, path, mclient in histories:
             os.environ["MLTUI_CACHE_DIR"] = str(cache_root / f"history-{kind}")
             store = open_ours(path)
+            # The read itself (parse or query), not the series cache that later tries would hit.
+            store.use_cache = False
             t_ours_h, pts = best_of(args.repeat, lambda s=store: s.metric_history(long_run, key))
             store.close()
             mclient.get_metric_history(long_run, key)  # warm-up: client and engine set-up
