@@ -914,7 +914,10 @@ class _FileBackend(_Backend):
     #: After changing a description in a meta.yaml, look again this long after (seconds): MLflow
     #: rewrites the model's meta.yaml from a copy read beforehand when it bumps a timestamp.
     VERIFY_DELAYS = (0.02, 0.1, 0.25)
-    MAX_REWRITES = 5
+    #: How long to keep putting such a change back while another program goes on rewriting the
+    #: file from stale copies: a script registering versions in a loop can revert it again and
+    #: again for seconds (5 tries were not enough with 2 busy cores); a person waits at most this.
+    REWRITE_SECONDS = 10.0
     #: Times a new version's number is tried again when a concurrent writer takes it.
     CLAIM_ATTEMPTS = 20
 
@@ -1128,19 +1131,19 @@ class _FileBackend(_Backend):
         lasting = {k: v for k, v in fields.items() if not k.endswith("timestamp")}
         if not lasting:
             return
-        step = rewrites = 0
+        deadline = time.monotonic() + self.REWRITE_SECONDS
+        step = 0
         while step < len(self.VERIFY_DELAYS):
             time.sleep(self.VERIFY_DELAYS[step])
             meta = self._read_meta(path) or {}
             if all(meta.get(k) == v for k, v in lasting.items()):
                 step += 1
                 continue
-            if rewrites == self.MAX_REWRITES:
+            if time.monotonic() >= deadline:
                 raise StoreError(
                     f"another program keeps rewriting {path}; the change did not hold, try again"
                 )
             self._update_meta(path, fields, render)
-            rewrites += 1
             step = 0  # watch the whole schedule again after writing again
 
     def _create_version(self, name: str, first: int, fields: dict[str, Any], now: int) -> int:

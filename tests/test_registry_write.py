@@ -854,6 +854,53 @@ def test_concurrent_mlflow_writer_loses_nothing(fixture: str, tmp_path: Path):
     assert not list((folder / "mlruns").rglob(".mltui-*"))
 
 
+def test_description_reverted_by_another_writer_is_put_back_then_given_up(
+    tmp_path: Path, monkeypatch
+):
+    """A rewrite from a stale copy (as MLflow's file registry does) is undone while it lasts;
+    past the time allowed, the write fails with one clear sentence, and nothing else is lost."""
+    from store.errors import StoreError
+    from store.registry_write import _FileBackend
+
+    folder = copy_fixture("mlflow-3.17.2-file", tmp_path)
+    meta = folder / "mlruns" / "models" / W / "meta.yaml"
+    stale = meta.read_text()
+    writer = RegistryWriter(open_store(store_path(folder)))
+
+    def revert_for(seconds: float, stop: threading.Event) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and not stop.is_set():
+            if (
+                "description: first" in meta.read_text()
+                or "description: second" in meta.read_text()
+            ):
+                tmp = meta.with_name("meta.yaml.stale")
+                tmp.write_text(stale)
+                os.replace(tmp, meta)
+            time.sleep(0.005)
+
+    # Reverted for a while, then left alone: the description holds in the end.
+    stop = threading.Event()
+    other = threading.Thread(target=revert_for, args=(0.6, stop))
+    other.start()
+    time.sleep(0.05)
+    writer.update_model_description(W, "first")
+    other.join()
+    assert client_for(folder).get_registered_model(W).description == "first"
+
+    # Reverted for longer than allowed: a clear error, and the file is MLflow's as it was.
+    monkeypatch.setattr(_FileBackend, "REWRITE_SECONDS", 0.5)
+    other = threading.Thread(target=revert_for, args=(30, stop))
+    other.start()
+    try:
+        with pytest.raises(StoreError, match="another program keeps rewriting"):
+            writer.update_model_description(W, "second")
+    finally:
+        stop.set()
+        other.join()
+    assert client_for(folder).get_registered_model(W).description != "second"
+
+
 def test_sqlite_write_waits_for_a_writer_holding_the_database(tmp_path: Path):
     folder = copy_fixture("mlflow-3.17.2-sqlite", tmp_path)
     store = open_store(store_path(folder))
