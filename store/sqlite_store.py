@@ -76,8 +76,6 @@ _IS_PROMPT_TAG = "mlflow.prompt.is_prompt"
 RUN_BATCH = 1000
 _NAN = float("nan")
 _FIRST, _SECOND, _THIRD, _FOURTH = (itemgetter(i) for i in range(4))
-_new = object.__new__
-_set = object.__setattr__
 
 
 def _text(value: bytes) -> str:
@@ -662,19 +660,10 @@ class SqliteStore(Store):
 
         MLflow 2.x returned the rows in table order; 3.x sorts them (get_metric_history).
         """
-        rows = self._metric_rows(run_id, key)
-        # Metric is a frozen dataclass, whose __init__ costs twice what setting its four slots
-        # directly does; a long history is 100,000 points, so build them the direct way.
-        points = []
-        append = points.append
-        for ts, step, value, nan in rows:
-            m = _new(Metric)
-            _set(m, "key", key)
-            _set(m, "value", _NAN if nan or value is None else value)
-            _set(m, "timestamp", ts)
-            _set(m, "step", step or 0)
-            append(m)
-        return points
+        return [
+            Metric(key, _NAN if nan or value is None else value, ts, step or 0)
+            for ts, step, value, nan in self._metric_rows(run_id, key)
+        ]
 
     def metric_series(self, run_id: str, key: str) -> Series:
         """`metric_history` as columns, taken from the query's rows without Metric objects.
