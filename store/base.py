@@ -10,6 +10,7 @@ from pathlib import Path
 from .entities import Experiment, LoggedModel, Metric, ModelVersion, RegisteredModel, Run
 from .gcpause import GcPause
 from .series import Series, series_from_history
+from .series_cache import SeriesCache
 
 
 @dataclass(slots=True)
@@ -49,11 +50,22 @@ class Store(abc.ABC):
     kind: str
     #: The directory or database file opened.
     location: Path
+    #: Whether reads may use (and fill) the caches in the user's cache folder.
+    use_cache: bool = True
 
     def __init__(self) -> None:
         self.warnings = StoreWarnings()
         #: Sentences worth showing once on opening (e.g. "opened the database beside ...").
         self.notes: list[str] = []
+        self._series: SeriesCache | None = None
+
+    def _series_cache(self) -> SeriesCache | None:
+        """The cache of parsed long histories (store/series_cache.py), unless `use_cache` is off."""
+        if not self.use_cache:
+            return None
+        if self._series is None:
+            self._series = SeriesCache()
+        return self._series
 
     # -- experiments -------------------------------------------------------------------------
     @abc.abstractmethod

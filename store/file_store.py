@@ -54,7 +54,6 @@ from .errors import NotAStoreError
 from .gcpause import GcPause as _GcPause
 from .scan_cache import ScanCache, stat_entry
 from .series import Series
-from .series_cache import SeriesCache
 
 TRASH = ".trash"
 REGISTRY = "models"
@@ -795,15 +794,6 @@ class FileStore(Store):
                 ModelOutput(model_id=str(model_id), step=_int_or_none(meta.get("step")) or 0)
             )
         return out
-
-    def _series_cache(self) -> SeriesCache | None:
-        """The cache of parsed long histories (in the user's cache folder), unless use_cache=False."""
-        if not self.use_cache:
-            return None
-        cache = getattr(self, "_series", None)
-        if cache is None:
-            cache = self._series = SeriesCache()
-        return cache
 
     def _metric_columns(self, run_id: str, key: str):
         """(steps, timestamps, values) of one metric file of one run; None if there is none.

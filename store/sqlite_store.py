@@ -43,7 +43,6 @@ from .entities import (
 from .errors import NotAStoreError, StoreError
 from .gcpause import GcPause
 from .series import Series
-from .series_cache import SeriesCache
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -86,8 +85,6 @@ class SqliteStore(Store):
     """An MLflow SQLite database, read as MLflow's SQLAlchemy store reads it; never written."""
 
     kind = "sqlite"
-    #: Whether `metric_series` keeps long histories in the series cache (store/series_cache.py).
-    use_cache = True
 
     def __init__(self, db_path: Path | str, *, busy_timeout: float = 2.0) -> None:
         super().__init__()
@@ -672,10 +669,8 @@ class SqliteStore(Store):
         Long histories are kept in the series cache (user's cache folder) until the database
         or its -wal file changes; `use_cache = False` turns that off.
         """
-        if self.use_cache:
-            cache = getattr(self, "_series", None)
-            if cache is None:
-                cache = self._series = SeriesCache()
+        cache = self._series_cache()
+        if cache is not None:
             columns = cache.query(
                 str(self.location),
                 str(run_id),
