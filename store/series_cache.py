@@ -42,6 +42,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .rawread import O_READ, read_rest
 from .scan_cache import RACY_NS, cache_dir
 
 #: Bump when the entry layout or the reader's semantics change: old entries are then ignored.
@@ -55,8 +56,6 @@ MIN_POINTS = 8192
 MAX_BYTES = 256 << 20
 _PREFIX = "series-"
 _SUFFIX = ".marshal"
-_O_READ = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
-_CHUNK = 1 << 20
 
 #: (steps, timestamps, values, malformed lines) as `file_store.metric_columns` gives them.
 Columns = tuple[Sequence[int], Sequence[int], Sequence[float], int]
@@ -175,17 +174,17 @@ class SeriesCache:
 
         Raises OSError as reading the file would (FileNotFoundError when there is none).
         """
-        fd = os.open(path, _O_READ)
+        fd = os.open(path, O_READ)
         try:
             before = os.fstat(fd)
             if before.st_size < self.min_file_bytes:
-                return parse(_read_all(fd, before.st_size))
+                return parse(read_rest(fd, 0, before.st_size))
             name = "file\0" + path
             entry = _file_entry(self._load(name))
             sig = [before.st_size, before.st_mtime_ns, before.st_ino]
             if entry is not None and entry[0] == sig and entry[1]:
                 return entry[5], entry[6], entry[7], entry[4]
-            data = _read_all(fd, before.st_size)
+            data = read_rest(fd, 0, before.st_size)
             after = os.fstat(fd)
         finally:
             os.close(fd)
@@ -302,11 +301,3 @@ def _file_entry(cached: tuple[list[Any], array, array, array] | None) -> tuple |
     ):
         return None
     return sig, trusted, parsed, digest, bad, steps, timestamps, values
-
-
-def _read_all(fd: int, size: int) -> bytes:
-    """The rest of an open file: one read of its size, then on to the end (it may have grown)."""
-    chunks = [os.read(fd, size + _CHUNK)]
-    while chunk := os.read(fd, _CHUNK):
-        chunks.append(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
