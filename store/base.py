@@ -160,6 +160,23 @@ class Store(abc.ABC):
         """
         return series_from_history(self.metric_history(run_id, key))
 
+    def metric_series_many(
+        self, pairs: Iterable[tuple[str, str]]
+    ) -> Iterator[tuple[tuple[str, str], Series]]:
+        """`metric_series` of each (run_id, key), handed over as each is read, in any order.
+
+        Long histories that the series cache does not hold are read in worker processes, several
+        at once (store/parallel.py); the rest in this thread meanwhile.
+        """
+        from .parallel import read_series
+
+        return read_series(self, list(pairs))
+
+    def _series_job(self, run_id: str, key: str) -> tuple | None:
+        """(function, *arguments) reading this history in a worker process, which returns
+        `parallel.JobResult`; None to read it in the calling thread (backends say when not)."""
+        return None
+
     # -- logged models and registry ----------------------------------------------------------
     @abc.abstractmethod
     def logged_models(self, experiment_ids: Iterable[str] | None = None) -> list[LoggedModel]:

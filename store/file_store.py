@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import yamlfast
+from . import parallel, yamlfast
 from .artifacts import resolve_artifact_root
 from .base import ArtifactRoot, Store
 from .entities import (
@@ -55,6 +55,7 @@ from .gcpause import GcPause as _GcPause
 from .rawread import CHUNK, O_READ, read_bytes, read_rest
 from .scan_cache import ScanCache, stat_entry
 from .series import Series
+from .series_cache import SeriesCache
 
 TRASH = ".trash"
 REGISTRY = "models"
@@ -164,6 +165,26 @@ def _json_columns(body: bytes) -> tuple[array, array, array] | None:
         return array("q", flat[2::3]), array("q", flat[0::3]), array("d", flat[1::3])
     except (ValueError, TypeError, OverflowError):
         return None
+
+
+def read_metric_file(path: str, cache: SeriesCache | None) -> tuple[tuple | None, str | None]:
+    """((steps, timestamps, values) or None when there is no such file, a warning or None)."""
+    try:
+        if cache is None:
+            steps, timestamps, values, bad = metric_columns(read_bytes(path))
+        else:
+            steps, timestamps, values, bad = cache.metric_file(path, metric_columns)
+    except (FileNotFoundError, NotADirectoryError):
+        return None, None
+    except OSError as exc:
+        return None, f"{path}: cannot be read ({exc.strerror or exc})"
+    return (steps, timestamps, values), f"{path}: {bad} malformed line(s) ignored" if bad else None
+
+
+def file_series_job(path: str, cache: str | None) -> parallel.JobResult:
+    """`read_metric_file` in a worker process (store/parallel.py), the columns as bytes."""
+    columns, warning = read_metric_file(path, None if cache is None else SeriesCache(Path(cache)))
+    return parallel.as_result(*(columns or ((), (), ())), warning)
 
 
 def latest_point(data: bytes) -> tuple[tuple[int, int, float] | None, int]:
@@ -768,31 +789,44 @@ class FileStore(Store):
             )
         return out
 
+    def _metric_path(self, run_id: str, key: str) -> str | None:
+        """The metric file of `key` in the run's folder (None for a bad key or an unknown run)."""
+        run_dir = self._find_run_dir(run_id)
+        parts = key.split("/")
+        if run_dir is None or not key or any(p in ("", ".", "..") for p in parts):
+            return None
+        return os.path.join(run_dir, "metrics", *parts)
+
     def _metric_columns(self, run_id: str, key: str):
         """(steps, timestamps, values) of one metric file of one run; None if there is none.
 
         Long files come from the series cache when unchanged (or grown: then only their new
         lines are parsed); malformed lines are warned about either way.
         """
-        run_dir = self._find_run_dir(run_id)
-        parts = key.split("/")
-        if run_dir is None or not key or any(p in ("", ".", "..") for p in parts):
+        path = self._metric_path(run_id, key)
+        if path is None:
             return None
-        path = os.path.join(run_dir, "metrics", *parts)
+        columns, warning = read_metric_file(path, self._series_cache())
+        if warning:
+            self._warn(warning)
+        return columns
+
+    def _series_job(self, run_id: str, key: str) -> tuple | None:
+        """Reading this history in a worker process (store/parallel.py), or None to read it here:
+        a short file, one the series cache holds (or holds all but the new lines of), no file."""
+        path = self._metric_path(run_id, key)
+        if path is None:
+            return None
         try:
-            cache = self._series_cache()
-            if cache is None:
-                steps, timestamps, values, bad = metric_columns(read_bytes(path))
-            else:
-                steps, timestamps, values, bad = cache.metric_file(path, metric_columns)
-        except (FileNotFoundError, NotADirectoryError):
+            st = os.stat(path)
+        except OSError:
             return None
-        except OSError as exc:
-            self._warn(f"{path}: cannot be read ({exc.strerror or exc})")
+        cache = self._series_cache()
+        if st.st_size < parallel.MIN_JOB_BYTES or (
+            cache is not None and cache.holds_file(path, st)
+        ):
             return None
-        if bad:
-            self._warn(f"{path}: {bad} malformed line(s) ignored")
-        return steps, timestamps, values
+        return file_series_job, path, None if cache is None else str(cache.directory)
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric of one run, in file order (MLflow's order)."""

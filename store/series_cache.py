@@ -97,6 +97,18 @@ class SeriesCache:
     def _header(self, name: str) -> list[Any]:
         return [_MAGIC, FORMAT, marshal.version, sys.byteorder, name]
 
+    def _fields(self, name: str) -> list[Any] | None:
+        """An entry's fields alone (its header), or None if absent or unreadable."""
+        try:
+            with open(self._path(name), "rb") as fh:
+                size = int.from_bytes(fh.read(4), "little")
+                header = marshal.loads(fh.read(size))
+            if header[:-2] != self._header(name) or type(header[-2]) is not list:
+                return None
+        except Exception:  # whatever is wrong with a cache file, it is only a cache
+            return None
+        return header[-2]
+
     def _load(self, name: str) -> tuple[list[Any], array, array, array] | None:
         """(the entry's fields, steps, timestamps, values), or None if absent or unreadable.
 
@@ -179,7 +191,7 @@ class SeriesCache:
             before = os.fstat(fd)
             if before.st_size < self.min_file_bytes:
                 return parse(read_rest(fd, 0, before.st_size))
-            name = "file\0" + path
+            name = _file_name(path)
             entry = _file_entry(self._load(name))
             sig = [before.st_size, before.st_mtime_ns, before.st_ino]
             if entry is not None and entry[0] == sig and entry[1]:
@@ -225,6 +237,12 @@ class SeriesCache:
             self._save(name, fields, *columns[:3])
         return columns
 
+    def holds_file(self, path: str, st: os.stat_result) -> bool:
+        """Whether `metric_file(path)` would parse at most the lines added since it was cached:
+        an entry made from this inode, of no more bytes than the file has now."""
+        fields = _file_fields(self._fields(_file_name(path)))
+        return fields is not None and fields[0][2] == st.st_ino and fields[2] <= st.st_size
+
     # -- SQLite ----------------------------------------------------------------------------------
     @staticmethod
     def database_signature(db_path: str) -> list[Any]:
@@ -239,6 +257,11 @@ class SeriesCache:
                 sig += [st.st_size, st.st_mtime_ns, st.st_ino]
         return sig
 
+    def holds_query(self, db_path: str, run_id: str, key: str, variant: str = "") -> bool:
+        """Whether `query` would answer from the cache (the database has not changed since)."""
+        fields = self._fields(_query_name(db_path, run_id, key, variant))
+        return fields == [self.database_signature(db_path)]
+
     def query(
         self,
         db_path: str,
@@ -252,7 +275,7 @@ class SeriesCache:
         `variant` tells apart readings of the same file that can differ (a connection that
         cannot see the -wal file's commits keeps its own entries).
         """
-        name = "sqlite\0" + "\0".join((db_path, run_id, key, variant))
+        name = _query_name(db_path, run_id, key, variant)
         before = self.database_signature(db_path)
         cached = self._load(name)
         if cached is not None and cached[0] == [before]:
@@ -266,6 +289,14 @@ class SeriesCache:
         ):
             self._save(name, [before], steps, timestamps, values)
         return steps, timestamps, values
+
+
+def _file_name(path: str) -> str:
+    return "file\0" + path
+
+
+def _query_name(db_path: str, run_id: str, key: str, variant: str) -> str:
+    return "sqlite\0" + "\0".join((db_path, run_id, key, variant))
 
 
 def _fit(columns: Columns) -> tuple[array, array, array, int] | None:
@@ -286,8 +317,14 @@ def _file_entry(cached: tuple[list[Any], array, array, array] | None) -> tuple |
     values) of a metric file's entry, or None when there is none or it is not of that shape."""
     if cached is None:
         return None
-    fields, steps, timestamps, values = cached
-    if len(fields) != 5:
+    fields = _file_fields(cached[0])
+    return None if fields is None else (*fields, *cached[1:])
+
+
+def _file_fields(fields: list[Any] | None) -> tuple | None:
+    """(signature, trusted, bytes parsed, their SHA-256, malformed lines) of a metric file's
+    entry, or None when they are not of that shape."""
+    if fields is None or len(fields) != 5:
         return None
     sig, trusted, parsed, digest, bad = fields
     if (
@@ -300,4 +337,4 @@ def _file_entry(cached: tuple[list[Any], array, array, array] | None) -> tuple |
         or type(bad) is not int
     ):
         return None
-    return sig, trusted, parsed, digest, bad, steps, timestamps, values
+    return sig, trusted, parsed, digest, bad

@@ -23,6 +23,7 @@ from operator import itemgetter
 from pathlib import Path
 from urllib.parse import quote
 
+from . import parallel
 from .artifacts import resolve_artifact_root
 from .base import ArtifactRoot, Store
 from .entities import (
@@ -682,6 +683,22 @@ class SqliteStore(Store):
         else:
             columns = self._metric_columns(run_id, key)
         return Series(*columns)
+
+    def _series_job(self, run_id: str, key: str) -> tuple | None:
+        """Reading this history in a worker process (store/parallel.py), or None to read it here:
+        one the series cache holds, or one whose latest step says it is short."""
+        cache = self._series_cache()
+        variant = "no-wal" if self._stuck_immutable else ""
+        if cache is not None and cache.holds_query(str(self.location), str(run_id), key, variant):
+            return None
+        if self._col("latest_metrics", "step") != "step":
+            return None
+        sql = "SELECT step FROM latest_metrics WHERE run_uuid = ? AND key = ?"
+        row = self._read(lambda conn: conn.execute(sql, (run_id, key)).fetchone())
+        if row is None or not isinstance(row[0], int) or row[0] < parallel.MIN_JOB_STEPS:
+            return None
+        directory = None if cache is None else str(cache.directory)
+        return parallel.sqlite_series_job, str(self.location), str(run_id), key, directory
 
     def _metric_columns(self, run_id: str, key: str) -> tuple[array, array, array]:
         """(steps, timestamps, values) of one history, as `metric_series` hands them over."""

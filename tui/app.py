@@ -12,7 +12,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
-from store import Store
+from store import Store, parallel
 from tui.text import clean
 
 
@@ -106,6 +106,7 @@ class MltuiApp(App[int]):
     def on_unmount(self) -> None:
         if self.follower is not None:
             self.follower.stop(timeout=1.0)
+        parallel.shutdown()
 
     def notify(
         self,

@@ -14,6 +14,11 @@ bench_read.py or --make-sqlite made one). The chart is of metric `loss` of all 1
   point), then `series_from_history`
 - first open / reopened: the 10 with the cache on, its folder emptied before each try (parse or
   query, then write the cache), and again once it is filled (what a second look costs)
+- first open with workers: the 10 through `Store.metric_series_many`, as the chart screen
+  reads them, long histories parsed or queried in worker processes (store/parallel.py): with
+  the workers started beforehand (as marking runs or opening one starts them), and with the
+  pool shut down before each try (the fork server and workers start within the timing). Their
+  CPU time is this process's alone; the workers' is not in it
 - grown history: a copy of one metric file, cached, then 1,000 points appended: re-read (the
   cached prefix is checked, only the new lines parsed), as a live run's chart re-reads
 - reduce: `reduce_series` of each to the plot's width (216 buckets), first time (with the
@@ -21,7 +26,7 @@ bench_read.py or --make-sqlite made one). The chart is of metric `loss` of all 1
 - draw: `MetricChart` render of the 10 curves: first (columns sorted, then reduce + plotext)
   and again after a change (zoom), and with smoothing (EMA of 1,000,000 points, then drawn)
 - in the app: `ChartScreen` pushed until all 10 curves are drawn (first curve, all curves),
-  with the cache empty and then filled
+  with the cache empty and then filled, the workers started beforehand
 - peak RSS: a fresh Python that opens the chart in the app (headless) and draws it, next to
   one that only imports the app and opens the store
 
@@ -192,6 +197,18 @@ async def draw_timings(series, repeat: int) -> dict[str, float | tuple[float, fl
     return times
 
 
+def wait_for_workers(parallel, workers: int) -> None:
+    """Start the worker pool and wait until its processes are up (at most 30 s)."""
+    parallel.warm()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        pool = parallel._pool
+        if pool is not None and len(getattr(pool, "_processes", {})) >= workers:
+            time.sleep(0.2)  # let the started workers finish importing
+            return
+        time.sleep(0.02)
+
+
 # -- main -----------------------------------------------------------------------------------------
 def grown_history(store, run, repeat: int) -> float | None:
     """Seconds to re-read a cached 100k-point metric file after 1,000 points were appended."""
@@ -267,6 +284,32 @@ def bench(target: Path, label: str, repeat: int) -> list[tuple[str, str]]:
         read_series()
 
     t_first = timed(repeat, first_open)
+
+    # The same in worker processes (store/parallel.py), as the chart screen reads: with the
+    # workers started beforehand (marking runs or opening one starts them), and from nothing.
+    from store import parallel
+
+    pairs = [(r.run_id, KEY) for r in runs]
+    workers = parallel.worker_count()
+
+    def read_many() -> None:
+        got = dict(store.metric_series_many(pairs))
+        holder["many"] = [got[pair] for pair in pairs]
+
+    def first_open_many() -> None:
+        shutil.rmtree(cache, ignore_errors=True)
+        read_many()
+
+    def first_open_many_cold() -> None:
+        parallel.shutdown()
+        first_open_many()
+
+    parallel_reads = parallel.worker_reads
+    wait_for_workers(parallel, workers)
+    t_many = timed(repeat, first_open_many)
+    t_many_cold = timed(repeat, first_open_many_cold)
+    parallel_reads = parallel.worker_reads - parallel_reads
+    assert holder.pop("many") == series, "the workers read other points"
     read_series()
     t_reopen = timed(repeat, read_series)
     assert holder["series"] == series, "the cache gives other points"
@@ -285,6 +328,7 @@ def bench(target: Path, label: str, repeat: int) -> list[tuple[str, str]]:
     t_reduce_warm = best_of(repeat, reduce_warm)
     draws = asyncio.run(draw_timings(series, repeat))
     shutil.rmtree(cache, ignore_errors=True)
+    wait_for_workers(parallel, workers)
     first_curve, all_curves = asyncio.run(chart_in_app(store, runs))
     cached_first, cached_all = asyncio.run(chart_in_app(store, runs))
     store.close()
@@ -302,6 +346,11 @@ def bench(target: Path, label: str, repeat: int) -> list[tuple[str, str]]:
         (f"[{label}] read: metric_series x10, no cache", wall_cpu(t_series)),
         (f"[{label}] read: first open x10 (cache empty: read + write)", wall_cpu(t_first)),
         (f"[{label}] read: reopened x10 (from the cache)", wall_cpu(t_reopen)),
+        (
+            f"[{label}] read: first open x10, {workers} workers started before",
+            f"{wall_cpu(t_many)}  ({parallel_reads} of {len(runs) * 2 * repeat} read by workers)",
+        ),
+        (f"[{label}] read: first open x10, workers started then", wall_cpu(t_many_cold)),
         (f"[{label}] old read: metric_history x10", wall_cpu(t_history)),
         (f"[{label}] old read: + series_from_history x10", wall_cpu(t_columns)),
         (f"[{label}] reduce x10, first (sort check)", ms(t_reduce_cold)),
@@ -318,6 +367,8 @@ def bench(target: Path, label: str, repeat: int) -> list[tuple[str, str]]:
     total = (t_series[0] + draw_first[0], t_series[1] + draw_first[1])
     total_first = (t_first[0] + draw_first[0], t_first[1] + draw_first[1])
     total_reopen = (t_reopen[0] + draw_first[0], t_reopen[1] + draw_first[1])
+    total_many = (t_many[0] + draw_first[0], t_many[1] + draw_first[1])
+    total_many_cold = (t_many_cold[0] + draw_first[0], t_many_cold[1] + draw_first[1])
     old_total = t_history[0] + t_columns[0] + draw_first[0]
     if t_grown is not None:
         rows.append((f"[{label}] read: one grown history (100k cached + 1,000 new)", ms(t_grown)))
@@ -325,6 +376,14 @@ def bench(target: Path, label: str, repeat: int) -> list[tuple[str, str]]:
         (f"[{label}] read + reduce + draw, no cache", f"{wall_cpu(total)}  goal 500 ms"),
         (f"[{label}] read + reduce + draw, first open", f"{wall_cpu(total_first)}  goal 500 ms"),
         (f"[{label}] read + reduce + draw, reopened", f"{wall_cpu(total_reopen)}  goal 500 ms"),
+        (
+            f"[{label}] read + reduce + draw, first open, workers started before",
+            f"{wall_cpu(total_many)}  goal 500 ms",
+        ),
+        (
+            f"[{label}] read + reduce + draw, first open, workers started then",
+            f"{wall_cpu(total_many_cold)}  goal 500 ms",
+        ),
         (f"[{label}] old read + reduce + draw", ms(old_total)),
         (f"[{label}] in the app, first open: first curve drawn", ms(first_curve)),
         (f"[{label}] in the app, first open: all 10 curves drawn", ms(all_curves)),

@@ -169,14 +169,19 @@ class ChartScreen(Screen[None]):
         store: Store = self.app.store
         batch: dict[tuple[str, str], Series] = {}
         handed = time.monotonic()
-        for done, (run_id, key) in enumerate(pairs, 1):
-            if worker.is_cancelled:
-                return
-            batch[(run_id, key)] = store.metric_series(run_id, key)
-            if done in (1, len(pairs)) or time.monotonic() - handed >= BATCH_SECONDS:
-                self.post_message(self.HistoriesRead(batch, done, len(pairs)))
-                batch = {}
-                handed = time.monotonic()
+        # Long histories are read in worker processes meanwhile (store/parallel.py).
+        histories = store.metric_series_many(pairs)
+        try:
+            for done, (pair, series) in enumerate(histories, 1):
+                if worker.is_cancelled:
+                    return
+                batch[pair] = series
+                if done in (1, len(pairs)) or time.monotonic() - handed >= BATCH_SECONDS:
+                    self.post_message(self.HistoriesRead(batch, done, len(pairs)))
+                    batch = {}
+                    handed = time.monotonic()
+        finally:
+            histories.close()
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:

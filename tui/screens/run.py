@@ -20,7 +20,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Markdown, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from store import ArtifactRoot, Store
+from store import ArtifactRoot, Store, parallel
 from store.artifacts import resolve_artifact_root
 from store.entities import (
     DELETED,
@@ -429,6 +429,7 @@ class RunScreen(TabbedScreen):
         self.query_one("#note-heading").display = False
         self.query_one("#run-note").display = False
         self.load()
+        parallel.warm()  # long histories of this run chart sooner with the workers up
 
     # -- reading ---------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)

@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
+from store import parallel
 from store.entities import DELETED, Run
 from store.errors import FilterError, StoreError
 from tui import clock
@@ -676,6 +677,8 @@ class RunsScreen(Screen[None]):
             return
         self.marked ^= {run_id}
         self.table.set_marked(run_id, run_id in self.marked)
+        if self.marked:
+            parallel.warm()  # marked runs are about to be charted or compared
         self.table.action_cursor_down()
         self.update_status()
 

@@ -1,0 +1,251 @@
+"""Long metric histories read in worker processes, several at once.
+
+The first look at ten 100,000-point histories is spent reading them: parsing metric files
+(~55 ms per 100,000 lines through json's C scanner) or building SQLite rows (~90 ms per
+100,000). That is CPU work under the GIL, which threads cannot share out but processes can.
+`read_series` sends each long history that the series cache does not already hold to a pool
+of worker processes (one per CPU, at most MAX_WORKERS) and reads the rest in the calling thread
+meanwhile. The answer is the same either way; only where the work runs differs.
+
+- Workers are forked from a fork server (multiprocessing's "forkserver": a small process that
+  imported `store` and forks a worker on request), never from the app, whose other threads may
+  hold locks at the moment of a fork. `warm()` starts the server ahead of need, off the caller's
+  thread, as it takes a tenth of a second or more.
+- A job is plain values (a metric file's path; or the database, run and key) and its result is
+  the three columns as raw array bytes plus a warning sentence or None. A worker fills the
+  series cache as the calling thread would.
+- Whatever the pool cannot do (no fork server on this platform, a single CPU, a worker killed)
+  falls back to reading in the calling thread.
+- Workers never write to the terminal: their stdout and stderr are /dev/null.
+- $MLTUI_WORKERS sets the number of workers; 0 turns them off.
+
+As with any use of multiprocessing, a worker imports the main script as `__mp_main__`: a
+script calling `read_series` must keep its own work under `if __name__ == "__main__":`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import threading
+from array import array
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import resource_tracker
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .series import Series
+
+if TYPE_CHECKING:
+    from .base import Store
+
+#: At most this many worker processes, however many CPUs there are.
+MAX_WORKERS = 8
+#: A metric file at least this long (~60,000 points) is worth a worker; shorter ones parse here.
+MIN_JOB_BYTES = 1 << 21
+#: An SQLite history whose last step is at least this is worth a worker.
+MIN_JOB_STEPS = 50_000
+
+#: (steps, timestamps, values as the bytes of arrays 'q', 'q', 'd'; a warning or None).
+JobResult = tuple[bytes, bytes, bytes, "str | None"]
+
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+#: Set once the pool proved unusable here: every later read stays in the calling thread.
+_unusable = False
+#: Whether `warm()` has started this pool's workers already.
+_warmed = False
+#: How many histories workers have read in this process (benchmarks and tests report it).
+worker_reads = 0
+
+
+def worker_count() -> int:
+    """How many worker processes the pool may have: the CPUs this process may run on, at most
+    MAX_WORKERS, or what $MLTUI_WORKERS says (0 or 1: none, everything in the calling thread)."""
+    wanted = os.environ.get("MLTUI_WORKERS", "").strip()
+    if wanted.isdigit():
+        return min(int(wanted), MAX_WORKERS)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return min(cpus, MAX_WORKERS)
+
+
+def _executor() -> ProcessPoolExecutor | None:
+    """The pool, made on first use; None where there is no point or no way to have one."""
+    global _pool, _unusable
+    with _lock:
+        if _pool is None and not _unusable:
+            workers = worker_count()
+            if workers < 2 or "forkserver" not in multiprocessing.get_all_start_methods():
+                _unusable = True
+                return None
+            try:
+                _start_tracker()
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload(["store.file_store", "store.sqlite_store"])
+                _pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_quiet)
+            except Exception:  # whatever stops a pool here, reading in the thread still works
+                _unusable = True
+        return _pool
+
+
+def _start_tracker() -> None:
+    """Start multiprocessing's resource tracker with its stderr on /dev/null.
+
+    The tracker passes `sys.stderr.fileno()` to its process, and inside a Textual app
+    `sys.stderr` is a capture object with no real descriptor (-1), which fails the start.
+    """
+    with open(os.devnull, "w") as null, contextlib.redirect_stderr(null):
+        resource_tracker.ensure_running()
+
+
+def _give_up() -> None:
+    """Stop using the pool (it broke); reads go on in the calling thread."""
+    global _pool, _unusable, _warmed
+    with _lock:
+        pool, _pool, _unusable, _warmed = _pool, None, True, False
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def warm() -> None:
+    """Start the fork server and the workers in the background, so a first chart need not wait."""
+    global _warmed
+    with _lock:
+        if _unusable or _warmed:
+            return
+        _warmed = True
+
+    def start() -> None:
+        pool = _executor()
+        if pool is None:
+            return
+        try:
+            for future in [pool.submit(_ready) for _ in range(worker_count())]:
+                future.result()
+        except Exception:
+            _give_up()
+
+    threading.Thread(target=start, name="mltui-pool-warm", daemon=True).start()
+
+
+def shutdown() -> None:
+    """Stop the workers (unfinished jobs are dropped); a later read starts a new pool."""
+    global _pool, _warmed
+    with _lock:
+        pool, _pool, _warmed = _pool, None, False
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def read_series(
+    store: Store, pairs: Sequence[tuple[str, str]]
+) -> Iterator[tuple[tuple[str, str], Series]]:
+    """`store.metric_series` of each (run_id, key), handed over as each is read, in any order.
+
+    Closing the iterator early drops the jobs not yet started.
+    """
+    global worker_reads
+    jobs: dict[tuple[str, str], tuple] = {}
+    here: list[tuple[str, str]] = []
+    for pair in pairs:
+        job = store._series_job(*pair)
+        if job is None:
+            here.append(pair)
+        else:
+            jobs[pair] = job
+    pool = _executor() if len(jobs) >= 2 else None
+    futures: dict[Future, tuple[str, str]] = {}
+    if pool is not None:
+        try:
+            for pair, (function, *args) in jobs.items():
+                futures[pool.submit(function, *args)] = pair
+        except Exception:  # a pool that cannot take work (broken, shut down, out of processes)
+            _give_up()
+            for future in futures:
+                future.cancel()
+            futures = {}
+    if not futures:
+        here = list(pairs)
+    try:
+        for pair in here:
+            yield pair, store.metric_series(*pair)
+        for future in as_completed(futures):
+            pair = futures[future]
+            try:
+                result: JobResult = future.result()
+            except Exception as exc:
+                # A broken pool is given up; an error of the job itself (an unreadable database,
+                # say) is met again, and raised, by reading here as without the pool.
+                if isinstance(exc, BrokenProcessPool):
+                    _give_up()
+                yield pair, store.metric_series(*pair)
+                continue
+            worker_reads += 1
+            steps, timestamps, values, warning = result
+            if warning:
+                store.warnings.add(warning)
+            yield pair, Series(_column("q", steps), _column("q", timestamps), _column("d", values))
+    finally:
+        for future in futures:
+            future.cancel()
+
+
+def _column(typecode: str, data: bytes) -> array:
+    column = array(typecode)
+    column.frombytes(data)
+    return column
+
+
+def as_result(steps: Sequence, timestamps: Sequence, values: Sequence, warning: str | None):
+    """A job's result: the columns as raw array bytes (cheap to send between processes)."""
+    return (
+        _as_array("q", steps).tobytes(),
+        _as_array("q", timestamps).tobytes(),
+        _as_array("d", values).tobytes(),
+        warning,
+    )
+
+
+def _as_array(typecode: str, column: Sequence) -> array:
+    if type(column) is array and column.typecode == typecode:
+        return column
+    return array(typecode, column)
+
+
+# -- in the workers -------------------------------------------------------------------------------
+def _quiet() -> None:
+    """Point the worker's stdout and stderr at /dev/null: the terminal belongs to the app."""
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        os.close(null)
+
+
+def _ready() -> bool:
+    return True
+
+
+#: SQLite stores opened by this worker, by database path (opening reads the schema once).
+_opened: dict[tuple[str, Any], Store] = {}
+
+
+def sqlite_series_job(db_path: str, run_id: str, key: str, cache: str | None) -> JobResult:
+    """One SQLite history, read by a worker through a read-only store of its own."""
+    from .series_cache import SeriesCache
+    from .sqlite_store import SqliteStore
+
+    store = _opened.get((db_path, cache))
+    if store is None:
+        store = _opened[(db_path, cache)] = SqliteStore(db_path)
+        store.use_cache = cache is not None
+        if cache is not None:
+            store._series = SeriesCache(Path(cache))
+    series = store.metric_series(run_id, key)
+    return as_result(series.steps, series.timestamps, series.values, None)
