@@ -20,6 +20,7 @@ the latest metric without building objects per line, and keeps parsed runs in `S
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import re
 import sys
@@ -32,7 +33,7 @@ from typing import Any
 
 from . import parallel, yamlfast
 from .artifacts import resolve_artifact_root
-from .base import ArtifactRoot, Store
+from .base import ArtifactRoot, Store, StoreWarnings
 from .entities import (
     ACTIVE,
     DELETED,
@@ -53,7 +54,7 @@ from .entities import (
 from .errors import NotAStoreError
 from .gcpause import GcPause as _GcPause
 from .rawread import CHUNK, O_READ, read_bytes, read_rest
-from .scan_cache import ScanCache, stat_entry
+from .scan_cache import ScanCache, entry_parts, stat_entry
 from .series import Series
 from .series_cache import SeriesCache
 
@@ -185,6 +186,33 @@ def file_series_job(path: str, cache: str | None) -> parallel.JobResult:
     """`read_metric_file` in a worker process (store/parallel.py), the columns as bytes."""
     columns, warning = read_metric_file(path, None if cache is None else SeriesCache(Path(cache)))
     return parallel.as_result(*(columns or ((), (), ())), warning)
+
+
+def scan_runs_job(root: str, items: Sequence[tuple[str, str]]) -> bytes:
+    """Read run folders (scan-cache key, folder) of the store at `root`, in a worker or not.
+
+    The result is one `marshal` string (plain values, cheap to send and safe to read back) of
+    (key, record or None, `entry_parts` of its stat signature, warnings) for each folder, in
+    order.
+    """
+    store = _scanners.get(root)
+    if store is None:
+        store = _scanners[root] = FileStore(root, use_cache=False)
+    out = []
+    for key, run_dir in items:
+        store._local.collector = warned = []
+        try:
+            record, sig = store._run_record(run_dir, want_sig=True)
+        finally:
+            store._local.collector = None
+        parts = entry_parts(sig, time.time_ns()) if record is not None else None
+        out.append((key, record, parts, warned))
+    store.warnings = StoreWarnings()  # the collector has them; nothing piles up here
+    return marshal.dumps(out)
+
+
+#: Stores opened by `scan_runs_job`, by root: a worker reads many jobs of the same store.
+_scanners: dict[str, FileStore] = {}
 
 
 def latest_point(data: bytes) -> tuple[tuple[int, int, float] | None, int]:
@@ -648,9 +676,9 @@ class FileStore(Store):
         batch: list[Run] = []
         gc_pause = _GcPause()
         gc_pause.start()
+        records = self._records(jobs, cache)
         try:
-            for exp_id, key, run_dir in jobs:
-                record = self._load_run(key, run_dir, cache)
+            for (exp_id, _key, run_dir), record in zip(jobs, records, strict=True):
                 if record is None:
                     continue
                 if record[1] != exp_id:
@@ -670,6 +698,7 @@ class FileStore(Store):
                     gc_pause.start()
                     batch = []
         finally:
+            records.close()  # workers' jobs not yet started are dropped
             gc_pause.stop()
         if batch:
             yield batch
@@ -678,6 +707,49 @@ class FileStore(Store):
                 for exp_key, keys in listed.items():
                     cache.retain(exp_key, keys)
                 cache.save()
+
+    def _records(
+        self, jobs: list[tuple[str, str, str]], cache: ScanCache | None
+    ) -> Iterator[Record | None]:
+        """The record of each job's run folder, in order (None for a folder that is no run).
+
+        When thousands of folders are not in the cache at all (a first open), those are sent to
+        worker processes (`parallel.map_in_order`) at once, and the first batch is read here
+        meanwhile, so that it still shows quickly. The rest is read as without workers: from
+        the cache where unchanged, else here.
+        """
+        head, rest = jobs[:BATCH_SIZE], jobs[BATCH_SIZE:]
+        entries = cache.entries if cache is not None else {}
+        absent = [(key, run_dir) for _, key, run_dir in rest if key not in entries]
+        results = None
+        if len(absent) >= parallel.MIN_SCAN_RUNS:
+            size = parallel.SCAN_CHUNK
+            chunks = [(self.root, absent[i : i + size]) for i in range(0, len(absent), size)]
+            results = parallel.map_in_order(scan_runs_job, chunks)
+        for _, key, run_dir in head:
+            yield self._load_run(key, run_dir, cache)
+        if results is None:
+            for _, key, run_dir in rest:
+                yield self._load_run(key, run_dir, cache)
+            return
+        sent = {key for key, _ in absent}
+        read = self._unpacked(results, cache)
+        for _, key, run_dir in rest:
+            yield next(read) if key in sent else self._load_run(key, run_dir, cache)
+
+    def _unpacked(
+        self, results: Iterable[bytes], cache: ScanCache | None
+    ) -> Iterator[Record | None]:
+        """Records of `scan_runs_job` results, their warnings given and clean ones cached."""
+        for key, record, parts, warnings in (
+            item for data in results for item in marshal.loads(data)
+        ):
+            for message in warnings:
+                self._warn(message)
+            if cache is not None and record is not None and not warnings:
+                with cache.lock:
+                    cache.put_parts(key, parts, record)
+            yield record
 
     def experiment_activity(
         self, include_deleted: bool = False

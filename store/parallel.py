@@ -1,4 +1,4 @@
-"""Long metric histories read in worker processes, several at once.
+"""Long metric histories, and the first scan of a large file store, read in worker processes.
 
 The first look at ten 100,000-point histories is spent reading them: parsing metric files
 (~55 ms per 100,000 lines through json's C scanner) or building SQLite rows (~90 ms per
@@ -11,12 +11,16 @@ meanwhile. The answer is the same either way; only where the work runs differs.
   imported `store` and forks a worker on request), never from the app, whose other threads may
   hold locks at the moment of a fork. `warm()` starts the server ahead of need, off the caller's
   thread, as it takes a tenth of a second or more.
+- A first scan of a file store with thousands of runs the scan cache does not hold yet is
+  shared out the same way, a few hundred run folders a job (`map_in_order`); each job's records
+  come back as one `marshal` string of plain values.
 - A job is plain values (a metric file's path; or the database, run and key) and its result is
   the three columns as raw array bytes plus a warning sentence or None. A worker fills the
   series cache as the calling thread would.
 - Whatever the pool cannot do (no fork server on this platform, a single CPU, a worker killed)
   falls back to reading in the calling thread.
-- Workers never write to the terminal: their stdout and stderr are /dev/null.
+- Workers never write to the terminal (their stdout and stderr are /dev/null), and run at a
+  lower priority than the app, whose screen comes first where CPUs are few.
 - $MLTUI_WORKERS sets the number of workers; 0 turns them off.
 
 As with any use of multiprocessing, a worker imports the main script as `__mp_main__`: a
@@ -30,7 +34,7 @@ import multiprocessing
 import os
 import threading
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import resource_tracker
@@ -48,6 +52,14 @@ MAX_WORKERS = 8
 MIN_JOB_BYTES = 1 << 21
 #: An SQLite history whose last step is at least this is worth a worker.
 MIN_JOB_STEPS = 50_000
+#: Workers' niceness: below the app's priority, so that the screen stays responsive.
+WORKER_NICE = 5
+#: A scan with at least this many run folders left to read (after its first batch) is shared
+#: out: below it, starting the workers costs about what they would save.
+MIN_SCAN_RUNS = 1000
+#: Run folders per scan job: sending costs little next to reading this many, and the jobs are
+#: still small enough to keep every worker busy to the end.
+SCAN_CHUNK = 250
 
 #: (steps, timestamps, values as the bytes of arrays 'q', 'q', 'd'; a warning or None).
 JobResult = tuple[bytes, bytes, bytes, "str | None"]
@@ -60,6 +72,8 @@ _unusable = False
 _warmed = False
 #: How many histories workers have read in this process (benchmarks and tests report it).
 worker_reads = 0
+#: How many `map_in_order` jobs workers have done in this process (idem).
+worker_jobs = 0
 
 
 def worker_count() -> int:
@@ -196,6 +210,66 @@ def read_series(
             future.cancel()
 
 
+def map_in_order(function: Callable[..., Any], arg_lists: Sequence[tuple]) -> Iterator[Any] | None:
+    """`function(*args)` for each of `arg_lists`, computed by the workers, handed over in order.
+
+    None when there can be no pool here (the caller then works as it would without one). The
+    jobs are sent from a thread of their own, as starting the workers takes a moment that the
+    caller can use. A job the pool fails at (a worker killed, say, or a pool that would not
+    start) is computed here instead, so every result comes. Closing the iterator early drops
+    the jobs not yet started.
+    """
+    if (
+        _unusable
+        or worker_count() < 2
+        or "forkserver" not in multiprocessing.get_all_start_methods()
+    ):
+        return None
+    futures: list[Future] = []
+
+    def send() -> None:
+        pool = _executor()
+        if pool is None:
+            return
+        try:
+            for args in arg_lists:
+                futures.append(pool.submit(function, *args))
+        except Exception:  # a pool that cannot take work (broken, shut down, out of processes)
+            _give_up()
+
+    sender = threading.Thread(target=send, name="mltui-pool-send", daemon=True)
+    sender.start()
+    return _in_order(function, arg_lists, sender, futures)
+
+
+def _in_order(
+    function: Callable[..., Any],
+    arg_lists: Sequence[tuple],
+    sender: threading.Thread,
+    futures: list[Future],
+) -> Iterator[Any]:
+    global worker_jobs
+    try:
+        sender.join()
+        for index, args in enumerate(arg_lists):
+            if index >= len(futures):  # never sent: the pool failed first
+                yield function(*args)
+                continue
+            try:
+                result = futures[index].result()
+            except Exception as exc:
+                if isinstance(exc, BrokenProcessPool):
+                    _give_up()
+                result = function(*args)
+            else:
+                worker_jobs += 1
+            yield result
+    finally:
+        sender.join()
+        for future in futures:
+            future.cancel()
+
+
 def _column(typecode: str, data: bytes) -> array:
     column = array(typecode)
     column.frombytes(data)
@@ -220,7 +294,10 @@ def _as_array(typecode: str, column: Sequence) -> array:
 
 # -- in the workers -------------------------------------------------------------------------------
 def _quiet() -> None:
-    """Point the worker's stdout and stderr at /dev/null: the terminal belongs to the app."""
+    """Point the worker's stdout and stderr at /dev/null: the terminal belongs to the app. And
+    lower its priority: where CPUs are few, the app's own thread (its screen) comes first."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(WORKER_NICE)
     with contextlib.suppress(OSError):
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, 1)

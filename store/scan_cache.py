@@ -107,6 +107,20 @@ def is_racy(sig: Sig, now_ns: int) -> bool:
     return False
 
 
+def entry_parts(sig: Sig, now_ns: int) -> tuple[tuple[str, ...], list] | None:
+    """(paths, stats) of a signature as the cache keeps them; None when it is too recent to trust.
+
+    Separate from `ScanCache.put` so that worker processes reading a store can do this part.
+    """
+    if is_racy(sig, now_ns):
+        return None
+    intern = sys.intern
+    rels = tuple(intern("/" + rel) if rel else "" for rel in sig[::4])
+    stats = sig[:]
+    del stats[::4]
+    return rels, stats
+
+
 class ScanCache:
     """Parsed run records of one store, keyed by run folder relative to the store root."""
 
@@ -166,16 +180,17 @@ class ScanCache:
 
     def put(self, key: str, sig: Sig, record: Any, now_ns: int | None = None) -> None:
         """Remember `record`, unless its files changed too recently to be trusted."""
-        now_ns = time.time_ns() if now_ns is None else now_ns
-        if is_racy(sig, now_ns):
+        self.put_parts(key, entry_parts(sig, time.time_ns() if now_ns is None else now_ns), record)
+
+    def put_parts(self, key: str, parts: tuple[tuple[str, ...], list] | None, record: Any) -> None:
+        """Remember `record` under `entry_parts` of its signature (None: forget the run)."""
+        if parts is None:
             if self.entries.pop(key, None) is not None:
                 self.dirty = True
             return
+        rels, stats = parts
         # Runs logged alike have the same paths: one shared tuple, which marshal writes once.
-        rels = tuple(sys.intern("/" + sig[i] if sig[i] else "") for i in range(0, len(sig), 4))
-        rels = self._shapes.setdefault(rels, rels)
-        stats = [v for i, v in enumerate(sig) if i % 4]
-        self.entries[key] = [rels, stats, record]
+        self.entries[key] = [self._shapes.setdefault(rels, rels), stats, record]
         self.dirty = True
 
     def retain(self, prefix: str, keys: set[str]) -> None:

@@ -1,14 +1,19 @@
-"""`Store.metric_series_many`: histories read in worker processes equal those read in place."""
+"""Work done in worker processes equals the same work done in place.
+
+`Store.metric_series_many` (long histories) and a file store's first scan (run folders).
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
-from store import open_store, parallel
+from store import file_store, open_store, parallel
+from store.export import run_record
 from store.series import Series
 from tests.conftest import FIXTURE_IDS, FIXTURE_STORES, copy_fixture, store_path
 
@@ -145,3 +150,96 @@ def test_warm_starts_the_workers_in_the_background():
         __import__("time").sleep(0.05)
     else:
         pytest.fail("warm() did not start two workers within 10 s")
+
+
+# -- a file store's first scan ----------------------------------------------------------------
+FILE_FIXTURES = [p for p in FIXTURE_STORES if not (p / "mlflow.db").is_file()]
+
+
+@pytest.fixture
+def scan_in_workers(monkeypatch):
+    """Every run after the first two goes to the workers, two folders a job, and is cached."""
+    monkeypatch.setattr(file_store, "BATCH_SIZE", 2)
+    monkeypatch.setattr(file_store, "CACHE_MIN_RUNS", 1)
+    monkeypatch.setattr(parallel, "MIN_SCAN_RUNS", 1)
+    monkeypatch.setattr(parallel, "SCAN_CHUNK", 2)
+
+
+def reading(store) -> list[str]:
+    """Every run (deleted ones too) as JSON text: NaN and infinities compare as text."""
+    runs = store.runs(None, include_deleted=True)
+    return [json.dumps(run_record(run, ""), sort_keys=True) for run in runs]
+
+
+def read_in_thread(path, monkeypatch) -> list[str]:
+    with monkeypatch.context() as m:
+        m.setenv("MLTUI_WORKERS", "0")
+        m.setattr(parallel, "_unusable", False)  # set again on leaving: workers usable again
+        return reading(file_store.FileStore(path, use_cache=False))
+
+
+@pytest.mark.parametrize("fixture", FILE_FIXTURES, ids=[p.name for p in FILE_FIXTURES])
+def test_a_first_scan_in_workers_reads_what_the_thread_reads(fixture, scan_in_workers, monkeypatch):
+    path = fixture / "mlruns"
+    expected = read_in_thread(path, monkeypatch)
+    assert len(expected) > 2, "the fixture should leave runs for the workers"
+    before = parallel.worker_jobs
+    store = file_store.FileStore(path)
+    assert reading(store) == expected
+    assert parallel.worker_jobs > before
+    assert store.warnings.messages == []
+    # What the workers read was cached: reopening reads it all back without them.
+    before = parallel.worker_jobs
+    again = file_store.FileStore(path)
+    assert reading(again) == expected
+    assert parallel.worker_jobs == before
+    cache = again._scan_cache()
+    assert len(cache.entries) >= len(expected)
+    assert all(cache.get(key, str(path) + "/" + key) is not None for key in cache.entries), (
+        "every cached run should be found unchanged"
+    )
+
+
+def test_a_first_scan_in_workers_warns_and_caches_nothing_it_warned_of(
+    tmp_path, scan_in_workers, monkeypatch
+):
+    target = copy_fixture("mlflow-3.17.2-file", tmp_path) / "mlruns"
+    store = file_store.FileStore(target, use_cache=False)
+    runs = store.runs(None, include_deleted=True)
+    run_dirs = sorted(store._run_dirs.values())
+    broken_meta = run_dirs[-1] + "/meta.yaml"
+    with open(broken_meta, "w") as fh:
+        fh.write("run_id: [unclosed\n")
+    garbled = next(r for r in runs if r.metrics and store._run_dirs[r.run_id] != run_dirs[-1])
+    metric_file = store._metric_path(garbled.run_id, sorted(garbled.metrics)[0])
+    with open(metric_file, "ab") as fh:
+        fh.write(b"garbage line\n")
+
+    expected = read_in_thread(target, monkeypatch)
+    before = parallel.worker_jobs
+    fresh = file_store.FileStore(target)
+    assert reading(fresh) == expected
+    assert len(expected) == len(runs) - 1
+    assert parallel.worker_jobs > before
+    messages = fresh.warnings.messages
+    assert any(m.startswith(f"{broken_meta}: malformed YAML") for m in messages), messages
+    assert f"{metric_file}: 1 malformed line(s) ignored" in messages
+    keys = fresh._scan_cache().entries
+    root = str(target) + "/"
+    assert run_dirs[-1].removeprefix(root) not in keys
+    assert store._run_dirs[garbled.run_id].removeprefix(root) not in keys
+    # Warned again when reopened: what warned was not cached.
+    again = file_store.FileStore(target)
+    reading(again)
+    assert f"{metric_file}: 1 malformed line(s) ignored" in again.warnings.messages
+
+
+def test_a_first_scan_falls_back_to_the_thread_when_a_worker_dies(scan_in_workers, monkeypatch):
+    path = FILE_FIXTURES[-1] / "mlruns"
+    expected = read_in_thread(path, monkeypatch)
+    pool = parallel._executor()
+    assert pool is not None
+    with pytest.raises(BrokenProcessPool):
+        pool.submit(os._exit, 1).result()
+    assert reading(file_store.FileStore(path)) == expected
+    assert parallel._unusable

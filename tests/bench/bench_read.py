@@ -140,6 +140,24 @@ def ours_runs(path: Path) -> dict[str, dict[str, float]]:
         store.close()
 
 
+def workers(count: str | None) -> None:
+    """Stop mltui's worker processes; later reads start `count` ($MLTUI_WORKERS; None: default)."""
+    from store import parallel
+
+    parallel.shutdown()
+    parallel._unusable = False
+    if count is None:
+        os.environ.pop("MLTUI_WORKERS", None)
+    else:
+        os.environ["MLTUI_WORKERS"] = count
+
+
+def worker_count() -> int:
+    from store import parallel
+
+    return parallel.worker_count()
+
+
 def mlflow_client(uri: str):
     import mlflow  # noqa: F401 - imported here so that our own timings never pay for it
     from mlflow import MlflowClient
@@ -193,16 +211,28 @@ except ImportError:
         from store.file_store import FileStore
         store = FileStore(path, use_cache=True)
 n = len(store.runs()) if sys.argv[3] == "load" else 0
-hwm = next(
-    int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:")
-)
-print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, hwm)
+
+def hwm_kb(pid):
+    with open(f"/proc/{pid}/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return [int(c) for c in fh.read().split()]
+    except OSError:
+        return []
+
+# Worker processes (children of the fork server, a child of this process), if any started.
+workers = [w for c in children("self") for w in children(c)]
+worker_hwm = max([hwm_kb(w) for w in workers] or [0])
+print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, hwm_kb("self"), len(workers), worker_hwm)
 """
 
 
-def peak_rss_mb(path: Path, cache_dir: str, load: bool) -> tuple[int, float, float]:
-    """(runs loaded, ru_maxrss MB, VmHWM MB) of a fresh Python that opens the store (and loads
-    its runs).
+def peak_rss_mb(path: Path, cache_dir: str, load: bool) -> tuple[int, float, float, int, float]:
+    """(runs loaded, ru_maxrss MB, VmHWM MB, worker processes, their largest VmHWM MB) of a
+    fresh Python that opens the store (and loads its runs).
 
     Linux carries ru_maxrss across fork and exec, so a child of a big process reports at least
     the parent's peak: call this before the parent grows, and compare with VmHWM (the peak of
@@ -215,8 +245,8 @@ def peak_rss_mb(path: Path, cache_dir: str, load: bool) -> tuple[int, float, flo
         text=True,
         env={**os.environ, "MLTUI_CACHE_DIR": cache_dir},
     )
-    n, maxrss_kb, hwm_kb = out.stdout.split()[-3:]
-    return int(n), int(maxrss_kb) / 1024, int(hwm_kb) / 1024
+    n, maxrss_kb, hwm_kb, workers, worker_kb = out.stdout.split()[-5:]
+    return int(n), int(maxrss_kb) / 1024, int(hwm_kb) / 1024, int(workers), int(worker_kb) / 1024
 
 
 # -- report --------------------------------------------------------------------------------------
@@ -275,14 +305,15 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         # Peak RSS first, while this process is small (see peak_rss_mb).
-        _, base, base_hwm = peak_rss_mb(sweep, str(cache_root / "rss-open"), load=False)
+        _, base, base_hwm, _, _ = peak_rss_mb(sweep, str(cache_root / "rss-open"), load=False)
         report.add("peak RSS: python + import + open (MB)", f"{base:.0f}", f"VmHWM {base_hwm:.0f}")
         for label in ("cold", "warm"):
-            n, rss, hwm = peak_rss_mb(sweep, str(cache_root / "rss"), load=True)
+            n, rss, hwm, workers, worker_hwm = peak_rss_mb(sweep, str(cache_root / "rss"), True)
             report.add(
                 f"peak RSS: load {n} runs, {label} cache (MB)",
                 f"{rss:.0f}",
-                f"VmHWM {hwm:.0f}",
+                f"VmHWM {hwm:.0f}"
+                + (f"; {workers} workers, each <= {worker_hwm:.0f}" if workers else ""),
                 "< 300 MB",
                 verdict(max(rss, hwm) < 300),
             )
@@ -302,13 +333,23 @@ def main(argv: list[str] | None = None) -> int:
         counter = iter(range(1_000_000))
 
         def cold() -> dict:
-            # A fresh, empty cache directory each time: nothing cached from before.
+            # A fresh, empty cache directory each time: nothing cached from before; and no
+            # worker processes yet: a first open pays for starting them.
             os.environ["MLTUI_CACHE_DIR"] = str(cache_root / f"cold-{next(counter)}")
+            workers(None)
             return ours_runs(sweep)
 
+        workers("0")
+        t_serial, _ = best_of(args.repeat, cold)
+        report.add(
+            "ours: cold cache, in one process (file)",
+            sec(t_serial),
+            f"ours/floor {t_serial / t_floor:.2f}x, mlflow/ours {t_mlflow / t_serial:.1f}x",
+        )
+        workers(None)
         t_cold, ours = best_of(args.repeat, cold)
         report.add(
-            "ours: open + runs() cold cache (file)",
+            f"ours: open + runs() cold cache (file), {worker_count()} workers",
             sec(t_cold),
             f"ours/floor {t_cold / t_floor:.2f}x",
             "<= 2x floor",
