@@ -97,6 +97,15 @@ async def test_lists_runs_with_varying_params_and_metrics(name):
         assert SWEEP in str(screen.query_one("Breadcrumbs").render())
 
 
+@pytest.mark.parametrize("demo", [False, True])
+async def test_the_trail_names_the_store_as_the_top_screen_does(demo):
+    app = make_app(fixture_store_path(STORE), demo=demo)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        trail = str(screen.query_one("Breadcrumbs").render())
+        assert trail.startswith("demo store › " if demo else "mlruns › "), trail
+
+
 async def test_user_data_is_literal():
     app = make_app(fixture_store_path(STORE))
     async with app.run_test(size=(120, 36)) as pilot:

@@ -21,7 +21,7 @@ from store.entities import Run
 from store.series import Series
 from tui.screens.columns import ColumnsScreen
 from tui.text import one_line
-from tui.widgets.breadcrumbs import Breadcrumbs
+from tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 from tui.widgets.metric_chart import ChartSeries, MetricChart
 
 #: Seconds between hand-overs of histories read: the first one at once, so a curve shows while
@@ -142,8 +142,7 @@ class ChartScreen(Screen[None]):
         return self.query_one(MetricChart)
 
     def _store_name(self) -> str:
-        location = self.app.store.location
-        return location.name or str(location)
+        return store_crumb(self.app.store.location, self.app.demo)
 
     # -- reading ---------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="chart-runs", exit_on_error=False)

@@ -18,7 +18,7 @@ from textual.worker import Worker, WorkerState
 
 from store.entities import Run
 from tui.text import format_value, literal, one_line
-from tui.widgets.breadcrumbs import Breadcrumbs
+from tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 
 SYSTEM_TAG_PREFIX = "mlflow."
 #: Words that make a metric lower-is-better by default (anything else is higher-is-better).
@@ -199,7 +199,7 @@ class CompareScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         store = self.app.store
         yield Breadcrumbs(
-            store.location.name or str(store.location), f"compare {len(self.run_ids)} runs"
+            store_crumb(store.location, self.app.demo), f"compare {len(self.run_ids)} runs"
         )
         table: DataTable[Text] = DataTable(
             id="compare-table", cursor_type="row", zebra_stripes=False, fixed_columns=1
@@ -244,7 +244,7 @@ class CompareScreen(Screen[None]):
         self.loaded = True
         store = self.app.store
         self.query_one(Breadcrumbs).show(
-            store.location.name or str(store.location),
+            store_crumb(store.location, self.app.demo),
             ", ".join(message.experiments),
             f"compare {len(self.runs)} runs",
         )

@@ -30,7 +30,7 @@ from tui.screens.confirm import (
 )
 from tui.screens.registry import aliases_text, stage_text, tags_text
 from tui.text import clean, format_time, literal, one_line
-from tui.widgets.breadcrumbs import Breadcrumbs
+from tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 from tui.widgets.keyed_table import KeyedTable
 
 
@@ -128,7 +128,7 @@ class ModelVersionsScreen(RegistryWriteFlow, Screen[None]):
     def compose(self) -> ComposeResult:
         store = self.app.store
         yield Breadcrumbs(
-            store.location.name or str(store.location), "Registered models", self.model_name
+            store_crumb(store.location, self.app.demo), "Registered models", self.model_name
         )
         yield Static(Text("Reading versions…", style="dim"), id="versions-header")
         yield Static("This model has no versions.", id="versions-empty")

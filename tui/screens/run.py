@@ -37,7 +37,7 @@ from tui import clock
 from tui.screens.tabbed import TabbedScreen, number_key_bindings
 from tui.text import clean, format_duration, format_time, format_value, literal, one_line
 from tui.widgets.artifact_browser import ArtifactBrowser
-from tui.widgets.breadcrumbs import Breadcrumbs
+from tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 from tui.widgets.kv_table import KeyValueTable
 from tui.widgets.runs_table import STATUS_LOOK
 
@@ -354,7 +354,7 @@ class RunScreen(TabbedScreen):
     # -- layout ----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         store = self.app.store
-        yield Breadcrumbs(store.location.name or str(store.location), self.run_id, id="run-crumbs")
+        yield Breadcrumbs(store_crumb(store.location, self.app.demo), self.run_id, id="run-crumbs")
         yield Static(Text("Loading run…", style="dim"), id="run-header")
         with TabbedContent(id="run-tabs"):
             with TabPane(TABS[0][1], id="params"):
@@ -490,7 +490,7 @@ class RunScreen(TabbedScreen):
         run = details.run
         store = self.app.store
         self.query_one(Breadcrumbs).show(
-            store.location.name or str(store.location),
+            store_crumb(store.location, self.app.demo),
             details.experiment.name if details.experiment else run.experiment_id,
             run.run_name or run.run_id,
         )

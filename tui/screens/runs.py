@@ -21,7 +21,7 @@ from store.entities import DELETED, Run
 from store.errors import FilterError, StoreError
 from tui import clock
 from tui.text import literal, one_line
-from tui.widgets.breadcrumbs import Breadcrumbs
+from tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 from tui.widgets.filter_bar import FilterBar, RunPredicate, compile_query
 from tui.widgets.runs_table import (
     ATTRIBUTE_COLUMNS,
@@ -252,7 +252,7 @@ class RunsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         store = self.app.store
         yield Breadcrumbs(
-            store.location.name or str(store.location), ", ".join(self.experiment_ids)
+            store_crumb(store.location, self.app.demo), ", ".join(self.experiment_ids)
         )
         yield FilterBar(id="runs-filter-bar")
         yield RunsTable(id="runs-table")
@@ -307,7 +307,7 @@ class RunsScreen(Screen[None]):
     def on_runs_screen_experiment_names(self, message: ExperimentNames) -> None:
         store = self.app.store
         self.query_one(Breadcrumbs).show(
-            store.location.name or str(store.location), ", ".join(message.names)
+            store_crumb(store.location, self.app.demo), ", ".join(message.names)
         )
 
     def on_runs_screen_runs_read(self, message: RunsRead) -> None:

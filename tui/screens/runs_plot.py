@@ -13,7 +13,7 @@ from textual.widgets import Footer
 
 from store.entities import Run
 from tui.screens.compare import flip_direction
-from tui.widgets.breadcrumbs import Breadcrumbs
+from tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 
 
 class RunsPlotScreen(Screen[None]):
@@ -76,7 +76,7 @@ class RunsPlotScreen(Screen[None]):
 
     def _crumbs(self, where: str) -> list[str]:
         store = self.app.store
-        return [store.location.name or str(store.location), where, self.CRUMB]
+        return [store_crumb(store.location, self.app.demo), where, self.CRUMB]
 
     def on_mount(self) -> None:
         if not self.where:

@@ -22,6 +22,14 @@ def store_label(location: Path) -> str:
     return str(path)
 
 
+def store_crumb(location: Path, demo: bool = False) -> str:
+    """The store as the first crumb of screens below the experiments: its folder's or file's
+    name (`mlruns`, `mlflow.db`), or "demo store" for `mltui --demo`, as the top screen says."""
+    if demo:
+        return "demo store"
+    return location.name or str(location)
+
+
 class Breadcrumbs(Widget):
     """A one-line trail of the screens below this one, with a status at the right."""
 
