@@ -64,6 +64,8 @@ REGISTRY = "models"
 RESERVED_EXPERIMENT_FOLDERS = frozenset({"tags", "datasets", "traces", "models"})
 #: Runs handed over per batch by `iter_runs`.
 BATCH_SIZE = 500
+#: The first batch is smaller: what a screen shows first, handed over as soon as it is read.
+FIRST_BATCH = 100
 #: Below this many runs a scan is fast enough without the cache.
 CACHE_MIN_RUNS = 200
 #: LoggedModelStatus by the integer a 3.x logged model's meta.yaml holds.
@@ -659,7 +661,7 @@ class FileStore(Store):
     def iter_runs(
         self, experiment_ids: Sequence[str] | None = None, include_deleted: bool = False
     ) -> Iterator[list[Run]]:
-        """Runs with params, latest metrics and tags, in batches of up to 500."""
+        """Runs with params, latest metrics and tags, in batches of up to 500 (the first: 100)."""
         root_len = len(self.root) + 1
         jobs: list[tuple[str, str, str]] = []
         listed: dict[str, set[str]] = {}
@@ -677,6 +679,7 @@ class FileStore(Store):
         gc_pause = _GcPause()
         gc_pause.start()
         records = self._records(jobs, cache)
+        limit = FIRST_BATCH  # a screenful comes first, at once
         try:
             for (exp_id, _key, run_dir), record in zip(jobs, records, strict=True):
                 if record is None:
@@ -692,11 +695,12 @@ class FileStore(Store):
                 if not include_deleted and record[6] != ACTIVE:
                     continue
                 batch.append(self._run_from_record(record))
-                if len(batch) >= BATCH_SIZE:
+                if len(batch) >= limit:
                     gc_pause.stop()  # never paused while the consumer has the batch
                     yield batch
                     gc_pause.start()
                     batch = []
+                    limit = BATCH_SIZE
         finally:
             records.close()  # workers' jobs not yet started are dropped
             gc_pause.stop()

@@ -122,9 +122,11 @@ def test_keys_with_slashes_are_walked():
 
 def test_iter_runs_hands_over_batches(tmp_path, monkeypatch):
     monkeypatch.setattr("store.file_store.BATCH_SIZE", 3)
+    monkeypatch.setattr("store.file_store.FIRST_BATCH", 2)
     fixture = copy_fixture(_store("3").location.parent.name, tmp_path)
     batches = list(FileStore(fixture / "mlruns", use_cache=False).iter_runs(include_deleted=True))
-    assert len(batches) > 1
+    assert len(batches) > 2
+    assert len(batches[0]) == 2  # a screenful first
     assert all(len(b) <= 3 for b in batches)
     ids = [r.run_id for b in batches for r in b]
     assert len(ids) == len(set(ids)) == len(expected_reading(fixture)["runs"])

@@ -160,6 +160,7 @@ FILE_FIXTURES = [p for p in FIXTURE_STORES if not (p / "mlflow.db").is_file()]
 def scan_in_workers(monkeypatch):
     """Every run after the first two goes to the workers, two folders a job, and is cached."""
     monkeypatch.setattr(file_store, "BATCH_SIZE", 2)
+    monkeypatch.setattr(file_store, "FIRST_BATCH", 1)
     monkeypatch.setattr(file_store, "CACHE_MIN_RUNS", 1)
     monkeypatch.setattr(parallel, "MIN_SCAN_RUNS", 1)
     monkeypatch.setattr(parallel, "SCAN_CHUNK", 2)
