@@ -34,7 +34,7 @@ import multiprocessing
 import os
 import threading
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import resource_tracker
@@ -89,20 +89,24 @@ def worker_count() -> int:
     return min(cpus, MAX_WORKERS)
 
 
+def _possible() -> bool:
+    """Whether a pool can be had here at all: two workers or more, and a fork server."""
+    return worker_count() >= 2 and "forkserver" in multiprocessing.get_all_start_methods()
+
+
 def _executor() -> ProcessPoolExecutor | None:
     """The pool, made on first use; None where there is no point or no way to have one."""
     global _pool, _unusable
     with _lock:
         if _pool is None and not _unusable:
-            workers = worker_count()
-            if workers < 2 or "forkserver" not in multiprocessing.get_all_start_methods():
+            if not _possible():
                 _unusable = True
                 return None
             try:
                 _start_tracker()
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload(["store.file_store", "store.sqlite_store"])
-                _pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_quiet)
+                _pool = ProcessPoolExecutor(worker_count(), mp_context=context, initializer=_quiet)
             except Exception:  # whatever stops a pool here, reading in the thread still works
                 _unusable = True
         return _pool
@@ -148,6 +152,13 @@ def warm() -> None:
     threading.Thread(target=start, name="mltui-pool-warm", daemon=True).start()
 
 
+def warm_for(runs: Iterable[Any]) -> None:
+    """`warm()` if one of `runs` has a metric long enough (judged by its latest step) for the
+    workers to read: stores of short runs never start them."""
+    if any(m.step >= MIN_JOB_STEPS for run in runs for m in run.metrics.values()):
+        warm()
+
+
 def shutdown() -> None:
     """Stop the workers (unfinished jobs are dropped); a later read starts a new pool."""
     global _pool, _warmed
@@ -191,13 +202,8 @@ def read_series(
             yield pair, store.metric_series(*pair)
         for future in as_completed(futures):
             pair = futures[future]
-            try:
-                result: JobResult = future.result()
-            except Exception as exc:
-                # A broken pool is given up; an error of the job itself (an unreadable database,
-                # say) is met again, and raised, by reading here as without the pool.
-                if isinstance(exc, BrokenProcessPool):
-                    _give_up()
+            result: JobResult | None = _result(future)
+            if result is None:
                 yield pair, store.metric_series(*pair)
                 continue
             worker_reads += 1
@@ -219,11 +225,7 @@ def map_in_order(function: Callable[..., Any], arg_lists: Sequence[tuple]) -> It
     start) is computed here instead, so every result comes. Closing the iterator early drops
     the jobs not yet started.
     """
-    if (
-        _unusable
-        or worker_count() < 2
-        or "forkserver" not in multiprocessing.get_all_start_methods()
-    ):
+    if _unusable or not _possible():
         return None
     futures: list[Future] = []
 
@@ -255,11 +257,8 @@ def _in_order(
             if index >= len(futures):  # never sent: the pool failed first
                 yield function(*args)
                 continue
-            try:
-                result = futures[index].result()
-            except Exception as exc:
-                if isinstance(exc, BrokenProcessPool):
-                    _give_up()
+            result = _result(futures[index])
+            if result is None:
                 result = function(*args)
             else:
                 worker_jobs += 1
@@ -268,6 +267,20 @@ def _in_order(
         sender.join()
         for future in futures:
             future.cancel()
+
+
+def _result(future: Future) -> Any | None:
+    """A job's result, or None when it failed: the caller then does the job itself.
+
+    A broken pool is given up; an error of the job itself (an unreadable database, say) is met
+    again, and raised, by doing the job in the caller as without the pool.
+    """
+    try:
+        return future.result()
+    except Exception as exc:
+        if isinstance(exc, BrokenProcessPool):
+            _give_up()
+        return None
 
 
 def _column(typecode: str, data: bytes) -> array:

@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 
 import pytest
 
@@ -244,3 +245,21 @@ def test_a_first_scan_falls_back_to_the_thread_when_a_worker_dies(scan_in_worker
         pool.submit(os._exit, 1).result()
     assert reading(file_store.FileStore(path)) == expected
     assert parallel._unusable
+
+
+def test_warm_for_starts_workers_only_for_runs_with_long_histories(monkeypatch):
+    monkeypatch.setattr(parallel, "MIN_JOB_STEPS", 50_000)
+    store = open_store(store_path(FIXTURE_STORES[-1]))
+    runs = [
+        run
+        for run in store.runs(None, include_deleted=True)
+        if run.metrics and all(m.step < 1000 for m in run.metrics.values())
+    ]
+    assert runs
+    parallel.warm_for(runs)  # short histories
+    assert parallel._pool is None and not parallel._warmed
+    run = runs[0]
+    key = next(iter(run.metrics))
+    run.metrics[key] = replace(run.metrics[key], step=parallel.MIN_JOB_STEPS)
+    parallel.warm_for([run])
+    assert parallel._warmed

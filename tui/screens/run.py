@@ -429,7 +429,6 @@ class RunScreen(TabbedScreen):
         self.query_one("#note-heading").display = False
         self.query_one("#run-note").display = False
         self.load()
-        parallel.warm()  # long histories of this run chart sooner with the workers up
 
     # -- reading ---------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
@@ -444,6 +443,7 @@ class RunScreen(TabbedScreen):
         details = RunDetails(run, experiment, parent, store.artifact_root(run))
         details.models = model_rows(store, run)
         self.post_message(self.Loaded(details))
+        parallel.warm_for([run])  # its long histories chart sooner with the workers up
 
     def _read_again(self) -> None:
         self.load()

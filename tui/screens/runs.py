@@ -677,8 +677,8 @@ class RunsScreen(Screen[None]):
             return
         self.marked ^= {run_id}
         self.table.set_marked(run_id, run_id in self.marked)
-        if self.marked:
-            parallel.warm()  # marked runs are about to be charted or compared
+        if run_id in self.marked and run_id in self.runs:
+            parallel.warm_for([self.runs[run_id]])  # about to be charted or compared
         self.table.action_cursor_down()
         self.update_status()
 
