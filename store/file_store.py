@@ -73,8 +73,6 @@ LOGGED_MODEL_STATUS = {0: "UNSPECIFIED", 1: "PENDING", 2: "READY", 3: "FAILED"}
 #: Registered models tagged so are prompts; MLflow's search_registered_models leaves them out.
 PROMPT_TAG = "mlflow.prompt.is_prompt"
 
-# Metric lines in the usual form "<ts> <value> <step>\n", for the whole-file fast path.
-_SIMPLE_METRIC_LINES = re.compile(rb"(?:-?[0-9]+ [^ \n]+ -?[0-9]+\n)+")
 _RUN_ID = re.compile(r"[0-9a-f]{32}\Z")
 # For `metric_columns`: every byte but the separators (deleted, what is left is the layout of
 # the lines), the bytes of numbers as str(float) writes them (deleted, nothing may be left), and
@@ -82,6 +80,7 @@ _RUN_ID = re.compile(r"[0-9a-f]{32}\Z")
 _NOT_SEPARATORS = bytes(sorted(set(range(256)) - set(b" \n")))
 _NUMBER_BYTES = b"0123456789.+-eEnaif \n"
 _SEPARATORS_TO_COMMAS = bytes.maketrans(b" \n", b",,")
+_NEWLINES_TO_SPACES = bytes.maketrans(b"\n", b" ")
 
 # A run record is plain data, so that the scan cache can store it with marshal.
 # (run_id, experiment_id, run_name, status, start_time, end_time, lifecycle_stage, artifact_uri,
@@ -227,24 +226,37 @@ def latest_point(data: bytes) -> tuple[tuple[int, int, float] | None, int]:
     body = data if data[-1:] == b"\n" else _complete_lines(data)
     if not body:
         return None, 0
-    try:
-        if body.count(b"\n") == 1:
-            parts = body.split(b" ")
-            if len(parts) == 3:
+    lines = body.count(b"\n")
+    if lines == 1:  # most metric files of a sweep: one point
+        parts = body.split(b" ")
+        if len(parts) == 3:
+            try:
                 return (int(parts[2]), int(parts[0]), float(parts[1])), 0
-        elif _SIMPLE_METRIC_LINES.fullmatch(body):
-            # The regex vouches for the integers; float() still checks every value. Whole
-            # columns are converted in C, and tuples are only built when steps tie.
-            tokens = body.split()
+            except ValueError:
+                pass  # parsed line by line below, and counted
+    elif body.translate(None, _NOT_SEPARATORS) == b"  \n" * lines:
+        # Three fields on every line, as MLflow writes them: each column is converted whole,
+        # in C, by the int() and float() `_parse_metric_line` applies to one line's fields
+        # (the same fields: both split at single spaces). Anything they refuse, anywhere,
+        # sends the file line by line, to skip just those lines and count them.
+        tokens = body[:-1].translate(_NEWLINES_TO_SPACES).split(b" ")
+        try:
             steps = list(map(int, tokens[2::3]))
+            timestamps = list(map(int, tokens[0::3]))
             values = list(map(float, tokens[1::3]))
+        except ValueError:
+            pass
+        else:
             top = max(steps)
-            if steps.count(top) == 1:
+            if steps.count(top) == 1:  # tuples are only built when steps tie
                 i = steps.index(top)
-                return (top, int(tokens[3 * i]), values[i]), 0
-            return max(zip(steps, map(int, tokens[0::3]), values, strict=True)), 0
-    except ValueError:
-        pass  # something int() or float() refuses: go line by line to skip just that line
+                return (top, timestamps[i], values[i]), 0
+            return max(zip(steps, timestamps, values, strict=True)), 0
+    return _latest_by_lines(body)
+
+
+def _latest_by_lines(body: bytes) -> tuple[tuple[int, int, float] | None, int]:
+    """`latest_point` of complete lines, each parsed on its own (bad ones skipped, counted)."""
     best = None
     bad = 0
     for line in body.split(b"\n")[:-1]:

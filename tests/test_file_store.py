@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import math
+import random
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import yaml
 
 from store import yamlfast
 from store.errors import NotAStoreError
-from store.file_store import FileStore, latest_point
+from store.file_store import FileStore, _latest_by_lines, latest_point
 from tests.conftest import FIXTURE_STORES, copy_fixture, expected_reading
 from tests.readings import assert_same_reading as check_reading
 
@@ -222,6 +223,50 @@ def test_latest_point_skips_partial_and_garbage_lines():
     assert latest_point(b"") == (None, 0)
     # 3.x points logged with a dataset keep their step here (MLflow reads them as step 0).
     assert latest_point(b"1 0.5 4 train abc123\n2 0.2 1\n") == ((4, 1, 0.5), 0)
+
+
+#: Field spellings int() or float() may take or refuse: signs, underscores, other blanks
+#: around a field, an empty field, non-ASCII digits, special floats.
+_FIELDS = [
+    b"0",
+    b"7",
+    b"-3",
+    b"+5",
+    b"1_000",
+    b"12",
+    b"99999",
+    b"1735689660020",
+    b"\t4",
+    b"4\r",
+    b"",
+    b"x",
+    b"1.5",
+    b"-0",
+    b"-0.0",
+    b"nan",
+    b"inf",
+    b"-inf",
+    b"1e5",
+    b"0x10",
+    b"\xd9\xa3",
+    b"2\x0c",
+    b"\x0b3",
+    b"9" * 25,
+]
+
+
+def test_latest_point_whole_file_path_reads_as_line_by_line():
+    """The columns-at-once path finds what parsing each line on its own finds, bad lines too."""
+    rng = random.Random(5)
+    for _ in range(3000):
+        lines = [
+            b" ".join(rng.choice(_FIELDS) for _ in range(rng.choice((3, 3, 3, 2, 5))))
+            for _ in range(rng.randint(1, 6))
+        ]
+        body = b"\n".join(lines) + b"\n"
+        got, expected = latest_point(body), _latest_by_lines(body)
+        assert got[1] == expected[1], body
+        assert repr(got[0]) == repr(expected[0]), body  # nan and -0.0 by their spelling
 
 
 # -- the fast meta.yaml reader --------------------------------------------------------------
