@@ -6,6 +6,7 @@ import shutil
 import time
 
 import pytest
+from textual.widgets import Input, TextArea
 
 from tests.tui.helpers import FIXED_NOW_MS, FIXTURES, fixture_store_path, make_app
 
@@ -18,6 +19,10 @@ def fixed_clock_and_zone(monkeypatch, tmp_path_factory):
     time.tzset()
     monkeypatch.setattr("tui.clock.now_ms", lambda: FIXED_NOW_MS)
     monkeypatch.setenv("MLTUI_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "mltui-cache"))
+    # A steady text cursor: a snapshot taken over 0.5 s after the last key (a loaded machine)
+    # would otherwise catch it blinked off.
+    monkeypatch.setattr(Input, "_toggle_cursor", lambda self: None)
+    monkeypatch.setattr(TextArea, "_toggle_cursor_blink_visible", lambda self: None)
     yield
     time.tzset()
 
