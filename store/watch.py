@@ -70,6 +70,17 @@ RETRY_SECONDS = 0.1
 RETRY_ATTEMPTS = 30
 #: SQLite: the whole `runs` table is compared (for deletions) at most this often.
 SQLITE_FULL_DIFF_SECONDS = 2.0
+#: SQLite: the registry tables are compared after commits at most this often (any commit may
+#: be a registry write); a commit within that time is looked at when it is over.
+REGISTRY_SECONDS = 1.0
+#: The model registry's tables in an MLflow database.
+REGISTRY_TABLES = (
+    "registered_models",
+    "model_versions",
+    "registered_model_tags",
+    "model_version_tags",
+    "registered_model_aliases",
+)
 #: Filesystems where another machine's writes raise no inotify event.
 NETWORK_FILESYSTEMS = frozenset(
     {
@@ -92,6 +103,9 @@ class StoreChanges:
     metric_points: dict[tuple[str, str], list[Metric]] = field(default_factory=dict)
     deleted_runs: set[str] = field(default_factory=set)
     deleted_experiments: set[str] = field(default_factory=set)
+    #: The model registry changed: a model or version added or deleted, a stage, alias,
+    #: tag or description set (compared whole: registries are small).
+    registry: bool = False
     #: The store folder or database file disappeared (or was replaced).
     store_gone: bool = False
     notices: list[str] = field(default_factory=list)
@@ -103,6 +117,7 @@ class StoreChanges:
             or self.metric_points
             or self.deleted_runs
             or self.deleted_experiments
+            or self.registry
             or self.store_gone
             or self.notices
         )
@@ -169,6 +184,9 @@ class StoreFollower:
         self._last_emit = -math.inf
         self._gone = False
         self._start_notices: list[str] = []
+        self._registry_sig: object = None
+        self._next_registry = -math.inf
+        self._registry_pending = False
 
     # -- public ---------------------------------------------------------------------------
     def start(self, callback: Callback) -> None:
@@ -261,6 +279,7 @@ class StoreFollower:
                 out.notices.append(backend.back_notice())
                 if backend.can_resume:
                     backend.baseline()
+                    self._check_registry(None)
                     out.experiments.update(backend.experiment_ids())
                     if self.mode == "events":
                         self._start_events(out)
@@ -271,8 +290,9 @@ class StoreFollower:
             out.notices.append(backend.gone_notice())
             self._stop_observer()
             return None
-        if paths or retry_due:
-            backend.on_paths(paths, out)
+        in_registry = {p for p in paths if backend.in_registry(p)}
+        if paths - in_registry or retry_due:
+            backend.on_paths(paths - in_registry, out)
         if scan:
             missed = backend.scan(out, verify=self.mode == "events", sweep=self.mode == "polling")
             if missed and self.mode == "events":
@@ -281,7 +301,33 @@ class StoreFollower:
                     "or the inotify watch limit reached?)",
                     out,
                 )
-        return backend.retry_after()
+        if paths and backend.registry_anywhere:
+            self._registry_pending = True
+        if (
+            scan
+            or in_registry
+            or (self._registry_pending and time.monotonic() >= self._next_registry)
+        ):
+            self._check_registry(out)
+        retry = backend.retry_after()
+        if self._registry_pending:  # a look put off by the rate limit, or that failed
+            wait = max(0.0, self._next_registry - time.monotonic())
+            retry = wait if retry is None else min(retry, wait)
+        return retry
+
+    def _check_registry(self, out: StoreChanges | None) -> None:
+        """Compare the registry with the last look (`out` None: only record it)."""
+        self._next_registry = time.monotonic() + REGISTRY_SECONDS
+        try:
+            sig = self._backend.registry_sig()
+        except (OSError, StoreError):
+            # Unreadable for now (locked, a folder going away): look again after a while.
+            self._registry_pending = True
+            return
+        self._registry_pending = False
+        if out is not None and sig != self._registry_sig:
+            out.registry = True
+        self._registry_sig = sig
 
     def _begin(self) -> None:
         backend = self._backend
@@ -296,6 +342,7 @@ class StoreFollower:
             else:
                 self._start_events(None)
         backend.baseline()
+        self._check_registry(None)
         if self.mode == "polling":
             backend.prepare_polling()
 
@@ -404,6 +451,18 @@ class _Backend:
     where: str
     #: Whether following can go on after the store came back (a file store can).
     can_resume = False
+    #: Whether any change may be a registry write (one database), so that the registry is
+    #: compared after changes too, not only when `in_registry` paths changed and on scans.
+    registry_anywhere = False
+
+    def in_registry(self, path: str) -> bool:
+        """Whether `path` is part of the model registry (compared by `registry_sig`)."""
+        return False
+
+    def registry_sig(self) -> object:
+        """Equal between two looks when the registry did not change (may raise OSError or
+        StoreError: then it is compared at the next look)."""
+        return None
 
     def relevant(self, path: str) -> bool:
         """Whether an event on `path` may matter (called on watchdog's thread: keep it cheap)."""
@@ -518,6 +577,7 @@ class _FileFollower(_Backend):
         self.watch_dir = self.root
         self.where = self.root
         self._prefix = self.root + os.sep
+        self._registry = os.path.join(self.root, REGISTRY)
         self.exps: dict[str, _Exp] = {}
         self.runs: dict[str, _Run] = {}
         self.root_mtime: int | None = None
@@ -565,11 +625,26 @@ class _FileFollower(_Backend):
             return False
         parts = path[len(self._prefix) :].split(os.sep, 3)
         if parts[0] == REGISTRY:
-            return False
+            return True
         if len(parts) >= 2 and parts[1] in ("traces", "datasets", "models"):
             return False
         # Artifacts can be large trees written while training; nothing in them is followed.
         return not (len(parts) >= 3 and parts[2] == "artifacts")
+
+    def in_registry(self, path: str) -> bool:
+        return path == self._registry or path.startswith(self._registry + os.sep)
+
+    def registry_sig(self) -> object:
+        """Every folder and file of `models/` with its size, time and inode (MLflow rewrites
+        meta.yaml and tag files in place; our writes replace them: either changes these)."""
+        seen = []
+        for folder, dirs, files in os.walk(self._registry):
+            dirs.sort()
+            for name in ("", *sorted(files)):
+                path = os.path.join(folder, name) if name else folder
+                st = os.stat(path)
+                seen.append((path, st.st_size, st.st_mtime_ns, st.st_ino))
+        return hash(tuple(seen))
 
     def gone(self) -> bool:
         try:
@@ -1200,6 +1275,7 @@ class _SqliteFollower(_Backend):
     """Follows an MLflow SQLite database through the store's read-only connection."""
 
     recursive = False
+    registry_anywhere = True
 
     def __init__(self, store: Store) -> None:
         self.store: Any = store
@@ -1222,9 +1298,24 @@ class _SqliteFollower(_Backend):
         #: Events arrived since the last verify scan; that scan found a change with none.
         self.evented = False
         self.suspect = False
+        self._registry_read: tuple[tuple, object] | None = None
 
     def relevant(self, path: str) -> bool:
         return path in self._names
+
+    def registry_sig(self) -> object:
+        """The registry tables' rows, hashed; read again only when the database changed."""
+        sig = self._file_sig()  # before reading: a commit during the read shows next time
+        if self._registry_read is not None and self._registry_read[0] == sig:
+            return self._registry_read[1]
+        tables = [t for t in REGISTRY_TABLES if self.store._has(t)]
+
+        def read(conn) -> int:
+            return hash(tuple(tuple(conn.execute(f'SELECT * FROM "{t}"')) for t in tables))
+
+        value = self.store._read(read)
+        self._registry_read = (sig, value)
+        return value
 
     def gone(self) -> bool:
         sig = _sig(self.path)

@@ -178,6 +178,8 @@ def test_mlflow_client_run_and_points_are_reported(mlflow_written, backend, mode
     assert {run for c in collector.snapshot() for run, _ in c.metric_points} == {rid}
     assert victims[backend] not in collector.runs() - collector.deleted_runs()
     assert all(c for c in collector.snapshot()), "a callback got an empty change set"
+    # Runs and points are no registry change (SQLite compares the registry after commits).
+    assert not any(c.registry for c in collector.snapshot())
 
 
 # -- (2) a raw writer: a line split across two writes ------------------------------------------
@@ -245,6 +247,41 @@ def test_burst_is_coalesced_and_complete(tmp_path, followers, monkeypatch, mode)
     # 5,000 appends (each its own open/write/close) came out in a handful of callbacks.
     assert len(calls) <= 25, [c.point_count for c in calls]
     assert follower.mode == mode, follower.notice
+
+
+# -- (3b) the model registry ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("backend", ["file", "sqlite"])
+def test_registry_writes_are_reported(tmp_path, followers, monkeypatch, backend, mode):
+    """Each kind of registry write is seen, rows added and values changed in place, within a
+    few seconds: by its events, not the verify scan (5 s), even writes in quick succession
+    (SQLite looks at the registry at most once a second, and then at what it put off)."""
+    from store.registry_write import RegistryWriter
+
+    fixture = "mlflow-3.17.2-file" if backend == "file" else "mlflow-3.17.2-sqlite"
+    store = open_store(store_path(copy_fixture(fixture, tmp_path)))
+    follower, collector = follow(store, mode)
+    followers.append(follower)
+    writer = RegistryWriter(store)
+    writes = [
+        lambda: writer.set_alias("wine-classifier", "live", 5),
+        lambda: writer.set_alias("wine-classifier", "live", 4),  # the same alias, moved
+        lambda: writer.set_model_tag("churn-model", "team", "a"),
+        lambda: writer.set_model_tag("churn-model", "team", "b"),  # a value replaced
+        lambda: writer.update_version_description("churn-model", 1, "checked live"),
+        lambda: writer.transition_stage("churn-model", 1, "Staging"),
+    ]
+    for number, write in enumerate(writes, 1):
+        write()
+        collector.wait_for(
+            lambda n=number: sum(c.registry for c in collector.snapshot()) >= n,
+            f"registry write {number} reported",
+            timeout=4.0,
+        )
+    # Registry writes are not taken for changes to runs or experiments.
+    assert not any(c.runs or c.experiments or c.metric_points for c in collector.snapshot())
 
 
 # -- (4) the store disappears -----------------------------------------------------------------

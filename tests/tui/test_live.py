@@ -47,35 +47,54 @@ async def open_sweep(pilot) -> RunsScreen:
     return screen
 
 
-def mlflow_writer(tracking_uri: str, experiment_id: str) -> str:
+MLFLOW_STORES = ["mlflow-3.17.2-file", "mlflow-3.17.2-sqlite"]
+
+
+def run_mlflow(code: str, path: Path) -> str:
+    """`code` run by MLflow in another process, in the store's folder, the store its default
+    (so that MLflow leaves no mlflow.db where the tests run); returns what it printed."""
+    uri = f"sqlite:///{path}" if path.suffix == ".db" else f"file://{path}"
+    env = {
+        **os.environ,
+        "MLFLOW_ALLOW_FILE_STORE": "true",
+        "MLFLOW_TRACKING_URI": uri,
+        "MLFLOW_REGISTRY_URI": uri,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=path.parent,
+        check=True,
+    )
+    return done.stdout
+
+
+def mlflow_writer(path: Path, experiment_id: str) -> str:
     """A new run logged by MLflow's own client in another process; returns its run id."""
     code = f"""
 import mlflow
 from mlflow.tracking import MlflowClient
-client = MlflowClient({tracking_uri!r})
+client = MlflowClient()
 run = client.create_run({experiment_id!r}, run_name="live-run")
 for step in range(5):
     client.log_metric(run.info.run_id, "rmse", 0.25 - step * 0.01, step=step)
 client.log_param(run.info.run_id, "alpha", "0.77")
 print(run.info.run_id)
 """
-    env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"}
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-    )
-    return out.stdout.strip().splitlines()[-1]
+    return run_mlflow(code, path).strip().splitlines()[-1]
 
 
-@pytest.mark.parametrize("name", ["mlflow-3.17.2-file", "mlflow-3.17.2-sqlite"])
+@pytest.mark.parametrize("name", MLFLOW_STORES)
 async def test_a_new_run_from_mlflow_appears(store_copy, name):
     path = store_copy(name)
-    uri = f"sqlite:///{path}" if path.suffix == ".db" else f"file://{path}"
     app = MltuiApp(open_store(path), watch=True)
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_sweep(pilot)
         before = set(screen.runs)
         cursor_run = screen.current_run_id()
-        run_id = await asyncio.to_thread(mlflow_writer, uri, screen.experiment_ids[0])
+        run_id = await asyncio.to_thread(mlflow_writer, path, screen.experiment_ids[0])
         assert await eventually(pilot, lambda: run_id in screen.table.shown_run_ids())
         assert set(screen.runs) == before | {run_id}
         run = screen.runs[run_id]
@@ -130,3 +149,40 @@ async def test_an_open_chart_extends(store_copy):
             pilot, lambda: len(chart.histories[(run.run_id, "rmse")]) == before + 3
         )
         assert list(chart.histories[(run.run_id, "rmse")].steps[-3:]) == [1000, 1001, 1002]
+
+
+# -- the registry, changed by MLflow while it is shown -------------------------------------------
+REGISTRY_WRITER = """
+from mlflow.tracking import MlflowClient
+client = MlflowClient()
+client.set_registered_model_alias("wine-classifier", "live", "5")
+client.update_registered_model("churn-model", description="retrained overnight")
+"""
+
+
+@pytest.mark.parametrize("name", MLFLOW_STORES)
+async def test_registry_changes_from_mlflow_appear(store_copy, name):
+    from tui.screens.model_versions import ModelVersionsScreen
+    from tui.screens.registry import RegisteredModelsScreen
+
+    path = store_copy(name)
+    app = MltuiApp(open_store(path), watch=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        models = RegisteredModelsScreen()
+        await app.push_screen(models)
+        await settle(pilot)
+        versions = ModelVersionsScreen("wine-classifier")
+        await app.push_screen(versions)
+        await settle(pilot)
+        assert await eventually(pilot, lambda: app.follower is not None)
+        await asyncio.to_thread(app.follower.wait_ready, 60)
+        assert "live" not in versions.versions["5"].aliases
+        await asyncio.to_thread(run_mlflow, REGISTRY_WRITER, path)
+        # The screen on show, and the one under it, read the registry again by themselves.
+        assert await eventually(pilot, lambda: "live" in versions.versions["5"].aliases)
+        assert await eventually(
+            pilot, lambda: models.models["churn-model"].description == "retrained overnight"
+        )
+        assert models.models["wine-classifier"].aliases.get("live") == "5"
+        assert app.screen is versions

@@ -153,6 +153,12 @@ class ModelVersionsScreen(RegistryWriteFlow, Screen[None]):
         self.query_one(DataTable).loading = True
         self.load()
 
+    # -- live updates (the app forwards the follower's changes) -------------------------------
+    def store_changed(self, changes) -> None:
+        """Read the versions again when the registry changed (another process, or our writes)."""
+        if changes.registry and self.reading is not None:
+            self.load()
+
     # -- reading ---------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="versions", exit_on_error=False)
     def load(self) -> None:

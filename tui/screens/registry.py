@@ -170,6 +170,12 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
         if self._loaded:
             self.load()
 
+    # -- live updates (the app forwards the follower's changes) -------------------------------
+    def store_changed(self, changes) -> None:
+        """Read the models again when the registry changed (another process, or our writes)."""
+        if changes.registry and self._loaded:
+            self.load()
+
     # -- reading ---------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="registry", exit_on_error=False)
     def load(self) -> None:
