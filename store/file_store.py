@@ -66,8 +66,13 @@ RESERVED_EXPERIMENT_FOLDERS = frozenset({"tags", "datasets", "traces", "models"}
 BATCH_SIZE = 500
 #: The first batch is smaller: what a screen shows first, handed over as soon as it is read.
 FIRST_BATCH = 100
-#: Below this many runs a scan is fast enough without the cache.
+#: Below this many runs a scan is fast enough without the cache file...
 CACHE_MIN_RUNS = 200
+#: ...unless it took this long (runs with long metric files, whose latest values are found by
+#: reading them whole), or the store has a cache file already.
+SLOW_SCAN_SECONDS = 0.25
+#: A batch of runs is handed over when this long has passed since the last, however small.
+BATCH_SECONDS = 0.2
 #: LoggedModelStatus by the integer a 3.x logged model's meta.yaml holds.
 LOGGED_MODEL_STATUS = {0: "UNSPECIFIED", 1: "PENDING", 2: "READY", 3: "FAILED"}
 #: Registered models tagged so are prompts; MLflow's search_registered_models leaves them out.
@@ -673,7 +678,8 @@ class FileStore(Store):
     def iter_runs(
         self, experiment_ids: Sequence[str] | None = None, include_deleted: bool = False
     ) -> Iterator[list[Run]]:
-        """Runs with params, latest metrics and tags, in batches of up to 500 (the first: 100)."""
+        """Runs with params, latest metrics and tags, in batches of up to 500 (the first: 100),
+        each handed over at the latest `BATCH_SECONDS` after the one before."""
         root_len = len(self.root) + 1
         jobs: list[tuple[str, str, str]] = []
         listed: dict[str, set[str]] = {}
@@ -683,7 +689,7 @@ class FileStore(Store):
             for name in self._list_run_dirs(exp_path):
                 keys.add(exp_key + name)
                 jobs.append((exp_id, exp_key + name, exp_path + "/" + name))
-        cache = self._scan_cache() if self.use_cache and len(jobs) >= CACHE_MIN_RUNS else None
+        cache = self._scan_cache() if self.use_cache else None
         if cache is not None:
             with cache.lock:
                 cache.load()
@@ -692,6 +698,10 @@ class FileStore(Store):
         gc_pause.start()
         records = self._records(jobs, cache)
         limit = FIRST_BATCH  # a screenful comes first, at once
+        # Time spent reading (not while the consumer holds a batch), and when a batch is due.
+        reading = 0.0
+        resumed = time.perf_counter()
+        due = resumed + BATCH_SECONDS
         try:
             for (exp_id, _key, run_dir), record in zip(jobs, records, strict=True):
                 if record is None:
@@ -707,18 +717,23 @@ class FileStore(Store):
                 if not include_deleted and record[6] != ACTIVE:
                     continue
                 batch.append(self._run_from_record(record))
-                if len(batch) >= limit:
+                if len(batch) >= limit or time.perf_counter() >= due:
                     gc_pause.stop()  # never paused while the consumer has the batch
+                    reading += time.perf_counter() - resumed
                     yield batch
+                    resumed = time.perf_counter()
+                    due = resumed + BATCH_SECONDS
                     gc_pause.start()
                     batch = []
                     limit = BATCH_SIZE
         finally:
             records.close()  # workers' jobs not yet started are dropped
             gc_pause.stop()
+        reading += time.perf_counter() - resumed
         if batch:
             yield batch
-        if cache is not None:
+        keep = len(jobs) >= CACHE_MIN_RUNS or reading >= SLOW_SCAN_SECONDS
+        if cache is not None and (keep or cache.found):
             with cache.lock:
                 for exp_key, keys in listed.items():
                     cache.retain(exp_key, keys)

@@ -134,6 +134,8 @@ class ScanCache:
         self._shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
         self.dirty = False
         self.loaded = False
+        #: Whether `load` found a cache file of this store (written by an earlier scan).
+        self.found = False
         self.lock = threading.Lock()
 
     def _header(self) -> list[Any]:
@@ -159,6 +161,7 @@ class ScanCache:
                 and isinstance(payload[1], dict)
             ):
                 self.entries = payload[1]
+                self.found = True
         except Exception:  # whatever is wrong with a cache, it is only a cache
             self.entries = {}
         finally:

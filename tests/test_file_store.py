@@ -133,6 +133,14 @@ def test_iter_runs_hands_over_batches(tmp_path, monkeypatch):
     assert len(ids) == len(set(ids)) == len(expected_reading(fixture)["runs"])
 
 
+def test_iter_runs_hands_over_a_batch_when_reading_is_slow(tmp_path, monkeypatch):
+    """Runs slow to read (long metric files) come as read, not once a batch is full."""
+    monkeypatch.setattr("store.file_store.BATCH_SECONDS", 0.0)
+    fixture = copy_fixture(_store("3").location.parent.name, tmp_path)
+    batches = list(FileStore(fixture / "mlruns", use_cache=False).iter_runs(include_deleted=True))
+    assert [len(b) for b in batches] == [1] * len(expected_reading(fixture)["runs"])
+
+
 def test_registry_latest_versions_and_hidden_deleted_version():
     store = _store("3")
     wine = next(m for m in store.registered_models() if m.name == "wine-classifier")

@@ -251,8 +251,31 @@ def test_small_stores_and_opt_out_write_no_cache(mlruns, cache_dir, monkeypatch)
     _runs(mlruns, use_cache=False)
     assert not cache_dir.exists()
     monkeypatch.setattr("store.file_store.CACHE_MIN_RUNS", 10**6)
+    monkeypatch.setattr("store.file_store.SLOW_SCAN_SECONDS", 3600)
     _runs(mlruns)
     assert not cache_dir.exists()
+
+
+def test_a_slow_scan_of_few_runs_is_cached_all_the_same(mlruns, cache_dir, monkeypatch, reads):
+    """Few runs with long metric files are slow to read: kept, and the file is kept up to date."""
+    monkeypatch.setattr("store.file_store.CACHE_MIN_RUNS", 10**6)
+    monkeypatch.setattr("store.file_store.SLOW_SCAN_SECONDS", 0.0)
+    first = _runs(mlruns)
+    assert len(list(cache_dir.glob("scan-*.marshal"))) == 1
+    # Fast from now on: served from the file, which later scans keep (a changed run re-read).
+    monkeypatch.setattr("store.file_store.SLOW_SCAN_SECONDS", 3600)
+    reads.clear()
+    assert _runs(mlruns) == first
+    assert reads == []
+    changed = _run_dir(mlruns, "sweep-0")
+    with open(changed / "params" / "added", "w") as fh:
+        fh.write("1")
+    _age(mlruns)
+    reads.clear()
+    assert _runs(mlruns) == _runs(mlruns, use_cache=False)
+    reads.clear()
+    _runs(mlruns)
+    assert reads == []  # the changed run was saved again
 
 
 def test_cache_dir_location(tmp_path):
