@@ -153,6 +153,15 @@ def test_confirm_dialog_snapshot(snap_compare, store_copy, tmp_path, monkeypatch
 
 
 # -- what the screens show -----------------------------------------------------------------------
+@pytest.mark.parametrize("demo", [False, True])
+async def test_the_trail_names_the_store_as_the_top_screen_does(demo):
+    app = make_app(fixture_store_path(STORE), demo=demo)
+    async with app.run_test(size=(120, 36)) as pilot:
+        for screen in (await open_registry(pilot), await open_versions(pilot)):
+            trail = str(screen.query_one("Breadcrumbs").render())
+            assert trail.startswith("demo store › " if demo else "mlruns › "), trail
+
+
 async def test_list_shows_aliases_stages_and_opens_versions():
     app = make_app(fixture_store_path(STORE))
     async with app.run_test(size=(120, 36)) as pilot:

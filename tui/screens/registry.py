@@ -24,7 +24,7 @@ from tui.screens.confirm import (
     TagInputScreen,
 )
 from tui.text import format_time, literal, one_line
-from tui.widgets.breadcrumbs import Breadcrumbs, store_label
+from tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 from tui.widgets.keyed_table import KeyedTable
 
 #: How stages look wherever versions are listed.
@@ -140,7 +140,7 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
 
     def compose(self) -> ComposeResult:
         store = self.app.store
-        yield Breadcrumbs("mltui", store_label(store.location), "Registered models")
+        yield Breadcrumbs(store_crumb(store.location, self.app.demo), "Registered models")
         yield Static(
             "No registered models in this store. Register a run's model from its run screen (R).",
             id="registry-empty",
