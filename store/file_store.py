@@ -66,10 +66,10 @@ RESERVED_EXPERIMENT_FOLDERS = frozenset({"tags", "datasets", "traces", "models"}
 BATCH_SIZE = 500
 #: The first batch is smaller: what a screen shows first, handed over as soon as it is read.
 FIRST_BATCH = 100
-#: Below this many runs a scan is fast enough without the cache file...
+#: Below this many runs a scan is fast enough without the store's cache...
 CACHE_MIN_RUNS = 200
 #: ...unless it took this long (runs with long metric files, whose latest values are found by
-#: reading them whole), or the store has a cache file already.
+#: reading them whole): then those experiments get a cache file of their own.
 SLOW_SCAN_SECONDS = 0.25
 #: A batch of runs is handed over when this long has passed since the last, however small.
 BATCH_SECONDS = 0.2
@@ -689,8 +689,14 @@ class FileStore(Store):
             for name in self._list_run_dirs(exp_path):
                 keys.add(exp_key + name)
                 jobs.append((exp_id, exp_key + name, exp_path + "/" + name))
-        cache = self._scan_cache() if self.use_cache else None
-        if cache is not None:
+        small = len(jobs) < CACHE_MIN_RUNS
+        cache = None
+        if self.use_cache:
+            # A few runs: their own small cache file, which exists once a scan was slow.
+            if small:
+                cache = ScanCache(self.root, part="\0".join(sorted(listed)))
+            else:
+                cache = self._scan_cache()
             with cache.lock:
                 cache.load()
         batch: list[Run] = []
@@ -732,8 +738,7 @@ class FileStore(Store):
         reading += time.perf_counter() - resumed
         if batch:
             yield batch
-        keep = len(jobs) >= CACHE_MIN_RUNS or reading >= SLOW_SCAN_SECONDS
-        if cache is not None and (keep or cache.found):
+        if cache is not None and (not small or reading >= SLOW_SCAN_SECONDS or cache.found):
             with cache.lock:
                 for exp_key, keys in listed.items():
                     cache.retain(exp_key, keys)

@@ -124,10 +124,19 @@ def entry_parts(sig: Sig, now_ns: int) -> tuple[tuple[str, ...], list] | None:
 class ScanCache:
     """Parsed run records of one store, keyed by run folder relative to the store root."""
 
-    def __init__(self, store_root: str | os.PathLike[str], directory: Path | None = None):
+    def __init__(
+        self,
+        store_root: str | os.PathLike[str],
+        directory: Path | None = None,
+        *,
+        part: str = "",
+    ):
+        """The cache of the store at `store_root`; a `part` (experiment folders) is a cache
+        file of its own, so that reading a few runs never loads a large store's whole cache."""
         self.root = os.path.realpath(os.fspath(store_root))
         self.directory = directory if directory is not None else cache_dir()
-        digest = hashlib.sha256(self.root.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+        name = self.root + ("\0" + part if part else "")
+        digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:24]
         self.path = self.directory / f"scan-{digest}.marshal"
         #: run key -> [paths (a tuple shared by runs of the same shape), stats, record]
         self.entries: dict[str, list[Any]] = {}

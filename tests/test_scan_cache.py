@@ -256,6 +256,17 @@ def test_small_stores_and_opt_out_write_no_cache(mlruns, cache_dir, monkeypatch)
     assert not cache_dir.exists()
 
 
+def test_few_runs_never_load_the_store_cache(mlruns, cache_dir, monkeypatch, reads):
+    """A large store's cache is one big file: reading a few runs does without it."""
+    first = _runs(mlruns)  # CACHE_MIN_RUNS is 1 here: the store's cache is written
+    monkeypatch.setattr("store.file_store.CACHE_MIN_RUNS", 10**6)
+    monkeypatch.setattr("store.file_store.SLOW_SCAN_SECONDS", 3600)
+    reads.clear()
+    assert _runs(mlruns) == first
+    assert len(reads) == len(first)  # read from the folders, not from that file
+    assert len(list(cache_dir.glob("scan-*.marshal"))) == 1
+
+
 def test_a_slow_scan_of_few_runs_is_cached_all_the_same(mlruns, cache_dir, monkeypatch, reads):
     """Few runs with long metric files are slow to read: kept, and the file is kept up to date."""
     monkeypatch.setattr("store.file_store.CACHE_MIN_RUNS", 10**6)
