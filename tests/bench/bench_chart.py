@@ -29,6 +29,9 @@ bench_read.py or --make-sqlite made one). The chart is of metric `loss` of all 1
   with the cache empty and then filled, the workers started beforehand
 - peak RSS: a fresh Python that opens the chart in the app (headless) and draws it, next to
   one that only imports the app and opens the store
+- the 10 runs listed: `Store.runs` of the experiment in a newly opened store, with the scan
+  cache emptied (a file store reads every metric file whole for its latest value) and then
+  filled, next to `MlflowClient.search_runs` of the same runs (their latest `loss` compared)
 
 Goal (issue #5): read + reduce + draw <= 0.5 s. Two shared cores make single numbers noisy by
 10-50%, and other jobs on them stretch wall times: the read and total lines give CPU time too
@@ -244,6 +247,53 @@ def grown_history(store, run, repeat: int) -> float | None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def runs_listing(target: Path, label: str, repeat: int) -> list[tuple[str, str]]:
+    """The 10 runs listed (with their latest metric values, which a file store finds by reading
+    every metric file whole), first and again, next to MlflowClient.search_runs."""
+    from bench_read import mlflow_client
+
+    from store import open_store
+
+    cache = Path(os.environ["MLTUI_CACHE_DIR"])
+    store = open_store(target)
+    exp_id = next(e.experiment_id for e in store.experiments() if e.name == EXPERIMENT)
+    store.close()
+    latest: dict[str, list] = {}
+
+    def listed() -> None:
+        fresh = open_store(target)  # what a new mltui meets: no runs read in this process
+        runs = fresh.runs([exp_id])
+        latest["ours"] = sorted((r.run_id, r.metrics[KEY].value) for r in runs)
+        fresh.close()
+
+    def first() -> None:
+        shutil.rmtree(cache, ignore_errors=True)
+        listed()
+
+    t_first = best_of(repeat, first)
+    t_again = best_of(repeat, listed)
+    uri = target.as_uri() if target.is_dir() else f"sqlite:///{target}"
+    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    client = mlflow_client(uri)
+
+    def theirs() -> None:
+        runs = client.search_runs([exp_id], max_results=1000)
+        latest["mlflow"] = sorted((r.info.run_id, r.data.metrics[KEY]) for r in runs)
+
+    t_mlflow = best_of(1, theirs)
+    agree = "yes" if latest["ours"] == latest["mlflow"] else "NO"
+    again = "again (scan cache)" if store.kind == "file" else "again"
+    return [
+        (f"[{label}] the 10 runs listed, first open", f"{t_first * 1000:.1f} ms"),
+        (f"[{label}] the 10 runs listed, {again}", f"{t_again * 1000:.1f} ms"),
+        (
+            f"[{label}] MlflowClient.search_runs, the same 10 runs",
+            f"{t_mlflow * 1000:.1f} ms  mlflow/ours {t_mlflow / t_first:.1f}x first, "
+            f"{t_mlflow / t_again:.0f}x again; latest {KEY} agree: {agree}",
+        ),
+    ]
+
+
 def bench(target: Path, label: str, repeat: int) -> list[tuple[str, str]]:
     from store import open_store
     from store.series import reduce_series, series_from_history, sort_by_x
@@ -441,6 +491,8 @@ def report(targets: list[tuple[str, Path]], repeat: int) -> int:
         )
     for label, target in targets:
         rows += bench(target, label, repeat)
+    for label, target in targets:  # MLflow last: importing it grows this process
+        rows += runs_listing(target, label, repeat)
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
