@@ -291,8 +291,9 @@ class StoreFollower:
             self._stop_observer()
             return None
         in_registry = {p for p in paths if backend.in_registry(p)}
-        if paths - in_registry or retry_due:
-            backend.on_paths(paths - in_registry, out)
+        elsewhere = paths - in_registry
+        if elsewhere or retry_due:
+            backend.on_paths(elsewhere, out)
         if scan:
             missed = backend.scan(out, verify=self.mode == "events", sweep=self.mode == "polling")
             if missed and self.mode == "events":
