@@ -17,3 +17,18 @@ class FilterError(StoreError, ValueError):
 
 class ReadOnlyError(StoreError):
     """A write was refused: the store is read-only or its format is not one we write."""
+
+
+def as_sentence(clause: str) -> str:
+    """A reason as a sentence: capital first, full stop last.
+
+    The first word is capitalised only when it is a plain lowercase word: a file name or path
+    (`mlflow.db`, `/data/mlruns`) or a name holding a dash, digit or underscore keeps its case.
+    """
+    clause = clause.strip()
+    if not clause:
+        return clause
+    first = clause.split(maxsplit=1)[0].rstrip(",:;")
+    if first.isalpha() and first.islower():
+        clause = clause[0].upper() + clause[1:]
+    return clause if clause.endswith(".") else clause + "."

@@ -51,7 +51,7 @@ import yaml
 
 from .base import Store
 from .entities import STAGE_DELETED_INTERNAL, STAGES
-from .errors import ReadOnlyError, StoreError
+from .errors import ReadOnlyError, StoreError, as_sentence
 
 try:
     from yaml import CSafeDumper as _SafeDumper
@@ -288,7 +288,7 @@ class RegistryWriter:
     @staticmethod
     def _refuse(reason: str | None) -> None:
         if reason is not None:
-            raise ReadOnlyError(reason[0].upper() + reason[1:] + ".")
+            raise ReadOnlyError(as_sentence(reason))
 
     # -- planning and applying ---------------------------------------------------------------
     def _plan(self, operation: str, name: str, **args: Any) -> WritePlan:

@@ -6,6 +6,7 @@ import importlib.metadata
 import importlib.util
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,19 @@ def copy_fixture(name: str, tmp_path: Path) -> Path:
     target = tmp_path / name
     shutil.copytree(STORES_DIR / name, target)
     return target
+
+
+def untested_schema(db: Path) -> None:
+    """Make a copied fixture database one mltui has not tested writes on: the alembic revision
+    MLflow 3.18.0 stamps, and a registry column no tested schema has (so a gate that compares
+    the registry tables, not only the revision string, refuses it too)."""
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("UPDATE alembic_version SET version_num = 'f4a9b2c7d1e6'")
+        conn.execute("ALTER TABLE registered_models ADD COLUMN untested_column VARCHAR(32)")
+        conn.commit()
+    finally:
+        conn.close()
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,7 @@ import pytest
 import yaml
 
 from store import ReadOnlyError, open_store
+from store.errors import as_sentence
 from store.registry_write import (
     KNOWN_WRITE_REVISIONS,
     TAG_MODEL_VERSIONS,
@@ -36,7 +37,7 @@ from store.registry_write import (
     RegistryWriter,
     WriteResult,
 )
-from tests.conftest import STORES_DIR, copy_fixture, store_path
+from tests.conftest import STORES_DIR, copy_fixture, store_path, untested_schema
 
 mlflow = pytest.importorskip("mlflow")
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # MLflow's stage deprecation
@@ -738,6 +739,32 @@ def test_unknown_schema_revision_is_refused(tmp_path: Path):
     message = _refused_everywhere(folder, RegistryWriter(store), state)
     assert "f4a9b2c7d1e6" in message and "does not write" in message
     store.close()
+
+
+def test_a_refusal_keeps_the_file_names_case(tmp_path: Path):
+    # The issue saw "Mlflow.db has schema revision ...": the sentence began with the file name.
+    folder = copy_fixture("mlflow-3.17.2-sqlite", tmp_path)
+    untested_schema(folder / "mlflow.db")
+    store = open_store(store_path(folder))
+    with pytest.raises(ReadOnlyError) as info:
+        RegistryWriter(store).plan_set_model_tag(W, "k", "v")
+    assert str(info.value).startswith("mlflow.db "), str(info.value)
+    store.close()
+
+
+def test_a_reason_becomes_a_sentence_without_touching_names():
+    assert as_sentence("the store was opened read-only") == "The store was opened read-only."
+    assert (
+        as_sentence("cannot open /data/mlflow.db: locked.")
+        == "Cannot open /data/mlflow.db: locked."
+    )
+    for kept in (
+        "mlflow.db has schema revision x",
+        "/data/mlruns/models is not writable",
+        "wine-classifier has no version 9",
+        "model_2 has no tag 'k'",
+    ):
+        assert as_sentence(kept) == kept + "."
 
 
 def test_mlflow_1_database_is_refused(tmp_path: Path):
