@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stores"
@@ -22,3 +23,14 @@ def make_app(target, **kwargs):
     from tui.app import MltuiApp
 
     return MltuiApp(open_store(target), watch=False, **kwargs)
+
+
+async def eventually(pilot, check, seconds: float = 20.0) -> bool:
+    """Wait for `check()` to hold (True), or give up after `seconds` (False): a state waited for,
+    not a fixed pause."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        await pilot.pause(0.2)
+    return check()

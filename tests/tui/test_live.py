@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from store import open_store
+from tests.tui.helpers import eventually
 from tui.app import MltuiApp
 from tui.screens.runs import RunsScreen
 
@@ -24,15 +25,6 @@ async def settle(pilot) -> None:
     for _ in range(3):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
-
-
-async def eventually(pilot, check, seconds: float = 20.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        await pilot.pause(0.2)
-    return check()
 
 
 async def open_sweep(pilot) -> RunsScreen:

@@ -6,17 +6,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable
 
-from tests.tui.helpers import FIXTURES, fixture_store_path, make_app
+from store.watch import StoreChanges
+from tests.conftest import untested_schema
+from tests.tui.helpers import FIXTURES, eventually, fixture_store_path, make_app
+from tui.app import StoreChanged
 from tui.screens.confirm import (
     ConfirmWriteScreen,
     RegisterModelScreen,
+    TagInputScreen,
     TextInputScreen,
     TransitionScreen,
+    WriteNotice,
 )
 from tui.screens.mlmodel import MLmodelScreen
 from tui.screens.model_versions import ModelVersionsScreen
@@ -376,31 +382,126 @@ async def test_cancel_writes_nothing(store_copy):
     assert tree_digest(path) == before
 
 
-@pytest.mark.parametrize("fixture", WRITABLE)
-async def test_read_only_refuses_and_writes_nothing(fixture, store_copy):
+# -- writes refused: said before anything is typed ------------------------------------------------
+def read_only_app(path: Path):
+    return make_app(path, read_only=True)
+
+
+def unwritable_database_app(path: Path):
+    # Root passes os.access; the writer still takes a file with no write bit as not writable.
+    path.chmod(0o444)
+    return make_app(path)
+
+
+def untested_schema_app(path: Path):
+    untested_schema(path)
+    return make_app(path)
+
+
+READ_ONLY = ("Read-only: the store was opened read-only", "The store was opened read-only")
+#: (fixture, how the app is made, how the notice under the table and a key's refusal begin);
+#: a file name keeps its case at the start of a sentence.
+REFUSED = [
+    ("mlflow-3.17.2-file", read_only_app, *READ_ONLY),
+    ("mlflow-3.17.2-sqlite", read_only_app, *READ_ONLY),
+    ("mlflow-3.17.2-sqlite", unwritable_database_app, "Read-only: /", "/"),
+    ("mlflow-3.17.2-sqlite", untested_schema_app, "Read-only: mlflow.db ", "mlflow.db "),
+]
+
+
+def notice_of(screen) -> str | None:
+    notice = screen.query_one(WriteNotice)
+    return notice.content.plain if notice.display else None
+
+
+def record_notices(app) -> list[str]:
+    """Every notification's text from now on (the app's own list drops expired ones)."""
+    seen: list[str] = []
+    notify = app.notify
+
+    def recording(message: str, **kwargs) -> None:
+        seen.append(message)
+        notify(message, **kwargs)
+
+    app.notify = recording
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("fixture", "make", "notice", "refusal"), REFUSED, ids=lambda v: getattr(v, "__name__", None)
+)
+async def test_refused_writes_are_said_before_a_key_and_write_nothing(
+    fixture, make, notice, refusal, store_copy
+):
     path = store_copy(fixture)
     folder = path if path.is_dir() else path.parent
+    app = make(path)
     before = tree_digest(folder)
-    app = make_app(path, read_only=True)
-    refusal = "The store was opened read-only; nothing was written."
+    seen = record_notices(app)
     async with app.run_test(size=(120, 36)) as pilot:
-        versions = await open_versions(pilot, version="4")
-        for key in ("s", "a", "d", "e", "t", "x"):
+        screen = await open_registry(pilot)
+        put_cursor(screen, MODEL)
+        assert await eventually(pilot, lambda: notice_of(screen) is not None)
+        shown = notice_of(screen)
+        assert shown.startswith(notice) and "nothing was written" not in shown, shown
+        # The footer still lists the write keys, dimmed; pressing one says why, opens nothing.
+        footer = screen.active_bindings
+        assert [footer[k].enabled for k in "etx"] == [False, False, False]
+        assert footer["t"].binding.description == "Set tag"
+        for key in "etx":
+            await pilot.press(key)
+            await settle(pilot)
+            assert app.screen is screen, key
+        await pilot.press("enter")
+        await settle(pilot)
+        versions = app.screen
+        assert isinstance(versions, ModelVersionsScreen)
+        put_cursor(versions, "4")
+        assert await eventually(pilot, lambda: notice_of(versions) == shown)
+        for key in "sadeEtx":
             await pilot.press(key)
             await settle(pilot)
             assert app.screen is versions, key
-        assert notices(app).count(refusal) == 6
-        await pilot.press("escape")
-        await settle(pilot)
-        await pilot.press("e", "t")
-        assert isinstance(app.screen, RegisteredModelsScreen)
         await app.push_screen(RunScreen(run_id_named("train-model-0", fixture)))
         await settle(pilot)
         await pilot.press("R")
-        await settle(pilot)
-        assert isinstance(app.screen, RunScreen)
-        assert notices(app).count(refusal) == 9
+        assert await eventually(pilot, lambda: isinstance(app.screen, RunScreen))
+    refusals = [n for n in seen if n.endswith("; nothing was written.")]
+    assert len(refusals) == 11, seen  # e t x, s a d e E t x, R
+    assert all(n.startswith(refusal) for n in refusals), refusals
     assert tree_digest(folder) == before
+
+
+async def test_the_notice_follows_the_store(store_copy):
+    """MLflow upgrading the database while the screen is open: the notice comes, then goes."""
+    path = store_copy("mlflow-3.17.2-sqlite")
+    app = make_app(path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_registry(pilot)
+        put_cursor(screen, MODEL)
+        assert notice_of(screen) is None
+        assert screen.active_bindings["t"].enabled
+        shutil.copyfile(path, path.with_name("tested.db"))
+        untested_schema(path)
+        app.post_message(StoreChanged(StoreChanges(registry=True)))
+        assert await eventually(pilot, lambda: notice_of(screen) is not None)
+        assert notice_of(screen).startswith("Read-only: mlflow.db ")
+        assert not screen.active_bindings["t"].enabled
+        os.replace(path.with_name("tested.db"), path)
+        app.post_message(StoreChanged(StoreChanges()))
+        assert await eventually(pilot, lambda: notice_of(screen) is None)
+        await pilot.press("t")
+        await settle(pilot)
+        assert isinstance(app.screen, TagInputScreen)
+
+
+def test_read_only_notice_snapshot(snap_compare):
+    async def run_before(pilot) -> None:
+        screen = await open_registry(pilot)
+        assert await eventually(pilot, lambda: notice_of(screen) is not None)
+
+    app = make_app(fixture_store_path(STORE), read_only=True)
+    assert snap_compare(app, terminal_size=(120, 36), run_before=run_before)
 
 
 async def test_what_the_writer_refuses_is_shown(store_copy):

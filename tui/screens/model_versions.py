@@ -27,6 +27,8 @@ from tui.screens.confirm import (
     TextInputScreen,
     Transition,
     TransitionScreen,
+    WriteNotice,
+    with_refusal_binding,
 )
 from tui.screens.registry import aliases_text, stage_text, tags_text
 from tui.text import clean, format_time, literal, one_line
@@ -94,25 +96,27 @@ class ModelVersionsScreen(RegistryWriteFlow, Screen[None]):
         background: $boost;
     }
     """
-    BINDINGS = [
-        Binding("escape", "back", "Back", id="registry.back"),
-        Binding("enter", "open_run", "Source run", id="registry.open_run", priority=True),
-        Binding("m", "open_mlmodel", "MLmodel", id="registry.open_mlmodel"),
-        Binding("s", "transition", "Stage", id="registry.transition"),
-        Binding("a", "set_alias", "Set alias", id="registry.set_alias"),
-        Binding("d", "delete_alias", "Delete alias", id="registry.delete_alias"),
-        Binding("e", "edit_description", "Description", id="registry.edit_description"),
-        Binding(
-            "E",
-            "edit_model_description",
-            "Model description",
-            id="registry.edit_model_description",
-            show=False,
-        ),
-        Binding("t", "set_tag", "Set tag", id="registry.set_tag"),
-        Binding("x", "delete_tag", "Delete tag", id="registry.delete_tag"),
-        Binding("r", "reload", "Reload", id="registry.reload", show=False),
-    ]
+    BINDINGS = with_refusal_binding(
+        [
+            Binding("escape", "back", "Back", id="registry.back"),
+            Binding("enter", "open_run", "Source run", id="registry.open_run", priority=True),
+            Binding("m", "open_mlmodel", "MLmodel", id="registry.open_mlmodel"),
+            Binding("s", "transition", "Stage", id="registry.transition"),
+            Binding("a", "set_alias", "Set alias", id="registry.set_alias"),
+            Binding("d", "delete_alias", "Delete alias", id="registry.delete_alias"),
+            Binding("e", "edit_description", "Description", id="registry.edit_description"),
+            Binding(
+                "E",
+                "edit_model_description",
+                "Model description",
+                id="registry.edit_model_description",
+                show=False,
+            ),
+            Binding("t", "set_tag", "Set tag", id="registry.set_tag"),
+            Binding("x", "delete_tag", "Delete tag", id="registry.delete_tag"),
+            Binding("r", "reload", "Reload", id="registry.reload", show=False),
+        ]
+    )
 
     class Loaded(Message):
         def __init__(self, reading: VersionsReading) -> None:
@@ -146,6 +150,7 @@ class ModelVersionsScreen(RegistryWriteFlow, Screen[None]):
             id="versions-table",
         )
         yield Static(id="version-detail")
+        yield WriteNotice()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -153,9 +158,14 @@ class ModelVersionsScreen(RegistryWriteFlow, Screen[None]):
         self.query_one(DataTable).loading = True
         self.load()
 
+    def on_screen_resume(self) -> None:
+        # Whether writes are refused can change while another screen is shown (or on opening).
+        self.check_writes()
+
     # -- live updates (the app forwards the follower's changes) -------------------------------
     def store_changed(self, changes) -> None:
         """Read the versions again when the registry changed (another process, or our writes)."""
+        self.recheck_writes()
         if changes.registry and self.reading is not None:
             self.load()
 
@@ -283,6 +293,9 @@ class ModelVersionsScreen(RegistryWriteFlow, Screen[None]):
 
     # -- actions ---------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.write_gate(action, self._allowed(action))
+
+    def _allowed(self, action: str) -> bool:
         mv = self.current_version()
         if action == "open_run":
             return bool(mv and self.reading and mv.run_id in self.reading.runs)
@@ -302,6 +315,7 @@ class ModelVersionsScreen(RegistryWriteFlow, Screen[None]):
         self.app.pop_screen()
 
     def action_reload(self) -> None:
+        self.check_writes()
         self.load()
 
     def action_open_run(self) -> None:

@@ -22,6 +22,8 @@ from store.registry_write import WriteResult
 from tui.screens.confirm import (
     RegistryWriteFlow,
     TagInputScreen,
+    WriteNotice,
+    with_refusal_binding,
 )
 from tui.text import format_time, literal, one_line
 from tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
@@ -119,14 +121,16 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
         background: $boost;
     }
     """
-    BINDINGS = [
-        Binding("escape", "back", "Back", id="registry.back"),
-        Binding("enter", "open", "Versions", id="registry.open", priority=True),
-        Binding("e", "edit_description", "Description", id="registry.edit_description"),
-        Binding("t", "set_tag", "Set tag", id="registry.set_tag"),
-        Binding("x", "delete_tag", "Delete tag", id="registry.delete_tag"),
-        Binding("r", "reload", "Reload", id="registry.reload"),
-    ]
+    BINDINGS = with_refusal_binding(
+        [
+            Binding("escape", "back", "Back", id="registry.back"),
+            Binding("enter", "open", "Versions", id="registry.open", priority=True),
+            Binding("e", "edit_description", "Description", id="registry.edit_description"),
+            Binding("t", "set_tag", "Set tag", id="registry.set_tag"),
+            Binding("x", "delete_tag", "Delete tag", id="registry.delete_tag"),
+            Binding("r", "reload", "Reload", id="registry.reload"),
+        ]
+    )
 
     class Loaded(Message):
         def __init__(self, models: list[RegisteredModel]) -> None:
@@ -157,6 +161,7 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
             id="registry-table",
         )
         yield Static(id="registry-detail")
+        yield WriteNotice()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -166,6 +171,8 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
         self.load()
 
     def on_screen_resume(self) -> None:
+        # Whether writes are refused can change while another screen is shown (or on opening).
+        self.check_writes()
         # A model's versions screen may have written (stages, aliases): read again.
         if self._loaded:
             self.load()
@@ -173,6 +180,7 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
     # -- live updates (the app forwards the follower's changes) -------------------------------
     def store_changed(self, changes) -> None:
         """Read the models again when the registry changed (another process, or our writes)."""
+        self.recheck_writes()
         if changes.registry and self._loaded:
             self.load()
 
@@ -233,6 +241,9 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
 
     # -- actions ---------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.write_gate(action, self._allowed(action))
+
+    def _allowed(self, action: str) -> bool:
         if action in ("open", "edit_description", "set_tag"):
             return self.current_model() is not None
         if action == "delete_tag":
@@ -244,6 +255,7 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
         self.app.pop_screen()
 
     def action_reload(self) -> None:
+        self.check_writes()
         self.load()
 
     def action_open(self) -> None:
