@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -172,3 +174,73 @@ def test_folder_that_is_not_a_store(tmp_path):
     )
     assert proc.returncode == 2
     assert "not an MLflow store" in proc.stderr
+
+
+@contextlib.contextmanager
+def _tmpfs(folder: Path, options: str):
+    """A small tmpfs mounted at `folder` (root only: skipped where mounting is not allowed)."""
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def _export_fails_cleanly(capsys, out_file: Path, *words: str) -> None:
+    store = str(target(STORES[-1]))
+    code, out, err = export(capsys, store, "--all", "--history", "-o", str(out_file))
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and all(w in err for w in words), err
+
+
+def test_output_into_a_missing_folder(capsys, tmp_path):
+    _export_fails_cleanly(capsys, tmp_path / "missing" / "runs.jsonl", "missing", "No such file")
+    assert _files(tmp_path) == []
+
+
+def test_output_onto_a_folder(capsys, tmp_path):
+    (tmp_path / "runs").mkdir()
+    _export_fails_cleanly(capsys, tmp_path / "runs", "it is a folder")
+    assert _files(tmp_path) == ["runs"]
+
+
+def test_output_into_a_read_only_folder(capsys, tmp_path):
+    folder = tmp_path / "ro"
+    if os.geteuid() != 0:  # root writes through permissions: a read-only mount instead
+        folder.mkdir()
+        folder.chmod(0o555)
+        _export_fails_cleanly(capsys, folder / "runs.jsonl", "Permission denied")
+        assert _files(tmp_path) == ["ro"]
+        return
+    with _tmpfs(folder, "ro,size=64k"):
+        _export_fails_cleanly(capsys, folder / "runs.jsonl", "Read-only file system")
+        assert _files(folder) == []
+
+
+def test_output_onto_a_full_disk(capsys, tmp_path):
+    # The export with --history is ~31 KB: it cannot fit a 16 KB filesystem.
+    with _tmpfs(tmp_path / "small", "size=16k") as folder:
+        _export_fails_cleanly(capsys, folder / "runs.jsonl", "No space left on device")
+        assert _files(folder) == []
+
+
+def test_stdout_on_a_full_disk_is_one_line():
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "tui.cli", "export", str(target(STORES[-1])), "--history"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    assert proc.returncode == 2
+    assert "No space left on device" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
