@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import copy_fixture
 from tui.cli import main
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stores"
@@ -244,3 +245,24 @@ def test_stdout_on_a_full_disk_is_one_line():
     assert proc.returncode == 2
     assert "No space left on device" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def _controls(text: str) -> list[str]:
+    return [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) <= 0x9F]
+
+
+def test_store_file_names_and_the_filter_are_printed_clean(capsys, tmp_path):
+    """A name that sets the terminal's title (OSC 0) or clipboard (OSC 52) shows as text."""
+    title, clipboard = "\x1b]0;pwned\x07", "\x1b]52;c;cm0gLXJmIH4=\x07"
+    store = copy_fixture("mlflow-3.17.2-file", tmp_path) / "mlruns"
+    metrics = next(store.glob("*/*/metrics"))
+    (metrics / title).write_text("not a metric line\n")
+    (metrics / clipboard).write_text("")
+    code, _, err = export(capsys, str(store))
+    assert code == 0
+    assert "␛]0;pwned\\x07" in err and "␛]52;c;" in err
+    assert _controls(err) == []
+    code, _, err = export(capsys, str(store), "--filter", f"params.x = {title}\nrun")
+    assert code == 2
+    assert "␛]0;pwned" in err and len(err.strip().splitlines()) == 1
+    assert _controls(err) == []

@@ -74,8 +74,16 @@ def _export_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(message: str) -> int:
-    print(f"mltui: {message}", file=sys.stderr)
+def say(message: str) -> None:
+    """One line on stderr; store paths and the user's own words in it made safe to print."""
+    from store.values import one_line
+
+    print(f"mltui: {one_line(message, limit=2000)}", file=sys.stderr)
+
+
+def fail(message: str) -> int:
+    """`say` the message; the exit status of a usage error."""
+    say(message)
     return EXIT_USAGE
 
 
@@ -103,13 +111,13 @@ def run_export(argv: Sequence[str]) -> int:
             write(records, sys.stdout)
             sys.stdout.flush()
     except StoreError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     except BrokenPipeError:  # `mltui export ... | head`
         return 0
     except OSError as exc:  # stdout on a full disk, or closed
-        return _fail(f"cannot write the export: {exc.strerror or exc}")
+        return fail(f"cannot write the export: {exc.strerror or exc}")
     for warning in store.warnings.messages:
-        print(f"mltui: warning: {warning}", file=sys.stderr)
+        say(f"warning: {warning}")
     return 0
 
 

@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from rich.text import Text
 
-# C0 and C1 control characters (and DEL), which a terminal would act on instead of showing.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def _visible(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return "␛" if code == 0x1B else f"\\x{code:02x}"
-
-
-def clean(value: object) -> str:
-    """A string safe to put on screen: control characters shown as visible escapes."""
-    return _CONTROL.sub(_visible, str(value))
+# Shared with the CLI's messages, which must not import Rich; screens take them from here.
+from store.values import clean, one_line  # noqa: F401
 
 
 def literal(value: object, style: str = "") -> Text:
     """A Rich Text that shows `value` exactly as typed (no markup parsing, escapes made visible)."""
     return Text(clean(value), style=style, no_wrap=False)
-
-
-def one_line(value: object, limit: int = 200) -> str:
-    """A cleaned single-line rendering, for table cells."""
-    text = clean(value).replace("\n", "⏎").replace("\t", " ")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def format_time(ms: int | None) -> str:
