@@ -8,13 +8,14 @@ import math
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import IO, Any
 
 from .base import Store
 from .entities import ACTIVE, Experiment, Run
 from .errors import NotAStoreError, StoreError
+from .values import datetime_of, invalid_time
 
 
 def finite_or_name(value: float) -> float | str:
@@ -99,7 +100,8 @@ def write_jsonl(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
 def _iso(ms: int | None) -> str:
     if ms is None:
         return ""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+    when = datetime_of(ms, UTC)
+    return invalid_time(ms) if when is None else when.isoformat(timespec="milliseconds")
 
 
 def write_csv(records: Iterable[dict[str, Any]], out: IO[str]) -> int:

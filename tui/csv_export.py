@@ -20,6 +20,7 @@ from pathlib import Path
 from store.entities import Run
 from store.errors import StoreError
 from store.export import write_atomically
+from store.values import datetime_of, invalid_time
 from tui import clock
 
 #: Where exports go instead of the current directory.
@@ -54,7 +55,10 @@ def csv_number(value: float) -> str:
 def _iso_time(ms: int | None) -> str:
     if ms is None:
         return ""
-    return datetime.fromtimestamp(ms / 1000).astimezone().isoformat(timespec="milliseconds")
+    when = datetime_of(ms)
+    return (
+        invalid_time(ms) if when is None else when.astimezone().isoformat(timespec="milliseconds")
+    )
 
 
 def run_value(run: Run, column: str) -> str:

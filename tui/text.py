@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from rich.text import Text
 
 # Shared with the CLI's messages, which must not import Rich; screens take them from here.
-from store.values import clean, one_line  # noqa: F401
+from store.values import clean, datetime_of, invalid_time, one_line  # noqa: F401
 
 
 def literal(value: object, style: str = "") -> Text:
@@ -19,7 +17,8 @@ def format_time(ms: int | None) -> str:
     """Epoch milliseconds as local `YYYY-MM-DD HH:MM:SS`, or an empty string."""
     if ms is None:
         return ""
-    return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+    when = datetime_of(ms)
+    return invalid_time(ms) if when is None else when.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def format_duration(ms: int | None) -> str:
@@ -56,7 +55,9 @@ def format_time_short(ms: int | None) -> str:
         return ""
     from tui import clock
 
-    when = datetime.fromtimestamp(ms / 1000)
+    when = datetime_of(ms)
+    if when is None:
+        return "invalid"
     if abs(clock.now_ms() - ms) < 365 * 24 * 3600 * 1000:
         return when.strftime("%m-%d %H:%M")
     return when.strftime("%Y-%m-%d")
