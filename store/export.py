@@ -138,11 +138,14 @@ def write_atomically(path: Path | str, write: Callable[[IO[str]], object]) -> Pa
     """Call `write` on a temporary file beside `path`, then rename it over `path`.
 
     A reader never sees half a file, and a failure (no such folder, no permission, a folder in
-    the way, a full disk) leaves nothing behind and raises StoreError saying which.
+    the way, a full disk) leaves nothing behind and raises StoreError saying which. Something
+    that is not a file (`/dev/stdout`, a FIFO) is written in place, never replaced.
     """
     path = Path(path)
     if path.is_dir():
         raise StoreError(f"cannot write {path}: it is a folder")
+    if path.exists() and not path.is_file():
+        return _write_in_place(path, write)
     try:
         handle, temporary = tempfile.mkstemp(
             prefix=f".{path.name}.", suffix=".part", dir=path.parent
@@ -161,6 +164,15 @@ def write_atomically(path: Path | str, write: Callable[[IO[str]], object]) -> Pa
         if isinstance(exc, OSError):
             raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
         raise
+    return path
+
+
+def _write_in_place(path: Path, write: Callable[[IO[str]], object]) -> Path:
+    try:
+        with open(path, "w", encoding="utf-8", newline="") as out:
+            write(out)
+    except OSError as exc:
+        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return path
 
 

@@ -8,8 +8,10 @@ import io
 import json
 import math
 import os
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -266,3 +268,26 @@ def test_store_file_names_and_the_filter_are_printed_clean(capsys, tmp_path):
     assert code == 2
     assert "␛]0;pwned" in err and len(err.strip().splitlines()) == 1
     assert _controls(err) == []
+
+
+def test_output_to_a_fifo_writes_into_it_and_leaves_it_a_fifo(capsys, tmp_path):
+    """`-o /dev/stdout` and the like: written in place, never replaced by a file."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    # The FIFO itself, reachable even if its name is replaced: to let the reader go if need be.
+    anchor = os.open(fifo, os.O_PATH)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    try:
+        code, _, err = export(capsys, str(target(STORES[-1])), "-o", str(fifo))
+    finally:
+        if reader.is_alive():  # nothing opened the FIFO to write: its reader waits yet
+            with open(f"/proc/self/fd/{anchor}", "wb"):
+                pass
+        reader.join()
+        os.close(anchor)
+    assert code == 0, err
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert _files(tmp_path) == ["pipe"]
+    assert [json.loads(line)["run_id"] for line in received[0].splitlines()]
