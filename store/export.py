@@ -5,13 +5,17 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC
+from pathlib import Path
 from typing import IO, Any
 
 from .base import Store
 from .entities import ACTIVE, Experiment, Run
-from .errors import NotAStoreError
+from .errors import NotAStoreError, StoreError
+from .values import datetime_of, invalid_time
 
 
 def finite_or_name(value: float) -> float | str:
@@ -96,7 +100,8 @@ def write_jsonl(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
 def _iso(ms: int | None) -> str:
     if ms is None:
         return ""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+    when = datetime_of(ms, UTC)
+    return invalid_time(ms) if when is None else when.isoformat(timespec="milliseconds")
 
 
 def write_csv(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
@@ -127,3 +132,57 @@ def write_csv(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
             line.extend(values.get(k, "") for k in sorted(groups[group]))
         writer.writerow(line)
     return len(rows)
+
+
+def write_atomically(path: Path | str, write: Callable[[IO[str]], object]) -> Path:
+    """Call `write` on a temporary file beside `path`, then rename it over `path`.
+
+    A reader never sees half a file, and a failure (no such folder, no permission, a folder in
+    the way, a full disk) leaves nothing behind and raises StoreError saying which. Something
+    that is not a file (`/dev/stdout`, a FIFO) is written in place, never replaced.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise StoreError(f"cannot write {path}: it is a folder")
+    if path.exists() and not path.is_file():
+        return _write_in_place(path, write)
+    try:
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".part", dir=path.parent
+        )
+    except OSError as exc:
+        raise StoreError(f"cannot write in {path.parent}: {exc.strerror or exc}") from exc
+    try:
+        os.fchmod(handle, 0o666 & ~_umask())  # mkstemp's 0600 would hide the export from others
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException as exc:
+        Path(temporary).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise
+    return path
+
+
+def _write_in_place(path: Path, write: Callable[[IO[str]], object]) -> Path:
+    try:
+        with open(path, "w", encoding="utf-8", newline="") as out:
+            write(out)
+    except OSError as exc:
+        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def _umask() -> int:
+    """The process's umask, read without setting it (os.umask would race other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022

@@ -57,6 +57,7 @@ from .rawread import CHUNK, O_READ, read_bytes, read_rest
 from .scan_cache import ScanCache, entry_parts, stat_entry
 from .series import Series
 from .series_cache import SeriesCache
+from .values import as_time, shown
 
 TRASH = ".trash"
 REGISTRY = "models"
@@ -86,6 +87,8 @@ _NOT_SEPARATORS = bytes(sorted(set(range(256)) - set(b" \n")))
 _NUMBER_BYTES = b"0123456789.+-eEnaif \n"
 _SEPARATORS_TO_COMMAS = bytes.maketrans(b" \n", b",,")
 _NEWLINES_TO_SPACES = bytes.maketrans(b"\n", b" ")
+#: Steps and timestamps must fit these: MLflow's SQL stores and our charts' arrays hold 64 bits.
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 # A run record is plain data, so that the scan cache can store it with marshal.
 # (run_id, experiment_id, run_name, status, start_time, end_time, lifecycle_stage, artifact_uri,
@@ -113,9 +116,13 @@ def _parse_metric_line(line: bytes) -> tuple[int, int, float] | None:
     if n != 3 and n != 2 and n != 5:
         return None
     try:
-        return (int(parts[2]) if n > 2 else 0), int(parts[0]), float(parts[1])
+        step, timestamp = (int(parts[2]) if n > 2 else 0), int(parts[0])
+        value = float(parts[1])
     except ValueError:
         return None
+    if not _fit_64_bits((step, timestamp)):
+        return None
+    return step, timestamp, value
 
 
 def metric_columns(data: bytes) -> tuple[Sequence[int], Sequence[int], Sequence[float], int]:
@@ -236,7 +243,9 @@ def latest_point(data: bytes) -> tuple[tuple[int, int, float] | None, int]:
         parts = body.split(b" ")
         if len(parts) == 3:
             try:
-                return (int(parts[2]), int(parts[0]), float(parts[1])), 0
+                point = int(parts[2]), int(parts[0]), float(parts[1])
+                if _fit_64_bits(point[:2]):
+                    return point, 0
             except ValueError:
                 pass  # parsed line by line below, and counted
     elif body.translate(None, _NOT_SEPARATORS) == b"  \n" * lines:
@@ -253,11 +262,17 @@ def latest_point(data: bytes) -> tuple[tuple[int, int, float] | None, int]:
             pass
         else:
             top = max(steps)
+            if top > _INT64_MAX or min(steps) < _INT64_MIN or not _fit_64_bits(timestamps):
+                return _latest_by_lines(body)  # to skip and count those lines
             if steps.count(top) == 1:  # tuples are only built when steps tie
                 i = steps.index(top)
                 return (top, timestamps[i], values[i]), 0
             return max(zip(steps, timestamps, values, strict=True)), 0
     return _latest_by_lines(body)
+
+
+def _fit_64_bits(numbers: Sequence[int]) -> bool:
+    return min(numbers) >= _INT64_MIN and max(numbers) <= _INT64_MAX
 
 
 def _latest_by_lines(body: bytes) -> tuple[tuple[int, int, float] | None, int]:
@@ -318,7 +333,7 @@ def _int_or_none(value: Any) -> int | None:
         return None
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: `.inf`
         return None
 
 
@@ -394,6 +409,13 @@ class FileStore(Store):
             self._warn(f"{path}: not a YAML mapping; {what} skipped")
             return None
         return meta
+
+    def _time(self, meta: dict, field: str, meta_path: str) -> int | None:
+        """A time field of a meta.yaml; a value that is no time is said and left empty."""
+        ms, ok = as_time(meta.get(field))
+        if not ok:
+            self._warn(f"{meta_path}: {field} {shown(meta.get(field))} is not a time; left empty")
+        return ms
 
     def _read_folder(
         self,
@@ -517,8 +539,8 @@ class FileStore(Store):
             # MLflow 1.x takes the stage from where the folder is (.trash means deleted) and does
             # not write it; 2.x and 3.x write "deleted" before moving the folder to .trash.
             lifecycle_stage=DELETED if trashed else str(meta.get("lifecycle_stage") or ACTIVE),
-            creation_time=_int_or_none(meta.get("creation_time")),
-            last_update_time=_int_or_none(meta.get("last_update_time")),
+            creation_time=self._time(meta, "creation_time", meta_path),
+            last_update_time=self._time(meta, "last_update_time", meta_path),
             # The tags/ folder is the truth; a `tags:` copy in meta.yaml is stale.
             tags=self._read_values(os.path.join(path, "tags")),
         )
@@ -597,12 +619,12 @@ class FileStore(Store):
             None if exp_id is None else str(exp_id),
             str(meta.get("run_name") or ""),
             status,
-            _int_or_none(meta.get("start_time")),
-            _int_or_none(meta.get("end_time")),
+            self._time(meta, "start_time", meta_path),
+            self._time(meta, "end_time", meta_path),
             str(meta.get("lifecycle_stage") or ACTIVE),
             str(meta.get("artifact_uri") or ""),
             str(meta.get("user_id") or ""),
-            _int_or_none(meta.get("deleted_time")),
+            self._time(meta, "deleted_time", meta_path),
             params,
             tags,
             metrics,

@@ -15,8 +15,10 @@ refuses to, file_store._validate_new_param_value), so a new param always shows a
 A record whose files were modified in the last few seconds is not trusted later ("racy" in git's
 terms: a second write within the filesystem's timestamp granularity could leave the signature
 unchanged), so live runs are simply re-read. The cache lives in the user's cache folder, never in
-the store, and holds plain data written with `marshal` (no pickle: nothing in it can run code).
-A cache that cannot be read, for any reason, is ignored.
+the store, and holds plain data written with `marshal` (no pickle: nothing in it can run code),
+after a SHA-256 of that data: a damaged file (a flipped bit can turn marshal data into other
+well-formed data, another run's name or a metric's value) is dropped, never served. A cache that
+cannot be read, for any reason, is ignored.
 """
 
 from __future__ import annotations
@@ -33,14 +35,26 @@ from pathlib import Path
 from typing import Any
 
 #: Bump when the record layout or the reader's semantics change: old caches are then ignored.
-FORMAT = 3
+FORMAT = 4
 _MAGIC = "mltui-scan-cache"
+_DIGEST_SIZE = hashlib.sha256().digest_size
 #: A file modified this recently is not trusted to show its next change in its signature.
 RACY_NS = 3_000_000_000
 
 #: Stat signature of a run folder as the reader collects it: a flat list of
 #: (relative path, mtime_ns, size, inode) entries, None fields for a missing path.
 Sig = list[Any]
+
+
+def seal(data: bytes) -> bytes:
+    """`data` as the cache file holds it: its SHA-256, then the data."""
+    return hashlib.sha256(data).digest() + data
+
+
+def unseal(sealed: bytes) -> bytes | None:
+    """The data of a cache file, or None when it does not match its SHA-256 (damaged)."""
+    digest, data = sealed[:_DIGEST_SIZE], sealed[_DIGEST_SIZE:]
+    return data if hashlib.sha256(data).digest() == digest else None
 
 
 def cache_dir(env: dict[str, str] | None = None) -> Path:
@@ -161,8 +175,8 @@ class ScanCache:
         gc.disable()
         try:
             with open(self.path, "rb") as fh:
-                data = fh.read()
-            payload = marshal.loads(data)
+                data = unseal(fh.read())
+            payload = None if data is None else marshal.loads(data)
             if (
                 isinstance(payload, list)
                 and len(payload) == 2
@@ -218,7 +232,7 @@ class ScanCache:
         if not self.dirty:
             return
         try:
-            data = marshal.dumps([self._header(), self.entries])
+            data = seal(marshal.dumps([self._header(), self.entries]))
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd, tmp = tempfile.mkstemp(prefix=".scan-", dir=self.directory)
             try:

@@ -506,16 +506,50 @@ def validate_filter(filter_string: str | None) -> None:
 
 
 # -- filter evaluation ---------------------------------------------------------------------------
-def _like_regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
-    """SQL LIKE as MLflow's file store does it: `%` any run of characters, `_` one character;
-    anchored at the ends the pattern does not open with `%`. As in MLflow, no escape character,
-    `.` does not cross a newline and `$` also matches before a final newline."""
-    body = re.escape(pattern).replace("%", ".*").replace("_", ".")
-    if not pattern.startswith("%"):
-        body = "^" + body
-    if not pattern.endswith("%"):
-        body += "$"
-    return re.compile(body, flags)
+def _like_matcher(pattern: str, flags: int = 0) -> Callable[[str], bool]:
+    """SQL LIKE as MLflow's file store does it, in time linear in the value for each segment.
+
+    MLflow matches `^` + the pattern with `%` as `.*` and `_` as `.` + `$` (the anchors left
+    out where the pattern opens or ends with `%`): no escape character, `.` does not cross a
+    newline and `$` also matches before a final newline. Run by `re` that backtracks
+    exponentially on many `%` (30 s for one 100-character value), so the same language is
+    matched here segment by segment: the pattern split at `%` gives fixed-length segments
+    (`_` is one character, IGNORECASE folds character by character), each placed leftmost
+    after the previous one, which is never worse for the segments after it; the text a `%`
+    covers must hold no newline.
+    """
+    parts = pattern.split("%")
+    segments = [re.compile(re.escape(p).replace("_", "."), flags) for p in parts]
+    head, tail = segments[0], segments[-1]
+    inner = [seg for seg, text in zip(segments[1:-1], parts[1:-1], strict=True) if text]
+    tail_length = len(parts[-1])
+
+    def ends_at(value: str, end: int) -> bool:  # `$`: the end, or before a final newline
+        return end == len(value) or (end == len(value) - 1 and value[-1] == "\n")
+
+    def like(value: str) -> bool:
+        first = head.match(value)
+        if first is None:
+            return False
+        if len(parts) == 1:
+            return ends_at(value, first.end())
+        pos = first.end()
+        for seg in inner:
+            found = seg.search(value, pos)
+            if found is None or "\n" in value[pos : found.start()]:
+                return False
+            pos = found.end()
+        if not parts[-1]:  # a final `%` with no `$`: whatever follows is left unmatched
+            return True
+        starts = [len(value) - tail_length]
+        if value.endswith("\n"):
+            starts.append(len(value) - 1 - tail_length)
+        return any(
+            start >= pos and "\n" not in value[pos:start] and tail.match(value, start)
+            for start in starts
+        )
+
+    return like
 
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -533,8 +567,7 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
 def _value_test(comparator: str, value: Any) -> Callable[[Any], bool]:
     """lhs -> bool for one comparator; Python semantics, so NaN only satisfies `!=`."""
     if comparator in ("LIKE", "ILIKE"):
-        match = _like_regex(value, re.IGNORECASE if comparator == "ILIKE" else 0).match
-        return lambda lhs: match(lhs) is not None
+        return _like_matcher(value, re.IGNORECASE if comparator == "ILIKE" else 0)
     op = _OPS[comparator]
     return lambda lhs: op(lhs, value)
 

@@ -16,11 +16,12 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from itertools import accumulate, islice, pairwise
 from typing import Literal
 
 from .entities import Metric
+from .values import datetime_of
 
 #: What the x axis shows: the logged step, the wall-clock time of each point (UTC), or the time
 #: since the first point of each history (as MLflow's metric page counts "relative time").
@@ -397,7 +398,9 @@ def format_duration_tick(seconds: float) -> str:
 
 def format_wall_tick(seconds: float, step: float) -> str:
     """Wall time in UTC, as precise as the tick spacing needs: `14:05:30`, `14:05`, `03-18`."""
-    when = datetime.fromtimestamp(seconds, UTC)
+    when = datetime_of(seconds * 1000, UTC)
+    if when is None:  # past year 9999: no date to show
+        return f"{seconds:.3g}s"
     if step < 60:
         return when.strftime("%H:%M:%S")
     if step < 86400:

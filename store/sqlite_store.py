@@ -44,6 +44,7 @@ from .entities import (
 from .errors import NotAStoreError, StoreError
 from .gcpause import GcPause
 from .series import Series
+from .values import as_text, as_time, shown
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -76,6 +77,16 @@ _IS_PROMPT_TAG = "mlflow.prompt.is_prompt"
 RUN_BATCH = 1000
 _NAN = float("nan")
 _FIRST, _SECOND, _THIRD, _FOURTH = (itemgetter(i) for i in range(4))
+#: The types a column holds as MLflow writes it; SQLite keeps any type anywhere, so a row with
+#: another is repaired (`_repaired_row`). Checked with map(isinstance, ...), in C.
+_TEXT = (str, type(None))
+_TIME = (int, type(None))
+_RUN_FIELDS = ("run_uuid", "experiment_id", "name", "status", "start_time", "end_time",
+               "lifecycle_stage", "artifact_uri", "user_id", "deleted_time")  # fmt: skip
+_RUN_TYPES = ((str,), (int, str), _TEXT, _TEXT, _TIME, _TIME, _TEXT, _TEXT, _TEXT, _TIME)
+_EXPERIMENT_FIELDS = ("experiment_id", "name", "artifact_location", "lifecycle_stage",
+                      "creation_time", "last_update_time")  # fmt: skip
+_EXPERIMENT_TYPES = ((int, str), (str,), _TEXT, _TEXT, _TIME, _TIME)
 
 
 def _text(value: bytes) -> str:
@@ -365,7 +376,13 @@ class SqliteStore(Store):
 
         def read(conn: sqlite3.Connection) -> list[Experiment]:
             exps = {}
-            for eid, name, location, lifecycle, created, updated in conn.execute(sql):
+            for row in conn.execute(sql):
+                if not all(map(isinstance, row, _EXPERIMENT_TYPES)):
+                    row = self._repaired_row("experiment", row, _EXPERIMENT_FIELDS,
+                                             _EXPERIMENT_TYPES)  # fmt: skip
+                    if row is None:
+                        continue
+                eid, name, location, lifecycle, created, updated = row
                 exps[eid] = Experiment(
                     experiment_id=str(eid),
                     name=name,
@@ -380,7 +397,7 @@ class SqliteStore(Store):
                 ):
                     exp = exps.get(eid)
                     if exp is not None:
-                        exp.tags[key] = value
+                        self._put_value(exp.tags, f"experiment {eid}", "tag", key, value)
             return list(exps.values())
 
         return self._read(read)
@@ -403,8 +420,34 @@ class SqliteStore(Store):
             )
         )
 
-    @staticmethod
-    def _run_of(row) -> Run:
+    def _repaired_row(self, what: str, row: tuple, fields: tuple, types: tuple) -> tuple | None:
+        """`row` with each value of the wrong type made text or an empty time, one warning
+        each; None (after a warning) when its id is not usable."""
+        if not isinstance(row[0], types[0]) or not isinstance(row[1], types[1]):
+            self.warnings.add(
+                f"a {what} with {fields[0]} {shown(row[0])} and {fields[1]} {shown(row[1])} "
+                "is skipped: not an id"
+            )
+            return None
+        out = list(row)
+        for i in range(2, len(row)):
+            if isinstance(row[i], types[i]):
+                continue
+            if types[i] is _TIME:
+                out[i], ok = as_time(row[i])
+                said = "not a time; left empty" if not ok else f"read as {out[i]}"
+            else:
+                out[i], ok = as_text(row[i])
+                said = f"not text; shown as {shown(out[i])}"
+            self.warnings.add(f"{what} {row[0]}: {fields[i]} {shown(row[i])} is {said}")
+        return tuple(out)
+
+    def _run_of(self, row) -> Run | None:
+        """The Run of a `_run_columns` row; None (after a warning) when it has no usable id."""
+        if not all(map(isinstance, row, _RUN_TYPES)):
+            row = self._repaired_row("run", row, _RUN_FIELDS, _RUN_TYPES)
+            if row is None:
+                return None
         run_id, eid, name, status, start, end, stage, uri, user, deleted = row
         return Run(
             run_id=run_id,
@@ -457,7 +500,7 @@ class SqliteStore(Store):
 
         def filled(part: list, scan: bool = False) -> list[Run]:
             with GcPause():
-                runs = {row[0]: self._run_of(row) for row in part}
+                runs = {run.run_id: run for run in map(self._run_of, part) if run is not None}
                 self._read(lambda conn: self._fill_runs(conn, runs, scan))
             return list(runs.values())
 
@@ -478,8 +521,12 @@ class SqliteStore(Store):
         self, include_deleted: bool = False
     ) -> dict[str, tuple[int, int | None]]:
         """Run count and latest start or end time per experiment, counted by SQLite itself."""
-        start = self._col("runs", "start_time")
-        end = self._col("runs", "end_time")
+        # Times of another type (run() warns about them) are left out: SQLite ranks text and
+        # blobs above every number.
+        start, end = (
+            f"CASE WHEN typeof({c}) = 'integer' THEN {c} END"
+            for c in (self._col("runs", "start_time"), self._col("runs", "end_time"))
+        )
         sql = f"SELECT experiment_id, count(*), max({start}), max({end}) FROM runs"
         if not include_deleted:
             exp_stage = self._col("experiments", "lifecycle_stage", repr(ACTIVE))
@@ -505,7 +552,8 @@ class SqliteStore(Store):
             if row is None:
                 return None
             run = self._run_of(row)
-            self._fill_runs(conn, {run.run_id: run})
+            if run is not None:
+                self._fill_runs(conn, {run.run_id: run})
             return run
 
         return self._read(read)
@@ -535,11 +583,15 @@ class SqliteStore(Store):
             if not self._has(table):
                 continue
             target = {rid: getattr(run, attr) for rid, run in runs.items()}
+            what = table[:-1]
             sql = f"SELECT run_uuid, key, value FROM {table} WHERE 1"
             for rid, key, value in self._rows(conn, sql, "run_uuid", ids, scan):
                 d = target.get(rid)
                 if d is not None:
-                    d[key] = value
+                    if type(key) is str and type(value) is str:
+                        d[key] = value
+                    else:
+                        self._put_value(d, f"run {rid}", what, key, value)
         self._fill_latest_metrics(conn, runs, ids, scan)
         for run in runs.values():
             # SqlRun.to_mlflow_entity: an empty name is taken from the mlflow.runName tag.
@@ -562,6 +614,35 @@ class SqliteStore(Store):
                 if run is not None:
                     run.outputs.append(ModelOutput(model_id=model_id, step=step or 0))
 
+    def _put_value(self, values: dict, owner: str, what: str, key, value) -> None:
+        """`values[key] = value` for a key or value of another type than text (a warning each):
+        a value made text, a NULL value kept (MLflow allows a NULL tag), a key not text skipped."""
+        if type(key) is not str:
+            self.warnings.add(f"{owner}: {what} {shown(key)}: its name is not text; skipped")
+            return
+        text, ok = as_text(value)
+        if not ok:
+            self.warnings.add(f"{owner}: {what} {key!r}: {shown(value)} is not text; shown as text")
+        values[key] = text
+
+    def _checked_point(self, run_id, key, value, ts, step, is_nan) -> tuple | None:
+        """(value, timestamp, step) of a metric row, NULLs read as MLflow reads them (NaN, 0);
+        None (after a warning) when a field is of a type no point can have."""
+        value = _NAN if is_nan or value is None else value
+        step = 0 if step is None else step
+        if (
+            type(key) is str
+            and type(value) in (float, int)
+            and type(step) is int
+            and (ts is None or type(ts) is int)
+        ):
+            return float(value), ts, step
+        self.warnings.add(
+            f"run {run_id}: metric {shown(key)}: a point with value {shown(value)}, timestamp "
+            f"{shown(ts)}, step {shown(step)} is skipped: not numbers"
+        )
+        return None
+
     def _fill_latest_metrics(
         self, conn: sqlite3.Connection, runs: dict[str, Run], ids: Sequence[str], scan: bool
     ) -> None:
@@ -578,27 +659,38 @@ class SqliteStore(Store):
         if table == "latest_metrics":
             for rid, key, value, ts, step, is_nan in rows:
                 d = target.get(rid)
-                if d is not None:
-                    # The dataclass's own __init__: measured 2.5x faster than filling slots
-                    # with object.__setattr__ (20 ms for 60,000 metrics).
-                    d[key] = Metric(key, _NAN if is_nan or value is None else value, ts, step or 0)
+                if d is None:
+                    continue
+                if (
+                    type(value) is not float
+                    or type(step) is not int
+                    or type(ts) is not int
+                    or type(key) is not str
+                ):
+                    point = self._checked_point(rid, key, value, ts, step, is_nan)
+                    if point is not None:
+                        d[key] = Metric(key, *point)
+                    continue
+                # The dataclass's own __init__: measured 2.5x faster than filling slots
+                # with object.__setattr__ (20 ms for 60,000 metrics).
+                d[key] = Metric(key, _NAN if is_nan else value, ts, step)
             return
         # Before `latest_metrics` (early 1.x) the latest point is the one with the largest
         # (step, timestamp, value), as MLflow's _update_latest_metrics_if_necessary ranks them.
         best: dict[tuple[str, str], tuple] = {}
-        for row in rows:
-            rid, key, value, ts, step, _ = row
+        for rid, key, value, ts, step, is_nan in rows:
             if rid not in target:
                 continue
-            rank = (step or 0, ts or 0, value if value is not None else 0.0)
+            point = self._checked_point(rid, key, value, ts, step, is_nan)
+            if point is None:
+                continue
+            # Ranked by the stored value, NaN rows by theirs too, as MLflow ranks them.
+            rank = (point[2], point[1] or 0, value if type(value) in (float, int) else 0.0)
             old = best.get((rid, key))
             if old is None or rank > old[0]:
-                best[(rid, key)] = (rank, row)
-        for (rid, key), (_, row) in best.items():
-            value, ts, step, is_nan = row[2:]
-            target[rid][key] = Metric(
-                key, _NAN if is_nan or value is None else value, ts, step or 0
-            )
+                best[(rid, key)] = (rank, point)
+        for (rid, key), (_, point) in best.items():
+            target[rid][key] = Metric(key, *point)
 
     def _fill_dataset_inputs(
         self, conn: sqlite3.Connection, runs: dict[str, Run], ids: Sequence[str], scan: bool
@@ -649,19 +741,30 @@ class SqliteStore(Store):
         rows = self._read(lambda conn: conn.execute(sql, (run_id, key)).fetchall())
         try:
             rows.sort()  # in Python: mostly in order already, so faster than ORDER BY
-        except TypeError:  # a NULL somewhere (schemas before is_nan allowed NULL values)
-            rows.sort(key=lambda r: tuple(0 if v is None else v for v in r))
+        except TypeError:  # a NULL (schemas before is_nan allowed them) or a value of another type
+            rows = self._checked_points(run_id, key, rows)
+            rows.sort()
         return rows
+
+    def _checked_points(self, run_id: str, key: str, rows: list[tuple]) -> list[tuple]:
+        """`_metric_rows` rows with NULLs read as MLflow reads them (timestamp and step 0, value
+        NaN) and points of other types skipped (one warning)."""
+        out = []
+        for ts, step, value, nan in rows:
+            point = self._checked_point(run_id, key, value, 0 if ts is None else ts, step, nan)
+            if point is not None:
+                out.append((point[1], point[2], point[0], 0))
+        return out
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric, ordered by (timestamp, step, value) as MLflow 3 orders it.
 
         MLflow 2.x returned the rows in table order; 3.x sorts them (get_metric_history).
         """
-        return [
-            Metric(key, _NAN if nan or value is None else value, ts, step or 0)
-            for ts, step, value, nan in self._metric_rows(run_id, key)
-        ]
+        rows = self._metric_rows(run_id, key)
+        if not _well_typed(rows):
+            rows = self._checked_points(run_id, key, rows)
+        return [Metric(key, _NAN if nan else value, ts, step) for ts, step, value, nan in rows]
 
     def metric_series(self, run_id: str, key: str) -> Series:
         """`metric_history` as columns, taken from the query's rows without Metric objects.
@@ -704,19 +807,19 @@ class SqliteStore(Store):
         """(steps, timestamps, values) of one history, as `metric_series` hands them over."""
         rows = self._metric_rows(run_id, key)
         # One list per column, by itemgetter in C: ~2x faster than zip(*rows), which makes an
-        # iterator per row, and a third faster than a comprehension.
+        # iterator per row, and a third faster than a comprehension. The arrays also check the
+        # types (a NULL, text or a float timestamp raises TypeError), in C.
         try:
             timestamps = array("q", list(map(_FIRST, rows)))
             steps = array("q", list(map(_SECOND, rows)))
-        except TypeError:  # a NULL
-            timestamps = array("q", [r[0] or 0 for r in rows])
-            steps = array("q", [r[1] or 0 for r in rows])
-        values = None
-        if not any(map(_FOURTH, rows)):
-            with suppress(TypeError):  # a NULL value: NaN, as metric_history reads it
-                values = array("d", list(map(_THIRD, rows)))
-        if values is None:
-            values = array("d", [_NAN if nan or v is None else v for _, _, v, nan in rows])
+            values = array("d", list(map(_THIRD, rows)))
+        except TypeError:
+            rows = self._checked_points(run_id, key, rows)
+            timestamps = array("q", list(map(_FIRST, rows)))
+            steps = array("q", list(map(_SECOND, rows)))
+            values = array("d", list(map(_THIRD, rows)))
+        if any(map(_FOURTH, rows)):
+            values = array("d", [_NAN if nan else v for _, _, v, nan in rows])
         return steps, timestamps, values
 
     # -- logged models (MLflow 3) ------------------------------------------------------------
@@ -971,6 +1074,17 @@ def _rollback(conn: sqlite3.Connection) -> None:
 def _active(column: str) -> str:
     # MLflow writes 'active' or 'deleted'; a NULL (never written by MLflow) counts as active.
     return f"COALESCE({column}, 'active') != '{DELETED}'"
+
+
+def _well_typed(rows: list[tuple]) -> bool:
+    """Whether every (timestamp, step, value, is_nan) row has integers and a number (checked
+    in C: array('q') refuses anything but an integer, array('d') anything but a number)."""
+    try:
+        array("q", map(_FIRST, rows)), array("q", map(_SECOND, rows))
+        array("d", map(_THIRD, rows))
+    except TypeError:
+        return False
+    return True
 
 
 def _int_ids(ids: Iterable[str]) -> list[int]:

@@ -30,6 +30,7 @@ Every run of every experiment is included, deleted ones too.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from typing import Any
@@ -169,6 +170,54 @@ def reading_of(store) -> dict[str, Any]:
         "registered_models": registered,
         "model_versions": versions,
     }
+
+
+def shown_by_the_app(store) -> None:
+    """What the screens and exports format from a reading: times, values, durations."""
+    from tui.csv_export import run_value
+    from tui.text import format_time, format_time_short, format_value
+
+    for exp in store.experiments(include_deleted=True):
+        format_time(exp.creation_time), format_time(exp.last_update_time)
+    for _, (_, last) in store.experiment_activity(include_deleted=True).items():
+        format_time(last)
+    for run in store.runs(include_deleted=True):
+        format_time(run.start_time), format_time_short(run.end_time)
+        for column in ("start", "end", "duration", "name", "status", "user", "source"):
+            run_value(run, column)
+        for metric in run.metrics.values():
+            format_value(metric.value)
+            store.metric_series(run.run_id, metric.key)
+
+
+def problems_reading(store_path, capsys, *export_args: str) -> list[str]:
+    """What goes wrong exporting (`mltui export`, JSONL and CSV) and reading a store as the app
+    does: each exception or failed exit, and any warning on more than one line."""
+    from store import open_store
+    from store.export import export_records, write_csv
+    from tui.cli import main
+
+    problems = []
+    try:
+        code = main(["export", str(store_path), "--all", *export_args])
+        err = capsys.readouterr().err
+        if code != 0:
+            problems.append(f"export: exit {code}: {err.strip()}")
+    except Exception as exc:
+        problems.append(f"export: {type(exc).__name__}: {exc}")
+    try:
+        store = open_store(store_path)
+        store.use_cache = False
+        write_csv(export_records(store, include_deleted=True), io.StringIO())
+        reading_of(store)
+        shown_by_the_app(store)
+        problems.extend(
+            f"warning on two lines: {m!r}" for m in store.warnings.messages if "\n" in m
+        )
+        store.close()
+    except Exception as exc:
+        problems.append(f"reading: {type(exc).__name__}: {exc}")
+    return problems
 
 
 SECTIONS = (

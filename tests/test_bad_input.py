@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from store.errors import NotAStoreError
 from store.file_store import FileStore
 from tests.conftest import FIXTURE_STORES, copy_fixture
-from tests.readings import reading_of
+from tests.readings import problems_reading, reading_of
 
 
 @pytest.fixture(autouse=True)
@@ -274,3 +275,69 @@ def test_reading_never_writes_into_the_store(mlruns, monkeypatch, tmp_path):
         store.logged_models()
     assert _snapshot(mlruns.parent) == before
     assert any((tmp_path / "cache").iterdir())  # the cache went to the cache folder
+
+
+# -- meta.yaml fields of the wrong type or out of range ----------------------------------------
+#: YAML scalars a hand-edited meta.yaml can hold where MLflow writes an id, a name or a time.
+HOSTILE_SCALARS = {
+    "int": "7",
+    "huge int": "99999999999999999999999",  # beyond 64 bits; as a time, past year 9999
+    "inf": ".inf",
+    "text": "abc",
+    "binary": "!!binary AP8bXTA7eAc=",
+    "null": "null",
+}
+
+
+def _meta_fields(meta: Path) -> list[str]:
+    return [line.split(":", 1)[0] for line in meta.read_text().splitlines() if ":" in line]
+
+
+@pytest.mark.parametrize("which", ["run", "experiment"])
+def test_every_meta_field_holding_every_scalar_reads_and_exports(mlruns3, capsys, which):
+    """Each (field, value) of a run's or an experiment's meta.yaml: export and reading finish.
+
+    Before times were checked, 8 of these 138 raised (`.inf`, and times past year 9999).
+    """
+    _, run_dir = _run_dir(mlruns3, "sweep-1")
+    # Only this run and its experiment: the sweep reads the store a hundred times.
+    for other in [*mlruns3.iterdir(), *run_dir.parent.iterdir()]:
+        if other.is_dir() and other not in (run_dir, run_dir.parent) and other.name[0] != ".":
+            shutil.rmtree(other)
+    meta = run_dir / "meta.yaml" if which == "run" else run_dir.parent / "meta.yaml"
+    pristine = meta.read_text()
+    failures, tried = [], 0
+    for field in _meta_fields(meta):
+        for label, value in HOSTILE_SCALARS.items():
+            lines = [
+                f"{field}: {value}" if line.startswith(f"{field}:") else line
+                for line in pristine.splitlines()
+            ]
+            meta.write_text("\n".join(lines) + "\n")
+            tried += 1
+            problems = problems_reading(mlruns3, capsys)
+            if problems:
+                failures.append(f"{field} = {label}: {'; '.join(problems)}")
+    assert tried >= 6 * len(HOSTILE_SCALARS)
+    assert not failures, f"{len(failures)} of {tried} failed:\n" + "\n".join(failures)
+
+
+@pytest.mark.parametrize("lines", [1, 3])
+def test_metric_steps_and_times_beyond_64_bits_are_skipped(mlruns3, lines):
+    """A chart's arrays (and MLflow's SQL stores) hold 64-bit integers: such points are skipped."""
+    run_id, run_dir = _run_dir(mlruns3, "sweep-1")
+    huge = "99999999999999999999999"
+    good = [f"{1_700_000_000_000 + i} {i}.5 {i}" for i in range(lines - 1)]
+    bad = [f"1700000000000 9.0 {huge}", f"{huge} 8.0 7", f"1700000000000 7.0 -{huge}"]
+    path = run_dir / "metrics" / "huge"
+    path.write_text("\n".join(bad[: max(1, lines)] + good) + "\n")
+    store = _open(mlruns3)
+    run = store.run(run_id)
+    series = store.metric_series(run_id, "huge")
+    assert list(series.steps) == list(range(lines - 1))
+    assert [m.step for m in store.metric_history(run_id, "huge")] == list(range(lines - 1))
+    if lines == 1:
+        assert "huge" not in run.metrics
+    else:
+        assert run.metrics["huge"].step == lines - 2
+    assert _warned(store, str(path), "malformed line")

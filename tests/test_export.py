@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
+import os
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import copy_fixture
 from tui.cli import main
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stores"
@@ -172,3 +177,117 @@ def test_folder_that_is_not_a_store(tmp_path):
     )
     assert proc.returncode == 2
     assert "not an MLflow store" in proc.stderr
+
+
+@contextlib.contextmanager
+def _tmpfs(folder: Path, options: str):
+    """A small tmpfs mounted at `folder` (root only: skipped where mounting is not allowed)."""
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def _export_fails_cleanly(capsys, out_file: Path, *words: str) -> None:
+    store = str(target(STORES[-1]))
+    code, out, err = export(capsys, store, "--all", "--history", "-o", str(out_file))
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and all(w in err for w in words), err
+
+
+def test_output_into_a_missing_folder(capsys, tmp_path):
+    _export_fails_cleanly(capsys, tmp_path / "missing" / "runs.jsonl", "missing", "No such file")
+    assert _files(tmp_path) == []
+
+
+def test_output_onto_a_folder(capsys, tmp_path):
+    (tmp_path / "runs").mkdir()
+    _export_fails_cleanly(capsys, tmp_path / "runs", "it is a folder")
+    assert _files(tmp_path) == ["runs"]
+
+
+def test_output_into_a_read_only_folder(capsys, tmp_path):
+    folder = tmp_path / "ro"
+    if os.geteuid() != 0:  # root writes through permissions: a read-only mount instead
+        folder.mkdir()
+        folder.chmod(0o555)
+        _export_fails_cleanly(capsys, folder / "runs.jsonl", "Permission denied")
+        assert _files(tmp_path) == ["ro"]
+        return
+    with _tmpfs(folder, "ro,size=64k"):
+        _export_fails_cleanly(capsys, folder / "runs.jsonl", "Read-only file system")
+        assert _files(folder) == []
+
+
+def test_output_onto_a_full_disk(capsys, tmp_path):
+    # The export with --history is ~31 KB: it cannot fit a 16 KB filesystem.
+    with _tmpfs(tmp_path / "small", "size=16k") as folder:
+        _export_fails_cleanly(capsys, folder / "runs.jsonl", "No space left on device")
+        assert _files(folder) == []
+
+
+def test_stdout_on_a_full_disk_is_one_line():
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "tui.cli", "export", str(target(STORES[-1])), "--history"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    assert proc.returncode == 2
+    assert "No space left on device" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def _controls(text: str) -> list[str]:
+    return [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) <= 0x9F]
+
+
+def test_store_file_names_and_the_filter_are_printed_clean(capsys, tmp_path):
+    """A name that sets the terminal's title (OSC 0) or clipboard (OSC 52) shows as text."""
+    title, clipboard = "\x1b]0;pwned\x07", "\x1b]52;c;cm0gLXJmIH4=\x07"
+    store = copy_fixture("mlflow-3.17.2-file", tmp_path) / "mlruns"
+    metrics = next(store.glob("*/*/metrics"))
+    (metrics / title).write_text("not a metric line\n")
+    (metrics / clipboard).write_text("")
+    code, _, err = export(capsys, str(store))
+    assert code == 0
+    assert "␛]0;pwned\\x07" in err and "␛]52;c;" in err
+    assert _controls(err) == []
+    code, _, err = export(capsys, str(store), "--filter", f"params.x = {title}\nrun")
+    assert code == 2
+    assert "␛]0;pwned" in err and len(err.strip().splitlines()) == 1
+    assert _controls(err) == []
+
+
+def test_output_to_a_fifo_writes_into_it_and_leaves_it_a_fifo(capsys, tmp_path):
+    """`-o /dev/stdout` and the like: written in place, never replaced by a file."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    # The FIFO itself, reachable even if its name is replaced: to let the reader go if need be.
+    anchor = os.open(fifo, os.O_PATH)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    try:
+        code, _, err = export(capsys, str(target(STORES[-1])), "-o", str(fifo))
+    finally:
+        if reader.is_alive():  # nothing opened the FIFO to write: its reader waits yet
+            with open(f"/proc/self/fd/{anchor}", "wb"):
+                pass
+        reader.join()
+        os.close(anchor)
+    assert code == 0, err
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert _files(tmp_path) == ["pipe"]
+    assert [json.loads(line)["run_id"] for line in received[0].splitlines()]

@@ -300,9 +300,35 @@ def test_well_formed_cache_with_odd_records_is_not_trusted(mlruns, cache_dir):
 
     expected = _runs(mlruns)
     (path,) = cache_dir.glob("scan-*.marshal")
-    header, entries = marshal.loads(path.read_bytes())
+    header, entries = marshal.loads(scan_cache.unseal(path.read_bytes()))
     odd = [("x",), None, (1, 2), {"a": 1}]
     for i, entry in enumerate(entries.values()):
         entry[2] = odd[i % len(odd)]
-    path.write_bytes(marshal.dumps([header, entries]))
+    path.write_bytes(scan_cache.seal(marshal.dumps([header, entries])))
+    assert _runs(mlruns) == expected
+
+
+def test_a_damaged_cache_is_dropped_never_served(mlruns, cache_dir):
+    """Each bit of a sample of bytes flipped: the cache loads as it was written, or not at all."""
+    expected = _runs(mlruns)
+    (path,) = cache_dir.glob("scan-*.marshal")
+    original = path.read_bytes()
+    cache = scan_cache.ScanCache(mlruns)
+    cache.load()
+    written = repr(cache.entries)
+    assert cache.found and cache.entries
+    # The first and last bytes and 60 spread between them: headers, keys, paths, records.
+    offsets = sorted({0, 1, len(original) - 1, *range(2, len(original) - 1, len(original) // 60)})
+    served_wrong = []
+    for offset in offsets:
+        for bit in range(8):
+            damaged = bytearray(original)
+            damaged[offset] ^= 1 << bit
+            path.write_bytes(damaged)
+            cache = scan_cache.ScanCache(mlruns)
+            cache.load()
+            if cache.entries and repr(cache.entries) != written:
+                served_wrong.append((offset, bit))
+    assert served_wrong == [], f"{len(served_wrong)} of {len(offsets) * 8} flips served"
+    path.write_bytes(damaged)
     assert _runs(mlruns) == expected

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import math
+import os
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -190,6 +196,43 @@ def test_like_quirks_follow_python_regex_as_mlflow_does():
     assert ids("params.p LIKE '%y'", runs) == []  # `.` never crosses a newline
     assert ids("params.p LIKE 'x_y'", runs) == []
     assert ids("params.p LIKE 'abc'", runs) == ["n2"]  # `$` matches before a final newline
+
+
+def _mlflow_like(pattern: str, flags: int = 0):
+    """MLflow's file-store LIKE (SearchUtils): the regex it builds, run by `re`."""
+    body = re.escape(pattern).replace("%", ".*").replace("_", ".")
+    body = ("" if pattern.startswith("%") else "^") + body + ("" if pattern.endswith("%") else "$")
+    return re.compile(body, flags).match
+
+
+def test_like_matches_as_mlflows_regex_on_random_patterns():
+    # Letters that fold (K and the Kelvin sign), newlines, and the wildcards, in every mix.
+    rng = random.Random(13)
+    for _ in range(4_000):
+        pattern = "".join(rng.choice("aAk%_\n") for _ in range(rng.randint(0, 6)))
+        value = "".join(rng.choice("aAkK\u212a\n") for _ in range(rng.randint(0, 7)))
+        for op, flags in (("LIKE", 0), ("ILIKE", re.IGNORECASE)):
+            theirs = _mlflow_like(pattern, flags)(value) is not None
+            run = make_run("r", params={"p": value})
+            quoted = pattern.replace("'", "\\'")
+            assert parse_filter(f"params.p {op} '{quoted}'")(run) is theirs, (op, pattern, value)
+
+
+def test_like_with_many_percent_signs_answers_at_once():
+    # MLflow's regex backtracks exponentially here: 6 s for five `%a`, minutes for six.
+    code = (
+        "from store.search import parse_filter\n"
+        "from tests.test_search import make_run\n"
+        "run = make_run('r', params={'p': 'a' * 100})\n"
+        "pattern = '%a' * 40 + '%b'\n"
+        "assert not parse_filter(f\"params.p LIKE '{pattern}'\")(run)\n"
+        "assert parse_filter(f\"params.p LIKE '{pattern[:-2]}'\")(run)\n"
+    )
+    root = Path(__file__).parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    # A generous bound for a match that takes well under a millisecond; the old regex never ends.
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, timeout=60)
+    assert done.returncode == 0
 
 
 # -- attributes --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 import sqlite3
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 from store.errors import NotAStoreError, StoreError
 from store.sqlite_store import SqliteStore
 from tests.conftest import FIXTURE_STORES, expected_reading
-from tests.readings import SECTIONS, differences, reading_of
+from tests.readings import SECTIONS, differences, problems_reading, reading_of
 
 SQLITE_FIXTURES = [p for p in FIXTURE_STORES if (p / "mlflow.db").is_file()]
 
@@ -271,3 +272,124 @@ def test_a_wal_database_is_read_without_creating_wal_files(fixture_copy):
     finally:
         store.close()
         writer.close()
+
+
+# -- values of the wrong type or out of range --------------------------------------------------
+#: What a hand-edited or foreign database can hold in any column (SQLite keeps any type anywhere).
+HOSTILE_VALUES = {
+    "int": 7,
+    "huge int": 2**63 - 1,  # as a time: past year 9999
+    "inf": math.inf,
+    "text": "abc",
+    "blob": b"\x00\xff\x1b]0;x\x07",
+    "NULL": None,
+}
+SWEPT_TABLES = ("runs", "params", "tags", "metrics", "latest_metrics", "experiments")
+
+
+def _loosened(db: Path) -> list[tuple[str, str]]:
+    """Drop NOT NULL from the swept tables (so NULL can go anywhere); their (table, column)s.
+
+    Only the runs whose rows `_set_one` changes are kept (and one more), so that the sweep's
+    200-odd readings and exports take seconds.
+    """
+    conn = sqlite3.connect(db, isolation_level=None)
+    last = "WHERE rowid = (SELECT max(rowid) FROM {0})"
+    keep = {
+        conn.execute(f"SELECT run_uuid FROM {table} {last.format(table)}").fetchone()[0]
+        for table in ("runs", "params", "tags", "metrics", "latest_metrics")
+    }
+    keep.add(conn.execute("SELECT run_uuid FROM runs ORDER BY rowid LIMIT 1").fetchone()[0])
+    marks = ",".join("?" * len(keep))
+    for table in ("runs", "params", "tags", "metrics", "latest_metrics"):
+        conn.execute(f"DELETE FROM {table} WHERE run_uuid NOT IN ({marks})", list(keep))
+    conn.execute("VACUUM")
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute(
+        "UPDATE sqlite_master SET sql = replace(sql, 'NOT NULL', '') "
+        f"WHERE type = 'table' AND name IN ({','.join('?' * len(SWEPT_TABLES))})",
+        SWEPT_TABLES,
+    )
+    conn.execute("PRAGMA writable_schema = OFF")
+    conn.close()
+    conn = sqlite3.connect(db)
+    columns = [
+        (table, row[1])
+        for table in SWEPT_TABLES
+        for row in conn.execute(f'PRAGMA table_info("{table}")')
+    ]
+    conn.close()
+    return columns
+
+
+def _set_one(db: Path, table: str, column: str, value) -> bool:
+    """Set `column` of the last row of `table`; False when SQLite refuses (a rowid column)."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA ignore_check_constraints = ON")
+    conn.execute("PRAGMA synchronous = OFF")  # a scratch copy: no need to wait for the disk
+    try:
+        conn.execute(
+            f'UPDATE "{table}" SET "{column}" = ? WHERE rowid = (SELECT max(rowid) FROM "{table}")',
+            (value,),
+        )
+        return True
+    except sqlite3.IntegrityError:  # "datatype mismatch": experiment_id is the rowid
+        return False
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("swept", SWEPT_TABLES)
+def test_every_column_holding_every_type_reads_and_exports(fixture_copy, capsys, swept):
+    """Each (column, value) of a table on its own: export and reading both finish.
+
+    Before values were checked, 40 of the 229 combinations SQLite takes raised mid-export or
+    mid-reading (text or a blob as a time, a time past year 9999, text as a metric value, ...).
+    """
+    db = fixture_copy / "mlflow.db"
+    columns = _loosened(db)
+    pristine = db.read_bytes()
+    failures, tried = [], 0
+    for table, column in columns:
+        if table != swept:
+            continue
+        for label, value in HOSTILE_VALUES.items():
+            db.write_bytes(pristine)
+            if not _set_one(db, table, column, value):
+                continue
+            tried += 1
+            problems = problems_reading(db, capsys, "--history")
+            if problems:
+                failures.append(f"{table}.{column} = {label}: {'; '.join(problems)}")
+    assert tried >= 3 * len(HOSTILE_VALUES)
+    assert not failures, f"{len(failures)} of {tried} failed:\n" + "\n".join(failures)
+
+
+def test_values_of_the_wrong_type_are_named_and_the_rest_read(fixture_copy, capsys):
+    from tui.cli import main
+    from tui.text import format_time
+
+    db = fixture_copy / "mlflow.db"
+    before = SqliteStore(db).runs(include_deleted=True)
+    run_id = before[0].run_id
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("UPDATE runs SET start_time = 'abc' WHERE run_uuid = ?", (run_id,))
+    conn.execute("UPDATE params SET value = x'00ff41' WHERE run_uuid = ?", (run_id,))
+    conn.execute("UPDATE latest_metrics SET value = 'abc' WHERE run_uuid = ?", (run_id,))
+    conn.execute("UPDATE experiments SET last_update_time = 99999999999999999")
+    conn.close()
+    store = SqliteStore(db)
+    runs = {r.run_id: r for r in store.runs(include_deleted=True)}
+    assert set(runs) == {r.run_id for r in before}
+    run = runs[run_id]
+    assert run.start_time is None and run.metrics == {}
+    assert all(v == "\x00\ufffdA" for v in run.params.values())
+    warned = store.warnings.messages
+    assert any(run_id in m and "start_time 'abc' is not a time" in m for m in warned)
+    assert any(run_id in m and "is not text; shown as text" in m for m in warned)
+    assert any(run_id in m and "value 'abc'" in m and "skipped" in m for m in warned)
+    exp = store.experiments()[0]
+    assert format_time(exp.last_update_time) == "invalid time 99999999999999999"
+    assert main(["export", str(db), "--format", "csv"]) == 0
+    out, err = capsys.readouterr()
+    assert f"{run_id}" in out and "start_time 'abc'" in err

@@ -10,7 +10,6 @@ import argparse
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 
 EXIT_USAGE = 2
 
@@ -75,14 +74,22 @@ def _export_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(message: str) -> int:
-    print(f"mltui: {message}", file=sys.stderr)
+def say(message: str) -> None:
+    """One line on stderr; store paths and the user's own words in it made safe to print."""
+    from store.values import one_line
+
+    print(f"mltui: {one_line(message, limit=2000)}", file=sys.stderr)
+
+
+def fail(message: str) -> int:
+    """`say` the message; the exit status of a usage error."""
+    say(message)
     return EXIT_USAGE
 
 
 def run_export(argv: Sequence[str]) -> int:
     from store import StoreError, open_store
-    from store.export import export_records, write_csv, write_jsonl
+    from store.export import export_records, write_atomically, write_csv, write_jsonl
 
     args = _export_parser().parse_args(argv)
     try:
@@ -99,18 +106,18 @@ def run_export(argv: Sequence[str]) -> int:
         if args.output:
             # Build everything first, so a bad filter leaves no half-written file behind.
             rows = list(records)
-            tmp = Path(args.output).with_name(Path(args.output).name + ".part")
-            with open(tmp, "w", encoding="utf-8", newline="") as out:
-                write(rows, out)
-            tmp.replace(args.output)
+            write_atomically(args.output, lambda out: write(rows, out))
         else:
             write(records, sys.stdout)
+            sys.stdout.flush()
     except StoreError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     except BrokenPipeError:  # `mltui export ... | head`
         return 0
+    except OSError as exc:  # stdout on a full disk, or closed
+        return fail(f"cannot write the export: {exc.strerror or exc}")
     for warning in store.warnings.messages:
-        print(f"mltui: warning: {warning}", file=sys.stderr)
+        say(f"warning: {warning}")
     return 0
 
 

@@ -13,12 +13,14 @@ import csv
 import math
 import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
 from store.entities import Run
+from store.errors import StoreError
+from store.export import write_atomically
+from store.values import datetime_of, invalid_time
 from tui import clock
 
 #: Where exports go instead of the current directory.
@@ -53,7 +55,10 @@ def csv_number(value: float) -> str:
 def _iso_time(ms: int | None) -> str:
     if ms is None:
         return ""
-    return datetime.fromtimestamp(ms / 1000).astimezone().isoformat(timespec="milliseconds")
+    when = datetime_of(ms)
+    return (
+        invalid_time(ms) if when is None else when.astimezone().isoformat(timespec="milliseconds")
+    )
 
 
 def run_value(run: Run, column: str) -> str:
@@ -122,17 +127,7 @@ def write_rows_atomically(path: Path, rows: Sequence[Sequence[str]]) -> Path:
     """Write CSV rows to `path` through a temporary file renamed over it; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", newline="", encoding="utf-8") as out:
-            csv.writer(out).writerows(rows)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path.resolve()
+    return write_atomically(path, lambda out: csv.writer(out).writerows(rows)).resolve()
 
 
 def write_runs_csv(
@@ -182,7 +177,7 @@ def export_in_background(node, write: Callable[[], Path], what: str = "CSV") -> 
         except Exception as error:
             app.call_from_thread(
                 app.notify,
-                f"{type(error).__name__}: {error}",
+                str(error) if isinstance(error, StoreError) else f"{type(error).__name__}: {error}",
                 title="Export failed",
                 severity="error",
                 timeout=10,

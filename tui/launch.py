@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
-EXIT_USAGE = 2
-
-
-def _fail(message: str) -> int:
-    print(f"mltui: {message}", file=sys.stderr)
-    return EXIT_USAGE
+from tui.cli import fail
 
 
 def launch(args: argparse.Namespace) -> int:
@@ -28,7 +22,7 @@ def launch(args: argparse.Namespace) -> int:
     else:
         target = args.store or args.backend_store_uri or default_store_target()
         if target is None:
-            return _fail(
+            return fail(
                 "no store given and none found here; expected ./mlruns or ./mlflow.db, "
                 "MLFLOW_TRACKING_URI, or a path: mltui ./mlruns"
             )
@@ -43,7 +37,7 @@ def launch(args: argparse.Namespace) -> int:
     try:
         store = open_store(target)
     except StoreError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
 
     from tui.app import MltuiApp
 

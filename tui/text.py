@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
-
 from rich.text import Text
 
-# C0 and C1 control characters (and DEL), which a terminal would act on instead of showing.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def _visible(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return "␛" if code == 0x1B else f"\\x{code:02x}"
-
-
-def clean(value: object) -> str:
-    """A string safe to put on screen: control characters shown as visible escapes."""
-    return _CONTROL.sub(_visible, str(value))
+# Shared with the CLI's messages, which must not import Rich; screens take them from here.
+from store.values import clean, datetime_of, invalid_time, one_line  # noqa: F401
 
 
 def literal(value: object, style: str = "") -> Text:
@@ -26,17 +13,12 @@ def literal(value: object, style: str = "") -> Text:
     return Text(clean(value), style=style, no_wrap=False)
 
 
-def one_line(value: object, limit: int = 200) -> str:
-    """A cleaned single-line rendering, for table cells."""
-    text = clean(value).replace("\n", "⏎").replace("\t", " ")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def format_time(ms: int | None) -> str:
     """Epoch milliseconds as local `YYYY-MM-DD HH:MM:SS`, or an empty string."""
     if ms is None:
         return ""
-    return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+    when = datetime_of(ms)
+    return invalid_time(ms) if when is None else when.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def format_duration(ms: int | None) -> str:
@@ -73,7 +55,9 @@ def format_time_short(ms: int | None) -> str:
         return ""
     from tui import clock
 
-    when = datetime.fromtimestamp(ms / 1000)
+    when = datetime_of(ms)
+    if when is None:
+        return "invalid"
     if abs(clock.now_ms() - ms) < 365 * 24 * 3600 * 1000:
         return when.strftime("%m-%d %H:%M")
     return when.strftime("%Y-%m-%d")

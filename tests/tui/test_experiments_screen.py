@@ -113,3 +113,18 @@ def test_snapshot_help(snap_compare):
 async def _settle(pilot) -> None:
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+
+
+async def test_times_past_year_9999_show_as_invalid(store_copy):
+    """An experiment updated "in year 3 million" used to stop the app at start-up."""
+    import sqlite3
+
+    db = store_copy("mlflow-3.17.2-sqlite")
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("UPDATE experiments SET last_update_time = 99999999999999999")
+    conn.execute("DELETE FROM runs WHERE experiment_id = 0")  # so the Default shows that time
+    conn.close()
+    app = make_app(db)
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = await loaded(pilot)
+        assert table.get_cell("0", "last").plain == "invalid time 99999999999999999"

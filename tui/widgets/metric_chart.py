@@ -36,7 +36,7 @@ from store.series import (
     tick_decimals,
     time_ticks,
 )
-from tui.text import format_value, literal, one_line
+from tui.text import datetime_of, format_value, literal, one_line
 from tui.widgets.plotext_fast import faster_plotext
 
 #: Curve colours, told apart on dark and light backgrounds (the first five are Okabe-Ito's).
@@ -555,7 +555,8 @@ class MetricChart(PlotextPlot):
         if self.x_mode == "wall" and self._series:
             start = self.zoom[0] if self.zoom is not None else (self.x_extent() or (None,))[0]
             if start is not None:
-                line.append(datetime.fromtimestamp(start, UTC).strftime(" %Y-%m-%d"))
+                when = datetime_of(start * 1000, UTC)
+                line.append(" invalid date" if when is None else when.strftime(" %Y-%m-%d"))
         line.append(" · ", style="dim")
         line.append(f"smoothing {self.strength:g}" if self.smoothing else "raw")
         line.append(" · ", style="dim")
