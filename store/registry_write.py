@@ -858,11 +858,10 @@ def _op_remove_incomplete_model(w, model, now):
             f"models/{model.name} holds model versions: more than a half-created model; "
             "nothing removed"
         )
-    shown = list(model.leftovers[:8])
-    if len(model.leftovers) > len(shown):
-        shown.append(f"... and {len(model.leftovers) - len(shown)} more")
     lines = [f"remove the folder models/{model.name} (no meta.yaml: an interrupted create)"]
-    lines += [f"  {path}" for path in shown] or ["  (it holds no files)"]
+    lines += [f"with its file {path}" for path in model.leftovers[:8]] or ["the folder is empty"]
+    if len(model.leftovers) > 8:
+        lines.append(f"with {len(model.leftovers) - 8} more files")
     return _Computed(
         f"Remove the half-created model folder {model.name!r}",
         lines,

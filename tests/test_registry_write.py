@@ -1034,7 +1034,7 @@ def test_a_half_created_model_is_listed_and_removed_on_confirmation(tmp_path: Pa
     plan = writer.plan_remove_incomplete_model("half")
     assert plan.changes == (
         "remove the folder models/half (no meta.yaml: an interrupted create)",
-        "  .mltui-0123456789abcdef0123456789abcdef.tmp",
+        "with its file .mltui-0123456789abcdef0123456789abcdef.tmp",
     )
     # Completed between plan and apply: refused, nothing removed.
     (half / "meta.yaml").write_text("name: half\n")
