@@ -152,3 +152,6 @@ class RegisteredModel:
     aliases: dict[str, str] = field(default_factory=dict)
     #: The newest version in each stage, as MLflow's `latest_versions` reports it.
     latest_versions: list[ModelVersion] = field(default_factory=list)
+    #: A file store's `models/<name>/` without meta.yaml (a create that was interrupted, or
+    #: one under way): MLflow cannot read it, and it blocks MLflow's search; nothing else known.
+    incomplete: bool = False

@@ -1132,7 +1132,12 @@ class FileStore(Store):
         return [latest[s] for s in STAGES if s in latest]
 
     def _registered_model(self, model_dir: str) -> RegisteredModel | None:
-        meta = self._read_yaml(os.path.join(model_dir, "meta.yaml"), "registered model")
+        meta_path = os.path.join(model_dir, "meta.yaml")
+        if not os.path.lexists(meta_path):
+            # A create interrupted between the folder and its meta.yaml: shown as what it is.
+            name = os.path.basename(model_dir)
+            return RegisteredModel(name, None, None, None, incomplete=True)
+        meta = self._read_yaml(meta_path, "registered model")
         if meta is None:
             return None
         aliases = self._aliases(model_dir)

@@ -19,13 +19,33 @@ Refusals (`ReadOnlyError`: read-only writer, files or database not writable, an 
 revision we have not tested) and invalid writes (`InvalidWriteError`: what MLflow's validation
 would reject) happen before anything is written.
 
-MLflow's file store takes no locks, so neither can we; the file writes are made so that a
-concurrent MLflow writer loses nothing of its own: every file is replaced atomically (temporary
-file beside it, `os.replace`), a new version folder is built under a temporary name and renamed
-into place (the rename fails on a number a concurrent writer took), and a changed description is
-checked again after a moment (MLflow rewrites the model's meta.yaml from a copy it read earlier,
-putting an old description back) and written again if lost. Within one process, writes through
-one writer are serialized.
+MLflow's file store takes no locks, so neither can we. What the file writes guarantee:
+- Every file is replaced atomically (temporary file beside it, `os.replace`): no reader, and no
+  crash of ours, ever sees half a file of ours.
+- A meta.yaml (or the logged model's `mlflow.modelVersions` tag) is changed by compare-and-swap:
+  the file is read (identity: inode, size, mtime_ns; and its bytes), our fields are applied, and
+  just before `os.replace` the file is read again; if it changed, the change is MLflow's and is
+  kept: the file is read anew, our fields applied to it, and the swap tried again (a bounded
+  number of times, then the write fails with one sentence). MLflow writes meta.yaml in place
+  (truncate, then write: always when creating it, and when rewriting it unless the system's
+  temporary folder is on the store's disk), so an empty or partial file (no final newline, or
+  no `name`) is one being written: it is read again after a moment, never written over.
+  What remains is the instant between that last check and the rename: an MLflow write landing
+  exactly there is lost; nothing can close it without a lock MLflow would honour.
+- A new registered model's folder is built with its meta.yaml at the store's root under a
+  temporary name ending in `.trash` (MLflow's tracking store skips such names and its registry
+  lists models/ only) and renamed into models/; a new version folder likewise under a temporary
+  name in the model's folder (MLflow lists only `version-*` there). No crash leaves a model or
+  version folder without its meta.yaml, which would make MLflow's `search_registered_models`
+  fail for every model. One left by an older crash or another program is read as incomplete
+  (`RegisteredModel.incomplete`) and can be removed (`plan_remove_incomplete_model`).
+- Temporary files and folders of ours that a crashed write left (`.mltui-<hex>`) are removed by
+  the next write into the same folder, once they are a minute old.
+- MLflow rewrites a meta.yaml from a copy it read earlier (its own read-modify-write, e.g. when
+  it bumps the model's timestamp), which can put an old description or stage back over ours;
+  so a changed description or stage is still checked again over a moment, and written again
+  (by compare-and-swap) if lost.
+Within one process, writes through one writer are serialized.
 """
 
 from __future__ import annotations
@@ -138,6 +158,12 @@ class _Model:
     aliases: dict[str, int] = field(default_factory=dict)
     #: Every version, deleted ones too (they count for the next version number).
     versions: dict[int, _Version] = field(default_factory=dict)
+    #: A folder models/<name> without meta.yaml (an interrupted create): the files it holds.
+    leftovers: tuple[str, ...] | None = None
+
+    @property
+    def incomplete(self) -> bool:
+        return not self.exists and self.leftovers is not None
 
     def live_version(self, version: int) -> _Version:
         mv = self.versions.get(version)
@@ -326,6 +352,14 @@ class RegistryWriter:
         self, name: str, description: str | None = None, tags: Mapping[str, str] | None = None
     ) -> WriteResult:
         return self.apply(self.plan_create_registered_model(name, description, tags))
+
+    def plan_remove_incomplete_model(self, name: str) -> WritePlan:
+        """Remove `models/<name>/` of a file store: a folder without meta.yaml (a create that
+        was interrupted), which MLflow cannot read; refused once it has its meta.yaml."""
+        return self._plan("remove_incomplete_model", name)
+
+    def remove_incomplete_model(self, name: str) -> WriteResult:
+        return self.apply(self.plan_remove_incomplete_model(name))
 
     def plan_update_model_description(self, name: str, description: str | None) -> WritePlan:
         return self._plan("update_model_description", name, description=description)
@@ -568,10 +602,19 @@ def _need_model(model: _Model) -> None:
         raise InvalidWriteError(f"there is no registered model {model.name!r}")
 
 
+def _need_no_folder(model: _Model) -> None:
+    if model.incomplete:
+        raise InvalidWriteError(
+            f"models/{model.name} is a half-created registered model (a folder without "
+            "meta.yaml, left by an interrupted create); remove it first"
+        )
+
+
 def _op_create_registered_model(w, model, now, *, description, tags):
     validate_model_name(model.name, w.kind)
     if model.exists:
         raise InvalidWriteError(f"registered model {model.name!r} already exists")
+    _need_no_folder(model)
     for key, value in tags.items():
         validate_tag(key, value, model_tag=True)
     lines = [f"new registered model {model.name!r}, created now"]
@@ -677,6 +720,7 @@ def _op_create_model_version(
     if not model.exists:
         if not create_model:
             raise InvalidWriteError(f"there is no registered model {model.name!r}")
+        _need_no_folder(model)
         muts.append(_Mutation("create_model", model.name, fields={"description": None}))
         lines.append(f"new registered model {model.name!r}, created now")
     version = model.next_version()
@@ -804,6 +848,27 @@ def _op_delete_version_tag(w, model, now, *, version, key):
     return _Computed(f"Delete tag {key!r} of {model.name} version {version}", lines, muts)
 
 
+def _op_remove_incomplete_model(w, model, now):
+    if model.exists:
+        raise InvalidWriteError(f"{model.name} is a registered model (it has its meta.yaml)")
+    if not model.incomplete:
+        raise InvalidWriteError(f"there is no half-created model folder {model.name!r}")
+    if _holds_model(model.leftovers):
+        raise InvalidWriteError(
+            f"models/{model.name} holds model versions: more than a half-created model; "
+            "nothing removed"
+        )
+    lines = [f"remove the folder models/{model.name} (no meta.yaml: an interrupted create)"]
+    lines += [f"with its file {path}" for path in model.leftovers[:8]] or ["the folder is empty"]
+    if len(model.leftovers) > 8:
+        lines.append(f"with {len(model.leftovers) - 8} more files")
+    return _Computed(
+        f"Remove the half-created model folder {model.name!r}",
+        lines,
+        [_Mutation("remove_incomplete_model", model.name)],
+    )
+
+
 _OPS: dict[str, Callable[..., _Computed]] = {
     "create_registered_model": _op_create_registered_model,
     "update_model_description": _op_update_model_description,
@@ -816,6 +881,7 @@ _OPS: dict[str, Callable[..., _Computed]] = {
     "update_version_description": _op_update_version_description,
     "set_version_tag": _op_set_version_tag,
     "delete_version_tag": _op_delete_version_tag,
+    "remove_incomplete_model": _op_remove_incomplete_model,
 }
 
 
@@ -858,6 +924,9 @@ def _nearest_existing(path: Path) -> Path:
 
 # -- file store ------------------------------------------------------------------------------
 _TMP_PREFIX = ".mltui-"
+#: Our temporary names (see `_FileBackend._tmp_path`): files, version folders being built, and
+#: model folders being built or removed at the store's root (`.trash`: MLflow skips those).
+_OUR_TMP = re.compile(re.escape(_TMP_PREFIX) + r"[0-9a-f]{32}(\.tmp|\.trash)?")
 
 
 def _current_umask() -> int:
@@ -907,6 +976,10 @@ _VERSION_KEYS = (
     "workspace",
 )
 _DEFAULTS = {"workspace": "default", "status": "READY"}
+#: Keys every meta.yaml MLflow writes has, sorted among the last: a file without them is being
+#: written (or damaged), never a base to rewrite.
+_MODEL_REQUIRED = ("name",)
+_VERSION_REQUIRED = ("name", "version")
 
 
 class _FileBackend(_Backend):
@@ -920,6 +993,11 @@ class _FileBackend(_Backend):
     REWRITE_SECONDS = 10.0
     #: Times a new version's number is tried again when a concurrent writer takes it.
     CLAIM_ATTEMPTS = 20
+    #: Times a compare-and-swap is tried again when another program changed the file meanwhile
+    #: (about 1 s of waiting in all).
+    SWAP_ATTEMPTS = 20
+    #: Our temporary files and folders older than this (seconds) were left by a crashed write.
+    STALE_SECONDS = 60.0
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -943,8 +1021,10 @@ class _FileBackend(_Backend):
 
     def _touched(self, m: _Mutation) -> list[Path]:
         model = self.model_dir(m.name)
-        if m.kind in ("create_model",):
-            return [self.models]
+        if m.kind == "create_model":
+            return [self.root, self.models]  # built at the root, renamed into models/
+        if m.kind == "remove_incomplete_model":
+            return [self.root, self.models, model]
         if m.kind == "update_model":
             return [model, model / "meta.yaml"]
         if m.kind in ("set_model_tag", "delete_model_tag"):
@@ -973,26 +1053,38 @@ class _FileBackend(_Backend):
         return None
 
     # reading
-    def _read_meta(self, path: Path) -> dict[str, Any] | None:
-        # MLflow's writes are not atomic: an empty file may be one being written; look again.
+    def _read_meta(self, path: Path, required: tuple[str, ...] = ()) -> dict[str, Any] | None:
+        found = self._load_meta(path, required)
+        return None if found is None else found[1]
+
+    def _load_meta(
+        self, path: Path, required: tuple[str, ...] = ()
+    ) -> tuple[_Seen, dict[str, Any]] | None:
+        """A meta.yaml as read (for a compare-and-swap) and as data; None if there is none.
+
+        MLflow's writes are not atomic (truncate, then write): an empty file, one that does not
+        parse, or one cut short (no final newline, or without the `required` keys, which MLflow's
+        sorted dump puts last) may be one being written; look again.
+        """
         for delay in (0.0, 0.05, 0.1, 0.2):
             if delay:
                 time.sleep(delay)
             try:
-                text = path.read_text(encoding="utf-8")
-            except FileNotFoundError:
-                return None
+                seen = _read_seen(path)
             except OSError as exc:
                 raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
-            if not text.strip():
-                continue
+            if seen is None:
+                return None
             try:
+                text = seen.data.decode("utf-8")
                 data = yaml.load(text, Loader=_SafeLoader)  # the safe loader: plain data only
-            except yaml.YAMLError:
+            except (UnicodeDecodeError, yaml.YAMLError):
                 continue
-            if isinstance(data, dict):
-                return data
-        raise StoreError(f"{path} is empty or damaged; not writing over it")
+            if required and not text.endswith("\n"):
+                continue
+            if isinstance(data, dict) and all(k in data for k in required):
+                return seen, data
+        raise StoreError(f"{path} is empty, partial or damaged; not writing over it")
 
     @staticmethod
     def _read_files(folder: Path) -> dict[str, str]:
@@ -1019,7 +1111,7 @@ class _FileBackend(_Backend):
             return _Model(name, exists=False)
         meta = self._read_meta(model_dir / "meta.yaml")
         if meta is None:
-            return _Model(name, exists=False)
+            return _Model(name, exists=False, leftovers=_files_under(model_dir))
         model = _Model(name, exists=True, description=meta.get("description"))
         model.tags = self._read_files(model_dir / "tags")
         for alias, text in self._read_files(model_dir / "aliases").items():
@@ -1046,8 +1138,34 @@ class _FileBackend(_Backend):
         return model
 
     # writing
-    def _tmp_path(self, folder: Path) -> Path:
-        return folder / f"{_TMP_PREFIX}{uuid.uuid4().hex}.tmp"
+    def _tmp_path(self, folder: Path, suffix: str = ".tmp") -> Path:
+        """A fresh name of ours in `folder`, after clearing what crashed writes left there."""
+        self._sweep(folder)
+        return folder / f"{_TMP_PREFIX}{uuid.uuid4().hex}{suffix}"
+
+    def _sweep(self, folder: Path) -> None:
+        """Remove our temporary files and folders in `folder` that are over a minute old.
+
+        Only names we make (`_OUR_TMP`); the age (last change of content or name) keeps a write
+        in progress in another process safe.
+        """
+        cutoff = time.time() - self.STALE_SECONDS
+        try:
+            with os.scandir(folder) as it:
+                ours = [e for e in it if _OUR_TMP.fullmatch(e.name)]
+        except OSError:
+            return
+        for entry in ours:
+            try:
+                st = entry.stat(follow_symlinks=False)
+                if max(st.st_mtime, st.st_ctime) > cutoff:
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    shutil.rmtree(entry.path)
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                continue  # gone already, or not ours to remove: the write goes on
 
     def _write_tmp(self, folder: Path, text: str, mode: int | None) -> Path:
         tmp = self._tmp_path(folder)
@@ -1118,16 +1236,59 @@ class _FileBackend(_Backend):
             out["workspace"] = "default"
         return _dump_yaml(out)
 
-    def _update_meta(self, path: Path, fields: dict[str, Any], render) -> None:
-        meta = self._read_meta(path)
-        if meta is None:
-            raise InvalidWriteError(f"{path} is gone; another program removed it")
-        meta.update(fields)
-        self._replace(path, render(meta), path.parent)
+    def _swap(self, target: Path, seen: _Seen | None, text: str, tmp_folder: Path) -> bool:
+        """Replace `target` by `text` if it is still as `seen` (None: still absent).
 
-    def _update_meta_checked(self, path: Path, fields: dict[str, Any], render) -> None:
+        False, with nothing written, when another program changed it since it was read.
+        """
+        if seen is None:
+            try:
+                self._create(target, text, tmp_folder)
+            except FileExistsError:
+                return False
+            return True
+        tmp = self._write_tmp(tmp_folder, text, seen.mode)
+        try:
+            if _read_seen(target) != seen:
+                return False
+            # An MLflow write landing between this check and the rename would be lost: the
+            # one window left (see the module docstring).
+            os.replace(tmp, target)
+            return True
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _rewrite(self, target: Path, tmp_folder: Path, change) -> None:
+        """Swap `change()`'s text into `target`, reading anew while another program interferes.
+
+        `change()` reads `target` and returns (what it read, the text to write in its place).
+        """
+        for attempt in range(self.SWAP_ATTEMPTS):
+            if attempt:
+                time.sleep(0.005 * attempt)  # let the other writer finish
+            seen, text = change()
+            if self._swap(target, seen, text, tmp_folder):
+                return
+        raise StoreError(
+            f"another program kept rewriting {target} while we wrote; nothing was written there, "
+            "try again"
+        )
+
+    def _update_meta(self, path: Path, fields: dict[str, Any], render, required) -> None:
+        """Set `fields` in a meta.yaml, keeping whatever else it holds as it is when we swap."""
+
+        def change() -> tuple[_Seen, str]:
+            found = self._load_meta(path, required)
+            if found is None:
+                raise InvalidWriteError(f"{path} is gone; another program removed it")
+            seen, meta = found
+            return seen, render({**meta, **fields})
+
+        self._rewrite(path, path.parent, change)
+
+    def _update_meta_checked(self, path: Path, fields: dict[str, Any], render, required) -> None:
         """Update fields, then make sure a concurrent rewrite did not put the old values back."""
-        self._update_meta(path, fields, render)
+        self._update_meta(path, fields, render, required)
         lasting = {k: v for k, v in fields.items() if not k.endswith("timestamp")}
         if not lasting:
             return
@@ -1143,7 +1304,7 @@ class _FileBackend(_Backend):
                 raise StoreError(
                     f"another program keeps rewriting {path}; the change did not hold, try again"
                 )
-            self._update_meta(path, fields, render)
+            self._update_meta(path, fields, render, required)
             step = 0  # watch the whole schedule again after writing again
 
     def _create_version(self, name: str, first: int, fields: dict[str, Any], now: int) -> int:
@@ -1177,24 +1338,80 @@ class _FileBackend(_Backend):
                 **fields,
             }
             text = self._version_meta_text(meta)
-            tmp = model_dir / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
-            os.mkdir(tmp)
-            try:
-                self._write_new(tmp / "meta.yaml", text)
-                # Replaces nothing but an empty folder: MLflow's create_model_version makes the
-                # folder (tolerating an existing one) and then refuses to write over our meta.
-                os.rename(tmp, vdir)
-            except OSError as exc:
-                shutil.rmtree(tmp, ignore_errors=True)
-                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
-                    continue
-                raise
-            time.sleep(self.VERIFY_DELAYS[0])
-            if _read_or_none(vdir / "meta.yaml") == text:
+            if not self._place(model_dir, "", vdir, text):
+                continue
+            if self._still_ours(vdir, text):
                 return number
             # MLflow checked for meta.yaml in its empty folder just before our rename and wrote
             # its own over ours: the number is MLflow's; take the next one.
         raise StoreError(f"could not claim a new version number for {name}; try again")
+
+    def _create_model(self, name: str, text: str) -> None:
+        """Make `models/<name>/` holding its meta.yaml `text`, in one step for every reader.
+
+        Built at the store's root under a name ending in `.trash` (MLflow's tracking store skips
+        those, FileStore._get_active_experiments; its registry lists only models/) and renamed
+        into models/: a crash leaves no model folder without its meta.yaml.
+        """
+        self.models.mkdir(parents=True, exist_ok=True)
+        model_dir = self.model_dir(name)
+        if not self._place(self.root, ".trash", model_dir, text):
+            raise InvalidWriteError(f"registered model {name!r} already exists")
+        if not self._still_ours(model_dir, text):
+            raise InvalidWriteError(f"registered model {name!r} was created by another program")
+
+    def _place(self, build_in: Path, suffix: str, target: Path, text: str) -> bool:
+        """Build a folder holding meta.yaml `text` under a temporary name in `build_in`, then
+        rename it to `target`; False (nothing left behind) if `target` holds something already.
+        """
+        build = self._tmp_path(build_in, suffix)
+        os.mkdir(build)
+        try:
+            self._write_new(build / "meta.yaml", text)
+            # Replaces nothing but an empty folder: MLflow's creates make the folder (tolerating
+            # an existing one), then write meta.yaml, refusing to write over ours.
+            os.rename(build, target)
+        except OSError as exc:
+            shutil.rmtree(build, ignore_errors=True)
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                return False
+            raise
+        return True
+
+    def _still_ours(self, folder: Path, text: str) -> bool:
+        """After a moment, is `folder`'s meta.yaml still ours? MLflow may have found no meta.yaml
+        in its empty folder just before our rename and written its own over ours."""
+        time.sleep(self.VERIFY_DELAYS[0])
+        return _read_or_none(folder / "meta.yaml") == text
+
+    def _remove_incomplete_model(self, name: str) -> None:
+        """Take a model folder without meta.yaml out of models/, unless it gains one meanwhile.
+
+        Moved out in one step (to a temporary name at the root), looked at again there, and
+        deleted; put back if another program completed it in the meantime.
+        """
+        model_dir = self.model_dir(name)
+        parked = self._tmp_path(self.root, ".trash")
+        try:
+            os.rename(model_dir, parked)
+        except FileNotFoundError:
+            raise InvalidWriteError(f"{model_dir} is gone already; nothing removed") from None
+        if _holds_model(_files_under(parked)):
+            try:
+                os.rename(parked, model_dir)
+            except OSError:
+                # Recreated meanwhile: keep it under a name readers skip and our sweep spares.
+                kept = self.root / f"{_TMP_PREFIX}kept-{uuid.uuid4().hex}.trash"
+                os.rename(parked, kept)
+                raise StoreError(
+                    f"{model_dir} was completed and recreated while being removed; the "
+                    f"completed one is kept as {kept}"
+                ) from None
+            raise InvalidWriteError(
+                f"{model_dir} gained its meta.yaml (another program finished creating it); "
+                "nothing removed"
+            )
+        shutil.rmtree(parked)
 
     def _append_model_version(self, exp_id: str, model_id: str, name: str, version: int):
         folder = self.root / exp_id / "models" / model_id
@@ -1202,7 +1419,13 @@ class _FileBackend(_Backend):
             return  # as MLflow: a missing logged model only costs the link
         tag = folder / "tags" / TAG_MODEL_VERSIONS
         tag.parent.mkdir(parents=True, exist_ok=True)
-        self._replace(tag, _model_versions_tag(_read_or_none(tag), name, version), folder)
+
+        def change() -> tuple[_Seen | None, str]:
+            seen = _read_seen(tag)
+            current = None if seen is None else seen.data.decode("utf-8", errors="replace")
+            return seen, _model_versions_tag(current, name, version)
+
+        self._rewrite(tag, folder, change)
 
     def run(self, name: str, clock, build) -> tuple[int, int | None]:
         with self._lock:
@@ -1215,13 +1438,6 @@ class _FileBackend(_Backend):
             render_model = lambda meta: self._model_meta_text(name, meta)  # noqa: E731
             for m in mutations:
                 if m.kind == "create_model":
-                    self.models.mkdir(parents=True, exist_ok=True)
-                    try:
-                        os.mkdir(model_dir)
-                    except FileExistsError:
-                        raise InvalidWriteError(
-                            f"registered model {name!r} already exists"
-                        ) from None
                     meta = {
                         "name": name,
                         "creation_timestamp": now,
@@ -1231,9 +1447,11 @@ class _FileBackend(_Backend):
                         "deployment_job_state": None,
                         "workspace": "default",
                     }
-                    self._create(meta_path, render_model(meta), model_dir)
+                    self._create_model(name, render_model(meta))
+                elif m.kind == "remove_incomplete_model":
+                    self._remove_incomplete_model(name)
                 elif m.kind == "update_model":
-                    self._update_meta_checked(meta_path, m.fields, render_model)
+                    self._update_meta_checked(meta_path, m.fields, render_model, _MODEL_REQUIRED)
                 elif m.kind == "set_model_tag":
                     self._write_key(model_dir / "tags", m.key, m.value, model_dir)
                 elif m.kind == "delete_model_tag":
@@ -1246,7 +1464,9 @@ class _FileBackend(_Backend):
                     created = self._create_version(name, m.version, m.fields, now)
                 elif m.kind == "update_version":
                     vdir = self.version_dir(name, m.version)
-                    self._update_meta_checked(vdir / "meta.yaml", m.fields, self._version_meta_text)
+                    self._update_meta_checked(
+                        vdir / "meta.yaml", m.fields, self._version_meta_text, _VERSION_REQUIRED
+                    )
                 elif m.kind in ("set_version_tag", "delete_version_tag"):
                     version = created if created is not None else m.version
                     vdir = self.version_dir(name, version)
@@ -1265,6 +1485,42 @@ class _FileBackend(_Backend):
         target.parent.mkdir(parents=True, exist_ok=True)
         # Tag and alias files hold the value alone, no trailing newline (FileStore.write_to).
         self._replace(target, value, tmp_folder)
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """A file as read: a rewrite based on it may replace it only while it is still so."""
+
+    #: (inode, size, mtime_ns) from before the read: a change during the read shows too.
+    identity: tuple[int, int, int]
+    mode: int
+    data: bytes
+
+
+def _read_seen(path: Path) -> _Seen | None:
+    try:
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            data = fh.read()
+    except FileNotFoundError:
+        return None
+    return _Seen((st.st_ino, st.st_size, st.st_mtime_ns), stat.S_IMODE(st.st_mode), data)
+
+
+def _files_under(folder: Path) -> tuple[str, ...]:
+    """Every file under `folder`, as sorted relative paths."""
+    found = []
+    for dirpath, dirs, files in os.walk(folder):
+        dirs.sort()
+        rel = Path(dirpath).relative_to(folder)
+        found += [(rel / fname).as_posix() for fname in sorted(files)]
+    return tuple(found)
+
+
+def _holds_model(files: tuple[str, ...]) -> bool:
+    """A model's meta.yaml or a version's among a model folder's files: more than a half-created
+    model, which holds at most our temporary files, tags or aliases."""
+    return any(f == "meta.yaml" or re.fullmatch(r"version-[^/]*/meta\.yaml", f) for f in files)
 
 
 def _read_or_none(path: Path) -> str | None:

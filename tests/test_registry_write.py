@@ -38,6 +38,7 @@ from store.registry_write import (
     WriteResult,
 )
 from tests.conftest import STORES_DIR, copy_fixture, store_path, untested_schema
+from tests.registry_race import race, reverted
 
 mlflow = pytest.importorskip("mlflow")
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # MLflow's stage deprecation
@@ -926,6 +927,200 @@ def test_description_reverted_by_another_writer_is_put_back_then_given_up(
         stop.set()
         other.join()
     assert client_for(folder).get_registered_model(W).description != "second"
+
+
+def test_racing_mlflow_on_the_file_registry_reverts_nothing(tmp_path: Path):
+    """MLflow's client and our writer rewrite the same meta.yaml files for 12 s (tests/bench/
+    soak_registry.py does it for minutes): neither side's write is undone, nothing refused."""
+    folder = copy_fixture("mlflow-3.17.2-file", tmp_path)
+    result = race(folder, seconds=12)
+    assert result["mlflow"]["descriptions"] >= 5 and result["mltui"]["tags"] >= 5, result
+    assert reverted(result) == 0, result
+    assert result["mltui"]["refused"] == 0, result
+
+
+@pytest.mark.parametrize("target", ["model", "version"])
+def test_an_mlflow_write_between_our_read_and_replace_is_kept(
+    target: str, tmp_path: Path, monkeypatch
+):
+    """MLflow writes the very file we are rewriting, right after we read it: our swap notices,
+    reads again and keeps MLflow's change with ours."""
+    from store.registry_write import _FileBackend
+
+    folder = copy_fixture("mlflow-3.17.2-file", tmp_path)
+    client = client_for(folder)
+    writer = RegistryWriter(open_store(store_path(folder)))
+    theirs = {
+        "model": lambda: client.update_registered_model(W, description="MLflow's"),
+        "version": lambda: client.transition_model_version_stage(W, "5", "Staging"),
+    }[target]
+    real = _FileBackend._load_meta
+    interleaved = []
+
+    def read_then_mlflow_writes(self, path, required=()):
+        found = real(self, path, required)
+        if required and not interleaved:  # our first read for a rewrite
+            interleaved.append(path)
+            theirs()
+        return found
+
+    monkeypatch.setattr(_FileBackend, "_load_meta", read_then_mlflow_writes)
+    if target == "model":
+        writer.set_model_tag(W, "ours", "1")
+        rm = client.get_registered_model(W)
+        assert (rm.description, rm.tags["ours"]) == ("MLflow's", "1")
+    else:
+        writer.update_version_description(W, 5, "ours")
+        mv = client.get_model_version(W, "5")
+        assert (mv.current_stage, mv.description) == ("Staging", "ours")
+    assert interleaved
+
+
+def test_a_meta_yaml_being_written_is_never_written_over(tmp_path: Path):
+    """MLflow truncates meta.yaml, then writes it: a file cut short (here: before `name`) is
+    waited for, then refused in one sentence, and left as it is."""
+    from store.errors import StoreError
+
+    folder = copy_fixture("mlflow-3.17.2-file", tmp_path)
+    meta = folder / "mlruns" / "models" / W / "meta.yaml"
+    full = meta.read_text()
+    cut = full[: full.index("name:")]
+    meta.write_text(cut)
+    writer = RegistryWriter(open_store(store_path(folder)))
+    with pytest.raises(StoreError, match="empty, partial or damaged; not writing over it"):
+        writer.set_model_tag(W, "k", "v")
+    assert meta.read_text() == cut
+    meta.write_text(full)
+    writer.set_model_tag(W, "k", "v")
+    assert client_for(folder).get_registered_model(W).tags["k"] == "v"
+
+
+CREATE_THEN_DIE = textwrap.dedent(
+    """
+    import os, signal, sys
+    from store import open_store
+    from store.registry_write import RegistryWriter
+    root, prefix, die_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    writer = RegistryWriter(open_store(root))
+    writer.create_registered_model(f"{prefix}-whole", description="d", tags={"k": "v"})
+    # kill -9 at the die_at-th file made durable from now on: each step of a create in turn.
+    real_fsync, synced = os.fsync, []
+    def fsync_or_die(fd):
+        synced.append(fd)
+        if len(synced) == die_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        real_fsync(fd)
+    os.fsync = fsync_or_die
+    writer.create_registered_model(f"{prefix}-killed", description="d", tags={"k": "v"})
+    """
+)
+
+
+@pytest.mark.parametrize("die_at", [1, 2])
+def test_killed_while_creating_a_model_leaves_mlflow_able_to_list_models(
+    die_at: int, tmp_path: Path
+):
+    """kill -9 at each step of a create (its meta.yaml, then its tag): MLflow still lists every
+    model (a model folder without meta.yaml makes its search fail for all), and we list no
+    incomplete one."""
+    folder = copy_fixture("mlflow-3.17.2-file", tmp_path)
+    root = folder / "mlruns"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-c", CREATE_THEN_DIE, str(root), "m", str(die_at)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == -9, done.stderr
+    names = {rm.name for rm in client_for(folder).search_registered_models()}
+    assert {W, C, "m-whole"} <= names
+    assert ("m-killed" in names) == (die_at > 1)
+    assert not [m.name for m in open_store(root).registered_models() if m.incomplete]
+    # A killed create leaves no folder of ours in models/ (MLflow would read it as a model).
+    assert not [p for p in (root / "models").iterdir() if p.name.startswith(".")]
+
+
+def test_a_half_created_model_is_listed_and_removed_on_confirmation(tmp_path: Path):
+    folder = copy_fixture("mlflow-3.17.2-file", tmp_path)
+    root = folder / "mlruns"
+    half = root / "models" / "half"
+    half.mkdir()  # what a create killed before its meta.yaml (older mltui, or MLflow) leaves
+    (half / ".mltui-0123456789abcdef0123456789abcdef.tmp").write_text("name: half\n")
+    store = open_store(root)
+    listed = {m.name: m for m in store.registered_models()}
+    assert listed["half"].incomplete and not listed[W].incomplete
+    writer = RegistryWriter(store)
+    with pytest.raises(InvalidWriteError, match="half-created registered model"):
+        writer.plan_create_registered_model("half")
+    with pytest.raises(InvalidWriteError, match="is a registered model"):
+        writer.plan_remove_incomplete_model(W)
+    with pytest.raises(InvalidWriteError, match="no half-created model folder"):
+        writer.plan_remove_incomplete_model("nothing")
+    plan = writer.plan_remove_incomplete_model("half")
+    assert plan.changes == (
+        "remove the folder models/half (no meta.yaml: an interrupted create)",
+        "with its file .mltui-0123456789abcdef0123456789abcdef.tmp",
+    )
+    # Completed between plan and apply: refused, nothing removed.
+    (half / "meta.yaml").write_text("name: half\n")
+    with pytest.raises(InvalidWriteError, match="is a registered model"):
+        writer.apply(plan)
+    assert (half / "meta.yaml").is_file()
+    (half / "meta.yaml").unlink()
+    writer.apply(plan)
+    assert not half.exists()
+    assert {rm.name for rm in client_for(folder).search_registered_models()} == {W, C}
+    writer.create_registered_model("half")
+    assert client_for(folder).get_registered_model("half").name == "half"
+    assert not list(root.glob(".mltui-*"))
+
+
+def test_a_model_folder_holding_versions_is_not_removed(tmp_path: Path):
+    folder = copy_fixture("mlflow-3.17.2-file", tmp_path)
+    model_dir = folder / "mlruns" / "models" / C
+    (model_dir / "meta.yaml").unlink()  # damaged by hand: its versions are still there
+    writer = RegistryWriter(open_store(store_path(folder)))
+    with pytest.raises(InvalidWriteError, match="holds model versions"):
+        writer.plan_remove_incomplete_model(C)
+    assert (model_dir / "version-1" / "meta.yaml").is_file()
+
+
+def test_leftovers_of_a_crashed_write_are_cleared_by_the_next(tmp_path: Path, monkeypatch):
+    """Our temporary files and folders are removed by the next write there, once a minute old;
+    anything else (another name, a fresh one of a write under way) is left alone."""
+    from store.registry_write import _FileBackend
+
+    folder = copy_fixture("mlflow-3.17.2-file", tmp_path)
+    root = folder / "mlruns"
+    model_dir = root / "models" / W
+    hexa = "0123456789abcdef" * 2
+    ours = [
+        model_dir / f".mltui-{hexa}.tmp",  # a meta.yaml or tag being replaced
+        model_dir / f".mltui-{hexa}",  # a version folder being built
+        root / f".mltui-{hexa}.trash",  # a model folder being built or removed
+    ]
+    others = [
+        model_dir / ".mltui-notes",
+        root / f".mltui-kept-{hexa}.trash",
+        model_dir / "notes.tmp",
+    ]
+    for path in ours + others:
+        if path.suffix == ".tmp" or path.name == ".mltui-notes":
+            path.write_text("x")
+        else:
+            path.mkdir()
+            (path / "meta.yaml").write_text("x")
+    writer = RegistryWriter(open_store(root))
+    writer.set_model_tag(W, "k", "v")
+    writer.create_registered_model("fresh")
+    assert all(p.exists() for p in ours + others)  # under a minute old: maybe a write under way
+    monkeypatch.setattr(_FileBackend, "STALE_SECONDS", 0.0)
+    writer.set_model_tag(W, "k", "w")
+    writer.create_registered_model("fresh2")
+    assert not [p for p in ours if p.exists()]
+    assert all(p.exists() for p in others)
 
 
 def test_sqlite_write_waits_for_a_writer_holding_the_database(tmp_path: Path):

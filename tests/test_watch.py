@@ -272,6 +272,7 @@ def test_registry_writes_are_reported(tmp_path, followers, monkeypatch, backend,
         lambda: writer.set_model_tag("churn-model", "team", "b"),  # a value replaced
         lambda: writer.update_version_description("churn-model", 1, "checked live"),
         lambda: writer.transition_stage("churn-model", 1, "Staging"),
+        lambda: writer.create_registered_model("fresh"),  # file store: built at the root
     ]
     for number, write in enumerate(writes, 1):
         write()

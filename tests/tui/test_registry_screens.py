@@ -322,6 +322,27 @@ async def test_model_tag_set_and_delete(fixture, store_copy):
     assert tags == {"owner": "growth", "stage": "prod"}
 
 
+async def test_a_half_created_model_is_flagged_and_removed_with_confirmation(store_copy):
+    path = store_copy(STORE)
+    (path / "models" / "half").mkdir()  # a create killed before its meta.yaml
+    app = make_app(path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_registry(pilot)
+        put_cursor(screen, "half")
+        await pilot.pause()
+        row = screen.query_one(DataTable).get_row("half")
+        assert any("incomplete: its folder has no meta.yaml" in str(cell) for cell in row)
+        await pilot.press("D")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmWriteScreen)
+        await pilot.press("y")
+        await settle(pilot)
+        assert set(screen.models) == {MODEL, "churn-model"}
+    assert not (path / "models" / "half").exists()
+    names = {rm.name for rm in client_for(path).search_registered_models()}
+    assert names == {MODEL, "churn-model"}
+
+
 @pytest.mark.parametrize("fixture", WRITABLE)
 async def test_register_a_runs_model(fixture, store_copy):
     path = store_copy(fixture)

@@ -92,6 +92,7 @@ WRITE_ACTIONS = frozenset(
         "edit_model_description",
         "set_tag",
         "delete_tag",
+        "remove_incomplete",
     }
 )
 

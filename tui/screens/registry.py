@@ -72,11 +72,21 @@ def tags_text(tags: dict[str, str], limit: int = 60) -> Text:
     return literal(one_line(", ".join(f"{k}={v}" for k, v in sorted(tags.items())), limit))
 
 
+#: What an incomplete model (a folder without meta.yaml) is, where it is shown.
+INCOMPLETE_NOTE = (
+    "incomplete: its folder has no meta.yaml (a create was interrupted); MLflow cannot list "
+    "any model while it is there. D removes it."
+)
+
+
 def model_detail(model: RegisteredModel) -> Group:
     """The highlighted model in full: description, aliases, tags, times."""
     grid = Table.grid(padding=(0, 1), expand=True)
     grid.add_column(style="dim", no_wrap=True, min_width=11)
     grid.add_column(ratio=1, overflow="fold")
+    if model.incomplete:
+        grid.add_row("State", Text(INCOMPLETE_NOTE, style="red"))
+        return Group(grid)
     grid.add_row("Aliases", aliases_text(model.aliases) or Text("none", style="dim"))
     if model.tags:
         tags = Text()
@@ -129,6 +139,7 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
             Binding("t", "set_tag", "Set tag", id="registry.set_tag"),
             Binding("x", "delete_tag", "Delete tag", id="registry.delete_tag"),
             Binding("r", "reload", "Reload", id="registry.reload"),
+            Binding("D", "remove_incomplete", "Remove", id="registry.remove_incomplete"),
         ]
     )
 
@@ -208,7 +219,9 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
                     aliases_text(model.aliases),
                     *[latest_in(model, stage) for stage in STAGE_COLUMNS],
                     Text(format_time(model.last_updated_timestamp)),
-                    literal(one_line(model.description or "", 40)),
+                    Text(one_line(INCOMPLETE_NOTE, 40), style="red")
+                    if model.incomplete
+                    else literal(one_line(model.description or "", 40)),
                     tags_text(model.tags, 40),
                 ],
             )
@@ -244,11 +257,13 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
         return self.write_gate(action, self._allowed(action))
 
     def _allowed(self, action: str) -> bool:
+        model = self.current_model()
         if action in ("open", "edit_description", "set_tag"):
-            return self.current_model() is not None
+            return model is not None and not model.incomplete
         if action == "delete_tag":
-            model = self.current_model()
             return model is not None and bool(model.tags)
+        if action == "remove_incomplete":
+            return model is not None and model.incomplete
         return True
 
     def action_back(self) -> None:
@@ -260,7 +275,7 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
 
     def action_open(self) -> None:
         model = self.current_model()
-        if model is None:
+        if model is None or model.incomplete:
             return
         from tui.screens.model_versions import ModelVersionsScreen
 
@@ -294,6 +309,13 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
                 self.start_write(lambda w: w.plan_delete_model_tag(name, key))
 
         self.app.push_screen(PickerScreen(f"Delete a tag of {name}", sorted(model.tags)), chosen)
+
+    def action_remove_incomplete(self) -> None:
+        model = self.current_model()
+        if model is None or not model.incomplete or self.refused_up_front():
+            return
+        name = model.name
+        self.start_write(lambda w: w.plan_remove_incomplete_model(name))
 
     @on(DataTable.RowSelected, "#registry-table")
     def _selected(self) -> None:
