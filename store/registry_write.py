@@ -546,12 +546,17 @@ class RegistryWriter:
             # (RunsArtifactRepository.get_underlying_uri).
             base = run.artifact_uri
             return (base if base.endswith("/") else base + "/") + rel, run_id, None
-        # MLflow 3: the run's logged model of that name; the one logged at the latest step.
-        candidates = [
-            lm
-            for lm in self.store.logged_models([run.experiment_id])
-            if lm.source_run_id == run_id and lm.name == rel
-        ]
+        # MLflow 3: the run's logged model of that name logged at the latest step; of several,
+        # the first in search_logged_models' order, newest first, then by id (fluent
+        # _register_model takes max() over that list). Stores list them in other orders.
+        candidates = sorted(
+            (
+                lm
+                for lm in self.store.logged_models([run.experiment_id])
+                if lm.source_run_id == run_id and lm.name == rel
+            ),
+            key=lambda lm: (-(lm.creation_timestamp or 0), lm.model_id),
+        )
         if not candidates:
             raise InvalidWriteError(
                 f"run {run_id} has no model at {rel!r} (no MLmodel there, no logged model of "

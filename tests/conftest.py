@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -40,6 +41,24 @@ def copy_fixture(name: str, tmp_path: Path) -> Path:
     target = tmp_path / name
     shutil.copytree(STORES_DIR / name, target)
     return target
+
+
+def skip_unless_mlflow_opens(name: str) -> None:
+    """Skip unless the installed MLflow can open fixture `name` (a copy's folder name will do).
+
+    MLflow refuses a database migrated past the newest schema it knows, so an SQLite fixture
+    needs an MLflow at least as new as the one that wrote it (CI installs the newest).
+    """
+    found = re.fullmatch(r"mlflow-([\d.]+)-sqlite", name)
+    if found is None or importlib.util.find_spec("mlflow") is None:
+        return
+    installed = importlib.metadata.version("mlflow")
+    if _version(installed) < _version(found.group(1)):
+        pytest.skip(f"MLflow {installed} cannot open the database MLflow {found.group(1)} wrote")
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", text)[:3])
 
 
 @pytest.fixture(scope="session")

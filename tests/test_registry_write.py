@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import sqlite3
 import stat
 import subprocess
@@ -36,7 +37,7 @@ from store.registry_write import (
     RegistryWriter,
     WriteResult,
 )
-from tests.conftest import STORES_DIR, copy_fixture, store_path
+from tests.conftest import STORES_DIR, copy_fixture, skip_unless_mlflow_opens, store_path
 
 mlflow = pytest.importorskip("mlflow")
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # MLflow's stage deprecation
@@ -62,6 +63,7 @@ def uri_of(folder: Path) -> str:
 
 
 def client_for(folder: Path) -> MlflowClient:
+    skip_unless_mlflow_opens(folder.name)
     uri = uri_of(folder)
     # The file registry looks logged models up through the global tracking URI.
     mlflow.set_tracking_uri(uri)
@@ -961,6 +963,43 @@ def test_models_of_run_are_registrable(fixture: str, tmp_path: Path):
     assert plan.summary == "Register version 1 of x (a new registered model)"
     assert writer.models_of_run("0" * 32) == []
     store.close()
+
+
+def _twin_logged_models(client: MlflowClient, run_id: str, name: str) -> list:
+    """Logged models `name` of one run at the same step, made by MLflow until the newest is not
+    the one with the lowest id (so listing them by id does not give MLflow's choice)."""
+    from mlflow.entities import LoggedModelOutput
+
+    exp_id = client.get_run(run_id).info.experiment_id
+    made: list = []
+    for _ in range(40):
+        lm = client.create_logged_model(exp_id, name=name, source_run_id=run_id)
+        client.log_outputs(run_id, [LoggedModelOutput(lm.model_id, step=0)])
+        made.append(lm)
+        newest = max(m.creation_timestamp for m in made)
+        at_newest = [m for m in made if m.creation_timestamp == newest]
+        lowest_id = min(m.model_id for m in made)
+        if len(made) >= 2 and len(at_newest) == 1 and at_newest[0].model_id != lowest_id:
+            return made
+    pytest.fail("MLflow never made a newest logged model with a higher id")
+
+
+@pytest.mark.parametrize("fixture", ["mlflow-3.18.0-file", "mlflow-3.18.0-sqlite"])
+def test_register_by_run_and_path_picks_the_logged_model_mlflow_picks(fixture: str, tmp_path: Path):
+    ours = copy_fixture(fixture, tmp_path / "ours")
+    run_id = context(ours).model_run
+    made = _twin_logged_models(client_for(ours), run_id, "twin")
+    theirs = tmp_path / "theirs" / fixture
+    shutil.copytree(ours, theirs)
+
+    store = open_store(store_path(ours))
+    plan = RegistryWriter(store).plan_register_model("twins", run_id=run_id, artifact_path="twin")
+    store.close()
+    client_for(theirs)
+    version = mlflow.register_model(f"runs:/{run_id}/twin", "twins")
+    newest = max(made, key=lambda m: m.creation_timestamp)
+    assert version.source == f"models:/{newest.model_id}"
+    assert plan.args["source"] == version.source
 
 
 def test_logged_model_tag_appends(tmp_path: Path):
