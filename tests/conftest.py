@@ -49,12 +49,17 @@ def skip_unless_mlflow_opens(name: str) -> None:
     MLflow refuses a database migrated past the newest schema it knows, so an SQLite fixture
     needs an MLflow at least as new as the one that wrote it (CI installs the newest).
     """
+    if not mlflow_opens(name):
+        installed = importlib.metadata.version("mlflow")
+        pytest.skip(f"MLflow {installed} cannot open the database of {name}")
+
+
+def mlflow_opens(name: str) -> bool:
+    """Whether the installed MLflow can open fixture `name` (see skip_unless_mlflow_opens)."""
     found = re.fullmatch(r"mlflow-([\d.]+)-sqlite", name)
     if found is None or importlib.util.find_spec("mlflow") is None:
-        return
-    installed = importlib.metadata.version("mlflow")
-    if _version(installed) < _version(found.group(1)):
-        pytest.skip(f"MLflow {installed} cannot open the database MLflow {found.group(1)} wrote")
+        return True
+    return _version(importlib.metadata.version("mlflow")) >= _version(found.group(1))
 
 
 def _version(text: str) -> tuple[int, ...]:

@@ -1,4 +1,4 @@
-"""Registry writes, checked by real MLflow 3.17.2.
+"""Registry writes, checked by the installed MLflow (3.18.0 in CI, see .ci/run).
 
 Every write is done twice on copies of each fixture store with a registry: once by mltui's
 `RegistryWriter`, once by MLflow itself. MLflow then reads mltui's copy back and must see exactly
@@ -31,13 +31,16 @@ import yaml
 
 from store import ReadOnlyError, open_store
 from store.registry_write import (
-    KNOWN_WRITE_REVISIONS,
     TAG_MODEL_VERSIONS,
     InvalidWriteError,
     RegistryWriter,
     WriteResult,
 )
-from tests.conftest import STORES_DIR, copy_fixture, skip_unless_mlflow_opens, store_path
+from tests.conftest import (
+    copy_fixture,
+    skip_unless_mlflow_opens,
+    store_path,
+)
 
 mlflow = pytest.importorskip("mlflow")
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # MLflow's stage deprecation
@@ -46,6 +49,8 @@ from mlflow import MlflowClient  # noqa: E402
 os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"  # MLflow 3.13+ refuses file stores otherwise
 
 REGISTRY_STORES = [
+    "mlflow-3.18.0-file",
+    "mlflow-3.18.0-sqlite",
     "mlflow-3.17.2-file",
     "mlflow-3.17.2-sqlite",
     "mlflow-2.22.5-file",
@@ -729,35 +734,87 @@ def test_one_read_only_file_refuses_the_write_that_needs_it(tmp_path: Path):
     meta.chmod(0o644)
 
 
-def test_unknown_schema_revision_is_refused(tmp_path: Path):
-    folder = copy_fixture("mlflow-3.17.2-sqlite", tmp_path)
-    conn = sqlite3.connect(folder / "mlflow.db")
-    conn.execute("UPDATE alembic_version SET version_num = 'f4a9b2c7d1e6'")  # MLflow 3.18.0
+def _alter(db: Path, *statements: str) -> None:
+    conn = sqlite3.connect(db)
+    for sql in statements:
+        conn.execute(sql)
     conn.commit()
     conn.close()
+
+
+def test_untested_revision_with_tested_registry_tables_is_written(tmp_path: Path):
+    # What matters is the registry tables, not the alembic revision: a later MLflow that leaves
+    # them alone (as 3.18.0 did) is written to, and MLflow reads the write back.
+    folder = copy_fixture("mlflow-3.18.0-sqlite", tmp_path)
+    db = folder / "mlflow.db"
+    _alter(db, "UPDATE alembic_version SET version_num = 'aaaaaaaaaaaa'")
+    store = open_store(store_path(folder))
+    writer = RegistryWriter(store)
+    assert writer.refusal() is None
+    writer.set_model_tag(W, "checked", "yes")
+    store.close()
+    # MLflow itself opens only revisions it knows: put 3.18.0's back to read the write.
+    _alter(db, "UPDATE alembic_version SET version_num = 'f4a9b2c7d1e6'")
+    assert client_for(folder).get_registered_model(W).tags["checked"] == "yes"
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (
+            "ALTER TABLE model_versions ADD COLUMN foo TEXT",
+            "model_versions has a column `foo` that no tested MLflow has",
+        ),
+        (
+            "CREATE UNIQUE INDEX one_run ON model_versions (name, version, run_id)",
+            "model_versions has a unique index on (name, version, run_id) that MLflow 3.18.0 "
+            "does not have",
+        ),
+        (
+            "CREATE TRIGGER no_tags BEFORE INSERT ON registered_model_tags "
+            "BEGIN SELECT RAISE(ABORT, 'no'); END",
+            "registered_model_tags has a trigger `CREATE TRIGGER no_tags",
+        ),
+        (
+            "DROP TABLE logged_model_tags",
+            "it has no table logged_model_tags, which MLflow 3.18.0 has",
+        ),
+    ],
+)
+def test_untested_registry_tables_are_refused_and_left_byte_identical(
+    change: str, said: str, tmp_path: Path
+):
+    folder = copy_fixture("mlflow-3.18.0-sqlite", tmp_path)
+    _alter(folder / "mlflow.db", change)
     state = tree_state(folder)
     store = open_store(store_path(folder))
     message = _refused_everywhere(folder, RegistryWriter(store), state)
-    assert "f4a9b2c7d1e6" in message and "does not write" in message
     store.close()
+    assert message.startswith(f"Not writing to mlflow.db: {said}"), message
+    assert "exactly as MLflow 2.22.5, 3.17.2 or 3.18.0 made them" in message
+    assert tree_state(folder) == state
+
+
+def test_registry_tables_changed_after_the_plan_are_refused_when_applied(tmp_path: Path):
+    folder = copy_fixture("mlflow-3.18.0-sqlite", tmp_path)
+    store = open_store(store_path(folder))
+    writer = RegistryWriter(store)
+    plan = writer.plan_set_model_tag(W, "k", "v")
+    _alter(folder / "mlflow.db", "ALTER TABLE registered_model_tags ADD COLUMN note TEXT")
+    state = tree_state(folder)
+    with pytest.raises(ReadOnlyError, match="registered_model_tags has a column `note`"):
+        writer.apply(plan)
+    store.close()
+    assert tree_state(folder) == state
 
 
 def test_mlflow_1_database_is_refused(tmp_path: Path):
     folder = copy_fixture("mlflow-1.30.1-sqlite", tmp_path)
     state = tree_state(folder)
     store = open_store(store_path(folder))
-    assert store.schema_revision not in KNOWN_WRITE_REVISIONS
-    _refused_everywhere(folder, RegistryWriter(store), state)
+    message = _refused_everywhere(folder, RegistryWriter(store), state)
+    assert "lacks the column `storage_location` that MLflow 2.22.5 has" in message
     store.close()
-
-
-def test_known_write_revisions_are_the_fixture_heads():
-    heads = set()
-    for name in ("mlflow-2.22.5-sqlite", "mlflow-3.17.2-sqlite"):
-        conn = sqlite3.connect(f"file:{STORES_DIR / name / 'mlflow.db'}?mode=ro", uri=True)
-        heads.update(r for (r,) in conn.execute("SELECT version_num FROM alembic_version"))
-        conn.close()
-    assert heads == set(KNOWN_WRITE_REVISIONS)
 
 
 def test_apply_checks_again_against_the_registry_as_it_is_now(tmp_path: Path):
@@ -965,6 +1022,7 @@ def test_models_of_run_are_registrable(fixture: str, tmp_path: Path):
     store.close()
 
 
+# -- MLflow 3.12+ workspaces: registered models keyed by (workspace, name) ------------------
 def _twin_logged_models(client: MlflowClient, run_id: str, name: str) -> list:
     """Logged models `name` of one run at the same step, made by MLflow until the newest is not
     the one with the lowest id (so listing them by id does not give MLflow's choice)."""
