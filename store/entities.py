@@ -152,3 +152,5 @@ class RegisteredModel:
     aliases: dict[str, str] = field(default_factory=dict)
     #: The newest version in each stage, as MLflow's `latest_versions` reports it.
     latest_versions: list[ModelVersion] = field(default_factory=list)
+    #: The MLflow 3.12+ workspace holding it: SQL stores key models by (workspace, name).
+    workspace: str = "default"

@@ -38,6 +38,7 @@ from store.registry_write import (
 )
 from tests.conftest import (
     copy_fixture,
+    mlflow_workspaces,
     skip_unless_mlflow_opens,
     store_path,
 )
@@ -1023,6 +1024,52 @@ def test_models_of_run_are_registrable(fixture: str, tmp_path: Path):
 
 
 # -- MLflow 3.12+ workspaces: registered models keyed by (workspace, name) ------------------
+def test_models_of_two_workspaces_are_read_apart(two_workspaces: Path):
+    store = open_store(store_path(two_workspaces))
+    models = {(m.workspace, m.name): m for m in store.registered_models()}
+    assert set(models) == {
+        ("default", C),
+        ("default", W),
+        ("team-b", "b-only"),
+        ("team-b", W),
+    }
+    assert models[("team-b", W)].tags == {"team": "b"}
+    assert models[("team-b", W)].aliases == {}
+    assert [v.version for v in models[("team-b", W)].latest_versions] == ["1"]
+    assert models[("default", W)].aliases == {"challenger": "4", "champion": "2"}
+    assert [v.version for v in store.model_versions(W, workspace="team-b")] == ["1"]
+    assert [v.source for v in store.model_versions(W, workspace="team-b")] == ["/b/model-1"]
+    assert [v.version for v in store.model_versions(W, workspace="default")] == ["5", "4", "2", "1"]
+    store.close()
+
+
+def test_writes_go_into_the_models_own_workspace(two_workspaces: Path):
+    before = mlflow_workspaces(two_workspaces)
+    store = open_store(store_path(two_workspaces))
+    writer = RegistryWriter(store)
+    # b-only lives in team-b alone: written there without being told.
+    writer.set_model_tag("b-only", "k", "v")
+    assert writer.register_model("b-only", model_id=context(two_workspaces).model_id).version == "2"
+    # wine-classifier is in both: the writer must be told which.
+    with pytest.raises(InvalidWriteError, match="exists in the workspaces default, team-b"):
+        writer.plan_set_model_tag(W, "k", "v")
+    b_writer = RegistryWriter(store, workspace="team-b")
+    b_writer.set_alias(W, "b-best", 1)
+    b_writer.update_model_description(W, "changed in b")
+    RegistryWriter(store, workspace="default").set_model_tag(W, "k", "default's")
+    store.close()
+
+    after = mlflow_workspaces(two_workspaces)
+    changed = {k: (before.get(k), after.get(k)) for k in after if before.get(k) != after.get(k)}
+    assert set(changed) == {"team-b/b-only", f"team-b/{W}", f"default/{W}"}
+    assert after["team-b/b-only"]["tags"] == {"k": "v"}
+    assert after["team-b/b-only"]["versions"] == [1, 2]
+    assert after[f"team-b/{W}"]["aliases"] == {"b-best": "1"}
+    assert after[f"team-b/{W}"]["description"] == "changed in b"
+    assert after[f"default/{W}"]["tags"]["k"] == "default's"
+    assert after[f"default/{W}"]["description"] == before[f"default/{W}"]["description"]
+
+
 def _twin_logged_models(client: MlflowClient, run_id: str, name: str) -> list:
     """Logged models `name` of one run at the same step, made by MLflow until the newest is not
     the one with the lowest id (so listing them by id does not give MLflow's choice)."""
