@@ -140,7 +140,7 @@ class _Model:
     def live_version(self, version: int) -> _Version:
         mv = self.versions.get(version)
         if mv is None or mv.deleted:
-            raise InvalidWriteError(f"{self.name} has no version {version}")
+            raise InvalidWriteError(f"there is no version {version} of {self.name}")
         return mv
 
     def next_version(self) -> int:
@@ -623,7 +623,7 @@ def _op_set_model_tag(w, model, now, *, key, value):
 def _op_delete_model_tag(w, model, now, *, key):
     _need_model(model)
     if key not in model.tags:
-        raise InvalidWriteError(f"{model.name} has no tag {key!r}")
+        raise InvalidWriteError(f"there is no tag {key!r} on {model.name}")
     muts = [_Mutation("delete_model_tag", model.name, key=key)]
     lines = [f"{model.name}: remove tag {key} (was {_show(model.tags[key])})"]
     if w.kind == "file":
@@ -653,7 +653,7 @@ def _op_delete_alias(w, model, now, *, alias):
     validate_alias(alias, setting=False)
     _need_model(model)
     if alias not in model.aliases:
-        raise InvalidWriteError(f"{model.name} has no alias {alias!r}")
+        raise InvalidWriteError(f"there is no alias {alias!r} on {model.name}")
     muts = [_Mutation("delete_alias", model.name, key=alias)]
     lines = [f"{model.name}: remove alias @{alias} (was version {model.aliases[alias]})"]
     if w.kind == "file":
@@ -803,7 +803,7 @@ def _op_delete_version_tag(w, model, now, *, version, key):
     _need_model(model)
     mv = model.live_version(version)
     if key not in mv.tags:
-        raise InvalidWriteError(f"{model.name} version {version} has no tag {key!r}")
+        raise InvalidWriteError(f"there is no tag {key!r} on {model.name} version {version}")
     muts = [_Mutation("delete_version_tag", model.name, version=version, key=key)]
     lines = [f"{model.name} version {version}: remove tag {key} (was {_show(mv.tags[key])})"]
     if w.kind == "file":

@@ -627,6 +627,7 @@ INVALID = [
     ("tag key characters", lambda w: w.plan_set_model_tag(W, "a*b", "v")),
     ("delete missing tag", lambda w: w.plan_delete_model_tag(W, "nope")),
     ("version tag on deleted", lambda w: w.plan_set_version_tag(W, 3, "k", "v")),
+    ("delete missing version tag", lambda w: w.plan_delete_version_tag(W, 2, "nope")),
     ("register nothing", lambda w: w.plan_register_model(W)),
     (
         "register missing run",
@@ -643,9 +644,12 @@ def test_invalid_writes_are_refused_and_write_nothing(fixture: str, tmp_path: Pa
     store = open_store(store_path(folder))
     writer = RegistryWriter(store)
     for label, attempt in INVALID:
-        with pytest.raises(InvalidWriteError):
+        with pytest.raises(InvalidWriteError) as info:
             attempt(writer)
             pytest.fail(label)
+        # Screens show the message as a sentence, capital first: it must not start with a
+        # name, whose case would change.
+        assert str(info.value).split()[0] not in (W, C), label
     store.close()
     assert tree_state(folder) == state
 
