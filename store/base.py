@@ -187,8 +187,11 @@ class Store(abc.ABC):
         """Registered models with tags, aliases and latest versions per stage."""
 
     @abc.abstractmethod
-    def model_versions(self, name: str) -> list[ModelVersion]:
-        """All versions of a registered model (not deleted ones), newest first."""
+    def model_versions(self, name: str, workspace: str | None = None) -> list[ModelVersion]:
+        """All versions of a registered model (not deleted ones), newest first.
+
+        `workspace`: that workspace's model of this name (SQL stores of MLflow 3.12+ may hold
+        one per workspace); None for all of them."""
 
     # -- artifacts ---------------------------------------------------------------------------
     @abc.abstractmethod

@@ -155,3 +155,5 @@ class RegisteredModel:
     #: A file store's `models/<name>/` without meta.yaml (a create that was interrupted, or
     #: one under way): MLflow cannot read it, and it blocks MLflow's search; nothing else known.
     incomplete: bool = False
+    #: The MLflow 3.12+ workspace holding it: SQL stores key models by (workspace, name).
+    workspace: str = "default"

@@ -1160,8 +1160,10 @@ class FileStore(Store):
                 out.append(rm)
         return sorted(out, key=lambda m: m.name)
 
-    def model_versions(self, name: str) -> list[ModelVersion]:
-        """Versions of one registered model, deleted ones hidden, newest first."""
+    def model_versions(self, name: str, workspace: str | None = None) -> list[ModelVersion]:
+        """Versions of one registered model, deleted ones hidden, newest first.
+
+        A file store has one workspace, so `workspace` changes nothing."""
         if not _safe_name(name):
             return []
         model_dir = os.path.join(self._registry_dir(), name)

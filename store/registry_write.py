@@ -15,9 +15,10 @@ What is written mirrors MLflow 3.17.2's registry stores field for field:
   `model_versions`, the tag tables and `registered_model_aliases`, one `BEGIN IMMEDIATE`
   transaction per operation; unlike the file store, tags and aliases leave timestamps alone.
 
-Refusals (`ReadOnlyError`: read-only writer, files or database not writable, an SQLite schema
-revision we have not tested) and invalid writes (`InvalidWriteError`: what MLflow's validation
-would reject) happen before anything is written.
+Refusals (`ReadOnlyError`: read-only writer, files or database not writable, SQLite registry
+tables unlike those of every MLflow whose writes are tested, see registry_schema.py) and invalid
+writes (`InvalidWriteError`: what MLflow's validation would reject) happen before anything is
+written.
 
 MLflow's file store takes no locks, so neither can we. What the file writes guarantee:
 - Every file is replaced atomically (temporary file beside it, `os.replace`): no reader, and no
@@ -72,6 +73,7 @@ import yaml
 from .base import Store
 from .entities import STAGE_DELETED_INTERNAL, STAGES
 from .errors import ReadOnlyError, StoreError, as_sentence
+from .registry_schema import load_tested_schemas, registry_schema, untested_difference
 
 try:
     from yaml import CSafeDumper as _SafeDumper
@@ -79,12 +81,6 @@ try:
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeDumper as _SafeDumper  # type: ignore[assignment]
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
-
-#: SQLite schema revisions we write to (tested against the fixture databases), by MLflow version.
-KNOWN_WRITE_REVISIONS: dict[str, str] = {
-    "0584bdc529eb": "2.22.5",
-    "dc11669786a5": "3.17.2",
-}
 
 #: The tag on an MLflow 3 logged model listing the versions registered from it (fluent
 #: `mlflow.register_model`, mlflow/tracking/_model_registry/fluent.py).
@@ -154,6 +150,8 @@ class _Model:
     name: str
     exists: bool
     description: str | None = None
+    #: The MLflow 3.12+ workspace holding the model (SQL stores); None where there are none.
+    workspace: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, int] = field(default_factory=dict)
     #: Every version, deleted ones too (they count for the next version number).
@@ -168,7 +166,7 @@ class _Model:
     def live_version(self, version: int) -> _Version:
         mv = self.versions.get(version)
         if mv is None or mv.deleted:
-            raise InvalidWriteError(f"{self.name} has no version {version}")
+            raise InvalidWriteError(f"there is no version {version} of {self.name}")
         return mv
 
     def next_version(self) -> int:
@@ -288,7 +286,10 @@ class RegistryWriter:
         read_only: bool = False,
         clock: Callable[[], int] | None = None,
         busy_timeout: float = BUSY_TIMEOUT,
+        workspace: str | None = None,
     ) -> None:
+        """`workspace`: the MLflow workspace to write in (SQLite stores of MLflow 3.12+); by
+        default a model's own, and "default" for a new one."""
         self.store = store
         self.read_only = read_only
         self._clock = clock or (lambda: int(time.time() * 1000))
@@ -296,7 +297,7 @@ class RegistryWriter:
             root = getattr(store, "root", None) or store.location
             self._backend: _Backend = _FileBackend(Path(root))
         elif store.kind == "sqlite":
-            self._backend = _SqliteBackend(Path(store.location), busy_timeout)
+            self._backend = _SqliteBackend(Path(store.location), busy_timeout, workspace)
         else:  # pragma: no cover - only two backends exist
             raise StoreError(f"cannot write to a {store.kind} store")
 
@@ -308,11 +309,13 @@ class RegistryWriter:
     def refusal(self) -> str | None:
         """Why this writer writes nothing (one sentence), or None when it may write."""
         if self.read_only:
-            return "the store was opened read-only; nothing was written"
+            return "The store was opened read-only; nothing was written."
         return self._backend.refusal()
 
     @staticmethod
     def _refuse(reason: str | None) -> None:
+        # Reasons are written as sentences where they are made; as_sentence only ends them (and
+        # never capitalises a file name such as mlflow.db into "Mlflow.db").
         if reason is not None:
             raise ReadOnlyError(as_sentence(reason))
 
@@ -580,12 +583,17 @@ class RegistryWriter:
             # (RunsArtifactRepository.get_underlying_uri).
             base = run.artifact_uri
             return (base if base.endswith("/") else base + "/") + rel, run_id, None
-        # MLflow 3: the run's logged model of that name; the one logged at the latest step.
-        candidates = [
-            lm
-            for lm in self.store.logged_models([run.experiment_id])
-            if lm.source_run_id == run_id and lm.name == rel
-        ]
+        # MLflow 3: the run's logged model of that name logged at the latest step; of several,
+        # the first in search_logged_models' order, newest first, then by id (fluent
+        # _register_model takes max() over that list). Stores list them in other orders.
+        candidates = sorted(
+            (
+                lm
+                for lm in self.store.logged_models([run.experiment_id])
+                if lm.source_run_id == run_id and lm.name == rel
+            ),
+            key=lambda lm: (-(lm.creation_timestamp or 0), lm.model_id),
+        )
         if not candidates:
             raise InvalidWriteError(
                 f"run {run_id} has no model at {rel!r} (no MLmodel there, no logged model of "
@@ -658,7 +666,7 @@ def _op_set_model_tag(w, model, now, *, key, value):
 def _op_delete_model_tag(w, model, now, *, key):
     _need_model(model)
     if key not in model.tags:
-        raise InvalidWriteError(f"{model.name} has no tag {key!r}")
+        raise InvalidWriteError(f"there is no tag {key!r} on {model.name}")
     muts = [_Mutation("delete_model_tag", model.name, key=key)]
     lines = [f"{model.name}: remove tag {key} (was {_show(model.tags[key])})"]
     if w.kind == "file":
@@ -688,7 +696,7 @@ def _op_delete_alias(w, model, now, *, alias):
     validate_alias(alias, setting=False)
     _need_model(model)
     if alias not in model.aliases:
-        raise InvalidWriteError(f"{model.name} has no alias {alias!r}")
+        raise InvalidWriteError(f"there is no alias {alias!r} on {model.name}")
     muts = [_Mutation("delete_alias", model.name, key=alias)]
     lines = [f"{model.name}: remove alias @{alias} (was version {model.aliases[alias]})"]
     if w.kind == "file":
@@ -839,7 +847,7 @@ def _op_delete_version_tag(w, model, now, *, version, key):
     _need_model(model)
     mv = model.live_version(version)
     if key not in mv.tags:
-        raise InvalidWriteError(f"{model.name} version {version} has no tag {key!r}")
+        raise InvalidWriteError(f"there is no tag {key!r} on {model.name} version {version}")
     muts = [_Mutation("delete_version_tag", model.name, version=version, key=key)]
     lines = [f"{model.name} version {version}: remove tag {key} (was {_show(mv.tags[key])})"]
     if w.kind == "file":
@@ -1551,44 +1559,42 @@ def _model_versions_tag(current: str | None, name: str, version: int) -> str:
 class _SqliteBackend(_Backend):
     kind = "sqlite"
 
-    def __init__(self, db: Path, busy_timeout: float) -> None:
+    def __init__(self, db: Path, busy_timeout: float, workspace: str | None = None) -> None:
         self.db = db
         self.busy_timeout = busy_timeout
+        self.workspace = workspace
         self._lock = threading.Lock()
 
     def refusal(self) -> str | None:
         for path in (self.db, self.db.parent):
             if not _writable(path):
-                return f"{path} is not writable (file permissions); nothing was written"
+                return f"{path} is not writable (file permissions); nothing was written."
         for suffix in ("-journal", "-wal", "-shm"):
             extra = Path(f"{self.db}{suffix}")
             if extra.exists() and not _writable(extra):
-                return f"{extra} is not writable (file permissions); nothing was written"
+                return f"{extra} is not writable (file permissions); nothing was written."
         try:
-            revision = self._revision()
+            conn = self._connect(write=False)
         except StoreError as exc:
-            return str(exc)
-        if revision not in KNOWN_WRITE_REVISIONS:
-            known = ", ".join(f"{r} (MLflow {v})" for r, v in KNOWN_WRITE_REVISIONS.items())
-            return (
-                f"{self.db.name} has schema revision {revision or 'unknown'}, which mltui does not "
-                f"write to (it writes {known}); nothing was written"
-            )
-        return None
-
-    def _revision(self) -> str | None:
-        uri = f"file:{quote(str(self.db))}?mode=ro"
+            return f"Not writing: {exc}; nothing was written."
         try:
-            conn = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout)
+            return self._schema_refusal(conn)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open {self.db}: {exc}") from exc
-        try:
-            rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
-        except sqlite3.Error:
-            return None
+            return f"Not writing: cannot read the schema of {self.db} ({exc}); nothing was written."
         finally:
             conn.close()
-        return str(rows[0][0]) if len(rows) == 1 else None
+
+    def _schema_refusal(self, conn: sqlite3.Connection) -> str | None:
+        """One sentence when the registry tables are unlike every tested MLflow's, else None."""
+        differs = untested_difference(registry_schema(conn))
+        if differs is None:
+            return None
+        *older, newest = [t["mlflow"] for t in load_tested_schemas()]
+        tested = f"{', '.join(older)} or {newest}" if older else newest
+        return (
+            f"Not writing to {self.db.name}: {differs}; mltui writes only to registry tables "
+            f"exactly as MLflow {tested} made them, so nothing was written."
+        )
 
     def _connect(self, write: bool) -> sqlite3.Connection:
         # mode=rw never creates a database; mode=ro never writes one.
@@ -1603,33 +1609,55 @@ class _SqliteBackend(_Backend):
     def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
         return {row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')}
 
-    def _where(self, cols: set[str], **keys: Any) -> tuple[str, list[Any]]:
-        # MLflow 3.12+ scopes every registry row by workspace; single-tenant MLflow uses default.
+    @staticmethod
+    def _where(cols: set[str], ws: str | None, **keys: Any) -> tuple[str, list[Any]]:
+        # MLflow 3.12+ keys every registry row by (workspace, name); single-tenant MLflow
+        # writes them all into "default".
         items = list(keys.items())
         if "workspace" in cols:
-            items.append(("workspace", "default"))
+            items.append(("workspace", ws or "default"))
         return " AND ".join(f'"{k}" = ?' for k, _ in items), [v for _, v in items]
+
+    def _workspace_of(self, conn: sqlite3.Connection, cols: set[str], name: str) -> str | None:
+        """The workspace to write `name` in: the writer's, else the model's own, else default."""
+        if "workspace" not in cols:
+            return None
+        if self.workspace:
+            return self.workspace
+        found = sorted(
+            w
+            for (w,) in conn.execute(
+                "SELECT workspace FROM registered_models WHERE name = ?", (name,)
+            )
+        )
+        if len(found) > 1:
+            raise InvalidWriteError(
+                f"registered model {name!r} exists in the workspaces {', '.join(found)}; "
+                "say which one to write in"
+            )
+        return found[0] if found else "default"
 
     def _read(self, conn: sqlite3.Connection, name: str) -> _Model:
         rm_cols = self._columns(conn, "registered_models")
         if not rm_cols:
             return _Model(name, exists=False)
-        where, args = self._where(rm_cols, name=name)
+        ws = self._workspace_of(conn, rm_cols, name)
+        where, args = self._where(rm_cols, ws, name=name)
         row = conn.execute(
             f"SELECT description FROM registered_models WHERE {where}", args
         ).fetchone()
         if row is None:
-            return _Model(name, exists=False)
-        model = _Model(name, exists=True, description=row[0])
+            return _Model(name, exists=False, workspace=ws)
+        model = _Model(name, exists=True, description=row[0], workspace=ws)
         cols = self._columns(conn, "registered_model_tags")
         if cols:
-            where, args = self._where(cols, name=name)
+            where, args = self._where(cols, ws, name=name)
             model.tags = dict(
                 conn.execute(f'SELECT "key", value FROM registered_model_tags WHERE {where}', args)
             )
         cols = self._columns(conn, "registered_model_aliases")
         if cols:
-            where, args = self._where(cols, name=name)
+            where, args = self._where(cols, ws, name=name)
             model.aliases = {
                 a: int(v)
                 for a, v in conn.execute(
@@ -1637,14 +1665,14 @@ class _SqliteBackend(_Backend):
                 )
             }
         cols = self._columns(conn, "model_versions")
-        where, args = self._where(cols, name=name)
+        where, args = self._where(cols, ws, name=name)
         for version, stage, desc in conn.execute(
             f"SELECT version, current_stage, description FROM model_versions WHERE {where}", args
         ):
             model.versions[int(version)] = _Version(int(version), str(stage or "None"), desc)
         cols = self._columns(conn, "model_version_tags")
         if cols:
-            where, args = self._where(cols, name=name)
+            where, args = self._where(cols, ws, name=name)
             for version, key, value in conn.execute(
                 f'SELECT version, "key", value FROM model_version_tags WHERE {where}', args
             ):
@@ -1669,16 +1697,14 @@ class _SqliteBackend(_Backend):
                 conn.execute("PRAGMA foreign_keys = ON")
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    revs = [r for (r,) in conn.execute("SELECT version_num FROM alembic_version")]
-                    if len(revs) != 1 or revs[0] not in KNOWN_WRITE_REVISIONS:
-                        # Migrated by a newer MLflow between the check and this transaction.
-                        raise ReadOnlyError(
-                            f"{self.db.name} changed schema revision since it was checked; "
-                            "nothing was written."
-                        )
+                    # Checked again inside the transaction: a newer MLflow may have migrated
+                    # the database since the plan was made.
+                    reason = self._schema_refusal(conn)
+                    if reason is not None:
+                        raise ReadOnlyError(reason)
                     now = clock()
                     model = self._read(conn, name)
-                    created = self._execute(conn, name, build(model, now), now)
+                    created = self._execute(conn, model, build(model, now), now)
                     conn.execute("COMMIT")
                     return now, created
                 except BaseException:
@@ -1695,25 +1721,25 @@ class _SqliteBackend(_Backend):
             finally:
                 conn.close()
 
-    def _upsert(self, conn, table: str, keys: dict[str, Any], values: dict[str, Any]) -> None:
+    def _upsert(self, conn, table: str, ws, keys: dict[str, Any], values: dict[str, Any]) -> None:
         cols = self._columns(conn, table)
-        where, args = self._where(cols, **keys)
+        where, args = self._where(cols, ws, **keys)
         sets = ", ".join(f'"{k}" = ?' for k in values)
         cur = conn.execute(f"UPDATE {table} SET {sets} WHERE {where}", [*values.values(), *args])
         if cur.rowcount == 0:
-            row = {**keys, **values}
-            if "workspace" in cols:
-                row["workspace"] = "default"
-            names = ", ".join(f'"{k}"' for k in row)
-            marks = ", ".join("?" for _ in row)
-            conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(row.values()))
+            self._insert(conn, table, self._in_workspace(cols, ws, {**keys, **values}))
 
-    def _delete(self, conn, table: str, keys: dict[str, Any]) -> None:
-        where, args = self._where(self._columns(conn, table), **keys)
+    @staticmethod
+    def _in_workspace(cols: set[str], ws: str | None, row: dict[str, Any]) -> dict[str, Any]:
+        return {**row, "workspace": ws or "default"} if "workspace" in cols else row
+
+    def _delete(self, conn, table: str, ws, keys: dict[str, Any]) -> None:
+        where, args = self._where(self._columns(conn, table), ws, **keys)
         conn.execute(f"DELETE FROM {table} WHERE {where}", args)
 
-    def _execute(self, conn, name: str, mutations: list[_Mutation], now: int) -> int | None:
+    def _execute(self, conn, model: _Model, mutations: list[_Mutation], now: int) -> int | None:
         created: int | None = None
+        name, ws = model.name, model.workspace
         rm_cols = self._columns(conn, "registered_models")
         mv_cols = self._columns(conn, "model_versions")
         for m in mutations:
@@ -1724,12 +1750,10 @@ class _SqliteBackend(_Backend):
                     "last_updated_time": now,
                     "description": m.fields.get("description"),
                 }
-                if "workspace" in rm_cols:
-                    row["workspace"] = "default"
-                self._insert(conn, "registered_models", row)
+                self._insert(conn, "registered_models", self._in_workspace(rm_cols, ws, row))
             elif m.kind == "update_model":
                 values = {_SQL_FIELD.get(k, k): v for k, v in m.fields.items()}
-                where, args = self._where(rm_cols, name=name)
+                where, args = self._where(rm_cols, ws, name=name)
                 sets = ", ".join(f'"{k}" = ?' for k in values)
                 conn.execute(
                     f"UPDATE registered_models SET {sets} WHERE {where}",
@@ -1737,22 +1761,27 @@ class _SqliteBackend(_Backend):
                 )
             elif m.kind == "set_model_tag":
                 self._upsert(
-                    conn, "registered_model_tags", {"name": name, "key": m.key}, {"value": m.value}
+                    conn,
+                    "registered_model_tags",
+                    ws,
+                    {"name": name, "key": m.key},
+                    {"value": m.value},
                 )
             elif m.kind == "delete_model_tag":
-                self._delete(conn, "registered_model_tags", {"name": name, "key": m.key})
+                self._delete(conn, "registered_model_tags", ws, {"name": name, "key": m.key})
             elif m.kind == "set_alias":
                 self._upsert(
                     conn,
                     "registered_model_aliases",
+                    ws,
                     {"name": name, "alias": m.key},
                     {"version": m.version},
                 )
             elif m.kind == "delete_alias":
-                self._delete(conn, "registered_model_aliases", {"name": name, "alias": m.key})
+                self._delete(conn, "registered_model_aliases", ws, {"name": name, "alias": m.key})
             elif m.kind == "create_version":
                 # Inside BEGIN IMMEDIATE nobody else writes: the number cannot be taken.
-                where, args = self._where(mv_cols, name=name)
+                where, args = self._where(mv_cols, ws, name=name)
                 (top,) = conn.execute(
                     f"SELECT MAX(version) FROM model_versions WHERE {where}", args
                 ).fetchone()
@@ -1772,13 +1801,12 @@ class _SqliteBackend(_Backend):
                     "run_link": m.fields.get("run_link"),
                     "storage_location": m.fields.get("storage_location"),
                 }
-                if "workspace" in mv_cols:
-                    row["workspace"] = "default"
+                row = self._in_workspace(mv_cols, ws, row)
                 # The table has no model_id column: MLflow keeps it only in `source`.
                 self._insert(conn, "model_versions", {k: v for k, v in row.items() if k in mv_cols})
             elif m.kind == "update_version":
                 values = {_SQL_FIELD.get(k, k): v for k, v in m.fields.items()}
-                where, args = self._where(mv_cols, name=name, version=m.version)
+                where, args = self._where(mv_cols, ws, name=name, version=m.version)
                 sets = ", ".join(f'"{k}" = ?' for k in values)
                 conn.execute(
                     f"UPDATE model_versions SET {sets} WHERE {where}", [*values.values(), *args]
@@ -1787,9 +1815,9 @@ class _SqliteBackend(_Backend):
                 version = created if created is not None else m.version
                 keys = {"name": name, "version": version, "key": m.key}
                 if m.kind == "set_version_tag":
-                    self._upsert(conn, "model_version_tags", keys, {"value": m.value})
+                    self._upsert(conn, "model_version_tags", ws, keys, {"value": m.value})
                 else:
-                    self._delete(conn, "model_version_tags", keys)
+                    self._delete(conn, "model_version_tags", ws, keys)
             elif m.kind == "append_model_version":
                 self._append_model_version(conn, m.key, name, created or 0)
             else:  # pragma: no cover

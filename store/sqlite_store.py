@@ -981,7 +981,9 @@ class SqliteStore(Store):
             out.setdefault((w, name), {})[alias] = str(version)
         return out
 
-    def _versions(self, conn, name: str | None = None) -> list[tuple[str, ModelVersion]]:
+    def _versions(
+        self, conn, name: str | None = None, workspace: str | None = None
+    ) -> list[tuple[str, ModelVersion]]:
         """(workspace, version) for versions that are not deleted, newest first per model."""
         sql = (
             f"SELECT {self._version_columns()} FROM model_versions "
@@ -992,6 +994,9 @@ class SqliteStore(Store):
         if name is not None:
             sql += " AND name = ?"
             args = (name,)
+        if workspace is not None:
+            sql += f" AND {self._col('model_versions', 'workspace', repr('default'))} = ?"
+            args = (*args, workspace)
         sql += " ORDER BY name, version DESC"
         versions = []
         tags = self._registry_tags(conn, "model_version_tags", with_version=True)
@@ -1018,7 +1023,7 @@ class SqliteStore(Store):
         c = self._col
         sql = (
             f"SELECT {c(t, 'workspace', repr('default'))}, name, {c(t, 'creation_time')}, "
-            f"{c(t, 'last_updated_time')}, {c(t, 'description')} FROM {t} ORDER BY name"
+            f"{c(t, 'last_updated_time')}, {c(t, 'description')} FROM {t} ORDER BY name, 1"
         )
 
         def read(conn: sqlite3.Connection) -> list[RegisteredModel]:
@@ -1044,17 +1049,20 @@ class SqliteStore(Store):
                         tags=model_tags,
                         aliases=aliases.get((ws, name), {}),
                         latest_versions=list(latest.get((ws, name), {}).values()),
+                        workspace=ws,
                     )
                 )
             return models
 
         return self._read(read)
 
-    def model_versions(self, name: str) -> list[ModelVersion]:
-        """Versions of one registered model, deleted ones left out, newest first."""
+    def model_versions(self, name: str, workspace: str | None = None) -> list[ModelVersion]:
+        """Versions of one registered model, deleted ones left out, newest first.
+
+        MLflow 3.12+ keys models by (workspace, name): `workspace` picks that one's versions."""
         if not self._has("model_versions"):
             return []
-        return self._read(lambda conn: [mv for _, mv in self._versions(conn, name)])
+        return self._read(lambda conn: [mv for _, mv in self._versions(conn, name, workspace)])
 
     # -- artifacts ---------------------------------------------------------------------------
     def artifact_root(self, run: Run) -> ArtifactRoot:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
+import re
 import shutil
 import sqlite3
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,29 @@ def untested_schema(db: Path) -> None:
         conn.close()
 
 
+def skip_unless_mlflow_opens(name: str) -> None:
+    """Skip unless the installed MLflow can open fixture `name` (a copy's folder name will do).
+
+    MLflow refuses a database migrated past the newest schema it knows, so an SQLite fixture
+    needs an MLflow at least as new as the one that wrote it (CI installs the newest).
+    """
+    if not mlflow_opens(name):
+        installed = importlib.metadata.version("mlflow")
+        pytest.skip(f"MLflow {installed} cannot open the database of {name}")
+
+
+def mlflow_opens(name: str) -> bool:
+    """Whether the installed MLflow can open fixture `name` (see skip_unless_mlflow_opens)."""
+    found = re.fullmatch(r"mlflow-([\d.]+)-sqlite", name)
+    if found is None or importlib.util.find_spec("mlflow") is None:
+        return True
+    return _version(importlib.metadata.version("mlflow")) >= _version(found.group(1))
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", text)[:3])
+
+
 @pytest.fixture(scope="session")
 def fresh_mlflow_stores(tmp_path_factory) -> dict[str, Path]:
     """Stores just written by the installed MLflow, by backend ("file", "sqlite")."""
@@ -84,3 +109,68 @@ def fresh_mlflow_stores(tmp_path_factory) -> dict[str, Path]:
             pytest.fail(f"make_fixtures.py --backend {backend} failed:\n{done.stderr[-4000:]}")
         stores[backend] = target
     return stores
+
+
+WORKSPACES_SCRIPT = textwrap.dedent(
+    """
+    import json, os, sys
+    os.environ["MLFLOW_ENABLE_WORKSPACES"] = "true"
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri, action = sys.argv[1], sys.argv[2]
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    if action == "build":
+        mlflow.create_workspace("team-b", description="the other team")
+        mlflow.set_workspace("team-b")
+        client.create_registered_model("wine-classifier", tags={"team": "b"}, description="b's")
+        client.create_model_version("wine-classifier", "/b/model-1")
+        client.create_registered_model("b-only")
+        client.create_model_version("b-only", "/b/only-1")
+    else:
+        out = {}
+        for ws in ("default", "team-b"):
+            mlflow.set_workspace(ws)
+            for rm in client.search_registered_models():
+                full = client.get_registered_model(rm.name)
+                versions = client.search_model_versions(f"name = '{rm.name}'")
+                out[f"{ws}/{rm.name}"] = {
+                    "description": full.description,
+                    "tags": full.tags,
+                    "aliases": {a: str(v) for a, v in full.aliases.items()},
+                    "versions": sorted(int(v.version) for v in versions),
+                }
+        print(json.dumps(out))
+    """
+)
+
+
+def mlflow_workspaces(folder: Path, action: str = "read") -> dict:
+    """MLflow's reading of the registry of an SQLite store copy, by "<workspace>/<name>"
+    (action "build" adds the team-b workspace instead)."""
+    skip_unless_mlflow_opens(folder.name)
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    done = subprocess.run(
+        [sys.executable, "-c", WORKSPACES_SCRIPT, uri, action],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.splitlines()[-1]) if action == "read" else {}
+
+
+@pytest.fixture
+def two_workspaces(tmp_path: Path) -> Path:
+    """The newest SQLite fixture the installed MLflow opens, with a second workspace (team-b)
+    that MLflow filled: its own wine-classifier (v1) and a model only it has, b-only (v1)."""
+    fixture = next(
+        (n for n in ("mlflow-3.18.0-sqlite", "mlflow-3.17.2-sqlite") if mlflow_opens(n)), None
+    )
+    if fixture is None:
+        pytest.skip("the installed MLflow has no workspaces")
+    folder = copy_fixture(fixture, tmp_path)
+    mlflow_workspaces(folder, "build")
+    return folder

@@ -1,4 +1,4 @@
-"""Registry writes, checked by real MLflow 3.17.2.
+"""Registry writes, checked by the installed MLflow (3.18.0 in CI, see .ci/run).
 
 Every write is done twice on copies of each fixture store with a registry: once by mltui's
 `RegistryWriter`, once by MLflow itself. MLflow then reads mltui's copy back and must see exactly
@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import sqlite3
 import stat
 import subprocess
@@ -31,13 +32,18 @@ import yaml
 from store import ReadOnlyError, open_store
 from store.errors import as_sentence
 from store.registry_write import (
-    KNOWN_WRITE_REVISIONS,
     TAG_MODEL_VERSIONS,
     InvalidWriteError,
     RegistryWriter,
     WriteResult,
 )
-from tests.conftest import STORES_DIR, copy_fixture, store_path, untested_schema
+from tests.conftest import (
+    copy_fixture,
+    mlflow_workspaces,
+    skip_unless_mlflow_opens,
+    store_path,
+    untested_schema,
+)
 from tests.registry_race import race, reverted
 
 mlflow = pytest.importorskip("mlflow")
@@ -47,6 +53,8 @@ from mlflow import MlflowClient  # noqa: E402
 os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"  # MLflow 3.13+ refuses file stores otherwise
 
 REGISTRY_STORES = [
+    "mlflow-3.18.0-file",
+    "mlflow-3.18.0-sqlite",
     "mlflow-3.17.2-file",
     "mlflow-3.17.2-sqlite",
     "mlflow-2.22.5-file",
@@ -64,6 +72,7 @@ def uri_of(folder: Path) -> str:
 
 
 def client_for(folder: Path) -> MlflowClient:
+    skip_unless_mlflow_opens(folder.name)
     uri = uri_of(folder)
     # The file registry looks logged models up through the global tracking URI.
     mlflow.set_tracking_uri(uri)
@@ -621,6 +630,7 @@ INVALID = [
     ("tag key characters", lambda w: w.plan_set_model_tag(W, "a*b", "v")),
     ("delete missing tag", lambda w: w.plan_delete_model_tag(W, "nope")),
     ("version tag on deleted", lambda w: w.plan_set_version_tag(W, 3, "k", "v")),
+    ("delete missing version tag", lambda w: w.plan_delete_version_tag(W, 2, "nope")),
     ("register nothing", lambda w: w.plan_register_model(W)),
     (
         "register missing run",
@@ -637,9 +647,12 @@ def test_invalid_writes_are_refused_and_write_nothing(fixture: str, tmp_path: Pa
     store = open_store(store_path(folder))
     writer = RegistryWriter(store)
     for label, attempt in INVALID:
-        with pytest.raises(InvalidWriteError):
+        with pytest.raises(InvalidWriteError) as info:
             attempt(writer)
             pytest.fail(label)
+        # Screens show the message as a sentence, capital first: it must not start with a
+        # name, whose case would change.
+        assert str(info.value).split()[0] not in (W, C), label
     store.close()
     assert tree_state(folder) == state
 
@@ -729,17 +742,78 @@ def test_one_read_only_file_refuses_the_write_that_needs_it(tmp_path: Path):
     meta.chmod(0o644)
 
 
-def test_unknown_schema_revision_is_refused(tmp_path: Path):
-    folder = copy_fixture("mlflow-3.17.2-sqlite", tmp_path)
-    conn = sqlite3.connect(folder / "mlflow.db")
-    conn.execute("UPDATE alembic_version SET version_num = 'f4a9b2c7d1e6'")  # MLflow 3.18.0
+def _alter(db: Path, *statements: str) -> None:
+    conn = sqlite3.connect(db)
+    for sql in statements:
+        conn.execute(sql)
     conn.commit()
     conn.close()
+
+
+def test_untested_revision_with_tested_registry_tables_is_written(tmp_path: Path):
+    # What matters is the registry tables, not the alembic revision: a later MLflow that leaves
+    # them alone (as 3.18.0 did) is written to, and MLflow reads the write back.
+    folder = copy_fixture("mlflow-3.18.0-sqlite", tmp_path)
+    db = folder / "mlflow.db"
+    _alter(db, "UPDATE alembic_version SET version_num = 'aaaaaaaaaaaa'")
+    store = open_store(store_path(folder))
+    writer = RegistryWriter(store)
+    assert writer.refusal() is None
+    writer.set_model_tag(W, "checked", "yes")
+    store.close()
+    # MLflow itself opens only revisions it knows: put 3.18.0's back to read the write.
+    _alter(db, "UPDATE alembic_version SET version_num = 'f4a9b2c7d1e6'")
+    assert client_for(folder).get_registered_model(W).tags["checked"] == "yes"
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (
+            "ALTER TABLE model_versions ADD COLUMN foo TEXT",
+            "model_versions has a column `foo` that no tested MLflow has",
+        ),
+        (
+            "CREATE UNIQUE INDEX one_run ON model_versions (name, version, run_id)",
+            "model_versions has a unique index on (name, version, run_id) that MLflow 3.18.0 "
+            "does not have",
+        ),
+        (
+            "CREATE TRIGGER no_tags BEFORE INSERT ON registered_model_tags "
+            "BEGIN SELECT RAISE(ABORT, 'no'); END",
+            "registered_model_tags has a trigger `CREATE TRIGGER no_tags",
+        ),
+        (
+            "DROP TABLE logged_model_tags",
+            "it has no table logged_model_tags, which MLflow 3.18.0 has",
+        ),
+    ],
+)
+def test_untested_registry_tables_are_refused_and_left_byte_identical(
+    change: str, said: str, tmp_path: Path
+):
+    folder = copy_fixture("mlflow-3.18.0-sqlite", tmp_path)
+    _alter(folder / "mlflow.db", change)
     state = tree_state(folder)
     store = open_store(store_path(folder))
     message = _refused_everywhere(folder, RegistryWriter(store), state)
-    assert "f4a9b2c7d1e6" in message and "does not write" in message
     store.close()
+    assert message.startswith(f"Not writing to mlflow.db: {said}"), message
+    assert "exactly as MLflow 2.22.5, 3.17.2 or 3.18.0 made them" in message
+    assert tree_state(folder) == state
+
+
+def test_registry_tables_changed_after_the_plan_are_refused_when_applied(tmp_path: Path):
+    folder = copy_fixture("mlflow-3.18.0-sqlite", tmp_path)
+    store = open_store(store_path(folder))
+    writer = RegistryWriter(store)
+    plan = writer.plan_set_model_tag(W, "k", "v")
+    _alter(folder / "mlflow.db", "ALTER TABLE registered_model_tags ADD COLUMN note TEXT")
+    state = tree_state(folder)
+    with pytest.raises(ReadOnlyError, match="registered_model_tags has a column `note`"):
+        writer.apply(plan)
+    store.close()
+    assert tree_state(folder) == state
 
 
 def test_a_refusal_keeps_the_file_names_case(tmp_path: Path):
@@ -749,7 +823,7 @@ def test_a_refusal_keeps_the_file_names_case(tmp_path: Path):
     store = open_store(store_path(folder))
     with pytest.raises(ReadOnlyError) as info:
         RegistryWriter(store).plan_set_model_tag(W, "k", "v")
-    assert str(info.value).startswith("mlflow.db "), str(info.value)
+    assert "mlflow.db" in str(info.value) and "Mlflow.db" not in str(info.value), str(info.value)
     store.close()
 
 
@@ -772,18 +846,9 @@ def test_mlflow_1_database_is_refused(tmp_path: Path):
     folder = copy_fixture("mlflow-1.30.1-sqlite", tmp_path)
     state = tree_state(folder)
     store = open_store(store_path(folder))
-    assert store.schema_revision not in KNOWN_WRITE_REVISIONS
-    _refused_everywhere(folder, RegistryWriter(store), state)
+    message = _refused_everywhere(folder, RegistryWriter(store), state)
+    assert "lacks the column `storage_location` that MLflow 2.22.5 has" in message
     store.close()
-
-
-def test_known_write_revisions_are_the_fixture_heads():
-    heads = set()
-    for name in ("mlflow-2.22.5-sqlite", "mlflow-3.17.2-sqlite"):
-        conn = sqlite3.connect(f"file:{STORES_DIR / name / 'mlflow.db'}?mode=ro", uri=True)
-        heads.update(r for (r,) in conn.execute("SELECT version_num FROM alembic_version"))
-        conn.close()
-    assert heads == set(KNOWN_WRITE_REVISIONS)
 
 
 def test_apply_checks_again_against_the_registry_as_it_is_now(tmp_path: Path):
@@ -1183,6 +1248,90 @@ def test_models_of_run_are_registrable(fixture: str, tmp_path: Path):
     assert plan.summary == "Register version 1 of x (a new registered model)"
     assert writer.models_of_run("0" * 32) == []
     store.close()
+
+
+# -- MLflow 3.12+ workspaces: registered models keyed by (workspace, name) ------------------
+def test_models_of_two_workspaces_are_read_apart(two_workspaces: Path):
+    store = open_store(store_path(two_workspaces))
+    models = {(m.workspace, m.name): m for m in store.registered_models()}
+    assert set(models) == {
+        ("default", C),
+        ("default", W),
+        ("team-b", "b-only"),
+        ("team-b", W),
+    }
+    assert models[("team-b", W)].tags == {"team": "b"}
+    assert models[("team-b", W)].aliases == {}
+    assert [v.version for v in models[("team-b", W)].latest_versions] == ["1"]
+    assert models[("default", W)].aliases == {"challenger": "4", "champion": "2"}
+    assert [v.version for v in store.model_versions(W, workspace="team-b")] == ["1"]
+    assert [v.source for v in store.model_versions(W, workspace="team-b")] == ["/b/model-1"]
+    assert [v.version for v in store.model_versions(W, workspace="default")] == ["5", "4", "2", "1"]
+    store.close()
+
+
+def test_writes_go_into_the_models_own_workspace(two_workspaces: Path):
+    before = mlflow_workspaces(two_workspaces)
+    store = open_store(store_path(two_workspaces))
+    writer = RegistryWriter(store)
+    # b-only lives in team-b alone: written there without being told.
+    writer.set_model_tag("b-only", "k", "v")
+    assert writer.register_model("b-only", model_id=context(two_workspaces).model_id).version == "2"
+    # wine-classifier is in both: the writer must be told which.
+    with pytest.raises(InvalidWriteError, match="exists in the workspaces default, team-b"):
+        writer.plan_set_model_tag(W, "k", "v")
+    b_writer = RegistryWriter(store, workspace="team-b")
+    b_writer.set_alias(W, "b-best", 1)
+    b_writer.update_model_description(W, "changed in b")
+    RegistryWriter(store, workspace="default").set_model_tag(W, "k", "default's")
+    store.close()
+
+    after = mlflow_workspaces(two_workspaces)
+    changed = {k: (before.get(k), after.get(k)) for k in after if before.get(k) != after.get(k)}
+    assert set(changed) == {"team-b/b-only", f"team-b/{W}", f"default/{W}"}
+    assert after["team-b/b-only"]["tags"] == {"k": "v"}
+    assert after["team-b/b-only"]["versions"] == [1, 2]
+    assert after[f"team-b/{W}"]["aliases"] == {"b-best": "1"}
+    assert after[f"team-b/{W}"]["description"] == "changed in b"
+    assert after[f"default/{W}"]["tags"]["k"] == "default's"
+    assert after[f"default/{W}"]["description"] == before[f"default/{W}"]["description"]
+
+
+def _twin_logged_models(client: MlflowClient, run_id: str, name: str) -> list:
+    """Logged models `name` of one run at the same step, made by MLflow until the newest is not
+    the one with the lowest id (so listing them by id does not give MLflow's choice)."""
+    from mlflow.entities import LoggedModelOutput
+
+    exp_id = client.get_run(run_id).info.experiment_id
+    made: list = []
+    for _ in range(40):
+        lm = client.create_logged_model(exp_id, name=name, source_run_id=run_id)
+        client.log_outputs(run_id, [LoggedModelOutput(lm.model_id, step=0)])
+        made.append(lm)
+        newest = max(m.creation_timestamp for m in made)
+        at_newest = [m for m in made if m.creation_timestamp == newest]
+        lowest_id = min(m.model_id for m in made)
+        if len(made) >= 2 and len(at_newest) == 1 and at_newest[0].model_id != lowest_id:
+            return made
+    pytest.fail("MLflow never made a newest logged model with a higher id")
+
+
+@pytest.mark.parametrize("fixture", ["mlflow-3.18.0-file", "mlflow-3.18.0-sqlite"])
+def test_register_by_run_and_path_picks_the_logged_model_mlflow_picks(fixture: str, tmp_path: Path):
+    ours = copy_fixture(fixture, tmp_path / "ours")
+    run_id = context(ours).model_run
+    made = _twin_logged_models(client_for(ours), run_id, "twin")
+    theirs = tmp_path / "theirs" / fixture
+    shutil.copytree(ours, theirs)
+
+    store = open_store(store_path(ours))
+    plan = RegistryWriter(store).plan_register_model("twins", run_id=run_id, artifact_path="twin")
+    store.close()
+    client_for(theirs)
+    version = mlflow.register_model(f"runs:/{run_id}/twin", "twins")
+    newest = max(made, key=lambda m: m.creation_timestamp)
+    assert version.source == f"models:/{newest.model_id}"
+    assert plan.args["source"] == version.source
 
 
 def test_logged_model_tag_appends(tmp_path: Path):

@@ -272,7 +272,10 @@ def test_series_from_history_and_x_modes():
     assert list(x_values(empty, "relative")) == []
 
 
-@pytest.mark.parametrize("name", ["mlflow-3.17.2-file", "mlflow-3.17.2-sqlite"])
+@pytest.mark.parametrize(
+    "name",
+    ["mlflow-3.18.0-file", "mlflow-3.18.0-sqlite", "mlflow-3.17.2-file", "mlflow-3.17.2-sqlite"],
+)
 def test_columns_hold_what_mlflow_reports(name):
     fixture = STORES_DIR / name
     reading = expected_reading(fixture)

@@ -17,7 +17,12 @@ from tests.readings import jsonable_float
 
 SQLITE_FIXTURES = [p for p in FIXTURE_STORES if (p / "mlflow.db").is_file()]
 #: The alembic head each MLflow release leaves its database at.
-HEADS = {"1.30.1": "97727af70f4d", "2.22.5": "0584bdc529eb", "3.17.2": "dc11669786a5"}
+HEADS = {
+    "1.30.1": "97727af70f4d",
+    "2.22.5": "0584bdc529eb",
+    "3.17.2": "dc11669786a5",
+    "3.18.0": "f4a9b2c7d1e6",
+}
 
 
 def assert_same_reading(store: SqliteStore, fixture: Path) -> None:
@@ -42,7 +47,7 @@ def version_of(fixture_dir: Path) -> str:
 
 def test_fixture_sqlite_stores_exist():
     versions = {version_of(p) for p in SQLITE_FIXTURES}
-    assert {"2.22.5", "3.17.2"} <= versions
+    assert {"2.22.5", "3.17.2", "3.18.0"} <= versions
 
 
 def test_reading_equals_mlflows(store, fixture_dir):

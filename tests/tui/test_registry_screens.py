@@ -189,6 +189,21 @@ async def test_list_shows_aliases_stages_and_opens_versions():
         assert not isinstance(app.screen, RegisteredModelsScreen)
 
 
+async def test_models_of_several_workspaces_show_their_workspace(two_workspaces):
+    app = make_app(two_workspaces / "mlflow.db")
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = (await open_registry(pilot)).query_one(DataTable)
+        assert [c.label.plain for c in table.columns.values()][-1] == "Workspace"
+        assert list(table.rows) == [
+            "team-b/b-only",
+            "default/churn-model",
+            f"default/{MODEL}",
+            f"team-b/{MODEL}",
+        ]
+        row = [c.plain for c in table.get_row(f"team-b/{MODEL}")]
+        assert (row[0], row[4], row[-1]) == (MODEL, "v1", "team-b")  # None: v1
+
+
 async def test_enter_opens_the_source_run_and_m_the_mlmodel():
     app = make_app(fixture_store_path(STORE))
     async with app.run_test(size=(120, 36)) as pilot:

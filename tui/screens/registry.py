@@ -210,10 +210,19 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
         self._loaded = True
         table = self.query_one(KeyedTable)
         table.loading = False
-        self.models = {m.name: m for m in message.models}
+        # MLflow 3.12+ keeps models of one name apart per workspace: show them where a store
+        # has several (the column stays once added, as its rows' cells do).
+        if len({m.workspace for m in message.models}) > 1 and "workspace" not in table.columns:
+            table.add_column("Workspace", key="workspace")
+        by_workspace = "workspace" in table.columns
+
+        def key(model: RegisteredModel) -> str:
+            return f"{model.workspace}/{model.name}" if by_workspace else model.name
+
+        self.models = {key(m): m for m in message.models}
         table.set_rows(
             (
-                model.name,
+                key(model),
                 [
                     literal(one_line(model.name, 60), style="bold"),
                     aliases_text(model.aliases),
@@ -223,6 +232,7 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
                     if model.incomplete
                     else literal(one_line(model.description or "", 40)),
                     tags_text(model.tags, 40),
+                    *([literal(model.workspace)] if by_workspace else []),
                 ],
             )
             for model in message.models
