@@ -365,6 +365,55 @@ def test_run_folder_before_its_meta_yaml(tmp_path, followers, mode):
     assert not [n for c in collector.snapshot() for n in c.notices], "no notice for a mid-write"
 
 
+# -- changes between the reading on show and the start of following ----------------------------
+
+EARLY_WRITER = """
+import json, sys
+from mlflow import MlflowClient
+c = MlflowClient(tracking_uri=sys.argv[1])
+exp = c.create_experiment("early")
+run = c.create_run("0", run_name="early-run")
+c.log_metric(run.info.run_id, "loss", 0.5, step=1)
+c.set_tag("3bd742fd206d42c2a271b1896415b0bb", "late", "x")  # a finished run
+c.delete_run("57f3e52c4f524b79884ba816992c3de7")
+c.delete_experiment("604850205048283032")  # moved into .trash, with its run
+c.set_registered_model_tag("churn-model", "team", "z")
+print(json.dumps([exp, run.info.run_id]))
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_changes_between_reading_and_following_are_reported(tmp_path, followers, mode):
+    """The app starts following a moment after its first screen read the store: what MLflow
+    wrote in between comes in the first change set (it is in the follower's baseline, so
+    nothing later could report it)."""
+    root = store_path(copy_fixture("mlflow-3.17.2-file", tmp_path))
+    time.sleep(0.2)  # the copy's file times well before the reading (SINCE_SLACK_NS)
+    store = open_store(root)
+    assert "early" not in {e.name for e in store.experiments()}  # the reading on show
+    out = run_python(
+        EARLY_WRITER.replace("sys.argv[1]", repr(root.as_uri())),
+        env={"MLFLOW_ALLOW_FILE_STORE": "true"},
+    )
+    exp_id, run_id = json.loads(out.strip().splitlines()[-1])
+    follower, collector = follow(store, mode, since_ns=store.opened_ns)
+    followers.append(follower)
+
+    def union(field: str) -> set:
+        return {x for c in collector.snapshot() for x in getattr(c, field)}
+
+    collector.wait_for(lambda: exp_id in union("experiments"), "the new experiment")
+    assert {run_id, "3bd742fd206d42c2a271b1896415b0bb"} <= union("runs")
+    assert {"57f3e52c4f524b79884ba816992c3de7", "aa23dad779a148f48a8f8a38ed184413"} <= union(
+        "deleted_runs"
+    )
+    assert "604850205048283032" in union("deleted_experiments")
+    assert any(c.registry for c in collector.snapshot())
+    # Only what changed: an untouched experiment and run are not read again.
+    assert "598164376716000412" not in union("experiments")
+    assert "5cc418ec992c449c9db5ee9ef75863c8" not in union("runs")
+
+
 # -- falling back to polling --------------------------------------------------------------------
 
 
