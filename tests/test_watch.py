@@ -90,13 +90,17 @@ def first_metric_file(root: Path) -> tuple[str, str, Path]:
     raise AssertionError("no metric file in the fixture")
 
 
-def run_python(code: str, env: dict[str, str] | None = None, timeout: float = 120) -> str:
+def run_python(
+    code: str, env: dict[str, str] | None = None, timeout: float = 120, cwd: Path | None = None
+) -> str:
+    """`code` run in another process; MLflow's registry calls leave an mlflow.db in `cwd`."""
     done = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
         timeout=timeout,
         env={**os.environ, **(env or {})},
+        cwd=cwd,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
@@ -394,6 +398,7 @@ def test_changes_between_reading_and_following_are_reported(tmp_path, followers,
     out = run_python(
         EARLY_WRITER.replace("sys.argv[1]", repr(root.as_uri())),
         env={"MLFLOW_ALLOW_FILE_STORE": "true"},
+        cwd=tmp_path,
     )
     exp_id, run_id = json.loads(out.strip().splitlines()[-1])
     follower, collector = follow(store, mode, since_ns=store.opened_ns)
@@ -412,6 +417,61 @@ def test_changes_between_reading_and_following_are_reported(tmp_path, followers,
     # Only what changed: an untouched experiment and run are not read again.
     assert "598164376716000412" not in union("experiments")
     assert "5cc418ec992c449c9db5ee9ef75863c8" not in union("runs")
+
+
+# -- folders renamed into the store, as sync tools bring them --------------------------------------
+
+ELSEWHERE_WRITER = """
+import json, sys
+from mlflow import MlflowClient
+c = MlflowClient(tracking_uri=sys.argv[1])
+exp = c.create_experiment("synced")
+run = c.create_run(exp, run_name="synced-run")
+c.log_metric(run.info.run_id, "loss", 0.5, step=1)
+lone = c.create_run("0", run_name="synced-lone")
+c.log_metric(lone.info.run_id, "loss", 0.25, step=2)
+print(json.dumps([exp, run.info.run_id, lone.info.run_id]))
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("source", ["outside", "inside"])
+def test_folders_renamed_into_the_store_are_reported(
+    tmp_path, followers, monkeypatch, source, mode
+):
+    """An experiment folder and a run folder MLflow wrote in another store, renamed in (from
+    outside the store: a created-folder event; from a staging folder inside it: a moved-folder
+    event). The verify scan is put out of reach: only events (or the poll) can see them."""
+    monkeypatch.setattr(watch, "VERIFY_SECONDS", 3600)
+    root = store_path(copy_fixture("mlflow-3.17.2-file", tmp_path))
+    other = (tmp_path / "elsewhere" if source == "outside" else root / ".staging") / "mlruns"
+    out = run_python(
+        ELSEWHERE_WRITER.replace("sys.argv[1]", repr(other.as_uri())),
+        env={"MLFLOW_ALLOW_FILE_STORE": "true"},
+        cwd=tmp_path,
+    )
+    exp_id, run_id, lone_id = json.loads(out.strip().splitlines()[-1])
+    hour_ago = time.time() - 3600  # synced folders keep the times they were written at
+    for folder, dirs, files in os.walk(other):
+        for name in dirs + files:
+            os.utime(os.path.join(folder, name), (hour_ago, hour_ago))
+    follower, collector = follow(open_store(root), mode)
+    followers.append(follower)
+    os.rename(other / exp_id, root / exp_id)
+    os.rename(other / "0" / lone_id, root / "0" / lone_id)
+    collector.wait_for(
+        lambda: any(exp_id in c.experiments for c in collector.snapshot()), "the experiment"
+    )
+    collector.wait_for(lambda: {run_id, lone_id} <= collector.runs(), "both runs")
+    # Their folders are followed from now on: a point logged to each comes as one.
+    for rid, exp in ((run_id, exp_id), (lone_id, "0")):
+        with open(root / exp / rid / "metrics" / "loss", "a") as fh:
+            fh.write("1700000000000 9.5 99\n")
+    for rid in (run_id, lone_id):
+        collector.wait_for(lambda r=rid: collector.points(r, "loss"), "a point in a moved-in run")
+        assert collector.points(rid, "loss") == [Metric("loss", 9.5, 1700000000000, 99)]
+    assert not collector.deleted_runs()
+    assert follower.mode == mode, follower.notice
 
 
 # -- falling back to polling --------------------------------------------------------------------
