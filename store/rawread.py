@@ -13,12 +13,13 @@ import time
 O_READ = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
 #: One read takes a file this size whole (meta.yaml, params, tags, short metric files).
 CHUNK = 1 << 16
-#: An empty file modified this recently may be one being rewritten: MLflow writes a tag, param
-#: or meta.yaml by opening it with "w" (which truncates) and then writing, so a reader in
-#: between sees nothing (49 of 8,354 readings of a tag MLflow kept setting came out "").
-REWRITE_WINDOW_NS = 2_000_000_000
-#: Pauses between looks at such a file: 0.3 s in all, far longer than the write takes.
-REWRITE_PAUSES = (0.005, 0.01, 0.02, 0.04, 0.08, 0.15)
+#: MLflow writes a tag, param or meta.yaml by opening it with "w" (which truncates) and then
+#: writing, so a reader in between sees nothing (49 of 8,354 readings of a tag MLflow kept
+#: setting came out ""). An empty file is read again until it has content or it is this old:
+#: the writer gets this long from its truncate (its mtime) to write.
+REWRITE_NS = 300_000_000
+#: How often such a file is looked at meanwhile.
+REWRITE_POLL_SECONDS = 0.005
 
 
 def read_bytes(path: str) -> bytes:
@@ -50,25 +51,30 @@ def read_rest(fd: int, done: int = CHUNK, size: int | None = None) -> bytes:
 
 
 def read_rewritten(path: str) -> bytes:
-    """The content of a file that was just read empty, once its writer has written it.
+    """The content of a regular file that was just read empty, once its writer has written it.
 
-    Only a regular file modified within the last couple of seconds is read again (a few times,
-    for up to 0.3 s): an empty value written long ago costs one stat. b"" when it stays empty.
+    Waits only while the file is younger than REWRITE_NS: an empty value written long ago
+    (or even half a second ago) costs one stat. b"" when it stays empty.
     """
-    for pause in REWRITE_PAUSES:
+    deadline = None
+    while True:
         try:
             st = os.stat(path)
         except OSError:
             return b""
-        recent = abs(time.time_ns() - st.st_mtime_ns) <= REWRITE_WINDOW_NS
-        if not recent or not stat.S_ISREG(st.st_mode):
+        if not stat.S_ISREG(st.st_mode):
             return b""
-        if not st.st_size:
-            time.sleep(pause)
-        try:
-            data = read_bytes(path)
-        except OSError:
+        now = time.time_ns()
+        if deadline is None:
+            # From the truncate; a clock far ahead (a network filesystem) waits no longer.
+            deadline = min(st.st_mtime_ns, now) + REWRITE_NS
+        if st.st_size:
+            try:
+                data = read_bytes(path)
+            except OSError:
+                return b""
+            if data:
+                return data
+        if now >= deadline:
             return b""
-        if data:
-            return data
-    return b""
+        time.sleep(min(REWRITE_POLL_SECONDS, (deadline - now) / 1e9))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import random
 import shutil
 import threading
@@ -374,6 +375,12 @@ def test_an_empty_tag_written_long_ago_is_read_at_once(tmp_path, monkeypatch):
     assert store.run(EMPTY_TAG_RUN).tags["empty"] == ""
     (run,) = [r for r in store.runs(include_deleted=True) if r.run_id == EMPTY_TAG_RUN]
     assert run.tags["empty"] == ""
+    # Nor one written a second ago: a writer's truncate is followed by its write within that.
+    param = fixture / "mlruns" / run.experiment_id / run.run_id / "params" / "blank"
+    param.write_text("")
+    second_ago = time.time_ns() - 1_000_000_000
+    os.utime(param, ns=(second_ago, second_ago))
+    assert store.run(EMPTY_TAG_RUN).params["blank"] == ""
 
 
 @pytest.mark.parametrize("how", ["run", "scan"])
@@ -388,7 +395,7 @@ def test_a_tag_read_between_truncate_and_write_reads_whole(tmp_path, how):
     def rewrite() -> None:  # as MLflow's write_to: open with "w", then write
         with open(path, "w", encoding="utf-8") as fh:
             truncated.set()
-            time.sleep(0.2)
+            time.sleep(0.1)  # a writer held up between the two (it gets 0.3 s)
             fh.write("rewritten value")
 
     writer = threading.Thread(target=rewrite)
