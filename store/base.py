@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,9 @@ class Store(abc.ABC):
         self.warnings = StoreWarnings()
         #: Sentences worth showing once on opening (e.g. "opened the database beside ...").
         self.notes: list[str] = []
+        #: When this store was opened (wall clock, ns): everything read through it was read
+        #: after, so following it from here loses nothing (`StoreFollower(since_ns=...)`).
+        self.opened_ns = time.time_ns()
         self._series: SeriesCache | None = None
 
     def _series_cache(self) -> SeriesCache | None:

@@ -53,7 +53,7 @@ from .entities import (
 )
 from .errors import NotAStoreError
 from .gcpause import GcPause as _GcPause
-from .rawread import CHUNK, O_READ, read_bytes, read_rest
+from .rawread import CHUNK, O_READ, read_bytes, read_rest, read_rewritten
 from .scan_cache import ScanCache, entry_parts, stat_entry
 from .series import Series
 from .series_cache import SeriesCache
@@ -385,10 +385,9 @@ class FileStore(Store):
         """A meta.yaml as a dict; None (after a warning) when missing, empty or malformed."""
         try:
             data = read_bytes(path)
-            if not data.strip():
+            if not data:
                 # MLflow retries an empty meta.yaml: it may be mid-rewrite (FileStore._read_yaml).
-                time.sleep(0.05)
-                data = read_bytes(path)
+                data = read_rewritten(path)
         except FileNotFoundError:
             if warn_missing:
                 self._warn(f"{path}: missing; {what} skipped")
@@ -490,6 +489,8 @@ class FileStore(Store):
         """{key: text} of a params or tags folder (each file's whole content is the value)."""
         values: dict[str, str] = {}
         for key, path, data in self._read_folder(folder, dir_sig, file_sig, base_len):
+            if not data:
+                data = read_rewritten(path)  # "" or caught between MLflow's truncate and write
             try:
                 values[key] = data.decode()
             except UnicodeDecodeError:

@@ -26,6 +26,13 @@ How changes are found:
 
 Points are "new" when they were not in the store when the follower started: offsets start at
 each metric file's size then, and a run folder that appears later is read from its start.
+
+What changed between reading the store and starting to follow it (the app starts following a
+moment after its first screen was read) is not lost: given `since_ns`, the time the reading
+began, the first change set names every experiment, run and registry touched since then
+(file times; a folder moved in counts by its ctime). Those are re-read whole by whoever shows
+them, so their points are not repeated. (A file store only; a finished run's tag rewritten in
+place and a run folder removed meanwhile are not seen this way.)
 """
 
 from __future__ import annotations
@@ -61,6 +68,9 @@ DEFAULT_POLL_SECONDS = 1.0
 VERIFY_SECONDS = 5.0
 #: A change this much older than "now" should have raised an event already.
 EVENT_GRACE_NS = 2_000_000_000
+#: File times come from the kernel's coarse clock, up to a tick behind `time.time_ns()`: a
+#: change counts as after `since_ns` when its time is no more than this before it.
+SINCE_SLACK_NS = 50_000_000
 #: A run that changed this recently is polled like a RUNNING one.
 HOT_SECONDS = 300.0
 #: Finished runs checked per poll by the round-robin sweep (a few stat calls each).
@@ -154,8 +164,15 @@ class StoreFollower:
     """Follows one open store and reports its changes to a callback, from a background thread."""
 
     def __init__(
-        self, store: Store, *, poll_seconds: float | None = None, max_rate_hz: float = 4
+        self,
+        store: Store,
+        *,
+        poll_seconds: float | None = None,
+        max_rate_hz: float = 4,
+        since_ns: int | None = None,
     ) -> None:
+        """`since_ns` (wall clock, e.g. `store.opened_ns`): report in the first change set what
+        changed from then until following starts; None: only changes from the start on."""
         if poll_seconds is not None and not poll_seconds > 0:
             raise ValueError("poll_seconds must be a positive number of seconds")
         if not max_rate_hz > 0:
@@ -163,6 +180,7 @@ class StoreFollower:
         self.store = store
         self.poll_seconds = poll_seconds
         self.max_rate_hz = max_rate_hz
+        self.since_ns = since_ns
         #: "events" or "polling"; may turn to "polling" after start (see `notice`).
         self.mode = "polling" if poll_seconds else "events"
         #: Why the follower polls when it was not asked to, as one sentence; else None.
@@ -184,6 +202,7 @@ class StoreFollower:
         self._last_emit = -math.inf
         self._gone = False
         self._start_notices: list[str] = []
+        self._caught_up = StoreChanges()
         self._registry_sig: object = None
         self._next_registry = -math.inf
         self._registry_pending = False
@@ -238,8 +257,10 @@ class StoreFollower:
             self._stop_observer()
 
     def _loop(self) -> None:
-        if self._start_notices:
-            self._emit(StoreChanges(notices=self._start_notices))
+        first = self._caught_up
+        first.notices[:0] = self._start_notices
+        if first:
+            self._emit(first)
         next_scan = time.monotonic() + self._interval
         retry_at = math.inf
         while not self._stop.is_set():
@@ -342,7 +363,7 @@ class StoreFollower:
                 self._start_notices.append(self.notice or "")
             else:
                 self._start_events(None)
-        backend.baseline()
+        self._caught_up = backend.baseline(self.since_ns)
         self._check_registry(None)
         if self.mode == "polling":
             backend.prepare_polling()
@@ -469,8 +490,9 @@ class _Backend:
         """Whether an event on `path` may matter (called on watchdog's thread: keep it cheap)."""
         raise NotImplementedError
 
-    def baseline(self) -> None:
-        """Record what is there now: changes are counted from here."""
+    def baseline(self, since_ns: int | None = None) -> StoreChanges:
+        """Record what is there now: changes are counted from here. Returns what changed from
+        `since_ns` (wall clock) until now, as far as the backend can tell."""
         raise NotImplementedError
 
     def prepare_polling(self) -> None:
@@ -587,6 +609,10 @@ class _FileFollower(_Backend):
         self.polling = False
         self._retry: dict[str, int] = {}
         self._sweep: list[str] = []
+        #: During a baseline given `since_ns`: that time (less the clock slack), and what
+        #: changed after it.
+        self._since: int | None = None
+        self._caught_up = StoreChanges()
         self._said: set[str] = set()
         self._verify = False
         self._missed = False
@@ -757,17 +783,39 @@ class _FileFollower(_Backend):
         return meta, hash(data)
 
     # -- baseline ---------------------------------------------------------------------------
-    def baseline(self) -> None:
+    def baseline(self, since_ns: int | None = None) -> StoreChanges:
         self.exps.clear()
         self.runs.clear()
         self._sweep = []
         self.start_ns = time.time_ns()
         st = os.stat(self.root)
         self.root_mtime, self.root_ino = st.st_mtime_ns, st.st_ino
-        for name, path in self._list_experiments().items():
-            self._add_experiment(name, path, None)
+        self._caught_up = caught_up = StoreChanges()
+        self._since = None if since_ns is None else since_ns - SINCE_SLACK_NS
+        try:
+            for name, path in self._list_experiments().items():
+                self._add_experiment(name, path, None)
+            if self._since is not None:
+                self._catch_up_trash(caught_up)
+                caught_up.registry = self._changed_since(_newest_under(self._registry))
+        finally:
+            self._since = None
         if self.polling:
             self.prepare_polling()
+        return caught_up
+
+    def _changed_since(self, *stamps: int | None) -> bool:
+        """Whether any of these file times is after `since_ns` (during a baseline given one)."""
+        since = self._since
+        return since is not None and any(t is not None and t >= since for t in stamps)
+
+    def _catch_up_trash(self, out: StoreChanges) -> None:
+        """Experiments moved into .trash (deleted by MLflow) since `since_ns`, and their runs."""
+        for exp_id, path in self._list_runs(os.path.join(self.root, TRASH)).items():
+            if self._changed_since(_stamp(path)):
+                out.experiment_deleted(exp_id)
+                for run_id in self._list_runs(path):
+                    out.run_deleted(run_id)
 
     def prepare_polling(self) -> None:
         self.polling = True
@@ -783,9 +831,11 @@ class _FileFollower(_Backend):
     def _dirs_sig(run: _Run) -> int:
         return hash(tuple(_mtime(os.path.join(run.path, d)) for d in ("params", "tags", "metrics")))
 
-    def _record_values(self, run: _Run) -> None:
-        run.params_sig = self._values_sig(os.path.join(run.path, "params"), False)[0]
-        run.tags_sig = self._values_sig(os.path.join(run.path, "tags"), True)[0]
+    def _record_values(self, run: _Run) -> int:
+        """Record the run's params and tags; returns the newest file time seen in them."""
+        run.params_sig, params_newest = self._values_sig(os.path.join(run.path, "params"), False)
+        run.tags_sig, tags_newest = self._values_sig(os.path.join(run.path, "tags"), True)
+        return max(params_newest, tags_newest)
 
     def _add_experiment(self, exp_id: str, path: str, out: StoreChanges | None) -> None:
         """Start following an experiment folder; `out` None means it is part of the baseline."""
@@ -795,12 +845,16 @@ class _FileFollower(_Backend):
         self.exps[exp_id] = exp
         with contextlib.suppress(_Retry, OSError):
             self._read_experiment_meta(exp)
+        if out is None and self._since is not None:
+            tags_sig, tags_newest = self._values_sig(os.path.join(path, "tags"), True)
+            exp.tags_sig = tags_sig
+            meta_time = exp.meta_sig[0] if exp.meta_sig else None
+            # A folder moved in keeps its times but gets a new ctime.
+            if self._changed_since(_stamp(path), meta_time, tags_newest):
+                self._report_experiment(exp, self._caught_up)
         if out is not None:
             exp.tags_sig = self._values_sig(os.path.join(path, "tags"), True)[0]
-            if exp.stage == DELETED:
-                out.experiment_deleted(exp_id)
-            else:
-                out.experiment_changed(exp_id)
+            self._report_experiment(exp, out)
         for run_id, run_path in self._list_runs(path).items():
             if not self._add_run(exp, run_id, run_path, out):
                 # Caught between MLflow's mkdir and its meta.yaml: look again (events), and
@@ -842,20 +896,27 @@ class _FileFollower(_Backend):
         if fresh:
             dir_sig = _sig(path)
             fresh = dir_sig is None or dir_sig[0] >= self.start_ns - EVENT_GRACE_NS
+        newest = 0
         for key, st in self._metric_files(path):
             run.offsets[_intern(key)] = 0 if fresh else st.st_size
-        if run.live(now):
-            self._record_values(run)
+            newest = max(newest, st.st_mtime_ns)
+        live = run.live(now)
+        if live:
+            newest = max(newest, self._record_values(run))
         if self.polling:
             run.dirs_sig = self._dirs_sig(run)
         self.runs[run_id] = run
         exp.run_ids.add(run_id)
+        if out is None and self._since is not None:
+            # Changed since the reading began: whoever shows the run reads it again, whole.
+            # A new param or tag changes its folder's time (a live run's were looked at above).
+            folders = () if live else (_mtime(os.path.join(path, d)) for d in ("params", "tags"))
+            meta_time = run.meta_sig[0] if run.meta_sig else None
+            if self._changed_since(_stamp(path), meta_time, newest, *folders):
+                self._report_run(run, self._caught_up)
         if out is not None:
             run.hot_until = now + HOT_SECONDS
-            if run.stage == DELETED:
-                out.run_deleted(run_id)
-            else:
-                out.run_changed(run_id)
+            self._report_run(run, out)
             if fresh:
                 for key in list(run.offsets):
                     self._read_points(run, key, out)
@@ -882,6 +943,15 @@ class _FileFollower(_Backend):
             if exp is not None:
                 exp.run_ids.discard(run_id)
         out.run_deleted(run_id)
+
+    @staticmethod
+    def _report_experiment(exp: _Exp, out: StoreChanges) -> None:
+        deleted = exp.stage == DELETED
+        (out.experiment_deleted if deleted else out.experiment_changed)(exp.exp_id)
+
+    @staticmethod
+    def _report_run(run: _Run, out: StoreChanges) -> None:
+        (out.run_deleted if run.stage == DELETED else out.run_changed)(run.run_id)
 
     def _drop_experiment(self, exp_id: str, out: StoreChanges) -> None:
         exp = self.exps.pop(exp_id, None)
@@ -1116,10 +1186,7 @@ class _FileFollower(_Backend):
         if not changed:
             return
         run.hot_until = time.monotonic() + HOT_SECONDS
-        if run.stage == DELETED:
-            out.run_deleted(run.run_id)
-        else:
-            out.run_changed(run.run_id)
+        self._report_run(run, out)
 
     # -- polling ----------------------------------------------------------------------------
     def scan(self, out: StoreChanges, *, verify: bool, sweep: bool) -> bool:
@@ -1264,6 +1331,27 @@ def _mtime(path: str) -> int | None:
     return sig[0] if sig else None
 
 
+def _stamp(path: str) -> int | None:
+    """The later of a path's mtime and ctime: a folder renamed into place keeps its mtime, and
+    gets a new ctime."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return max(st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _newest_under(folder: str) -> int | None:
+    """The latest `_stamp` of a folder and everything under it (None: no such folder)."""
+    newest = None
+    for parent, _dirs, files in os.walk(folder):
+        for path in (parent, *(os.path.join(parent, name) for name in files)):
+            stamp = _stamp(path)
+            if stamp is not None and (newest is None or stamp > newest):
+                newest = stamp
+    return newest
+
+
 _interned: dict[str, str] = {}
 
 
@@ -1374,7 +1462,8 @@ class _SqliteFollower(_Backend):
                 rows.setdefault(rid, []).append((key, value))
         return {rid: hash(tuple(sorted(rows.get(rid, ())))) for rid in run_ids}
 
-    def baseline(self) -> None:
+    def baseline(self, since_ns: int | None = None) -> StoreChanges:
+        """Rows carry no time of change: what changed since `since_ns` cannot be told."""
         st = os.stat(self.path)
         self.ino = st.st_ino
         self.last_sig = self._file_sig()
@@ -1398,6 +1487,7 @@ class _SqliteFollower(_Backend):
         self.exps = {str(e[0]): e[1:] for e in exps}
         self.next_full = time.monotonic() + SQLITE_FULL_DIFF_SECONDS
         self.full_pending = False
+        return StoreChanges()
 
     def on_paths(self, paths: set[str], out: StoreChanges) -> None:
         if paths:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import random
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -355,3 +358,56 @@ def test_scans_leave_the_garbage_collector_as_they_found_it():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+# -- a value caught while MLflow rewrites it (its write_to truncates, then writes) -------------
+
+EMPTY_TAG_RUN = "a2bd1fa69e2548e4a2d66467a3650169"  # the fixture's tag "empty" holds ""
+
+
+def test_an_empty_tag_written_long_ago_is_read_at_once(tmp_path, monkeypatch):
+    def no_sleep(seconds):
+        raise AssertionError(f"an old empty value was waited for ({seconds} s)")
+
+    monkeypatch.setattr("store.rawread.time.sleep", no_sleep)
+    fixture = copy_fixture("mlflow-3.17.2-file", tmp_path)  # copies keep the files' mtimes
+    store = FileStore(fixture / "mlruns", use_cache=False)
+    assert store.run(EMPTY_TAG_RUN).tags["empty"] == ""
+    (run,) = [r for r in store.runs(include_deleted=True) if r.run_id == EMPTY_TAG_RUN]
+    assert run.tags["empty"] == ""
+    # Nor one written a second ago: a writer's truncate is followed by its write within that.
+    param = fixture / "mlruns" / run.experiment_id / run.run_id / "params" / "blank"
+    param.write_text("")
+    second_ago = time.time_ns() - 1_000_000_000
+    os.utime(param, ns=(second_ago, second_ago))
+    assert store.run(EMPTY_TAG_RUN).params["blank"] == ""
+
+
+@pytest.mark.parametrize("how", ["run", "scan"])
+def test_a_tag_read_between_truncate_and_write_reads_whole(tmp_path, how):
+    fixture = copy_fixture("mlflow-3.17.2-file", tmp_path)
+    store = FileStore(fixture / "mlruns", use_cache=False)
+    run = store.run(EMPTY_TAG_RUN)
+    key = next(k for k, v in sorted(run.tags.items()) if v and "/" not in k)
+    path = fixture / "mlruns" / run.experiment_id / run.run_id / "tags" / key
+    truncated = threading.Event()
+
+    def rewrite() -> None:  # as MLflow's write_to: open with "w", then write
+        with open(path, "w", encoding="utf-8") as fh:
+            truncated.set()
+            time.sleep(0.1)  # a writer held up between the two (it gets 0.3 s)
+            fh.write("rewritten value")
+
+    writer = threading.Thread(target=rewrite)
+    writer.start()
+    try:
+        assert truncated.wait(10)
+        if how == "run":
+            got = store.run(run.run_id).tags[key]
+        else:
+            (got,) = [
+                r.tags[key] for r in store.runs([run.experiment_id]) if r.run_id == run.run_id
+            ]
+    finally:
+        writer.join()
+    assert got == "rewritten value"

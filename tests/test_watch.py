@@ -90,13 +90,17 @@ def first_metric_file(root: Path) -> tuple[str, str, Path]:
     raise AssertionError("no metric file in the fixture")
 
 
-def run_python(code: str, env: dict[str, str] | None = None, timeout: float = 120) -> str:
+def run_python(
+    code: str, env: dict[str, str] | None = None, timeout: float = 120, cwd: Path | None = None
+) -> str:
+    """`code` run in another process; MLflow's registry calls leave an mlflow.db in `cwd`."""
     done = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
         timeout=timeout,
         env={**os.environ, **(env or {})},
+        cwd=cwd,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
@@ -364,6 +368,111 @@ def test_run_folder_before_its_meta_yaml(tmp_path, followers, mode):
     collector.wait_for(lambda: collector.points(run.run_id, "acc"), "its point")
     assert collector.points(run.run_id, "acc") == [Metric("acc", 0.5, now, 0)]
     assert not [n for c in collector.snapshot() for n in c.notices], "no notice for a mid-write"
+
+
+# -- changes between the reading on show and the start of following ----------------------------
+
+EARLY_WRITER = """
+import json, sys
+from mlflow import MlflowClient
+c = MlflowClient(tracking_uri=sys.argv[1])
+exp = c.create_experiment("early")
+run = c.create_run("0", run_name="early-run")
+c.log_metric(run.info.run_id, "loss", 0.5, step=1)
+c.set_tag("3bd742fd206d42c2a271b1896415b0bb", "late", "x")  # a finished run
+c.delete_run("57f3e52c4f524b79884ba816992c3de7")
+c.delete_experiment("604850205048283032")  # moved into .trash, with its run
+c.set_registered_model_tag("churn-model", "team", "z")
+print(json.dumps([exp, run.info.run_id]))
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_changes_between_reading_and_following_are_reported(tmp_path, followers, mode):
+    """The app starts following a moment after its first screen read the store: what MLflow
+    wrote in between comes in the first change set (it is in the follower's baseline, so
+    nothing later could report it)."""
+    root = store_path(copy_fixture("mlflow-3.17.2-file", tmp_path))
+    time.sleep(0.2)  # the copy's file times well before the reading (SINCE_SLACK_NS)
+    store = open_store(root)
+    assert "early" not in {e.name for e in store.experiments()}  # the reading on show
+    out = run_python(
+        EARLY_WRITER.replace("sys.argv[1]", repr(root.as_uri())),
+        env={"MLFLOW_ALLOW_FILE_STORE": "true"},
+        cwd=tmp_path,
+    )
+    exp_id, run_id = json.loads(out.strip().splitlines()[-1])
+    follower, collector = follow(store, mode, since_ns=store.opened_ns)
+    followers.append(follower)
+
+    def union(field: str) -> set:
+        return {x for c in collector.snapshot() for x in getattr(c, field)}
+
+    collector.wait_for(lambda: exp_id in union("experiments"), "the new experiment")
+    assert {run_id, "3bd742fd206d42c2a271b1896415b0bb"} <= union("runs")
+    assert {"57f3e52c4f524b79884ba816992c3de7", "aa23dad779a148f48a8f8a38ed184413"} <= union(
+        "deleted_runs"
+    )
+    assert "604850205048283032" in union("deleted_experiments")
+    assert any(c.registry for c in collector.snapshot())
+    # Only what changed: an untouched experiment and run are not read again.
+    assert "598164376716000412" not in union("experiments")
+    assert "5cc418ec992c449c9db5ee9ef75863c8" not in union("runs")
+
+
+# -- folders renamed into the store, as sync tools bring them --------------------------------------
+
+ELSEWHERE_WRITER = """
+import json, sys
+from mlflow import MlflowClient
+c = MlflowClient(tracking_uri=sys.argv[1])
+exp = c.create_experiment("synced")
+run = c.create_run(exp, run_name="synced-run")
+c.log_metric(run.info.run_id, "loss", 0.5, step=1)
+lone = c.create_run("0", run_name="synced-lone")
+c.log_metric(lone.info.run_id, "loss", 0.25, step=2)
+print(json.dumps([exp, run.info.run_id, lone.info.run_id]))
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("source", ["outside", "inside"])
+def test_folders_renamed_into_the_store_are_reported(
+    tmp_path, followers, monkeypatch, source, mode
+):
+    """An experiment folder and a run folder MLflow wrote in another store, renamed in (from
+    outside the store: a created-folder event; from a staging folder inside it: a moved-folder
+    event). The verify scan is put out of reach: only events (or the poll) can see them."""
+    monkeypatch.setattr(watch, "VERIFY_SECONDS", 3600)
+    root = store_path(copy_fixture("mlflow-3.17.2-file", tmp_path))
+    other = (tmp_path / "elsewhere" if source == "outside" else root / ".staging") / "mlruns"
+    out = run_python(
+        ELSEWHERE_WRITER.replace("sys.argv[1]", repr(other.as_uri())),
+        env={"MLFLOW_ALLOW_FILE_STORE": "true"},
+        cwd=tmp_path,
+    )
+    exp_id, run_id, lone_id = json.loads(out.strip().splitlines()[-1])
+    hour_ago = time.time() - 3600  # synced folders keep the times they were written at
+    for folder, dirs, files in os.walk(other):
+        for name in dirs + files:
+            os.utime(os.path.join(folder, name), (hour_ago, hour_ago))
+    follower, collector = follow(open_store(root), mode)
+    followers.append(follower)
+    os.rename(other / exp_id, root / exp_id)
+    os.rename(other / "0" / lone_id, root / "0" / lone_id)
+    collector.wait_for(
+        lambda: any(exp_id in c.experiments for c in collector.snapshot()), "the experiment"
+    )
+    collector.wait_for(lambda: {run_id, lone_id} <= collector.runs(), "both runs")
+    # Their folders are followed from now on: a point logged to each comes as one.
+    for rid, exp in ((run_id, exp_id), (lone_id, "0")):
+        with open(root / exp / rid / "metrics" / "loss", "a") as fh:
+            fh.write("1700000000000 9.5 99\n")
+    for rid in (run_id, lone_id):
+        collector.wait_for(lambda r=rid: collector.points(r, "loss"), "a point in a moved-in run")
+        assert collector.points(rid, "loss") == [Metric("loss", 9.5, 1700000000000, 99)]
+    assert not collector.deleted_runs()
+    assert follower.mode == mode, follower.notice
 
 
 # -- falling back to polling --------------------------------------------------------------------

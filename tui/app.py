@@ -29,6 +29,8 @@ class MltuiApp(App[int]):
 
     CSS_PATH = "mltui.tcss"
     TITLE = "mltui"
+    #: Following starts after the first screen has had its read: it competes for the same cores.
+    FOLLOW_AFTER_SECONDS = 1.5
     BINDINGS = [
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
@@ -59,15 +61,18 @@ class MltuiApp(App[int]):
         for note in self.store.notes:
             self.notify(note, title="Store", timeout=8)
         if self.watch_store:
-            # After the first screen has had its read: following competes for the same cores.
-            self.set_timer(1.5, self.start_following)
+            self.set_timer(self.FOLLOW_AFTER_SECONDS, self.start_following)
 
     # -- following the store live ------------------------------------------------------------
     def start_following(self) -> None:
         from store.watch import StoreFollower
 
         try:
-            self.follower = StoreFollower(self.store, poll_seconds=self.poll_seconds)
+            # From when the store was opened: a change made while the first screens were read
+            # (before following starts) still reaches them.
+            self.follower = StoreFollower(
+                self.store, poll_seconds=self.poll_seconds, since_ns=self.store.opened_ns
+            )
         except ValueError as error:
             self.notify(str(error), title="Not following changes", severity="warning")
             return

@@ -128,3 +128,35 @@ async def test_times_past_year_9999_show_as_invalid(store_copy):
     async with app.run_test(size=(120, 36)) as pilot:
         table = await loaded(pilot)
         assert table.get_cell("0", "last").plain == "invalid time 99999999999999999"
+
+
+async def test_a_change_after_a_quiet_spell_is_read_at_once(tmp_path, monkeypatch):
+    """A new experiment reported by the follower is read at once; while changes keep coming,
+    the list is read again at most every RELOAD_SECONDS (here made long)."""
+    import time
+
+    from store import synth
+    from store.watch import StoreChanges
+    from tests.conftest import copy_fixture, store_path
+    from tui.app import StoreChanged
+    from tui.screens import experiments
+
+    root = store_path(copy_fixture(STORE, tmp_path))
+    app = make_app(root)
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = await loaded(pilot)
+        now = int(time.time() * 1000)
+
+        def appears(exp_id: str, name: str) -> None:
+            synth.write_experiment(root, synth.ExperimentSpec(exp_id, name, now, runs=[]))
+            app.on_store_changed(StoreChanged(StoreChanges(experiments={exp_id})))
+
+        monkeypatch.setattr(experiments, "RELOAD_SECONDS", 0.0)  # a quiet spell since the read
+        appears("123456789", "synced")
+        await loaded(pilot)
+        assert "123456789" in row_ids(table)
+        monkeypatch.setattr(experiments, "RELOAD_SECONDS", 3600.0)  # changes keep coming
+        appears("987654321", "synced-too")
+        await loaded(pilot)
+        assert "987654321" not in row_ids(table)
+        assert app.screen._reload_timer is not None  # read once, when the time is up

@@ -143,6 +143,25 @@ async def test_an_open_chart_extends(store_copy):
         assert list(chart.histories[(run.run_id, "rmse")].steps[-3:]) == [1000, 1001, 1002]
 
 
+async def test_an_experiment_created_before_following_starts_appears(store_copy, monkeypatch):
+    """Made by MLflow after the first screen was read, before following began: not lost."""
+    from tui.screens.experiments import ExperimentsScreen
+
+    monkeypatch.setattr(MltuiApp, "FOLLOW_AFTER_SECONDS", 3600)  # the test starts following
+    path = store_copy("mlflow-3.17.2-file")
+    app = MltuiApp(open_store(path), watch=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ExperimentsScreen) and screen.rows
+        code = "from mlflow import MlflowClient; print(MlflowClient().create_experiment('early'))"
+        exp_id = (await asyncio.to_thread(run_mlflow, code, path)).strip().splitlines()[-1]
+        app.start_following()
+        assert await eventually(
+            pilot, lambda: exp_id in {r.experiment.experiment_id for r in screen.rows}
+        )
+
+
 # -- the registry, changed by MLflow while it is shown -------------------------------------------
 REGISTRY_WRITER = """
 from mlflow.tracking import MlflowClient

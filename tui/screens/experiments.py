@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -17,6 +18,9 @@ from tui.text import format_time, literal, one_line
 from tui.widgets.breadcrumbs import Breadcrumbs, store_label
 
 MARK = "●"
+#: While changes keep coming, the list (and every experiment's activity: a scan) is read again
+#: at most this long after the last reading ended; a change after a quiet spell, at once.
+RELOAD_SECONDS = 2.0
 
 
 @dataclass(slots=True)
@@ -71,6 +75,8 @@ class ExperimentsScreen(Screen[None]):
         self.sort_reverse = True
         self.quick_filter = ""
         self._reload_timer = None
+        self._loading = False
+        self._loaded_at = -RELOAD_SECONDS
 
     def compose(self) -> ComposeResult:
         where = "demo store" if self.app.demo else store_label(self.app.store.location)
@@ -92,7 +98,7 @@ class ExperimentsScreen(Screen[None]):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.loading = True
-        self.load()
+        self._reload()
 
     @work(thread=True, exclusive=True, group="experiments")
     def load(self) -> None:
@@ -111,13 +117,15 @@ class ExperimentsScreen(Screen[None]):
                 row.experiment.experiment_id, (0, None)
             )
             row.last_activity = row.last_activity or row.experiment.last_update_time
+        self._loading = False
+        self._loaded_at = time.monotonic()
         self.refresh_table()
         for warning in self.app.store.warnings.messages:
             self.notify(one_line(warning), severity="warning", timeout=8)
 
     # -- live updates --------------------------------------------------------------------------
     def store_changed(self, changes) -> None:
-        """Re-read the list (at most every couple of seconds) when experiments or runs change."""
+        """Re-read the list when experiments or runs change (at most every RELOAD_SECONDS)."""
         names = {r.experiment.experiment_id: r.experiment.name for r in self.rows}
         for experiment_id in changes.deleted_experiments:
             name = names.get(experiment_id, experiment_id)
@@ -128,10 +136,17 @@ class ExperimentsScreen(Screen[None]):
             or changes.runs
             or changes.deleted_runs
         ) and self._reload_timer is None:
-            self._reload_timer = self.set_timer(2.0, self._reload)
+            # While a reading is under way, it counts as just done.
+            since = 0.0 if self._loading else time.monotonic() - self._loaded_at
+            wait = RELOAD_SECONDS - since
+            if wait > 0:
+                self._reload_timer = self.set_timer(wait, self._reload)
+            else:
+                self._reload()
 
     def _reload(self) -> None:
         self._reload_timer = None
+        self._loading = True
         self.load()
 
     # -- the table -----------------------------------------------------------------------------
