@@ -111,7 +111,8 @@ def with_refusal_binding(bindings: list[Binding]) -> list[Binding]:
 
 def refusal_clause(reason: str) -> str:
     """A writer's reason without its "nothing was written" (said before anything is tried)."""
-    return reason.strip().removesuffix(".").removesuffix("; nothing was written")
+    clause = reason.strip().removesuffix(".")
+    return clause.removesuffix("; nothing was written").removesuffix(", so nothing was written")
 
 
 class WriteNotice(Static):
