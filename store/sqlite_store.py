@@ -13,8 +13,10 @@ column is looked up with `PRAGMA table_info` and a missing one reads as MLflow's
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 import threading
+import time
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -41,7 +43,7 @@ from .entities import (
     RegisteredModel,
     Run,
 )
-from .errors import NotAStoreError, StoreError
+from .errors import NotAStoreError, StoreError, StoreLocked
 from .gcpause import GcPause
 from .series import Series
 
@@ -72,6 +74,11 @@ _KNOWN = frozenset(KNOWN_REVISIONS)
 _LOGGED_MODEL_STATUS = {0: "UNSPECIFIED", 1: "PENDING", 2: "READY", 3: "FAILED"}
 #: mlflow/entities/model_registry/prompt_version.py; search_registered_models hides these.
 _IS_PROMPT_TAG = "mlflow.prompt.is_prompt"
+#: How long one try to read waits inside SQLite for a writer's lock; `_read` tries again after
+#: a pause (LOCK_FIRST_PAUSE, doubling up to LOCK_MAX_PAUSE) until `busy_timeout` has passed.
+LOCK_ATTEMPT_SECONDS = 0.1
+LOCK_FIRST_PAUSE = 0.005
+LOCK_MAX_PAUSE = 0.1
 #: Runs handed over per batch by `iter_runs`.
 RUN_BATCH = 1000
 _NAN = float("nan")
@@ -87,7 +94,7 @@ class SqliteStore(Store):
 
     kind = "sqlite"
 
-    def __init__(self, db_path: Path | str, *, busy_timeout: float = 2.0) -> None:
+    def __init__(self, db_path: Path | str, *, busy_timeout: float = 10.0) -> None:
         super().__init__()
         self.location = Path(db_path).absolute()
         #: MLflow 3 puts `./mlruns` beside the database; 1.x recorded paths relative to it.
@@ -99,13 +106,15 @@ class SqliteStore(Store):
         self.known_revision = False
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
-        self._immutable = False
-        #: Immutable because the WAL index could not be opened, not merely absent.
-        self._stuck_immutable = False
+        self._closed = threading.Event()
+        #: Read without locks (see `_open`), valid while the files are as `_opened_files` says.
+        self._private = False
+        self._opened_files: tuple = ()
+        #: Commits still only in the -wal file are not seen (see `_open_private`).
+        self._wal_unseen = False
         self._columns: dict[str, frozenset[str]] = {}
         self._metrics_index: str | None = None
         self._check_file()
-        self._open()
         try:
             self._read_schema()
         except BaseException:
@@ -131,68 +140,114 @@ class SqliteStore(Store):
         # Bytes 18-19 are the file format's write/read versions: 2 means WAL mode.
         self._wal = len(header) >= 20 and 2 in (header[18], header[19])
 
-    def _wal_files_present(self) -> bool:
-        return os.path.exists(f"{self.location}-wal")
+    def _files(self) -> tuple:
+        """(mtime_ns, size, inode) of the database, its `-wal` and its `-shm`; None if absent."""
+        out = []
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                st = os.stat(f"{self.location}{suffix}")
+            except OSError:
+                out.append(None)
+            else:
+                out.append((st.st_mtime_ns, st.st_size, st.st_ino))
+        return tuple(out)
 
-    def _connect(self, immutable: bool) -> sqlite3.Connection:
-        uri = f"file:{quote(str(self.location))}?mode=ro"
-        if immutable:
-            uri += "&immutable=1"
+    def _connect(self, options: str) -> sqlite3.Connection:
         try:
             return sqlite3.connect(
-                uri,
+                f"file:{quote(str(self.location))}?mode=ro{options}",
                 uri=True,
-                timeout=self.busy_timeout,
+                # Each attempt waits briefly inside SQLite; `_read` retries until busy_timeout.
+                timeout=min(self.busy_timeout, LOCK_ATTEMPT_SECONDS),
                 check_same_thread=False,
                 isolation_level=None,
             )
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
 
-    def _open(self) -> None:
-        """Connect read-only. A WAL database with no `-wal` beside it is opened `immutable`."""
-        # A read-only connection to a WAL database creates `-wal` and `-shm` when they are
-        # missing and leaves them behind; with no `-wal` no writer has the database open, so
-        # reading it as immutable is consistent and creates nothing. `_connection` reopens
-        # normally as soon as a writer appears.
-        immutable = self._wal and not self._wal_files_present()
-        conn = self._connect(immutable)
-        if self._wal and not immutable:
+    def _open(self) -> sqlite3.Connection:
+        """Connect read-only, in a way that creates no file beside the database.
+
+        A read-only connection to a WAL database creates a missing `-shm` (and `-wal`) and
+        leaves it behind, or fails in a folder it cannot write. Every connection to a WAL
+        database makes a `-shm`, so with none no other process has it open, and we read it
+        privately: SQLite's lock-free "unix-none" VFS in exclusive locking mode keeps the WAL
+        index in our own memory, creates nothing and still reads the commits in the `-wal`.
+        That holds while the files stay as they were; `_connection` and `_snapshot` reopen
+        (normally, once a writer has made its `-shm`) and read again when they change.
+        """
+        self._opened_files = files = self._files()
+        self._wal_unseen = False
+        self._private = self._wal and files[2] is None
+        why = f"{self.location.name} is in WAL mode with no -shm file beside it"
+        if not self._private:
+            conn = self._connect("")
+            if not self._wal:
+                return conn
             try:
                 conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                return conn
             except sqlite3.OperationalError as exc:
                 conn.close()
                 error = self._error(exc)
-                if "locked" in str(error):
+                if isinstance(error, StoreLocked):
                     raise error from exc
-                # Typically a read-only folder with no `-shm`: SQLite cannot set up the WAL
-                # index. Immutable still reads everything checkpointed into the database.
-                conn = self._connect(True)
-                immutable = self._stuck_immutable = True
-                self.notes.append(
-                    f"could not open the WAL index of {self.location.name} ({exc}); reading "
-                    "it immutable: changes still only in its -wal file are not shown"
-                )
-        if immutable and not self._immutable and not self._stuck_immutable:
-            self.notes.append(
-                "the database is in WAL mode with no -wal file beside it: opened it immutable "
-                "so that reading creates no files; reopened normally once a writer appears"
+                # Typically a `-shm` we may not read: its WAL index is out of reach.
+                self._private = True
+                why = f"could not open the WAL index of {self.location.name} ({exc})"
+        conn = self._open_private(files)
+        if files[1] is None:
+            self._note(
+                f"{self.location.name} is in WAL mode with no -wal file beside it: opened it "
+                "immutable so that reading creates no files; reopened normally once a writer "
+                "appears"
             )
-        self._immutable = immutable
-        self._conn = conn
+        elif not self._wal_unseen:
+            self._note(
+                f"{why}: read without locks so that reading creates no file (commits in its "
+                "-wal included); reopened normally when its files change"
+            )
+        return conn
+
+    def _open_private(self, files: tuple) -> sqlite3.Connection:
+        if files[1] is None:
+            # No -wal: every commit is in the database file. unix-none would create an empty
+            # -wal for as long as it is open; immutable creates nothing.
+            return self._connect("&immutable=1")
+        try:
+            conn = self._connect("&vfs=unix-none")
+        except StoreError:
+            # No unix-none VFS (not a Unix): immutable creates nothing but ignores the -wal.
+            conn = self._connect("&immutable=1")
+        else:
+            conn.execute("PRAGMA locking_mode = EXCLUSIVE")  # before the first read: no -shm
+            return conn
+        if files[1][1] > 0:
+            self._wal_unseen = True
+            self.warnings.add(
+                f"{self.location.name}-wal holds commits that cannot be read here without "
+                "creating a -shm file beside the database: they are not shown"
+            )
+        return conn
+
+    def _note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
 
     def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
+        if self._closed.is_set():
             raise StoreError(f"{self.location} is closed")
-        if self._immutable and not self._stuck_immutable and self._wal_files_present():
-            # A writer opened the database since: immutable reads could now see torn pages.
+        if self._conn is not None and self._private and self._files() != self._opened_files:
+            # A writer came (or the files were replaced): private reads could now be torn.
             self._conn.close()
             self._conn = None
-            self._open()
+        if self._conn is None:
+            self._conn = self._open()
         return self._conn
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection; a read waiting for a writer's lock gives up."""
+        self._closed.set()
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
@@ -205,7 +260,7 @@ class SqliteStore(Store):
         code = (getattr(exc, "sqlite_errorname", None) or "").upper()
         low = text.lower()
         if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in low:
-            return StoreError(
+            return StoreLocked(
                 f"{self.location} is locked by a process writing to it (waited "
                 f"{self.busy_timeout:g} s); try again in a moment"
             )
@@ -254,16 +309,31 @@ class SqliteStore(Store):
                 raise
             else:
                 conn.execute("COMMIT")
+                if self._private and self._files() != self._opened_files:
+                    raise _Retry  # read without locks while the files changed: maybe torn
 
     def _read(self, fn):
-        """Run `fn(conn)` in a snapshot, again once if text had to be decoded leniently."""
-        for _ in range(2):
+        """Run `fn(conn)` in a snapshot; again when it must be repeated or the database was
+        locked by a writer (after a growing pause, until busy_timeout has passed in all)."""
+        deadline = time.monotonic() + self.busy_timeout
+        pause = LOCK_FIRST_PAUSE
+        while True:
             try:
                 with self._snapshot() as conn:
                     return fn(conn)
-            except _Retry:
-                continue
-        raise StoreError(f"cannot read {self.location}: text could not be decoded")
+            except _Retry as exc:
+                if time.monotonic() > deadline:
+                    raise StoreError(
+                        f"cannot read {self.location}: it kept changing while it was read"
+                    ) from exc
+            except StoreLocked:
+                if time.monotonic() + pause > deadline:
+                    raise
+                # Jittered, so that the next try does not meet the writer's next commit in
+                # step; close() ends the wait.
+                if self._closed.wait(pause * random.uniform(0.5, 1.5)):
+                    raise StoreError(f"{self.location} is closed") from None
+                pause = min(2 * pause, LOCK_MAX_PAUSE)
 
     def _has(self, table: str) -> bool:
         return table in self._columns
@@ -677,8 +747,8 @@ class SqliteStore(Store):
                 str(run_id),
                 key,
                 lambda: self._metric_columns(run_id, key),
-                # Stuck immutable, commits still in the -wal file are not seen: other entries.
-                "no-wal" if self._stuck_immutable else "",
+                # Commits still only in the -wal file are not seen: other entries.
+                "no-wal" if self._wal_unseen else "",
             )
         else:
             columns = self._metric_columns(run_id, key)
@@ -688,7 +758,7 @@ class SqliteStore(Store):
         """Reading this history in a worker process (store/parallel.py), or None to read it here:
         one the series cache holds, or one whose latest step says it is short."""
         cache = self._series_cache()
-        variant = "no-wal" if self._stuck_immutable else ""
+        variant = "no-wal" if self._wal_unseen else ""
         if cache is not None and cache.holds_query(str(self.location), str(run_id), key, variant):
             return None
         if self._col("latest_metrics", "step") != "step":

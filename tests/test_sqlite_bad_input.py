@@ -69,6 +69,49 @@ def test_exclusive_writer_makes_reads_fail_clearly_and_the_writer_succeeds(fixtu
     assert store.run(run_id).tags["written"] == "while locked"
 
 
+def test_a_read_waits_out_a_writer_holding_the_lock_longer_than_sqlites_own_wait(fixture_copy):
+    db = fixture_copy / "mlflow.db"
+    store = SqliteStore(db)  # the default patience
+    run_id = store.runs()[0].run_id
+    writer = sqlite3.connect(db, timeout=10, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN EXCLUSIVE")
+    _add_tag(writer, run_id, "written", "while locked")
+    # Longer than a read used to wait before saying "locked" (2 s), shorter than it now does.
+    release = threading.Timer(2.5, writer.execute, ("COMMIT",))
+    release.start()
+    try:
+        assert store.run(run_id).tags["written"] == "while locked"
+    finally:
+        release.join()
+        writer.close()
+        store.close()
+
+
+def test_closing_the_store_ends_a_read_waiting_for_a_writer(fixture_copy):
+    db = fixture_copy / "mlflow.db"
+    store = SqliteStore(db, busy_timeout=60)
+    writer = sqlite3.connect(db, timeout=10, isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")
+    errors: list[Exception] = []
+
+    def read() -> None:
+        try:
+            store.runs()
+        except StoreError as exc:
+            errors.append(exc)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        store.close()
+        reader.join(timeout=30)  # far less than the 60 s it would otherwise wait
+        assert not reader.is_alive()
+        assert errors and "closed" in str(errors[0])
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
 def test_a_writer_never_fails_while_we_read(fixture_copy):
     db = fixture_copy / "mlflow.db"
     store = SqliteStore(db)
@@ -271,3 +314,73 @@ def test_a_wal_database_is_read_without_creating_wal_files(fixture_copy):
     finally:
         store.close()
         writer.close()
+
+
+def _wal_with_commits_but_no_shm(folder: Path, run_id: str) -> None:
+    """Leave `folder/mlflow.db` in WAL mode with a commit only in its -wal and no -shm.
+
+    The state a writer killed mid-session leaves (or a copy taken while it ran): the -wal
+    holds a committed tag that was never checkpointed into the database file.
+    """
+    db = folder / "mlflow.db"
+    aside = folder / "aside"
+    aside.mkdir()
+    writer = sqlite3.connect(db, isolation_level=None)
+    assert writer.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal"
+    writer.execute("PRAGMA wal_autocheckpoint = 0")  # the commit stays in the -wal
+    _add_tag(writer, run_id, "only_in_wal", "committed")
+    for name in ("mlflow.db", "mlflow.db-wal"):  # while the writer holds them, idle
+        shutil.copy2(folder / name, aside / name)
+    writer.close()  # checkpoints and removes -wal and -shm: put the copies back instead
+    for name in ("mlflow.db", "mlflow.db-wal"):
+        (aside / name).replace(folder / name)
+    aside.rmdir()
+    assert not (folder / "mlflow.db-shm").exists()
+
+
+def test_a_wal_with_commits_and_no_shm_is_read_whole_without_creating_files(fixture_copy):
+    db = fixture_copy / "mlflow.db"
+    run_id = SqliteStore(db).runs()[0].run_id
+    _wal_with_commits_but_no_shm(fixture_copy, run_id)
+    before = _state(fixture_copy)
+
+    store = SqliteStore(db)
+    # The commit only in the -wal is read, and reading everything creates or changes nothing.
+    assert store.run(run_id).tags["only_in_wal"] == "committed"
+    reading = reading_of(store)
+    assert len(reading["runs"]) == len(expected_reading(fixture_copy)["runs"])
+    store.logged_models(include_deleted=True)
+    store.registered_models(include_prompts=True)
+    assert _state(fixture_copy) == before
+    assert any("no -shm" in note for note in store.notes)
+    assert not store.warnings.messages
+
+    # A writer appearing makes the -shm; the store reopens normally and reads its commits.
+    writer = sqlite3.connect(db, timeout=5, isolation_level=None)
+    _add_tag(writer, run_id, "later", "seen")
+    try:
+        assert store.run(run_id).tags["later"] == "seen"
+    finally:
+        store.close()
+        writer.close()
+
+
+def test_without_a_lock_free_way_the_wal_commits_not_shown_are_named(fixture_copy, monkeypatch):
+    db = fixture_copy / "mlflow.db"
+    run_id = SqliteStore(db).runs()[0].run_id
+    _wal_with_commits_but_no_shm(fixture_copy, run_id)
+    before = _state(fixture_copy)
+    real_connect = SqliteStore._connect
+
+    def no_unix_none(self, options):  # as on a platform without SQLite's unix-none VFS
+        if "unix-none" in options:
+            raise StoreError("no such vfs: unix-none")
+        return real_connect(self, options)
+
+    monkeypatch.setattr(SqliteStore, "_connect", no_unix_none)
+    store = SqliteStore(db)
+    assert "only_in_wal" not in store.run(run_id).tags
+    assert len(store.runs(include_deleted=True)) == len(expected_reading(fixture_copy)["runs"])
+    assert [w for w in store.warnings.messages if "-wal holds commits" in w]
+    store.close()
+    assert _state(fixture_copy) == before
