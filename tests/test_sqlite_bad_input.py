@@ -9,10 +9,12 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from store import sqlite_store
 from store.errors import NotAStoreError, StoreError
 from store.sqlite_store import SqliteStore
 from tests.conftest import FIXTURE_STORES, expected_reading
@@ -141,6 +143,114 @@ def test_a_writer_never_fails_while_we_read(fixture_copy):
         reader.join()
     assert not reader_errors
     assert {f"k{i}" for i in range(30)} <= set(store.run(run_id).tags)
+
+
+def _log_generation(conn: sqlite3.Connection, run_id: str, gen: int) -> None:
+    """Set one run's name, a param, a tag and a latest metric to `gen`, in the caller's
+    transaction: a consistent reading of the run shows the same number in all four."""
+    conn.execute("UPDATE runs SET name = ? WHERE run_uuid = ?", (f"gen{gen}", run_id))
+    for table in ("params", "tags"):
+        conn.execute(
+            f"INSERT OR REPLACE INTO {table} (key, value, run_uuid) VALUES ('gen', ?, ?)",
+            (str(gen), run_id),
+        )
+    conn.execute(
+        "INSERT OR REPLACE INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
+        "VALUES ('gen', ?, 0, ?, 0, ?)",
+        (float(gen), gen, run_id),
+    )
+
+
+def test_a_full_read_is_consistent_per_run_while_a_writer_commits_and_locks(
+    fixture_copy, monkeypatch
+):
+    monkeypatch.setattr(sqlite_store, "RUNS_PER_TRANSACTION", 3)  # many transactions
+    db = fixture_copy / "mlflow.db"
+    run_ids = [r.run_id for r in SqliteStore(db).runs(include_deleted=True)]
+    with sqlite3.connect(db) as setup:
+        for rid in run_ids:
+            _log_generation(setup, rid, 0)
+    setup.close()
+    done = threading.Event()
+    commits: list[int] = []
+    writer_errors: list[Exception] = []
+
+    def write() -> None:
+        conn = sqlite3.connect(db, timeout=10, isolation_level=None)
+        gen = 0
+        try:
+            while not done.is_set():
+                gen += 1
+                # Every 20th commit holds the lock a moment, beyond one try of a read.
+                exclusive = gen % 20 == 0
+                conn.execute("BEGIN EXCLUSIVE" if exclusive else "BEGIN IMMEDIATE")
+                _log_generation(conn, run_ids[gen % len(run_ids)], gen)
+                if exclusive:
+                    done.wait(0.2)
+                conn.execute("COMMIT")
+                commits.append(gen)
+                done.wait(0.002)  # a training step between two logs
+        except sqlite3.Error as exc:  # pragma: no cover - reported below
+            writer_errors.append(exc)
+        finally:
+            conn.close()
+
+    store = SqliteStore(db)
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        # Read until the writer has gone through two of its locked moments (or a minute).
+        deadline = time.monotonic() + 60
+        while len(commits) < 45 and time.monotonic() < deadline:
+            runs = store.runs(include_deleted=True)
+            assert sorted(r.run_id for r in runs) == sorted(run_ids)
+            for run in runs:
+                gen = run.params["gen"]
+                assert run.run_name == f"gen{gen}" and run.tags["gen"] == gen, run.run_id
+                assert run.metrics["gen"].value == float(gen), run.run_id
+    finally:
+        done.set()
+        writer.join()
+        store.close()
+    assert not writer_errors
+    assert len(commits) >= 45  # the writer was not kept out
+
+
+def test_a_full_read_holds_no_transaction_over_more_than_a_chunk_of_runs(fixture_copy, monkeypatch):
+    db = fixture_copy / "mlflow.db"
+    with sqlite3.connect(db) as conn:
+        # 600 more runs, each with a param, a tag and a metric, as MLflow would write them.
+        exp_id = conn.execute("SELECT min(experiment_id) FROM experiments").fetchone()[0]
+        for i in range(600):
+            rid = f"{i:032x}"
+            conn.execute(
+                "INSERT INTO runs (run_uuid, name, status, start_time, lifecycle_stage, "
+                "experiment_id, artifact_uri) VALUES (?, ?, 'FINISHED', ?, 'active', ?, '')",
+                (rid, f"bulk{i}", i, exp_id),
+            )
+            _log_generation(conn, rid, i)
+    conn.close()
+    monkeypatch.setattr(sqlite_store, "RUNS_PER_TRANSACTION", 50)
+    store = SqliteStore(db)
+    transactions: list[list[str]] = []
+
+    def trace(sql: str) -> None:
+        if sql == "BEGIN":
+            transactions.append([])
+        elif sql.startswith("SELECT"):
+            transactions[-1].append(sql)
+
+    store._connection().set_trace_callback(trace)
+    runs = store.runs(include_deleted=True)
+    store.close()
+    assert len(runs) == len(expected_reading(fixture_copy)["runs"]) + 600
+    # One transaction lists the ids; every later one reads at most 50 runs, by id.
+    assert len(transactions) >= 1 + len(runs) / 50
+    for statements in transactions[1:]:
+        for sql in statements:
+            table = sql.split(" FROM ")[1].split()[0]
+            if table in ("runs", "params", "tags", "latest_metrics"):
+                assert "IN (" in sql and sql.count("?") <= 50, sql[:80]
 
 
 def test_a_crashed_writers_journal_is_named_and_left_alone(fixture_copy):
