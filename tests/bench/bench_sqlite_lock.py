@@ -8,9 +8,9 @@ default mode for a database it creates (`mlflow migrate-filestore` leaves WAL on
 never block a writer), so the original is never written.
 
 A writer process logs a metric in a loop, as MLflow's SqlAlchemyStore.log_metric does on SQLite
-(pysqlite's default 5 s busy timeout; a metrics row and its latest_metrics row per commit, then a
-pause of --pause-ms as a training step between two logs would), and times each commit
-from its first statement to the end of COMMIT. It runs once alone and once while this process
+(its session's busy_timeout of 20 s, store/db/utils.py; a metrics row and its latest_metrics row
+per commit, then a pause of --pause-ms as a training step between two logs would), and times
+each commit from its first statement to the end of COMMIT. It runs once alone and once while this process
 reads every active run again and again (a new store each time, as `mltui export` does). Printed:
 commits, p50, p99 and max commit latency in each phase, full reads done and failed, and the
 best full-read time with no writer.
@@ -33,7 +33,7 @@ WRITER_KEY = "bench_writer"
 
 def writer(db: str, seconds: float, pause: float) -> None:
     """Commit metrics for `seconds`; print one JSON line of commit latencies (s) and errors."""
-    conn = sqlite3.connect(db, timeout=5.0)  # pysqlite's default, which SQLAlchemy keeps
+    conn = sqlite3.connect(db, timeout=20.0)  # MLflow sets PRAGMA busy_timeout = 20000
     run_id = conn.execute("SELECT run_uuid FROM runs ORDER BY rowid LIMIT 1").fetchone()[0]
     conn.commit()
     latencies: list[float] = []
