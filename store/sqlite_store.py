@@ -1,8 +1,13 @@
 """Reading an MLflow SQLite database (`mlflow.db`) directly, for any MLflow 1.x-3.x schema.
 
 The database is opened read-only through a `mode=ro` URI and is never created, migrated or
-written. What each table means, and how a reading is assembled from it, mirrors MLflow's
-SQLAlchemy stores (mlflow/store/tracking/sqlalchemy_store.py and
+written, and reading creates no file beside it (a WAL database with no `-shm`: `_open`). Reads
+are short transactions (a full read: 100 runs each, `iter_runs`) so that a writer in MLflow's
+rollback-journal mode waits for one of them at most, and a read meeting a writer's lock tries
+again until `busy_timeout`.
+
+What each table means, and how a reading is assembled from it, mirrors MLflow's SQLAlchemy
+stores (mlflow/store/tracking/sqlalchemy_store.py and
 mlflow/store/model_registry/sqlalchemy_store.py, 2.22.5 and 3.17.2), with a handful of bulk
 queries in place of MLflow's per-object ORM loading.
 
@@ -103,6 +108,7 @@ class SqliteStore(Store):
         self.location = Path(db_path).absolute()
         #: MLflow 3 puts `./mlruns` beside the database; 1.x recorded paths relative to it.
         self.store_root = self.location.parent
+        #: Seconds a read keeps trying while a writer holds the database's lock, in all.
         self.busy_timeout = busy_timeout
         #: The database's alembic revision (None when it has no `alembic_version` table).
         self.schema_revision: str | None = None
