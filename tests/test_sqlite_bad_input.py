@@ -382,7 +382,7 @@ def test_rows_of_runs_that_do_not_exist_are_ignored(fixture_copy):
         )
     conn.close()
     store = SqliteStore(db)
-    # Small batches: after the first, the rest is read in one pass over each table.
+    # Small batches: rows whose run does not exist are never asked for, nor shown.
     runs = [r for b in store.iter_runs(include_deleted=True, batch_size=2) for r in b]
     assert len(runs) == len(expected_reading(fixture_copy)["runs"])
     assert all("orphan" not in r.tags and "orphan" not in r.params for r in runs)
