@@ -178,17 +178,18 @@ class SqliteStore(Store):
     def _open(self) -> sqlite3.Connection:
         """Connect read-only, in a way that creates no file beside the database.
 
-        A read-only connection to a WAL database creates a missing `-shm` (and `-wal`) and
-        leaves it behind, or fails in a folder it cannot write. Every connection to a WAL
-        database makes a `-shm`, so with none no other process has it open, and we read it
-        privately: SQLite's lock-free "unix-none" VFS in exclusive locking mode keeps the WAL
+        A read-only connection to a WAL database creates a missing `-shm` or `-wal` and leaves
+        it behind, or fails in a folder it cannot write. Every connection to a WAL database
+        makes both, so with either missing no other process has it open, and we read it
+        privately (with no `-wal`, immutable): SQLite's lock-free "unix-none" VFS in exclusive locking mode keeps the WAL
         index in our own memory, creates nothing and still reads the commits in the `-wal`.
         That holds while the files stay as they were; `_connection` and `_snapshot` reopen
         (normally, once a writer has made its `-shm`) and read again when they change.
         """
         self._opened_files = files = self._files()
         self._wal_unseen = False
-        self._private = self._wal and files[2] is None
+        # With no -wal, even beside a -shm left over, a connection would create the -wal.
+        self._private = self._wal and None in files[1:]
         why = f"{self.location.name} is in WAL mode with no -shm file beside it"
         if not self._private:
             conn = self._connect("")

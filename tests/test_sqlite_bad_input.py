@@ -426,6 +426,23 @@ def test_a_wal_database_is_read_without_creating_wal_files(fixture_copy):
         writer.close()
 
 
+def test_a_wal_database_with_a_leftover_shm_and_no_wal_is_read_without_creating_one(
+    fixture_copy,
+):
+    db = fixture_copy / "mlflow.db"
+    writer = sqlite3.connect(db)
+    assert writer.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal"
+    writer.execute("SELECT count(*) FROM runs").fetchone()
+    shm = (fixture_copy / "mlflow.db-shm").read_bytes()
+    writer.close()  # removes -wal and -shm; a crash would have left the -shm
+    (fixture_copy / "mlflow.db-shm").write_bytes(shm)
+    before = _state(fixture_copy)
+    store = SqliteStore(db)
+    assert len(store.runs(include_deleted=True)) == len(expected_reading(fixture_copy)["runs"])
+    store.close()
+    assert _state(fixture_copy) == before
+
+
 def _wal_with_commits_but_no_shm(folder: Path, run_id: str) -> None:
     """Leave `folder/mlflow.db` in WAL mode with a commit only in its -wal and no -shm.
 
