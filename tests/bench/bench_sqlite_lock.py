@@ -10,7 +10,8 @@ never block a writer), so the original is never written.
 A writer process logs a metric in a loop, as MLflow's SqlAlchemyStore.log_metric does on SQLite
 (its session's busy_timeout of 20 s, store/db/utils.py; a metrics row and its latest_metrics row
 per commit, then a pause of --pause-ms as a training step between two logs would), and times
-each commit from its first statement to the end of COMMIT. It runs once alone and once while this process
+each commit from its first statement to the end of COMMIT; with --mlflow it calls
+MlflowClient.log_metric instead and times each call (MLflow's own few ms included). It runs once alone and once while this process
 reads every active run again and again (a new store each time, as `mltui export` does). Printed:
 commits, p50, p99 and max commit latency in each phase, full reads done and failed, and the
 best full-read time with no writer.
@@ -68,6 +69,33 @@ def writer(db: str, seconds: float, pause: float) -> None:
     print(json.dumps({"latencies": latencies, "errors": errors}), flush=True)
 
 
+def mlflow_writer(db: str, seconds: float, pause: float) -> None:
+    """As `writer`, through MlflowClient.log_metric: each call's time, MLflow's own work included."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{db}")
+    conn = sqlite3.connect(db)
+    run_id = conn.execute("SELECT run_uuid FROM runs ORDER BY rowid LIMIT 1").fetchone()[0]
+    conn.close()
+    client.log_metric(run_id, WRITER_KEY, 0.0, step=0)  # engine and schema check, not timed
+    latencies: list[float] = []
+    errors: list[str] = []
+    print("ready", flush=True)
+    sys.stdin.readline()
+    end = time.monotonic() + seconds
+    step = 0
+    while time.monotonic() < end:
+        step += 1
+        started = time.perf_counter()
+        try:
+            client.log_metric(run_id, WRITER_KEY, step * 0.5, step=step)
+            latencies.append(time.perf_counter() - started)
+        except Exception as exc:  # MlflowException wrapping "database is locked" and the like
+            errors.append(str(exc).splitlines()[0])
+        time.sleep(pause)
+    print(json.dumps({"latencies": latencies, "errors": errors}), flush=True)
+
+
 def full_read(db: Path) -> int:
     from store.sqlite_store import SqliteStore
 
@@ -78,11 +106,13 @@ def full_read(db: Path) -> int:
         store.close()
 
 
-def phase(db: Path, seconds: float, pause: float, read: bool) -> tuple[dict, int, list[str]]:
+def phase(
+    db: Path, seconds: float, pause: float, read: bool, mlflow: bool = False
+) -> tuple[dict, int, list[str]]:
     """Run the writer for `seconds`, reading in this process meanwhile if `read`."""
     proc = subprocess.Popen(
         [sys.executable, __file__, str(db), "--writer", "--seconds", str(seconds),
-         "--pause-ms", str(pause * 1000)],
+         "--pause-ms", str(pause * 1000), *(["--mlflow"] if mlflow else [])],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -130,11 +160,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/mltui-bench/lock"))
     parser.add_argument("--repeat", type=int, default=3, help="best of N for the full read")
     parser.add_argument("--chunk", type=int, help="runs per read transaction (mltui's default)")
+    parser.add_argument("--mlflow", action="store_true", help="write with MlflowClient.log_metric")
     parser.add_argument("--writer", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     pause = args.pause_ms / 1000
     if args.writer:
-        writer(str(args.db), args.seconds, pause)
+        (mlflow_writer if args.mlflow else writer)(str(args.db), args.seconds, pause)
         return 0
 
     if args.chunk:
@@ -159,9 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         times.append(time.perf_counter() - started)
     print(f"{runs} runs; full read with no writer: best {min(times):.3f} s of {args.repeat}")
 
-    alone, _, _ = phase(db, args.seconds, pause, read=False)
+    alone, _, _ = phase(db, args.seconds, pause, read=False, mlflow=args.mlflow)
     print(summary("writer alone", alone))
-    during, reads, failures = phase(db, args.seconds, pause, read=True)
+    during, reads, failures = phase(db, args.seconds, pause, read=True, mlflow=args.mlflow)
     print(summary("writer while we read", during))
     print(f"full reads during the writer: {reads} done, {len(failures)} failed")
     for text in sorted(set(failures))[:3]:
