@@ -11,6 +11,10 @@ class NotAStoreError(StoreError):
     """The path or URI does not name a local MLflow store."""
 
 
+class StoreLocked(StoreError):
+    """A writer held the database's lock for longer than a reader waits for it."""
+
+
 class FilterError(StoreError, ValueError):
     """A filter or order-by expression is not valid MLflow search syntax."""
 

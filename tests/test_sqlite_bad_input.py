@@ -10,10 +10,12 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from store import sqlite_store
 from store.errors import NotAStoreError, StoreError
 from store.sqlite_store import SqliteStore
 from tests.conftest import FIXTURE_STORES, expected_reading
@@ -70,6 +72,49 @@ def test_exclusive_writer_makes_reads_fail_clearly_and_the_writer_succeeds(fixtu
     assert store.run(run_id).tags["written"] == "while locked"
 
 
+def test_a_read_waits_out_a_writer_holding_the_lock_longer_than_sqlites_own_wait(fixture_copy):
+    db = fixture_copy / "mlflow.db"
+    store = SqliteStore(db)  # the default patience
+    run_id = store.runs()[0].run_id
+    writer = sqlite3.connect(db, timeout=10, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN EXCLUSIVE")
+    _add_tag(writer, run_id, "written", "while locked")
+    # Longer than a read used to wait before saying "locked" (2 s), shorter than it now does.
+    release = threading.Timer(2.5, writer.execute, ("COMMIT",))
+    release.start()
+    try:
+        assert store.run(run_id).tags["written"] == "while locked"
+    finally:
+        release.join()
+        writer.close()
+        store.close()
+
+
+def test_closing_the_store_ends_a_read_waiting_for_a_writer(fixture_copy):
+    db = fixture_copy / "mlflow.db"
+    store = SqliteStore(db, busy_timeout=60)
+    writer = sqlite3.connect(db, timeout=10, isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")
+    errors: list[Exception] = []
+
+    def read() -> None:
+        try:
+            store.runs()
+        except StoreError as exc:
+            errors.append(exc)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        store.close()
+        reader.join(timeout=30)  # far less than the 60 s it would otherwise wait
+        assert not reader.is_alive()
+        assert errors and "closed" in str(errors[0])
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
 def test_a_writer_never_fails_while_we_read(fixture_copy):
     db = fixture_copy / "mlflow.db"
     store = SqliteStore(db)
@@ -99,6 +144,114 @@ def test_a_writer_never_fails_while_we_read(fixture_copy):
         reader.join()
     assert not reader_errors
     assert {f"k{i}" for i in range(30)} <= set(store.run(run_id).tags)
+
+
+def _log_generation(conn: sqlite3.Connection, run_id: str, gen: int) -> None:
+    """Set one run's name, a param, a tag and a latest metric to `gen`, in the caller's
+    transaction: a consistent reading of the run shows the same number in all four."""
+    conn.execute("UPDATE runs SET name = ? WHERE run_uuid = ?", (f"gen{gen}", run_id))
+    for table in ("params", "tags"):
+        conn.execute(
+            f"INSERT OR REPLACE INTO {table} (key, value, run_uuid) VALUES ('gen', ?, ?)",
+            (str(gen), run_id),
+        )
+    conn.execute(
+        "INSERT OR REPLACE INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
+        "VALUES ('gen', ?, 0, ?, 0, ?)",
+        (float(gen), gen, run_id),
+    )
+
+
+def test_a_full_read_is_consistent_per_run_while_a_writer_commits_and_locks(
+    fixture_copy, monkeypatch
+):
+    monkeypatch.setattr(sqlite_store, "RUNS_PER_TRANSACTION", 3)  # many transactions
+    db = fixture_copy / "mlflow.db"
+    run_ids = [r.run_id for r in SqliteStore(db).runs(include_deleted=True)]
+    with sqlite3.connect(db) as setup:
+        for rid in run_ids:
+            _log_generation(setup, rid, 0)
+    setup.close()
+    done = threading.Event()
+    commits: list[int] = []
+    writer_errors: list[Exception] = []
+
+    def write() -> None:
+        conn = sqlite3.connect(db, timeout=10, isolation_level=None)
+        gen = 0
+        try:
+            while not done.is_set():
+                gen += 1
+                # Every 20th commit holds the lock a moment, beyond one try of a read.
+                exclusive = gen % 20 == 0
+                conn.execute("BEGIN EXCLUSIVE" if exclusive else "BEGIN IMMEDIATE")
+                _log_generation(conn, run_ids[gen % len(run_ids)], gen)
+                if exclusive:
+                    done.wait(0.2)
+                conn.execute("COMMIT")
+                commits.append(gen)
+                done.wait(0.002)  # a training step between two logs
+        except sqlite3.Error as exc:  # pragma: no cover - reported below
+            writer_errors.append(exc)
+        finally:
+            conn.close()
+
+    store = SqliteStore(db)
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        # Read until the writer has gone through two of its locked moments (or a minute).
+        deadline = time.monotonic() + 60
+        while len(commits) < 45 and time.monotonic() < deadline:
+            runs = store.runs(include_deleted=True)
+            assert sorted(r.run_id for r in runs) == sorted(run_ids)
+            for run in runs:
+                gen = run.params["gen"]
+                assert run.run_name == f"gen{gen}" and run.tags["gen"] == gen, run.run_id
+                assert run.metrics["gen"].value == float(gen), run.run_id
+    finally:
+        done.set()
+        writer.join()
+        store.close()
+    assert not writer_errors
+    assert len(commits) >= 45  # the writer was not kept out
+
+
+def test_a_full_read_holds_no_transaction_over_more_than_a_chunk_of_runs(fixture_copy, monkeypatch):
+    db = fixture_copy / "mlflow.db"
+    with sqlite3.connect(db) as conn:
+        # 600 more runs, each with a param, a tag and a metric, as MLflow would write them.
+        exp_id = conn.execute("SELECT min(experiment_id) FROM experiments").fetchone()[0]
+        for i in range(600):
+            rid = f"{i:032x}"
+            conn.execute(
+                "INSERT INTO runs (run_uuid, name, status, start_time, lifecycle_stage, "
+                "experiment_id, artifact_uri) VALUES (?, ?, 'FINISHED', ?, 'active', ?, '')",
+                (rid, f"bulk{i}", i, exp_id),
+            )
+            _log_generation(conn, rid, i)
+    conn.close()
+    monkeypatch.setattr(sqlite_store, "RUNS_PER_TRANSACTION", 50)
+    store = SqliteStore(db)
+    transactions: list[list[str]] = []
+
+    def trace(sql: str) -> None:
+        if sql == "BEGIN":
+            transactions.append([])
+        elif sql.startswith("SELECT"):
+            transactions[-1].append(sql)
+
+    store._connection().set_trace_callback(trace)
+    runs = store.runs(include_deleted=True)
+    store.close()
+    assert len(runs) == len(expected_reading(fixture_copy)["runs"]) + 600
+    # One transaction lists the ids; every later one reads at most 50 runs, by id.
+    assert len(transactions) >= 1 + len(runs) / 50
+    for statements in transactions[1:]:
+        for sql in statements:
+            table = sql.split(" FROM ")[1].split()[0]
+            if table in ("runs", "params", "tags", "latest_metrics"):
+                assert "IN (" in sql and sql.count("?") <= 50, sql[:80]
 
 
 def test_a_crashed_writers_journal_is_named_and_left_alone(fixture_copy):
@@ -230,7 +383,7 @@ def test_rows_of_runs_that_do_not_exist_are_ignored(fixture_copy):
         )
     conn.close()
     store = SqliteStore(db)
-    # Small batches: after the first, the rest is read in one pass over each table.
+    # Small batches: rows whose run does not exist are never asked for, nor shown.
     runs = [r for b in store.iter_runs(include_deleted=True, batch_size=2) for r in b]
     assert len(runs) == len(expected_reading(fixture_copy)["runs"])
     assert all("orphan" not in r.tags and "orphan" not in r.params for r in runs)
@@ -393,3 +546,90 @@ def test_values_of_the_wrong_type_are_named_and_the_rest_read(fixture_copy, caps
     assert main(["export", str(db), "--format", "csv"]) == 0
     out, err = capsys.readouterr()
     assert f"{run_id}" in out and "start_time 'abc'" in err
+
+
+def test_a_wal_database_with_a_leftover_shm_and_no_wal_is_read_without_creating_one(
+    fixture_copy,
+):
+    db = fixture_copy / "mlflow.db"
+    writer = sqlite3.connect(db)
+    assert writer.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal"
+    writer.execute("SELECT count(*) FROM runs").fetchone()
+    shm = (fixture_copy / "mlflow.db-shm").read_bytes()
+    writer.close()  # removes -wal and -shm; a crash would have left the -shm
+    (fixture_copy / "mlflow.db-shm").write_bytes(shm)
+    before = _state(fixture_copy)
+    store = SqliteStore(db)
+    assert len(store.runs(include_deleted=True)) == len(expected_reading(fixture_copy)["runs"])
+    store.close()
+    assert _state(fixture_copy) == before
+
+
+def _wal_with_commits_but_no_shm(folder: Path, run_id: str) -> None:
+    """Leave `folder/mlflow.db` in WAL mode with a commit only in its -wal and no -shm.
+
+    The state a writer killed mid-session leaves (or a copy taken while it ran): the -wal
+    holds a committed tag that was never checkpointed into the database file.
+    """
+    db = folder / "mlflow.db"
+    aside = folder / "aside"
+    aside.mkdir()
+    writer = sqlite3.connect(db, isolation_level=None)
+    assert writer.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal"
+    writer.execute("PRAGMA wal_autocheckpoint = 0")  # the commit stays in the -wal
+    _add_tag(writer, run_id, "only_in_wal", "committed")
+    for name in ("mlflow.db", "mlflow.db-wal"):  # while the writer holds them, idle
+        shutil.copy2(folder / name, aside / name)
+    writer.close()  # checkpoints and removes -wal and -shm: put the copies back instead
+    for name in ("mlflow.db", "mlflow.db-wal"):
+        (aside / name).replace(folder / name)
+    aside.rmdir()
+    assert not (folder / "mlflow.db-shm").exists()
+
+
+def test_a_wal_with_commits_and_no_shm_is_read_whole_without_creating_files(fixture_copy):
+    db = fixture_copy / "mlflow.db"
+    run_id = SqliteStore(db).runs()[0].run_id
+    _wal_with_commits_but_no_shm(fixture_copy, run_id)
+    before = _state(fixture_copy)
+
+    store = SqliteStore(db)
+    # The commit only in the -wal is read, and reading everything creates or changes nothing.
+    assert store.run(run_id).tags["only_in_wal"] == "committed"
+    reading = reading_of(store)
+    assert len(reading["runs"]) == len(expected_reading(fixture_copy)["runs"])
+    store.logged_models(include_deleted=True)
+    store.registered_models(include_prompts=True)
+    assert _state(fixture_copy) == before
+    assert any("no -shm" in note for note in store.notes)
+    assert not store.warnings.messages
+
+    # A writer appearing makes the -shm; the store reopens normally and reads its commits.
+    writer = sqlite3.connect(db, timeout=5, isolation_level=None)
+    _add_tag(writer, run_id, "later", "seen")
+    try:
+        assert store.run(run_id).tags["later"] == "seen"
+    finally:
+        store.close()
+        writer.close()
+
+
+def test_without_a_lock_free_way_the_wal_commits_not_shown_are_named(fixture_copy, monkeypatch):
+    db = fixture_copy / "mlflow.db"
+    run_id = SqliteStore(db).runs()[0].run_id
+    _wal_with_commits_but_no_shm(fixture_copy, run_id)
+    before = _state(fixture_copy)
+    real_connect = SqliteStore._connect
+
+    def no_unix_none(self, options):  # as on a platform without SQLite's unix-none VFS
+        if "unix-none" in options:
+            raise StoreError("no such vfs: unix-none")
+        return real_connect(self, options)
+
+    monkeypatch.setattr(SqliteStore, "_connect", no_unix_none)
+    store = SqliteStore(db)
+    assert "only_in_wal" not in store.run(run_id).tags
+    assert len(store.runs(include_deleted=True)) == len(expected_reading(fixture_copy)["runs"])
+    assert [w for w in store.warnings.messages if "-wal holds commits" in w]
+    store.close()
+    assert _state(fixture_copy) == before

@@ -131,7 +131,7 @@ def test_batches_hold_the_same_runs_as_single_reads(store, batch_size):
 
 def test_one_experiment_among_many_reads_by_id(store):
     sweep = next(e for e in store.experiments() if e.name == "elasticnet-sweep")
-    # Small batches over a small part of the table take the read-by-id path throughout.
+    # Small batches over a small part of the table, each run read by id.
     runs = [r for b in store.iter_runs([sweep.experiment_id], batch_size=2) for r in b]
     assert sorted(r.run_name for r in runs) == [f"sweep-{i}" for i in range(6)]
     assert all(len(r.params) > 0 and len(r.metrics) > 0 for r in runs)
