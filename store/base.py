@@ -7,7 +7,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .entities import Experiment, LoggedModel, Metric, ModelVersion, RegisteredModel, Run
+from .entities import (
+    DatasetInput,
+    Experiment,
+    LoggedModel,
+    Metric,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+)
 from .gcpause import GcPause
 from .series import Series, series_from_history
 from .series_cache import SeriesCache
@@ -145,9 +153,24 @@ class Store(abc.ABC):
         runs = self.runs(experiment_ids, include_deleted)
         if getattr(predicate, "needs_inputs", False):
             # `datasets.*` clauses need each run's inputs, which bulk reads may leave unread.
-            runs = [r if r.inputs is not None else (self.run(r.run_id) or r) for r in runs]
+            inputs = self.dataset_inputs(r.run_id for r in runs if r.inputs is None)
+            for run in runs:
+                if run.inputs is None:
+                    run.inputs = inputs.get(run.run_id)
         runs = [r for r in runs if predicate(r)]
         return order_runs(runs, keys)
+
+    def dataset_inputs(self, run_ids: Iterable[str]) -> dict[str, list[DatasetInput]]:
+        """The dataset inputs of each run, for runs read without them (see `iter_runs`).
+
+        Runs that no longer exist are left out.
+        """
+        out: dict[str, list[DatasetInput]] = {}
+        for run_id in run_ids:
+            run = self.run(run_id)
+            if run is not None and run.inputs is not None:
+                out[run_id] = run.inputs
+        return out
 
     @abc.abstractmethod
     def metric_history(self, run_id: str, key: str) -> list[Metric]:

@@ -843,6 +843,15 @@ class FileStore(Store):
         run.outputs = self._read_outputs(run_dir)
         return run
 
+    def dataset_inputs(self, run_ids: Iterable[str]) -> dict[str, list[DatasetInput]]:
+        """The dataset inputs of each run: its `inputs/` folder alone, not the whole run."""
+        out: dict[str, list[DatasetInput]] = {}
+        for run_id in run_ids:
+            run_dir = self._find_run_dir(run_id)
+            if run_dir is not None:
+                out[run_id] = self._read_inputs(run_dir, os.path.dirname(run_dir))
+        return out
+
     def _read_inputs(self, run_dir: str, exp_path: str) -> list[DatasetInput]:
         """Dataset inputs: `inputs/<id>/meta.yaml` naming a folder of `<exp>/datasets/`."""
         inputs_dir = os.path.join(run_dir, "inputs")

@@ -276,6 +276,26 @@ async def test_filter_narrows_like_mlflow():
         assert screen.focused is screen.table
 
 
+@pytest.mark.parametrize("name", [STORE, SQLITE])
+@pytest.mark.parametrize(("dataset", "count"), [("wine-train", 6), ("wine-val", 3)])
+async def test_datasets_filter_sees_the_runs_inputs(name, dataset, count):
+    """A file store lists runs without their dataset inputs: a `datasets.*` filter reads them
+    (it showed "6 runs (0 shown)"), and finds the runs MLflow's search finds."""
+    app = make_app(fixture_store_path(name))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        query = f"datasets.name = '{dataset}'"
+        await pilot.press("slash")
+        await type_text(pilot, query)
+        await pilot.press("enter")
+        await settle(pilot)
+        want = {r.run_name for r in app.store.search_runs(screen.experiment_ids, query)}
+        assert len(want) == count
+        assert set(names(screen)) == want
+        assert f"6 runs ({count} shown)" in status_line(screen)
+        assert "reading datasets" not in status_line(screen)
+
+
 async def test_bad_filter_keeps_the_table_and_says_why():
     app = make_app(fixture_store_path(STORE))
     async with app.run_test(size=(120, 36)) as pilot:
