@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .entities import (
+    ACTIVE,
     DatasetInput,
     Experiment,
     LoggedModel,
@@ -103,11 +104,18 @@ class Store(abc.ABC):
         return None
 
     def experiment_activity(
-        self, include_deleted: bool = False
+        self, include_deleted: bool = False, deleted_runs: bool | None = None
     ) -> dict[str, tuple[int, int | None]]:
-        """Per experiment id: the number of runs and the latest start or end time among them."""
+        """Per experiment id: the number of runs and the latest start or end time among them.
+
+        `include_deleted` takes in deleted experiments and deleted runs; `deleted_runs=False`
+        leaves deleted runs out all the same (the runs screen does not list them by default).
+        """
+        count_deleted = include_deleted if deleted_runs is None else deleted_runs
         out: dict[str, tuple[int, int | None]] = {}
         for run in self.runs(None, include_deleted=include_deleted):
+            if not count_deleted and run.lifecycle_stage != ACTIVE:
+                continue
             count, last = out.get(run.experiment_id, (0, None))
             times = [t for t in (last, run.start_time, run.end_time) if t is not None]
             out[run.experiment_id] = (count + 1, max(times) if times else None)
