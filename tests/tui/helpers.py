@@ -22,3 +22,21 @@ def make_app(target, **kwargs):
     from tui.app import MltuiApp
 
     return MltuiApp(open_store(target), watch=False, **kwargs)
+
+
+async def press_together(pilot, *keys: str, until, timeout: float = 10.0) -> None:
+    """Send keys in one burst, as a fast typist or a paste delivers them, then wait for `until()`.
+
+    `pilot.press` lets the app settle after each key; here every key is queued before the app
+    handles the first, so a key must not depend on work the one before left for later.
+    """
+    import time
+
+    from textual import events
+
+    for key in keys:
+        char = {"space": " ", "enter": "\r"}.get(key, key if len(key) == 1 else None)
+        pilot.app._driver.send_message(events.Key(key, char))
+    deadline = time.monotonic() + timeout
+    while not until() and time.monotonic() < deadline:
+        await pilot.pause(0.05)

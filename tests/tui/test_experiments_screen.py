@@ -80,6 +80,19 @@ async def test_sort_by_name_and_reverse():
         assert names_rev == list(reversed(names))
 
 
+async def test_sort_picker_takes_a_space_typed_in_its_box():
+    """A space after ↓ is not typed (the list has the focus); in the box it still is."""
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await loaded(pilot)
+        screen = app.screen
+        screen.sort_by("name")
+        await pilot.press("s", *"t", "space", *"act", "enter")  # "Last activity"
+        await pilot.pause()
+        assert app.screen is screen
+        assert screen.sort_key == "last"
+
+
 async def test_quick_filter_narrows_and_escape_clears():
     exps = [e for e in expected_experiments() if e["lifecycle_stage"] == "active"]
     target = max(exps, key=lambda e: len(e["name"]))

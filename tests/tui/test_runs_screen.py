@@ -8,7 +8,7 @@ import pytest
 from textual.widgets import Static
 
 from store.errors import StoreError
-from tests.tui.helpers import fixture_store_path, make_app
+from tests.tui.helpers import fixture_store_path, make_app, press_together
 from tui.screens.experiments import ExperimentsScreen
 from tui.screens.runs import RunsScreen, sort_runs
 from tui.widgets.runs_table import MARK, RunsTable
@@ -426,6 +426,49 @@ async def test_column_chooser_shows_a_hidden_param_and_hides_a_metric():
         assert cell(screen, screen.table.shown_run_ids()[0], "params.solver") == "saga"
         screen.sort_by("metrics.rmse")  # the choice lasts for the screen
         assert "params.solver" in screen.table.column_keys
+
+
+async def down_space_enter(pilot, burst: bool, back_to) -> None:
+    """Down, space, Enter in one `pilot.press` call, or in one burst (all queued at once)."""
+    keys = ("down", "space", "enter")
+    if burst:
+        await press_together(pilot, *keys, until=lambda: pilot.app.screen is back_to)
+    else:
+        await pilot.press(*keys)
+    await settle(pilot)
+
+
+@pytest.mark.parametrize("burst", [False, True])
+async def test_column_chooser_keys_typed_fast_toggle_the_highlighted_column(burst):
+    """Down, space, Enter arriving together: the space toggles the column Down reached (it
+    was typed into the narrowing box, and nothing was toggled)."""
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        before = screen.columns()[1:]
+        first = screen.offered_columns()[0]
+        assert first in before
+        await pilot.press("c")
+        await down_space_enter(pilot, burst, back_to=screen)
+        assert app.screen is screen
+        assert screen.columns()[1:] == [c for c in before if c != first]
+
+
+@pytest.mark.parametrize("burst", [False, True])
+async def test_sort_picker_keys_typed_fast_pick_the_highlighted_column(burst):
+    """In the one-choice picker, a space after Down is not typed into the box (there it
+    narrowed the list to nothing, and Enter picked nothing)."""
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        await pilot.press("s")  # the picker opens on the current sort column, Start
+        await down_space_enter(pilot, burst, back_to=screen)
+        assert app.screen is screen
+        assert screen.sort_column == "duration"
+        # Typing in the list goes on in the box: Down, then "rmse", picks metrics.rmse.
+        await pilot.press("s", "down", "down", *"rmse", "enter")
+        await settle(pilot)
+        assert screen.sort_column == "metrics.rmse"
 
 
 async def test_column_chooser_escape_changes_nothing():
