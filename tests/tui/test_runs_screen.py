@@ -11,7 +11,7 @@ from store.errors import StoreError
 from tests.tui.helpers import fixture_store_path, make_app, press_together
 from tui.screens.experiments import ExperimentsScreen
 from tui.screens.runs import RunsScreen, sort_runs
-from tui.widgets.runs_table import MARK, RunsTable
+from tui.widgets.runs_table import CUT_LEFT, CUT_RIGHT, MARK, RunsTable
 
 # Async tests run on anyio's pytest plugin (installed with Textual's dependencies).
 pytestmark = pytest.mark.anyio
@@ -240,6 +240,51 @@ async def test_header_click_sorts():
         await pilot.click(RunsTable, offset=(x + 2, 0))
         await pilot.pause()
         assert screen.sort_column == "status"
+
+
+def screen_line(table: RunsTable, y: int) -> str:
+    return table.render_line(y).text
+
+
+async def test_a_column_cut_by_the_scroll_is_marked_at_the_cut():
+    """A sort scrolls the table sideways; the column then half under the pinned name showed
+    its tail unmarked (`metrics.log_loss` 0.230169 read as `g_loss 230169`)."""
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        table = screen.table
+        widths = [c.get_render_width(table) for c in table.ordered_columns]
+        fixed = sum(widths[:2])  # mark and name, pinned
+        keys = [c.key.value for c in table.ordered_columns]
+        start = sum(widths[: keys.index("start")])  # where the Start column begins
+        lines = range(1 + table.row_count)  # the header and every run
+
+        # Scrolled to a column's edge: whole columns, nothing marked.
+        table.scroll_to(x=start - fixed, animate=False)
+        await pilot.pause()
+        assert all(screen_line(table, y)[fixed] != CUT_LEFT for y in lines)
+        # Scrolled into the Start column's text: every line marks the cut.
+        table.scroll_to(x=start - fixed + 3, animate=False)
+        await pilot.pause()
+        assert all(screen_line(table, y)[fixed] == CUT_LEFT for y in lines)
+        assert screen_line(table, table.row_count + 1).strip() == ""  # no rows: no marks
+        # Only the padding scrolled out: the text is whole, no mark.
+        table.scroll_to(x=start - fixed + 1, animate=False)
+        await pilot.pause()
+        assert all(screen_line(table, y)[fixed] != CUT_LEFT for y in lines)
+
+        # The issue's sort: the last column scrolled in as far as the table goes, which cuts
+        # metrics.loss/train under the name (`ss/train`, `.0553629`): marked on every line.
+        screen.sort_by("metrics.rmse")
+        await pilot.pause()
+        assert table.scroll_x > 0
+        assert all(screen_line(table, y)[fixed] == CUT_LEFT for y in lines)
+        assert "metrics.rmse ▲" in screen_line(table, 0)
+        # Back at the left, the column cut by the right edge is marked there.
+        table.scroll_to(x=0, animate=False)
+        await pilot.pause()
+        assert all(screen_line(table, y)[79] == CUT_RIGHT for y in lines)
+        assert all(screen_line(table, y)[fixed] != CUT_LEFT for y in lines)
 
 
 async def test_duration_sorts_with_missing_last():
