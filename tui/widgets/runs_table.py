@@ -337,10 +337,11 @@ class RunsTable(DataTable[Cell]):
         start = 0
         for index, width in enumerate(widths):
             end = start + width
+            # The text spans start + pad .. end - pad: an edge strictly inside it cuts it.
             if index >= self.fixed_columns:
-                if start + pad < left < end:
+                if start + pad < left < end - pad:
                     marks.append((fixed, CUT_LEFT))
-                if start < right < end - pad:
+                if start + pad < right < end - pad:
                     marks.append((view - 1, CUT_RIGHT))
             start = end
         return marks
