@@ -8,7 +8,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .entities import Experiment, LoggedModel, Metric, ModelVersion, RegisteredModel, Run
+from .entities import (
+    ACTIVE,
+    DatasetInput,
+    Experiment,
+    LoggedModel,
+    Metric,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+)
 from .gcpause import GcPause
 from .series import Series, series_from_history
 from .series_cache import SeriesCache
@@ -99,11 +108,18 @@ class Store(abc.ABC):
         return None
 
     def experiment_activity(
-        self, include_deleted: bool = False
+        self, include_deleted: bool = False, deleted_runs: bool | None = None
     ) -> dict[str, tuple[int, int | None]]:
-        """Per experiment id: the number of runs and the latest start or end time among them."""
+        """Per experiment id: the number of runs and the latest start or end time among them.
+
+        `include_deleted` takes in deleted experiments and deleted runs; `deleted_runs=False`
+        leaves deleted runs out all the same (the runs screen does not list them by default).
+        """
+        count_deleted = include_deleted if deleted_runs is None else deleted_runs
         out: dict[str, tuple[int, int | None]] = {}
         for run in self.runs(None, include_deleted=include_deleted):
+            if not count_deleted and run.lifecycle_stage != ACTIVE:
+                continue
             count, last = out.get(run.experiment_id, (0, None))
             times = [t for t in (last, run.start_time, run.end_time) if t is not None]
             out[run.experiment_id] = (count + 1, max(times) if times else None)
@@ -149,9 +165,24 @@ class Store(abc.ABC):
         runs = self.runs(experiment_ids, include_deleted)
         if getattr(predicate, "needs_inputs", False):
             # `datasets.*` clauses need each run's inputs, which bulk reads may leave unread.
-            runs = [r if r.inputs is not None else (self.run(r.run_id) or r) for r in runs]
+            inputs = self.dataset_inputs(r.run_id for r in runs if r.inputs is None)
+            for run in runs:
+                if run.inputs is None:
+                    run.inputs = inputs.get(run.run_id)
         runs = [r for r in runs if predicate(r)]
         return order_runs(runs, keys)
+
+    def dataset_inputs(self, run_ids: Iterable[str]) -> dict[str, list[DatasetInput]]:
+        """The dataset inputs of each run, for runs read without them (see `iter_runs`).
+
+        Runs that no longer exist are left out.
+        """
+        out: dict[str, list[DatasetInput]] = {}
+        for run_id in run_ids:
+            run = self.run(run_id)
+            if run is not None and run.inputs is not None:
+                out[run_id] = run.inputs
+        return out
 
     @abc.abstractmethod
     def metric_history(self, run_id: str, key: str) -> list[Metric]:

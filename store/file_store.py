@@ -811,7 +811,7 @@ class FileStore(Store):
             yield record
 
     def experiment_activity(
-        self, include_deleted: bool = False
+        self, include_deleted: bool = False, deleted_runs: bool | None = None
     ) -> dict[str, tuple[int, int | None]]:
         """Run counts and last activity from the runs' meta.yaml alone.
 
@@ -819,6 +819,7 @@ class FileStore(Store):
         screen of a 10,000-run store gets its counts in a fraction of a full read. Runs are
         counted as `iter_runs` yields them (same skips, same warnings).
         """
+        count_deleted = include_deleted if deleted_runs is None else deleted_runs
         out: dict[str, tuple[int, int | None]] = {}
         for exp_id, exp_path in self._selected_experiments(None, include_deleted):
             for name in self._list_run_dirs(exp_path):
@@ -830,7 +831,7 @@ class FileStore(Store):
                 run_exp = meta.get("experiment_id")
                 if run_exp is None or str(run_exp) != exp_id:
                     continue  # iter_runs warns and skips it too
-                if not include_deleted and str(meta.get("lifecycle_stage") or ACTIVE) != ACTIVE:
+                if not count_deleted and str(meta.get("lifecycle_stage") or ACTIVE) != ACTIVE:
                     continue
                 count, last = out.get(exp_id, (0, None))
                 for t in (_int_or_none(meta.get("start_time")), _int_or_none(meta.get("end_time"))):
@@ -865,6 +866,15 @@ class FileStore(Store):
         run.inputs = self._read_inputs(run_dir, exp_path)
         run.outputs = self._read_outputs(run_dir)
         return run
+
+    def dataset_inputs(self, run_ids: Iterable[str]) -> dict[str, list[DatasetInput]]:
+        """The dataset inputs of each run: its `inputs/` folder alone, not the whole run."""
+        out: dict[str, list[DatasetInput]] = {}
+        for run_id in run_ids:
+            run_dir = self._find_run_dir(run_id)
+            if run_dir is not None:
+                out[run_id] = self._read_inputs(run_dir, os.path.dirname(run_dir))
+        return out
 
     def _read_inputs(self, run_dir: str, exp_path: str) -> list[DatasetInput]:
         """Dataset inputs: `inputs/<id>/meta.yaml` naming a folder of `<exp>/datasets/`."""

@@ -241,25 +241,7 @@ class ModelInfo:
 # -- reading --------------------------------------------------------------------------------
 def read_mlmodel(path: str | os.PathLike[str], example_rows: int = EXAMPLE_ROWS) -> ModelInfo:
     """Read a model folder (or its MLmodel file). Raises MLmodelError only if MLmodel is unusable."""
-    target = Path(path)
-    folder = target.parent if target.name == MLMODEL and target.is_file() else target
-    mlmodel = folder / MLMODEL
-    try:
-        size = mlmodel.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise MLmodelError(f"{mlmodel} is {size} bytes, too large for an MLmodel file")
-        text = mlmodel.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError as exc:
-        raise MLmodelError(f"{folder} holds no MLmodel file") from exc
-    except OSError as exc:
-        raise MLmodelError(f"cannot read {mlmodel}: {exc.strerror or exc}") from exc
-    try:
-        data = yaml.load(text, Loader=_SafeLoader)  # the safe loader: plain data only
-    except yaml.YAMLError as exc:
-        raise MLmodelError(f"{mlmodel} is not valid YAML: {_first_line(exc)}") from exc
-    if not isinstance(data, dict):
-        raise MLmodelError(f"{mlmodel} is not an MLmodel file (expected a YAML mapping)")
-
+    folder, data = _load_mlmodel(path)
     info = ModelInfo(path=folder, raw=data)
     info.artifact_path = _opt_str(data.get("artifact_path"))
     info.run_id = _opt_str(data.get("run_id"))
@@ -296,6 +278,39 @@ def read_mlmodel(path: str | os.PathLike[str], example_rows: int = EXAMPLE_ROWS)
 
     _read_environment(info)
     return info
+
+
+def flavor_names(path: str | os.PathLike[str]) -> list[str]:
+    """The flavors a model folder's MLmodel names, in order; read from MLmodel alone.
+
+    Raises MLmodelError as `read_mlmodel` does.
+    """
+    _, data = _load_mlmodel(path)
+    flavors = data.get("flavors")
+    return [str(name) for name in flavors] if isinstance(flavors, dict) else []
+
+
+def _load_mlmodel(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
+    """(model folder, MLmodel mapping) of a model folder or its MLmodel file."""
+    target = Path(path)
+    folder = target.parent if target.name == MLMODEL and target.is_file() else target
+    mlmodel = folder / MLMODEL
+    try:
+        size = mlmodel.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise MLmodelError(f"{mlmodel} is {size} bytes, too large for an MLmodel file")
+        text = mlmodel.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError as exc:
+        raise MLmodelError(f"{folder} holds no MLmodel file") from exc
+    except OSError as exc:
+        raise MLmodelError(f"cannot read {mlmodel}: {exc.strerror or exc}") from exc
+    try:
+        data = yaml.load(text, Loader=_SafeLoader)  # the safe loader: plain data only
+    except yaml.YAMLError as exc:
+        raise MLmodelError(f"{mlmodel} is not valid YAML: {_first_line(exc)}") from exc
+    if not isinstance(data, dict):
+        raise MLmodelError(f"{mlmodel} is not an MLmodel file (expected a YAML mapping)")
+    return folder, data
 
 
 def parse_signature(sig: dict[str, Any]) -> SignatureInfo:

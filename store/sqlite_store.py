@@ -603,7 +603,7 @@ class SqliteStore(Store):
             yield runs
 
     def experiment_activity(
-        self, include_deleted: bool = False
+        self, include_deleted: bool = False, deleted_runs: bool | None = None
     ) -> dict[str, tuple[int, int | None]]:
         """Run count and latest start or end time per experiment, counted by SQLite itself."""
         # Times of another type (run() warns about them) are left out: SQLite ranks text and
@@ -613,13 +613,17 @@ class SqliteStore(Store):
             for c in (self._col("runs", "start_time"), self._col("runs", "end_time"))
         )
         sql = f"SELECT experiment_id, count(*), max({start}), max({end}) FROM runs"
+        wheres = []
+        if not (include_deleted if deleted_runs is None else deleted_runs):
+            wheres.append(_active(self._col("runs", "lifecycle_stage", repr(ACTIVE))))
         if not include_deleted:
             exp_stage = self._col("experiments", "lifecycle_stage", repr(ACTIVE))
-            sql += (
-                f" WHERE {_active(self._col('runs', 'lifecycle_stage', repr(ACTIVE)))}"
-                " AND experiment_id IN (SELECT experiment_id FROM experiments"
+            wheres.append(
+                "experiment_id IN (SELECT experiment_id FROM experiments"
                 f" WHERE {_active(exp_stage)})"
             )
+        if wheres:
+            sql += " WHERE " + " AND ".join(wheres)
         sql += " GROUP BY experiment_id"
         rows = self._read(lambda conn: conn.execute(sql).fetchall())
         out: dict[str, tuple[int, int | None]] = {}

@@ -17,17 +17,20 @@ def test_counts_and_last_activity_match_mlflows_reading(fixture):
         e["experiment_id"] for e in reading["experiments"] if e["lifecycle_stage"] == "active"
     }
     store = open_store(store_path(fixture))
-    for include_deleted in (True, False):
+    # (deleted experiments, deleted runs): the experiments screen asks for (True, False).
+    for include_deleted, deleted_runs in ((True, None), (False, None), (True, False)):
+        count_deleted = include_deleted if deleted_runs is None else deleted_runs
         want: dict[str, tuple[int, int | None]] = {}
         for run in reading["runs"]:
-            if not include_deleted and (
-                run["lifecycle_stage"] != "active" or run["experiment_id"] not in active_exps
-            ):
+            if not count_deleted and run["lifecycle_stage"] != "active":
+                continue
+            if not include_deleted and run["experiment_id"] not in active_exps:
                 continue
             count, last = want.get(run["experiment_id"], (0, None))
             times = [t for t in (last, run["start_time"], run["end_time"]) if t is not None]
             want[run["experiment_id"]] = (count + 1, max(times) if times else None)
-        assert store.experiment_activity(include_deleted=include_deleted) == want
+        got = store.experiment_activity(include_deleted=include_deleted, deleted_runs=deleted_runs)
+        assert got == want
 
 
 def test_file_store_counts_from_meta_yaml_agree_with_a_full_read_of_a_damaged_store(tmp_path):
@@ -47,9 +50,11 @@ def test_file_store_counts_from_meta_yaml_agree_with_a_full_read_of_a_damaged_st
     assert metas[2].read_text() != text
     (metas[3].parent.parent / "not-a-run").mkdir()  # a stray folder, no meta.yaml
 
-    for include_deleted in (True, False):
+    for include_deleted, deleted_runs in ((True, None), (False, None), (True, False)):
         store = FileStore(mlruns, use_cache=False)
-        light = store.experiment_activity(include_deleted=include_deleted)
-        full = Store.experiment_activity(FileStore(mlruns, use_cache=False), include_deleted)
+        light = store.experiment_activity(include_deleted, deleted_runs)
+        full = Store.experiment_activity(
+            FileStore(mlruns, use_cache=False), include_deleted, deleted_runs
+        )
         assert light == full
         assert store.warnings  # the damaged runs were warned about, not silently dropped

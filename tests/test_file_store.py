@@ -105,6 +105,15 @@ def test_run_by_id_and_unknown_ids():
     assert store.model_versions("../models") == []
 
 
+@pytest.mark.parametrize("fixture_dir", FILE_FIXTURES, ids=[p.name for p in FILE_FIXTURES])
+def test_dataset_inputs_alone_are_the_full_runs_inputs(fixture_dir):
+    """`dataset_inputs` reads only the inputs folders; they must be what `run()` reads (which
+    test_reading_matches_mlflow compares with MLflow's reading)."""
+    store = FileStore(fixture_dir / "mlruns", use_cache=False)
+    ids = [r.run_id for r in store.runs(include_deleted=True)]
+    assert store.dataset_inputs([*ids, "0" * 32, "../x"]) == {i: store.run(i).inputs for i in ids}
+
+
 def test_latest_is_not_the_last_line_and_history_keeps_file_order():
     store = _store("3")
     run = next(r for r in store.runs() if r.run_name == "[bold]x[/bold]")

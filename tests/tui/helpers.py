@@ -34,3 +34,19 @@ async def eventually(pilot, check, seconds: float = 20.0) -> bool:
             return True
         await pilot.pause(0.2)
     return check()
+
+
+async def press_together(pilot, *keys: str, until, timeout: float = 10.0) -> None:
+    """Send keys in one burst, as a fast typist or a paste delivers them, then wait for `until()`.
+
+    `pilot.press` lets the app settle after each key; here every key is queued before the app
+    handles the first, so a key must not depend on work the one before left for later.
+    """
+    from textual import events
+
+    for key in keys:
+        char = {"space": " ", "enter": "\r"}.get(key, key if len(key) == 1 else None)
+        pilot.app._driver.send_message(events.Key(key, char))
+    deadline = time.monotonic() + timeout
+    while not until() and time.monotonic() < deadline:
+        await pilot.pause(0.05)

@@ -41,16 +41,30 @@ async def test_lists_active_experiments_then_deleted_on_toggle(name):
         assert set(row_ids(table)) == {e["experiment_id"] for e in exps}
 
 
-async def test_run_counts_match_mlflow():
-    data = json.loads((FIXTURES / STORE / "expected.json").read_text())
-    app = make_app(fixture_store_path(STORE))
+@pytest.mark.parametrize("name", [STORE, "mlflow-3.17.2-sqlite"])
+async def test_run_counts_are_the_runs_the_runs_screen_lists(name):
+    """Active runs, as MLflow lists them by default (its runs page filters on "Active") and as
+    the runs screen does: the "run statuses" experiment has a deleted run, which was counted."""
+    from tui.screens.runs import RunsScreen
+
+    data = json.loads((FIXTURES / name / "expected.json").read_text())
+    app = make_app(fixture_store_path(name))
     async with app.run_test(size=(120, 36)) as pilot:
         table = await loaded(pilot)
         await pilot.press("d")
         for exp in data["experiments"]:
-            want = sum(1 for r in data["runs"] if r["experiment_id"] == exp["experiment_id"])
+            runs = [r for r in data["runs"] if r["experiment_id"] == exp["experiment_id"]]
+            want = sum(1 for r in runs if r["lifecycle_stage"] == "active")
+            if exp["name"] == "run statuses":
+                assert want < len(runs)  # the deleted run is left out
             cell = table.get_cell(exp["experiment_id"], "runs")
             assert cell.plain == str(want), exp["name"]
+            screen = RunsScreen([exp["experiment_id"]])
+            await app.push_screen(screen)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert len(screen.candidate_runs()) == want, exp["name"]
+            await app.pop_screen()
 
 
 async def test_sort_by_name_and_reverse():
@@ -64,6 +78,19 @@ async def test_sort_by_name_and_reverse():
         await pilot.press("S")
         names_rev = [table.get_cell(i, "name").plain for i in row_ids(table)]
         assert names_rev == list(reversed(names))
+
+
+async def test_sort_picker_takes_a_space_typed_in_its_box():
+    """A space after ↓ is not typed (the list has the focus); in the box it still is."""
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await loaded(pilot)
+        screen = app.screen
+        screen.sort_by("name")
+        await pilot.press("s", *"t", "space", *"act", "enter")  # "Last activity"
+        await pilot.pause()
+        assert app.screen is screen
+        assert screen.sort_key == "last"
 
 
 async def test_quick_filter_narrows_and_escape_clears():

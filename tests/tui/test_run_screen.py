@@ -281,6 +281,34 @@ async def test_models_tab_mlflow3_opens_the_logged_models_mlmodel():
         assert app.screen is screen
 
 
+@pytest.mark.parametrize("name", [STORE, "mlflow-3.17.2-sqlite"])
+async def test_models_tab_shows_the_flavors_in_a_logged_models_mlmodel(name):
+    """Type / flavors: the logged model's model_type ("adder" in the fixtures), then the
+    flavors its MLmodel names (the column showed model_type alone)."""
+    app = make_app(fixture_store_path(name))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_run(pilot, run_id_named("train-model-0", name))
+        table = screen.query_one("#models-table", DataTable)
+        assert cell(table, "0", "kind") == "adder · python_function"
+
+
+async def test_models_tab_flavors_of_a_logged_model_without_a_type(tmp_path):
+    """MLflow 3's log_model leaves model_type null (as in the demo store, which MLflow's
+    client reads back in test_demo_store.py): the column was empty for every such model."""
+    from store.demo import build_demo_store
+
+    app = make_app(build_demo_store(tmp_path))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        model = next(m for m in app.store.logged_models() if m.source_run_id)
+        assert model.model_type is None
+        screen = await open_run(pilot, model.source_run_id)
+        table = screen.query_one("#models-table", DataTable)
+        kinds = [cell(table, key.value, "kind") for key in table.rows]
+        assert kinds and all(kinds), kinds
+        assert "python_function" in kinds[0] and "sklearn" in kinds[0], kinds
+
+
 async def test_models_tab_mlflow2_history_opens_the_mlmodel():
     name = "mlflow-2.22.5-file"
     app = make_app(fixture_store_path(name))

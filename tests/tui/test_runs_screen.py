@@ -8,10 +8,10 @@ import pytest
 from textual.widgets import Static
 
 from store.errors import StoreError
-from tests.tui.helpers import fixture_store_path, make_app
+from tests.tui.helpers import fixture_store_path, make_app, press_together
 from tui.screens.experiments import ExperimentsScreen
 from tui.screens.runs import RunsScreen, sort_runs
-from tui.widgets.runs_table import MARK, RunsTable
+from tui.widgets.runs_table import CUT_LEFT, CUT_RIGHT, MARK, RunsTable
 
 # Async tests run on anyio's pytest plugin (installed with Textual's dependencies).
 pytestmark = pytest.mark.anyio
@@ -242,6 +242,52 @@ async def test_header_click_sorts():
         assert screen.sort_column == "status"
 
 
+def screen_line(table: RunsTable, y: int) -> str:
+    return table.render_line(y).text
+
+
+async def test_a_column_cut_by_the_scroll_is_marked_at_the_cut():
+    """A sort scrolls the table sideways; the column then half under the pinned name showed
+    its tail unmarked (`metrics.log_loss` 0.230169 read as `g_loss 230169`)."""
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        table = screen.table
+        widths = [c.get_render_width(table) for c in table.ordered_columns]
+        fixed = sum(widths[:2])  # mark and name, pinned
+        keys = [c.key.value for c in table.ordered_columns]
+        start = sum(widths[: keys.index("start")])  # where the Start column begins
+        lines = range(1 + table.row_count)  # the header and every run
+
+        # Scrolled to a column's edge: whole columns, nothing marked.
+        table.scroll_to(x=start - fixed, animate=False)
+        await pilot.pause()
+        assert all(screen_line(table, y)[fixed] != CUT_LEFT for y in lines)
+        # Scrolled into the Start column's text: every line marks the cut.
+        table.scroll_to(x=start - fixed + 3, animate=False)
+        await pilot.pause()
+        assert all(screen_line(table, y)[fixed] == CUT_LEFT for y in lines)
+        assert screen_line(table, table.row_count + 1).strip() == ""  # no rows: no marks
+        # Only padding at the edge (Start's left, or the column before's right): no mark.
+        for x in (start - fixed + 1, start - fixed - 1):
+            table.scroll_to(x=x, animate=False)
+            await pilot.pause()
+            assert all(screen_line(table, y)[fixed] != CUT_LEFT for y in lines)
+
+        # The issue's sort: the last column scrolled in as far as the table goes, which cuts
+        # metrics.loss/train under the name (`ss/train`, `.0553629`): marked on every line.
+        screen.sort_by("metrics.rmse")
+        await pilot.pause()
+        assert table.scroll_x > 0
+        assert all(screen_line(table, y)[fixed] == CUT_LEFT for y in lines)
+        assert "metrics.rmse ▲" in screen_line(table, 0)
+        # Back at the left, the column cut by the right edge is marked there.
+        table.scroll_to(x=0, animate=False)
+        await pilot.pause()
+        assert all(screen_line(table, y)[79] == CUT_RIGHT for y in lines)
+        assert all(screen_line(table, y)[fixed] != CUT_LEFT for y in lines)
+
+
 async def test_duration_sorts_with_missing_last():
     app = make_app(fixture_store_path(STORE))
     async with app.run_test(size=(120, 36)) as pilot:
@@ -274,6 +320,26 @@ async def test_filter_narrows_like_mlflow():
         await pilot.press("slash", "escape")
         assert len(names(screen)) == 6
         assert screen.focused is screen.table
+
+
+@pytest.mark.parametrize("name", [STORE, SQLITE])
+@pytest.mark.parametrize(("dataset", "count"), [("wine-train", 6), ("wine-val", 3)])
+async def test_datasets_filter_sees_the_runs_inputs(name, dataset, count):
+    """A file store lists runs without their dataset inputs: a `datasets.*` filter reads them
+    (it showed "6 runs (0 shown)"), and finds the runs MLflow's search finds."""
+    app = make_app(fixture_store_path(name))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        query = f"datasets.name = '{dataset}'"
+        await pilot.press("slash")
+        await type_text(pilot, query)
+        await pilot.press("enter")
+        await settle(pilot)
+        want = {r.run_name for r in app.store.search_runs(screen.experiment_ids, query)}
+        assert len(want) == count
+        assert set(names(screen)) == want
+        assert f"6 runs ({count} shown)" in status_line(screen)
+        assert "reading datasets" not in status_line(screen)
 
 
 async def test_bad_filter_keeps_the_table_and_says_why():
@@ -406,6 +472,49 @@ async def test_column_chooser_shows_a_hidden_param_and_hides_a_metric():
         assert cell(screen, screen.table.shown_run_ids()[0], "params.solver") == "saga"
         screen.sort_by("metrics.rmse")  # the choice lasts for the screen
         assert "params.solver" in screen.table.column_keys
+
+
+async def down_space_enter(pilot, burst: bool, back_to) -> None:
+    """Down, space, Enter in one `pilot.press` call, or in one burst (all queued at once)."""
+    keys = ("down", "space", "enter")
+    if burst:
+        await press_together(pilot, *keys, until=lambda: pilot.app.screen is back_to)
+    else:
+        await pilot.press(*keys)
+    await settle(pilot)
+
+
+@pytest.mark.parametrize("burst", [False, True])
+async def test_column_chooser_keys_typed_fast_toggle_the_highlighted_column(burst):
+    """Down, space, Enter arriving together: the space toggles the column Down reached (it
+    was typed into the narrowing box, and nothing was toggled)."""
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        before = screen.columns()[1:]
+        first = screen.offered_columns()[0]
+        assert first in before
+        await pilot.press("c")
+        await down_space_enter(pilot, burst, back_to=screen)
+        assert app.screen is screen
+        assert screen.columns()[1:] == [c for c in before if c != first]
+
+
+@pytest.mark.parametrize("burst", [False, True])
+async def test_sort_picker_keys_typed_fast_pick_the_highlighted_column(burst):
+    """In the one-choice picker, a space after Down is not typed into the box (there it
+    narrowed the list to nothing, and Enter picked nothing)."""
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        await pilot.press("s")  # the picker opens on the current sort column, Start
+        await down_space_enter(pilot, burst, back_to=screen)
+        assert app.screen is screen
+        assert screen.sort_column == "duration"
+        # Typing in the list goes on in the box: Down, then "rmse", picks metrics.rmse.
+        await pilot.press("s", "down", "down", *"rmse", "enter")
+        await settle(pilot)
+        assert screen.sort_column == "metrics.rmse"
 
 
 async def test_column_chooser_escape_changes_nothing():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual import events, on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -11,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
+from tui.screens.picker import type_ahead
 from tui.text import literal, one_line
 
 
@@ -48,7 +50,11 @@ class ColumnsScreen(ModalScreen[list[str] | None]):
         Binding("enter", "apply", "Apply", id="columns.apply", priority=True),
         Binding("escape", "cancel", "Cancel", id="columns.cancel"),
         Binding("ctrl+a", "toggle_all", "All/none shown", id="columns.all", priority=True),
-        Binding("down", "to_list", "To the list", show=False),
+        # Priority bindings run as keys arrive, before the next key is handed on: keys typed
+        # fast or pasted arrive together, and Enter (a priority binding too) must find the
+        # space before it toggled, and the space must find the list focused by ↓.
+        Binding("down", "to_list", "To the list", show=False, priority=True),
+        Binding("space", "toggle_highlighted", "Show/hide", show=False, priority=True),
     ]
 
     def __init__(self, columns: list[tuple[str, str]], chosen: list[str]) -> None:
@@ -93,15 +99,28 @@ class ColumnsScreen(ModalScreen[list[str] | None]):
 
     @on(SelectionList.SelectionToggled, "#columns-list")
     def _toggled(self, event: SelectionList.SelectionToggled) -> None:
+        # A click (space comes through `action_toggle_highlighted`).
         key = event.selection.value
         self.chosen ^= {key}
 
     def action_to_list(self) -> None:
         options = self._list
         if self.focused is not options:
-            options.focus()
+            self.set_focus(options)  # at once: `focus()` waits, and the next key would miss it
         else:
             options.action_cursor_down()
+
+    def action_toggle_highlighted(self) -> None:
+        """Space in the list shows or hides the highlighted column; in the box it is typed."""
+        options = self._list
+        if self.focused is not options:
+            raise SkipAction()
+        if options.highlighted is None:
+            return
+        key = options.get_option_at_index(options.highlighted).value
+        with options.prevent(SelectionList.SelectionToggled):  # `chosen` is changed here
+            options.toggle(key)
+        self.chosen ^= {key}
 
     def action_toggle_all(self) -> None:
         options = self._list
@@ -120,15 +139,5 @@ class ColumnsScreen(ModalScreen[list[str] | None]):
         self.dismiss(None)
 
     def on_key(self, event: events.Key) -> None:
-        # Type-ahead from the list: typing (or backspace) goes on in the narrowing box.
-        if self.focused is not self._list:
-            return
-        box = self.query_one("#columns-input", Input)
-        if event.key == "backspace":
-            self.set_focus(box)
-            box.action_delete_left()
-            event.stop()
-        elif event.is_printable and event.character not in (None, " "):
-            self.set_focus(box)
-            box.insert_text_at_cursor(event.character)
-            event.stop()
+        if self.focused is self._list:
+            type_ahead(self, self.query_one("#columns-input", Input), event)

@@ -104,7 +104,9 @@ class ExperimentsScreen(Screen[None]):
     def load(self) -> None:
         store = self.app.store
         self.post_message(self.Loaded(store.experiments(include_deleted=True)))
-        self.post_message(self.ActivityLoaded(store.experiment_activity(include_deleted=True)))
+        # Counted as the runs screen lists them: deleted runs only when asked for there.
+        activity = store.experiment_activity(include_deleted=True, deleted_runs=False)
+        self.post_message(self.ActivityLoaded(activity))
 
     def on_experiments_screen_loaded(self, message: Loaded) -> None:
         self.rows = [ExperimentRow(e) for e in message.experiments]

@@ -33,6 +33,7 @@ from store.entities import (
     Metric,
     Run,
 )
+from store.mlmodel import MLMODEL, MLmodelError, flavor_names
 from tui import clock
 from tui.screens.tabbed import TabbedScreen, number_key_bindings
 from tui.text import clean, format_duration, format_time, format_value, literal, one_line
@@ -189,6 +190,21 @@ def logged_model_artifact_root(store: Store, model: LoggedModel) -> ArtifactRoot
     return resolve_artifact_root(model.artifact_location, store_root, fallback=fallback)
 
 
+def logged_model_kind(model: LoggedModel, root: ArtifactRoot) -> str:
+    """A logged model's type, then the flavors its MLmodel names.
+
+    MLflow 3's log_model leaves `model_type` null unless asked for one; the flavors are in the
+    MLmodel at the model's artifact location (read as YAML, the model is never loaded).
+    """
+    flavors = ""
+    if root.path is not None and (root.path / MLMODEL).is_file():
+        try:
+            flavors = ", ".join(flavor_names(root.path))
+        except MLmodelError:
+            flavors = "(unreadable MLmodel)"
+    return " · ".join(part for part in (model.model_type or "", flavors) if part)
+
+
 def log_model_history(run: Run) -> list[ModelRow]:
     """The entries of the `mlflow.log-model.history` tag (MLflow 1.x/2.x `log_model`)."""
     raw = run.tags.get(TAG_LOG_MODEL_HISTORY)
@@ -229,15 +245,16 @@ def model_rows(store: Store, run: Run) -> list[ModelRow]:
     logged.sort(key=lambda m: (m.creation_timestamp or 0, m.model_id))
     for m in logged:
         step = output_steps.get(m.model_id)
+        root = logged_model_artifact_root(store, m)
         rows.append(
             ModelRow(
                 origin="logged model" if step is None else f"output, step {step}",
                 name=m.name,
                 model_id=m.model_id,
-                kind=m.model_type or "",
+                kind=logged_model_kind(m, root),
                 created=format_time(m.creation_timestamp),
                 status=m.status,
-                root=logged_model_artifact_root(store, m),
+                root=root,
             )
         )
     known = {m.model_id for m in logged}

@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
 from store import parallel
-from store.entities import DELETED, Run
+from store.entities import DELETED, DatasetInput, Run
 from store.errors import FilterError, StoreError
 from tui import clock
 from tui.text import literal, one_line
@@ -43,6 +43,8 @@ ORDER_BY_ATTRIBUTE = {
 #: Columns that sort newest/longest first when first chosen.
 DESCENDING_FIRST = {"start", "duration"}
 SYSTEM_TAG_PREFIX = "mlflow."
+#: Runs whose dataset inputs are read at a time for a `datasets.*` filter (one message each).
+INPUTS_BATCH = 500
 
 
 def order_by_clause(column: str, descending: bool) -> str | None:
@@ -220,6 +222,20 @@ class RunsScreen(Screen[None]):
             super().__init__()
             self.error = error
 
+    class InputsRead(Message):
+        """Dataset inputs of runs listed without them (`asked`); `error` if reading stopped."""
+
+        def __init__(
+            self,
+            asked: list[str],
+            inputs: dict[str, list[DatasetInput]],
+            error: Exception | None = None,
+        ) -> None:
+            super().__init__()
+            self.asked = asked
+            self.inputs = inputs
+            self.error = error
+
     class ExperimentNames(Message):
         def __init__(self, names: list[str]) -> None:
             super().__init__()
@@ -248,6 +264,8 @@ class RunsScreen(Screen[None]):
         self._rebuild_timer = None
         self._rebuild_seconds = 0.0
         self._warnings_seen = 0
+        #: Runs whose dataset inputs are being read for the filter.
+        self._inputs_wanted: set[str] = set()
 
     def compose(self) -> ComposeResult:
         store = self.app.store
@@ -295,6 +313,51 @@ class RunsScreen(Screen[None]):
             self.post_message(self.ReadFailed(error))
         else:
             self.post_message(self.ReadDone())
+
+    def want_inputs(self) -> None:
+        """Read the dataset inputs a `datasets.*` filter tests, for runs listed without them.
+
+        A file store lists runs without their inputs (a folder per input and per dataset, read
+        only when asked); SQLite lists them with their inputs, so nothing is read here.
+        """
+        if not getattr(self.predicate, "needs_inputs", False):
+            return
+        missing = [
+            run_id
+            for run_id, run in self.runs.items()
+            if run.inputs is None and run_id not in self._inputs_wanted
+        ]
+        if missing:
+            self._inputs_wanted.update(missing)
+            self.read_inputs(missing)
+
+    @work(thread=True, group="runs-inputs")
+    def read_inputs(self, run_ids: list[str]) -> None:
+        worker = get_current_worker()
+        store = self.app.store
+        for start in range(0, len(run_ids), INPUTS_BATCH):
+            if worker.is_cancelled:
+                return
+            asked = run_ids[start : start + INPUTS_BATCH]
+            try:
+                self.post_message(self.InputsRead(asked, store.dataset_inputs(asked)))
+            except Exception as error:  # shown; the runs stay listed, without datasets
+                self.post_message(self.InputsRead(run_ids[start:], {}, error))
+                return
+
+    def on_runs_screen_inputs_read(self, message: InputsRead) -> None:
+        self._inputs_wanted.difference_update(message.asked)
+        for run_id, inputs in message.inputs.items():
+            run = self.runs.get(run_id)
+            if run is not None and run.inputs is None:
+                # Set in place: no cell shows inputs, so the table's rows stay as they are.
+                run.inputs = inputs
+        if message.error is not None:
+            self.notify(one_line(message.error), title="Could not read datasets", severity="error")
+        if self._inputs_wanted:
+            self.schedule_rebuild()
+        else:
+            self.rebuild()
 
     def on_runs_screen_read_failed(self, message: ReadFailed) -> None:
         error = message.error
@@ -474,6 +537,7 @@ class RunsScreen(Screen[None]):
         index = table.cursor_row if table.row_count else 0
         if self.reading and index == 0:
             current = None  # while reading, stay at the top until the person moves
+        self.want_inputs()
         try:
             rows = self.visible_rows()
         except Exception as error:  # a filter that fails on some value (should parse-fail first)
@@ -499,6 +563,9 @@ class RunsScreen(Screen[None]):
         text = Text()
         if self.reading:
             text.append(f"loading… {self.read_count} read", style="bold")
+            text.append(" · ")
+        if self._inputs_wanted:
+            text.append(f"reading datasets… {len(self._inputs_wanted)} left", style="bold")
             text.append(" · ")
         text.append(f"{total} run{'' if total == 1 else 's'} ({self._shown_count} shown)")
         if self.filter_text:

@@ -7,8 +7,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rich.cells import cell_len
+from rich.segment import Segment
 from rich.text import Text
 from textual.geometry import Size
+from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, Row, RowKey
 
@@ -42,6 +44,11 @@ STATUS_LOOK = {
 #: Widest a column gets before its cells are cut with an ellipsis.
 MAX_WIDTH = {"name": 36, "source": 24, "user": 16}
 MAX_DATA_WIDTH = 24
+
+#: Drawn over the first or last visible cell of a column cut by the edge of the view, so that
+#: `metrics.log_loss` 0.230169 cut under the pinned name is not read as `g_loss 230169`.
+CUT_LEFT = "‹"
+CUT_RIGHT = "›"
 
 DELETED_STYLE = "dim strike"
 CONTEXT_STYLE = "dim"
@@ -166,6 +173,16 @@ class _TableRow:
 
 
 MARK_CELL = Cell(MARK, "bold cyan")
+
+
+def _mark_cell(strip: Strip, x: int, mark: str) -> Strip:
+    """`strip` with the cell at `x` replaced by `mark`, in that cell's style."""
+    if not 0 <= x < strip.cell_length:
+        return strip
+    style = next((segment.style for segment in strip.crop(x, x + 1)), None)
+    return Strip.join(
+        [strip.crop(0, x), Strip([Segment(mark, style)], 1), strip.crop(x + 1, strip.cell_length)]
+    )
 
 
 class RunsTable(DataTable[Cell]):
@@ -294,6 +311,40 @@ class RunsTable(DataTable[Cell]):
                 column.content_width = cell.width
                 self._require_update_dimensions = True
             self.update_cell(run_id, "duration", cell, update_width=False)
+
+    def render_line(self, y: int) -> Strip:
+        """A line as DataTable draws it, with the cut edges of columns marked (`CUT_LEFT`)."""
+        strip = super().render_line(y)
+        header = self.header_height if self.show_header else 0
+        if y >= header and y - header + self.scroll_offset.y >= self.row_count:
+            return strip  # below the last row
+        for x, mark in self._cut_marks():
+            strip = _mark_cell(strip, x, mark)
+        return strip
+
+    def _cut_marks(self) -> list[tuple[int, str]]:
+        """(screen x, mark) where the view's edges cut into a scrolled column's text.
+
+        An edge that falls between columns, or in a column's padding, cuts nothing.
+        """
+        widths = [column.get_render_width(self) for column in self.ordered_columns]
+        fixed = sum(widths[: self.fixed_columns])
+        view = self.size.width
+        left = self.scroll_offset.x + fixed  # table x shown just right of the pinned columns
+        right = self.scroll_offset.x + view  # table x just past the right edge
+        pad = self.cell_padding
+        marks = []
+        start = 0
+        for index, width in enumerate(widths):
+            end = start + width
+            # The text spans start + pad .. end - pad: an edge strictly inside it cuts it.
+            if index >= self.fixed_columns:
+                if start + pad < left < end - pad:
+                    marks.append((fixed, CUT_LEFT))
+                if start + pad < right < end - pad:
+                    marks.append((view - 1, CUT_RIGHT))
+            start = end
+        return marks
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Enter is left to the screen's "open run" binding (shown in the footer, remappable);
