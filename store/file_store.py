@@ -78,6 +78,8 @@ LOGGED_MODEL_STATUS = {0: "UNSPECIFIED", 1: "PENDING", 2: "READY", 3: "FAILED"}
 #: Registered models tagged so are prompts; MLflow's search_registered_models leaves them out.
 PROMPT_TAG = "mlflow.prompt.is_prompt"
 
+#: meta.yaml keys whose value MLflow writes as a list or mapping (all others are scalars).
+_NESTED_KEYS = frozenset({"tags", "aliases", "params", "metrics"})
 _RUN_ID = re.compile(r"[0-9a-f]{32}\Z")
 # For `metric_columns`: every byte but the separators (deleted, what is left is the layout of
 # the lines), the bytes of numbers as str(float) writes them (deleted, nothing may be left), and
@@ -393,6 +395,12 @@ class FileStore(Store):
         if not isinstance(meta, dict):
             self._warn(f"{path}: not a YAML mapping; {what} skipped")
             return None
+        odd = [k for k, v in meta.items() if type(v) in (list, dict) and k not in _NESTED_KEYS]
+        if odd:
+            # Where MLflow writes a scalar, a list or mapping is never turned into text.
+            self._warn(f"{path}: {', '.join(map(str, odd))} not a single value; left out")
+            for key in odd:
+                del meta[key]
         return meta
 
     def _read_folder(

@@ -355,3 +355,13 @@ def test_scans_leave_the_garbage_collector_as_they_found_it():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_yamlfast_refuses_an_alias_bomb_before_building_it():
+    bomb = "a0: &a0 [" + ",".join(["lol"] * 9) + "]\n"
+    bomb += "".join(f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]\n" for i in range(1, 9))
+    bomb += "name: *a8\n"
+    with pytest.raises(yamlfast.TooLargeError, match="alias bomb"):
+        yamlfast.loads(bomb)
+    # Aliases MLflow's own dumper may write (a repeated object) still read.
+    assert yamlfast.loads("a: &x [1, {b: 2}]\nc: *x\n") == {"a": [1, {"b": 2}], "c": [1, {"b": 2}]}
