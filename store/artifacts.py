@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlparse
 
 from .base import ArtifactEntry, ArtifactRoot
 from .errors import StoreError
+from .rawread import inside, read_head
 
 #: How much of a file a text preview reads by default.
 PREVIEW_LIMIT = 64 * 1024
@@ -161,13 +162,15 @@ def list_artifacts(root: ArtifactRoot, rel: str = "") -> list[ArtifactEntry]:
 
 
 def read_text_preview(root: ArtifactRoot, rel: str, limit: int = PREVIEW_LIMIT) -> str | None:
-    """Up to `limit` bytes of a file as text; None when the file looks binary."""
+    """Up to `limit` bytes of a file as text; None when the file looks binary.
+
+    Only a regular file is read (a FIFO would block the preview, and the app's exit, forever).
+    """
     target = _inside(_root_real(root), rel)
     if os.path.isdir(target):
         raise StoreError(f"{rel!r} is a folder, not a file")
     try:
-        with open(target, "rb") as fh:
-            data = fh.read(limit + 1)
+        data = read_head(target, limit + 1)
     except OSError as exc:
         raise StoreError(f"cannot read {rel!r}: {exc.strerror or exc}") from exc
     truncated = len(data) > limit

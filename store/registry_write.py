@@ -49,16 +49,16 @@ from urllib.parse import quote, urlparse
 
 import yaml
 
+from . import yamlfast
 from .base import Store
 from .entities import STAGE_DELETED_INTERNAL, STAGES
 from .errors import ReadOnlyError, StoreError
+from .rawread import read_bytes
 
 try:
     from yaml import CSafeDumper as _SafeDumper
-    from yaml import CSafeLoader as _SafeLoader
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeDumper as _SafeDumper  # type: ignore[assignment]
-    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
 #: SQLite schema revisions we write to (tested against the fixture databases), by MLflow version.
 KNOWN_WRITE_REVISIONS: dict[str, str] = {
@@ -923,6 +923,8 @@ class _FileBackend(_Backend):
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        #: Files are read only inside it (see rawread.open_regular).
+        self.root_real = os.path.realpath(root)
         self.models = root / "models"
         self._lock = threading.Lock()
 
@@ -979,7 +981,7 @@ class _FileBackend(_Backend):
             if delay:
                 time.sleep(delay)
             try:
-                text = path.read_text(encoding="utf-8")
+                text = read_bytes(str(path), self.root_real).decode("utf-8")
             except FileNotFoundError:
                 return None
             except OSError as exc:
@@ -987,15 +989,14 @@ class _FileBackend(_Backend):
             if not text.strip():
                 continue
             try:
-                data = yaml.load(text, Loader=_SafeLoader)  # the safe loader: plain data only
+                data = yamlfast.loads(text)  # the safe loader, refusing alias bombs
             except yaml.YAMLError:
                 continue
             if isinstance(data, dict):
                 return data
         raise StoreError(f"{path} is empty or damaged; not writing over it")
 
-    @staticmethod
-    def _read_files(folder: Path) -> dict[str, str]:
+    def _read_files(self, folder: Path) -> dict[str, str]:
         """Tag or alias files under `folder` (keys may hold '/': nested folders)."""
         out: dict[str, str] = {}
         if not folder.is_dir():
@@ -1007,9 +1008,8 @@ class _FileBackend(_Backend):
                 full = os.path.join(dirpath, fname)
                 key = os.path.relpath(full, folder).replace(os.sep, "/")
                 try:
-                    with open(full, encoding="utf-8") as fh:
-                        out[key] = fh.read()
-                except OSError:
+                    out[key] = read_bytes(full, self.root_real).decode("utf-8")
+                except (OSError, UnicodeDecodeError):
                     continue
         return out
 
@@ -1268,9 +1268,10 @@ class _FileBackend(_Backend):
 
 
 def _read_or_none(path: Path) -> str | None:
+    """A file's text; None when it is missing, unreadable or no regular file (a FIFO...)."""
     try:
-        return path.read_text(encoding="utf-8")
-    except OSError:
+        return read_bytes(str(path)).decode("utf-8")
+    except (OSError, UnicodeDecodeError):
         return None
 
 

@@ -165,3 +165,12 @@ def test_sqlite_fixture_artifacts_resolve_relative_to_the_database(tmp_path):
     recorded = f"/gone/{fixture.name}/mlruns/{run_dir.parent.name}/{run_dir.name}/artifacts"
     root = resolve_artifact_root(recorded, fixture)
     assert root.path == run_dir / "artifacts"
+
+
+def test_fifo_artifact_is_listed_but_not_read(edge_run):
+    store, run = edge_run
+    root = store.artifact_root(run)
+    os.mkfifo(root.path / "pipe")
+    assert "pipe" in {e.path for e in list_artifacts(root)}
+    with pytest.raises(StoreError, match="not a regular file"):
+        read_text_preview(root, "pipe")
