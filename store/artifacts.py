@@ -69,7 +69,24 @@ def resolve_artifact_root(
     `store_root` is the `mlruns` folder of a file store, or the folder holding a SQLite database.
     `fallback` is where the artifacts would be in this store's own layout (the file reader passes
     `<store>/<exp>/<run>/artifacts`); it is tried before matching the recorded path's tail.
+    A folder outside `store_root` is never browsed: a run recording `file:///etc` would
+    otherwise show the machine's files; the root then has no path and a note saying so.
     """
+    root = _find_artifact_root(recorded_uri, Path(store_root), fallback)
+    if root.path is None:
+        return root
+    store_real = os.path.realpath(store_root)
+    if inside(store_real, os.path.realpath(root.path)):
+        return root
+    return ArtifactRoot(
+        root.recorded,
+        None,
+        f"the artifact folder {root.path} is outside the store ({store_root}); not browsed",
+    )
+
+
+def _find_artifact_root(recorded_uri: str, store_root: Path, fallback: Path | None) -> ArtifactRoot:
+    """`resolve_artifact_root` before the check that the folder is inside the store."""
     recorded = recorded_uri or ""
     local, scheme = local_path_of(recorded)
     if local is None:
@@ -81,7 +98,6 @@ def resolve_artifact_root(
             f"artifacts are stored remotely ({scheme}:); mltui can only browse local folders",
         )
 
-    store_root = Path(store_root)
     recorded_path = Path(local)
     if recorded_path.is_absolute():
         if recorded_path.is_dir():

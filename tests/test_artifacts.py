@@ -45,11 +45,38 @@ def test_relocated_store_is_found_under_the_store(edge_run):
 
 
 def test_recorded_path_that_exists_is_used_as_is(tmp_path):
-    folder = tmp_path / "art"
-    folder.mkdir()
+    folder = tmp_path / "store" / "art"
+    folder.mkdir(parents=True)
     for recorded in (folder.as_uri(), str(folder), f"file:{folder}"):
-        root = resolve_artifact_root(recorded, tmp_path / "elsewhere")
+        root = resolve_artifact_root(recorded, tmp_path / "store")
         assert root.path == folder and root.note is None, recorded
+
+
+@pytest.mark.parametrize("recorded", ["file:///etc", "/etc", "file://localhost/etc", "../.."])
+def test_artifact_folder_outside_the_store_is_not_browsed(tmp_path, recorded):
+    store_root = tmp_path / "a" / "b" / "mlruns"
+    store_root.mkdir(parents=True)
+    root = resolve_artifact_root(recorded, store_root)
+    assert root.path is None
+    assert "outside the store" in root.note and str(store_root) in root.note
+    assert list_artifacts(root) == []
+    with pytest.raises(StoreError, match="outside the store"):
+        read_text_preview(root, "passwd")
+
+
+def test_run_recording_etc_as_its_artifacts_is_not_browsed(edge_run):
+    store, run = edge_run
+    meta = store.location / run.experiment_id / run.run_id / "meta.yaml"
+    text = meta.read_text().replace(run.artifact_uri, "file:///etc")
+    meta.write_text(text)
+    run = store.run(run.run_id)
+    assert run.artifact_uri == "file:///etc"
+    root = store.artifact_root(run)
+    assert root.path is None and "outside the store" in root.note
+    # A link from inside the store out of it is no way round.
+    (store.location / "etc-link").symlink_to("/etc")
+    root = resolve_artifact_root(str(store.location / "etc-link"), store.location)
+    assert root.path is None and "outside the store" in root.note
 
 
 def test_tail_of_recorded_path_matched_under_store_root(tmp_path):
