@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 from pathlib import Path
 
@@ -197,7 +198,14 @@ def test_sqlite_fixture_artifacts_resolve_relative_to_the_database(tmp_path):
 def test_fifo_artifact_is_listed_but_not_read(edge_run):
     store, run = edge_run
     root = store.artifact_root(run)
-    os.mkfifo(root.path / "pipe")
+    fifo = root.path / "pipe"
+    os.mkfifo(fifo)
     assert "pipe" in {e.path for e in list_artifacts(root)}
-    with pytest.raises(StoreError, match="not a regular file"):
-        read_text_preview(root, "pipe")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        preview = pool.submit(read_text_preview, root, "pipe")
+        try:
+            with pytest.raises(StoreError, match="not a regular file"):
+                preview.result(timeout=60)  # a blocked read fails the test, not hangs it
+        finally:
+            if not preview.done():  # a writer opening the FIFO sets the blocked reader free
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
