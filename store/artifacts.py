@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlparse
 
 from .base import ArtifactEntry, ArtifactRoot
 from .errors import StoreError
+from .rawread import inside, read_head
 
 #: How much of a file a text preview reads by default.
 PREVIEW_LIMIT = 64 * 1024
@@ -68,7 +69,24 @@ def resolve_artifact_root(
     `store_root` is the `mlruns` folder of a file store, or the folder holding a SQLite database.
     `fallback` is where the artifacts would be in this store's own layout (the file reader passes
     `<store>/<exp>/<run>/artifacts`); it is tried before matching the recorded path's tail.
+    A folder outside `store_root` is never browsed: a run recording `file:///etc` would
+    otherwise show the machine's files; the root then has no path and a note saying so.
     """
+    root = _find_artifact_root(recorded_uri, Path(store_root), fallback)
+    if root.path is None:
+        return root
+    store_real = os.path.realpath(store_root)
+    if inside(store_real, os.path.realpath(root.path)):
+        return root
+    return ArtifactRoot(
+        root.recorded,
+        None,
+        f"the artifact folder {root.path} is outside the store ({store_root}); not browsed",
+    )
+
+
+def _find_artifact_root(recorded_uri: str, store_root: Path, fallback: Path | None) -> ArtifactRoot:
+    """`resolve_artifact_root` before the check that the folder is inside the store."""
     recorded = recorded_uri or ""
     local, scheme = local_path_of(recorded)
     if local is None:
@@ -80,7 +98,6 @@ def resolve_artifact_root(
             f"artifacts are stored remotely ({scheme}:); mltui can only browse local folders",
         )
 
-    store_root = Path(store_root)
     recorded_path = Path(local)
     if recorded_path.is_absolute():
         if recorded_path.is_dir():
@@ -161,13 +178,15 @@ def list_artifacts(root: ArtifactRoot, rel: str = "") -> list[ArtifactEntry]:
 
 
 def read_text_preview(root: ArtifactRoot, rel: str, limit: int = PREVIEW_LIMIT) -> str | None:
-    """Up to `limit` bytes of a file as text; None when the file looks binary."""
+    """Up to `limit` bytes of a file as text; None when the file looks binary.
+
+    Only a regular file is read (a FIFO would block the preview, and the app's exit, forever).
+    """
     target = _inside(_root_real(root), rel)
     if os.path.isdir(target):
         raise StoreError(f"{rel!r} is a folder, not a file")
     try:
-        with open(target, "rb") as fh:
-            data = fh.read(limit + 1)
+        data = read_head(target, limit + 1)
     except OSError as exc:
         raise StoreError(f"cannot read {rel!r}: {exc.strerror or exc}") from exc
     truncated = len(data) > limit

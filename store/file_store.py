@@ -27,7 +27,8 @@ import sys
 import threading
 import time
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,16 @@ from .entities import (
 )
 from .errors import NotAStoreError
 from .gcpause import GcPause as _GcPause
-from .rawread import CHUNK, O_READ, read_bytes, read_rest, read_rewritten
+from .rawread import (
+    CHUNK,
+    MAX_FILE_BYTES,
+    O_NOFOLLOW_READ,
+    check_size,
+    open_regular,
+    read_bytes,
+    read_rest,
+    read_rewritten,
+)
 from .scan_cache import ScanCache, entry_parts, stat_entry
 from .series import Series
 from .series_cache import SeriesCache
@@ -61,6 +71,10 @@ from .values import as_time, shown
 
 TRASH = ".trash"
 REGISTRY = "models"
+#: Metric files longer than this are read in blocks of this size to find their latest point.
+STREAM_BLOCK = 4 << 20
+#: A metric line longer than this is malformed (MLflow's are under 100 bytes).
+MAX_LINE = 1 << 20
 #: Folders of an experiment that are not runs (FileStore.RESERVED_EXPERIMENT_FOLDERS).
 RESERVED_EXPERIMENT_FOLDERS = frozenset({"tags", "datasets", "traces", "models"})
 #: Runs handed over per batch by `iter_runs`.
@@ -79,6 +93,8 @@ LOGGED_MODEL_STATUS = {0: "UNSPECIFIED", 1: "PENDING", 2: "READY", 3: "FAILED"}
 #: Registered models tagged so are prompts; MLflow's search_registered_models leaves them out.
 PROMPT_TAG = "mlflow.prompt.is_prompt"
 
+#: meta.yaml keys whose value MLflow writes as a list or mapping (all others are scalars).
+_NESTED_KEYS = frozenset({"tags", "aliases", "params", "metrics"})
 _RUN_ID = re.compile(r"[0-9a-f]{32}\Z")
 # For `metric_columns`: every byte but the separators (deleted, what is left is the layout of
 # the lines), the bytes of numbers as str(float) writes them (deleted, nothing may be left), and
@@ -181,13 +197,18 @@ def _json_columns(body: bytes) -> tuple[array, array, array] | None:
         return None
 
 
-def read_metric_file(path: str, cache: SeriesCache | None) -> tuple[tuple | None, str | None]:
-    """((steps, timestamps, values) or None when there is no such file, a warning or None)."""
+def read_metric_file(
+    path: str, cache: SeriesCache | None, root_real: str
+) -> tuple[tuple | None, str | None]:
+    """((steps, timestamps, values) or None when there is no such file, a warning or None).
+
+    A whole history is read however long (only a regular file inside `root_real`).
+    """
     try:
         if cache is None:
-            steps, timestamps, values, bad = metric_columns(read_bytes(path))
+            steps, timestamps, values, bad = metric_columns(read_bytes(path, root_real, None))
         else:
-            steps, timestamps, values, bad = cache.metric_file(path, metric_columns)
+            steps, timestamps, values, bad = cache.metric_file(path, metric_columns, root_real)
     except (FileNotFoundError, NotADirectoryError):
         return None, None
     except OSError as exc:
@@ -195,9 +216,10 @@ def read_metric_file(path: str, cache: SeriesCache | None) -> tuple[tuple | None
     return (steps, timestamps, values), f"{path}: {bad} malformed line(s) ignored" if bad else None
 
 
-def file_series_job(path: str, cache: str | None) -> parallel.JobResult:
+def file_series_job(path: str, cache: str | None, root_real: str) -> parallel.JobResult:
     """`read_metric_file` in a worker process (store/parallel.py), the columns as bytes."""
-    columns, warning = read_metric_file(path, None if cache is None else SeriesCache(Path(cache)))
+    series_cache = None if cache is None else SeriesCache(Path(cache))
+    columns, warning = read_metric_file(path, series_cache, root_real)
     return parallel.as_result(*(columns or ((), (), ())), warning)
 
 
@@ -228,26 +250,30 @@ def scan_runs_job(root: str, items: Sequence[tuple[str, str]]) -> bytes:
 _scanners: dict[str, FileStore] = {}
 
 
-def latest_point(data: bytes) -> tuple[tuple[int, int, float] | None, int]:
+def latest_point(
+    data: bytes, best: tuple[int, int, float] | None = None
+) -> tuple[tuple[int, int, float] | None, int]:
     """The (step, timestamp, value)-greatest point of a metric file, and how many lines were bad.
 
     "Greatest" is Python's tuple order, as MLflow's `max(..., key=lambda m: (m.step,
     m.timestamp, m.value))`: NaN never wins a tie on (step, timestamp), and on equal tuples the
-    first line wins.
+    first line wins. `best` is the greatest point of the lines before `data` (a file read in
+    blocks): the result is then that of the whole, as `max` goes on from it.
     """
     body = data if data[-1:] == b"\n" else _complete_lines(data)
     if not body:
-        return None, 0
+        return best, 0
     lines = body.count(b"\n")
     if lines == 1:  # most metric files of a sweep: one point
         parts = body.split(b" ")
         if len(parts) == 3:
             try:
-                point = int(parts[2]), int(parts[0]), float(parts[1])
-                if _fit_64_bits(point[:2]):
-                    return point, 0
+                point = (int(parts[2]), int(parts[0]), float(parts[1]))
             except ValueError:
                 pass  # parsed line by line below, and counted
+            else:
+                if _fit_64_bits(point[:2]):
+                    return (point if best is None or point > best else best), 0
     elif body.translate(None, _NOT_SEPARATORS) == b"  \n" * lines:
         # Three fields on every line, as MLflow writes them: each column is converted whole,
         # in C, by the int() and float() `_parse_metric_line` applies to one line's fields
@@ -261,23 +287,34 @@ def latest_point(data: bytes) -> tuple[tuple[int, int, float] | None, int]:
         except ValueError:
             pass
         else:
-            top = max(steps)
-            if top > _INT64_MAX or min(steps) < _INT64_MIN or not _fit_64_bits(timestamps):
-                return _latest_by_lines(body)  # to skip and count those lines
-            if steps.count(top) == 1:  # tuples are only built when steps tie
-                i = steps.index(top)
-                return (top, timestamps[i], values[i]), 0
-            return max(zip(steps, timestamps, values, strict=True)), 0
-    return _latest_by_lines(body)
+            if max(steps) > _INT64_MAX or min(steps) < _INT64_MIN or not _fit_64_bits(timestamps):
+                return _latest_by_lines(body, best)  # to skip and count those lines
+            return _greatest(steps, timestamps, values, best), 0
+    return _latest_by_lines(body, best)
 
 
 def _fit_64_bits(numbers: Sequence[int]) -> bool:
     return min(numbers) >= _INT64_MIN and max(numbers) <= _INT64_MAX
 
 
-def _latest_by_lines(body: bytes) -> tuple[tuple[int, int, float] | None, int]:
+def _greatest(
+    steps: list[int], timestamps: list[int], values: list[float], best: tuple | None
+) -> tuple[int, int, float] | None:
+    """`max` of `best` (if any) then the columns' points, tuples built only when steps tie."""
+    top = max(steps)
+    if best is not None and top < best[0]:
+        return best  # no point here beats it: tuple order looks at the step first
+    if (best is None or top > best[0]) and steps.count(top) == 1:
+        i = steps.index(top)
+        return top, timestamps[i], values[i]
+    points = zip(steps, timestamps, values, strict=True)
+    return max(points if best is None else chain((best,), points))
+
+
+def _latest_by_lines(
+    body: bytes, best: tuple[int, int, float] | None = None
+) -> tuple[tuple[int, int, float] | None, int]:
     """`latest_point` of complete lines, each parsed on its own (bad ones skipped, counted)."""
-    best = None
     bad = 0
     for line in body.split(b"\n")[:-1]:
         point = _parse_metric_line(line)
@@ -286,6 +323,42 @@ def _latest_by_lines(body: bytes) -> tuple[tuple[int, int, float] | None, int]:
         elif best is None or point > best:
             best = point
     return best, bad
+
+
+def latest_point_of_file(
+    head: bytes, fd: int, size: int
+) -> tuple[tuple[int, int, float] | None, int, bool]:
+    """`latest_point` of an open metric file, and whether it is blank, in bounded memory.
+
+    `head` is the file's first CHUNK bytes, already read. A file up to `STREAM_BLOCK` is read
+    whole; a longer one (a history of millions of points) block by block, each cut after its
+    last newline, so memory stays a few blocks whatever the file's size. A line longer than
+    `MAX_LINE` is skipped as malformed.
+    """
+    if len(head) < CHUNK:
+        return *latest_point(head), not head.strip()
+    if size <= STREAM_BLOCK:
+        data = head + read_rest(fd, CHUNK, size, STREAM_BLOCK)
+        if len(data) <= STREAM_BLOCK:
+            return *latest_point(data), not data.strip()
+    os.lseek(fd, 0, os.SEEK_SET)  # long, or grown past a block since fstat: read in blocks
+    best, bad = None, 0
+    carry = b""
+    overlong = False  # within a line longer than MAX_LINE, dropped up to its newline
+    while block := os.read(fd, STREAM_BLOCK):
+        data = carry + block if carry else block
+        end = data.rfind(b"\n") + 1
+        if overlong and end:
+            first = data.index(b"\n") + 1
+            bad, overlong = bad + 1, False
+            data, end = data[first:], end - first
+        if end:
+            best, n = latest_point(data[:end], best)
+            bad += n
+        carry = data[end:]
+        if len(carry) > MAX_LINE:
+            carry, overlong = b"", True
+    return best, bad, False
 
 
 def _is_record(value: Any) -> bool:
@@ -346,6 +419,8 @@ class FileStore(Store):
         super().__init__()
         self.location = Path(root)
         self.root = os.path.abspath(os.fspath(root))
+        #: Files are read only inside this real path: a symlink leading out is not followed.
+        self.root_real = os.path.realpath(self.root)
         if not os.path.isdir(self.root):
             raise NotAStoreError(f"{self.root} is not a folder; expected an mlruns folder.")
         if not self._looks_like_store():
@@ -384,10 +459,10 @@ class FileStore(Store):
     def _read_yaml(self, path: str, what: str, warn_missing: bool = True) -> dict | None:
         """A meta.yaml as a dict; None (after a warning) when missing, empty or malformed."""
         try:
-            data = read_bytes(path)
+            data = read_bytes(path, self.root_real)
             if not data:
                 # MLflow retries an empty meta.yaml: it may be mid-rewrite (FileStore._read_yaml).
-                data = read_rewritten(path)
+                data = read_rewritten(path, self.root_real)
         except FileNotFoundError:
             if warn_missing:
                 self._warn(f"{path}: missing; {what} skipped")
@@ -407,6 +482,12 @@ class FileStore(Store):
         if not isinstance(meta, dict):
             self._warn(f"{path}: not a YAML mapping; {what} skipped")
             return None
+        odd = [k for k, v in meta.items() if type(v) in (list, dict) and k not in _NESTED_KEYS]
+        if odd:
+            # Where MLflow writes a scalar, a list or mapping is never turned into text.
+            self._warn(f"{path}: {', '.join(map(str, odd))} not a single value; left out")
+            for key in odd:
+                del meta[key]
         return meta
 
     def _time(self, meta: dict, field: str, meta_path: str) -> int | None:
@@ -422,17 +503,21 @@ class FileStore(Store):
         dir_sig: list | None = None,
         file_sig: list | None = None,
         base_len: int = 0,
-    ) -> list[tuple[str, str, bytes]]:
+        read: Callable[[bytes, int, int], Any] | None = None,
+    ) -> list[tuple[str, str, Any]]:
         """(key, path, content) of every file under `folder`; keys joined with "/".
 
         Keys may hold "/" (`loss/train` is the file `loss/train`), so the folder is walked like
         MLflow's os.walk: symlinked folders are neither entered nor taken as files. With
         `dir_sig`/`file_sig`, stat signatures of the folders/files are appended (paths relative
-        after `base_len` characters), each taken before the listing or read it covers. This is
-        the hottest loop of a scan, hence the inlined reads.
+        after `base_len` characters), each taken before the listing or read it covers. The
+        content is the file's bytes (up to MAX_FILE_BYTES), or what `read(head, fd, size)`
+        makes of the open file whose first CHUNK bytes were `head`. Only regular files inside the store are read; others are
+        skipped with a warning. This is the hottest loop of a scan, hence the inlined reads.
         """
-        out: list[tuple[str, str, bytes]] = []
+        out: list[tuple[str, str, Any]] = []
         intern, o_open, o_read, o_close, o_fstat = sys.intern, os.open, os.read, os.close, os.fstat
+        root_real = self.root_real
         stack = [(folder, "")]
         while stack:
             path, prefix = stack.pop()
@@ -460,16 +545,25 @@ class FileStore(Store):
                         continue
                     file_path = entry.path
                     try:
-                        fd = o_open(file_path, O_READ)
+                        if entry.is_file(follow_symlinks=False):
+                            # A regular file by the listing's d_type, no stat needed: opened
+                            # without blocking or following a link, in case it was replaced.
+                            fd = o_open(file_path, O_NOFOLLOW_READ)
+                            st = o_fstat(fd) if file_sig is not None or read is not None else None
+                        else:  # a symlink, FIFO, device...: only a link into the store is read
+                            fd, st = open_regular(file_path, root_real)
                         try:
                             if file_sig is not None:
-                                st = o_fstat(fd)
                                 file_sig.extend(
                                     (file_path[base_len:], st.st_mtime_ns, st.st_size, st.st_ino)
                                 )
                             data = o_read(fd, CHUNK)
-                            if len(data) == CHUNK:
-                                data += read_rest(fd)
+                            if read is not None:
+                                data = read(data, fd, st.st_size)
+                            elif len(data) == CHUNK:
+                                size = o_fstat(fd).st_size if st is None else st.st_size
+                                check_size(file_path, size)
+                                data += read_rest(fd, CHUNK, size, MAX_FILE_BYTES)
                         finally:
                             o_close(fd)
                     except OSError as exc:
@@ -490,7 +584,9 @@ class FileStore(Store):
         values: dict[str, str] = {}
         for key, path, data in self._read_folder(folder, dir_sig, file_sig, base_len):
             if not data:
-                data = read_rewritten(path)  # "" or caught between MLflow's truncate and write
+                data = read_rewritten(
+                    path, self.root_real
+                )  # "" or caught between MLflow's truncate and write
             try:
                 values[key] = data.decode()
             except UnicodeDecodeError:
@@ -605,12 +701,13 @@ class FileStore(Store):
         params = self._read_values(run_dir + "/params", sig, None, base_len)
         tags = self._read_values(run_dir + "/tags", sig, sig, base_len)
         metrics: dict[str, tuple[float, int, int]] = {}
-        for key, path, data in self._read_folder(run_dir + "/metrics", sig, sig, base_len):
-            point, bad = latest_point(data)
+        for key, path, (point, bad, blank) in self._read_folder(
+            run_dir + "/metrics", sig, sig, base_len, latest_point_of_file
+        ):
             if bad:
                 self._warn(f"{path}: {bad} malformed line(s) ignored")
             if point is None:
-                what = "no complete metric line" if data.strip() else "empty metric file"
+                what = "empty metric file" if blank else "no complete metric line"
                 self._warn(f"{path}: {what}; metric skipped")
                 continue
             metrics[key] = (point[2], point[1], point[0])
@@ -947,7 +1044,7 @@ class FileStore(Store):
         path = self._metric_path(run_id, key)
         if path is None:
             return None
-        columns, warning = read_metric_file(path, self._series_cache())
+        columns, warning = read_metric_file(path, self._series_cache(), self.root_real)
         if warning:
             self._warn(warning)
         return columns
@@ -967,7 +1064,8 @@ class FileStore(Store):
             cache is not None and cache.holds_file(path, st)
         ):
             return None
-        return file_series_job, path, None if cache is None else str(cache.directory)
+        directory = None if cache is None else str(cache.directory)
+        return file_series_job, path, directory, self.root_real
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric of one run, in file order (MLflow's order)."""

@@ -24,14 +24,11 @@ from typing import Any
 
 import yaml
 
+from . import yamlfast
 from .artifacts import resolve_artifact_root
 from .base import Store
 from .errors import StoreError
-
-try:
-    from yaml import CSafeLoader as _SafeLoader
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+from .rawread import read_bytes, read_head
 
 MLMODEL = "MLmodel"
 #: Rows of an input example kept for display.
@@ -296,16 +293,14 @@ def _load_mlmodel(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
     folder = target.parent if target.name == MLMODEL and target.is_file() else target
     mlmodel = folder / MLMODEL
     try:
-        size = mlmodel.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise MLmodelError(f"{mlmodel} is {size} bytes, too large for an MLmodel file")
-        text = mlmodel.read_text(encoding="utf-8", errors="replace")
+        data = read_bytes(str(mlmodel), os.path.realpath(folder), MAX_FILE_BYTES)
+        text = data.decode("utf-8", "replace")
     except FileNotFoundError as exc:
         raise MLmodelError(f"{folder} holds no MLmodel file") from exc
     except OSError as exc:
         raise MLmodelError(f"cannot read {mlmodel}: {exc.strerror or exc}") from exc
     try:
-        data = yaml.load(text, Loader=_SafeLoader)  # the safe loader: plain data only
+        data = yamlfast.loads(text)  # the safe loader, refusing alias bombs
     except yaml.YAMLError as exc:
         raise MLmodelError(f"{mlmodel} is not valid YAML: {_first_line(exc)}") from exc
     if not isinstance(data, dict):
@@ -494,8 +489,7 @@ def _read_text(folder: Path, rel: str) -> tuple[str | None, str | None]:
     if target is None:
         return None, f"{rel!r} points outside the model folder; not read"
     try:
-        with open(target, "rb") as fh:
-            data = fh.read(MAX_TEXT_CHARS + 1)
+        data = read_head(str(target), MAX_TEXT_CHARS + 1)
     except FileNotFoundError:
         return None, None
     except OSError as exc:
@@ -581,7 +575,7 @@ def _read_json(folder: Path, rel: str) -> tuple[Any, str | None]:
         size = target.stat().st_size
         if size > MAX_FILE_BYTES:
             return None, f"the input example {rel} is {size // 1024} KB; too large to show"
-        text = target.read_text(encoding="utf-8", errors="replace")
+        text = read_bytes(str(target), None, MAX_FILE_BYTES).decode("utf-8", "replace")
     except FileNotFoundError:
         return None, None
     except OSError as exc:
@@ -733,7 +727,8 @@ def _folder_size(folder: Path) -> int | None:
 
 
 def _opt_str(value: Any) -> str | None:
-    return None if value is None else str(value)
+    """A scalar as text; None for nothing, or for a list or mapping where a scalar belongs."""
+    return None if value is None or isinstance(value, (dict, list)) else str(value)
 
 
 def _first_line(exc: Exception) -> str:

@@ -70,17 +70,17 @@ from urllib.parse import quote, urlparse
 
 import yaml
 
+from . import yamlfast
 from .base import Store
 from .entities import STAGE_DELETED_INTERNAL, STAGES
 from .errors import ReadOnlyError, StoreError, as_sentence
+from .rawread import MAX_FILE_BYTES, check_size, open_regular, read_bytes, read_rest
 from .registry_schema import load_tested_schemas, registry_schema, untested_difference
 
 try:
     from yaml import CSafeDumper as _SafeDumper
-    from yaml import CSafeLoader as _SafeLoader
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeDumper as _SafeDumper  # type: ignore[assignment]
-    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
 #: The tag on an MLflow 3 logged model listing the versions registered from it (fluent
 #: `mlflow.register_model`, mlflow/tracking/_model_registry/fluent.py).
@@ -1009,6 +1009,8 @@ class _FileBackend(_Backend):
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        #: Files are read only inside it (see rawread.open_regular).
+        self.root_real = os.path.realpath(root)
         self.models = root / "models"
         self._lock = threading.Lock()
 
@@ -1078,14 +1080,14 @@ class _FileBackend(_Backend):
             if delay:
                 time.sleep(delay)
             try:
-                seen = _read_seen(path)
+                seen = _read_seen(path, self.root_real)
             except OSError as exc:
                 raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
             if seen is None:
                 return None
             try:
                 text = seen.data.decode("utf-8")
-                data = yaml.load(text, Loader=_SafeLoader)  # the safe loader: plain data only
+                data = yamlfast.loads(text)  # the safe loader, refusing alias bombs
             except (UnicodeDecodeError, yaml.YAMLError):
                 continue
             if required and not text.endswith("\n"):
@@ -1094,8 +1096,7 @@ class _FileBackend(_Backend):
                 return seen, data
         raise StoreError(f"{path} is empty, partial or damaged; not writing over it")
 
-    @staticmethod
-    def _read_files(folder: Path) -> dict[str, str]:
+    def _read_files(self, folder: Path) -> dict[str, str]:
         """Tag or alias files under `folder` (keys may hold '/': nested folders)."""
         out: dict[str, str] = {}
         if not folder.is_dir():
@@ -1107,9 +1108,8 @@ class _FileBackend(_Backend):
                 full = os.path.join(dirpath, fname)
                 key = os.path.relpath(full, folder).replace(os.sep, "/")
                 try:
-                    with open(full, encoding="utf-8") as fh:
-                        out[key] = fh.read()
-                except OSError:
+                    out[key] = read_bytes(full, self.root_real).decode("utf-8")
+                except (OSError, UnicodeDecodeError):
                     continue
         return out
 
@@ -1257,7 +1257,7 @@ class _FileBackend(_Backend):
             return True
         tmp = self._write_tmp(tmp_folder, text, seen.mode)
         try:
-            if _read_seen(target) != seen:
+            if _read_seen(target, self.root_real) != seen:
                 return False
             # An MLflow write landing between this check and the rename would be lost: the
             # one window left (see the module docstring).
@@ -1429,7 +1429,7 @@ class _FileBackend(_Backend):
         tag.parent.mkdir(parents=True, exist_ok=True)
 
         def change() -> tuple[_Seen | None, str]:
-            seen = _read_seen(tag)
+            seen = _read_seen(tag, self.root_real)
             current = None if seen is None else seen.data.decode("utf-8", errors="replace")
             return seen, _model_versions_tag(current, name, version)
 
@@ -1505,13 +1505,18 @@ class _Seen:
     data: bytes
 
 
-def _read_seen(path: Path) -> _Seen | None:
+def _read_seen(path: Path, root_real: str) -> _Seen | None:
+    """A file's bytes and what identifies that version of it; None when there is none. Read as
+    the store's readers read (rawread): without blocking, no link out of the store, a sane size."""
     try:
-        with open(path, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            data = fh.read()
+        fd, st = open_regular(str(path), root_real)
     except FileNotFoundError:
         return None
+    try:
+        check_size(str(path), st.st_size, MAX_FILE_BYTES)
+        data = read_rest(fd, 0, st.st_size, MAX_FILE_BYTES)
+    finally:
+        os.close(fd)
     return _Seen((st.st_ino, st.st_size, st.st_mtime_ns), stat.S_IMODE(st.st_mode), data)
 
 
@@ -1532,9 +1537,10 @@ def _holds_model(files: tuple[str, ...]) -> bool:
 
 
 def _read_or_none(path: Path) -> str | None:
+    """A file's text; None when it is missing, unreadable or no regular file (a FIFO...)."""
     try:
-        return path.read_text(encoding="utf-8")
-    except OSError:
+        return read_bytes(str(path)).decode("utf-8")
+    except (OSError, UnicodeDecodeError):
         return None
 
 

@@ -42,7 +42,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .rawread import O_READ, read_rest
+from .rawread import open_regular, read_rest
 from .scan_cache import RACY_NS, cache_dir
 
 #: Bump when the entry layout or the reader's semantics change: old entries are then ignored.
@@ -181,14 +181,16 @@ class SeriesCache:
                 total -= size
 
     # -- file store ------------------------------------------------------------------------------
-    def metric_file(self, path: str, parse: Callable[[bytes], Columns]) -> Columns:
+    def metric_file(
+        self, path: str, parse: Callable[[bytes], Columns], root_real: str | None = None
+    ) -> Columns:
         """`parse` of the metric file at `path` (its complete lines), from the cache when it can.
 
-        Raises OSError as reading the file would (FileNotFoundError when there is none).
+        Raises OSError as reading the file would (FileNotFoundError when there is none); only
+        a regular file is read, and a symlink only if it leads inside `root_real`.
         """
-        fd = os.open(path, O_READ)
+        fd, before = open_regular(path, root_real)
         try:
-            before = os.fstat(fd)
             if before.st_size < self.min_file_bytes:
                 return parse(read_rest(fd, 0, before.st_size))
             name = _file_name(path)

@@ -59,6 +59,7 @@ from .file_store import (
     _parse_metric_line,
     _status_name,
 )
+from .rawread import open_regular, read_bytes
 
 log = logging.getLogger(__name__)
 
@@ -600,6 +601,7 @@ class _FileFollower(_Backend):
         self.watch_dir = self.root
         self.where = self.root
         self._prefix = self.root + os.sep
+        self._root_real = os.path.realpath(self.root)
         self._registry = os.path.join(self.root, REGISTRY)
         self.exps: dict[str, _Exp] = {}
         self.runs: dict[str, _Run] = {}
@@ -767,11 +769,9 @@ class _FileFollower(_Backend):
         items.sort()
         return hash(tuple(items)), newest
 
-    @staticmethod
-    def _read_meta(path: str) -> tuple[dict, int]:
+    def _read_meta(self, path: str) -> tuple[dict, int]:
         """(parsed meta.yaml, hash of its bytes); raises _Retry when caught mid-write."""
-        with open(path, "rb") as fh:
-            data = fh.read()
+        data = read_bytes(path, self._root_real)
         if not data.strip():
             raise _Retry(path)
         try:
@@ -967,8 +967,9 @@ class _FileFollower(_Backend):
         path = os.path.join(run.path, "metrics", *key.split("/"))
         offset = run.offsets.get(key, 0)
         try:
-            with open(path, "rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
+            fd, st = open_regular(path, self._root_real)
+            with os.fdopen(fd, "rb") as fh:
+                size = st.st_size
                 if size < offset:
                     # MLflow only appends: a shorter file was rewritten by someone else. Its
                     # points can't be told apart from old ones; the run is re-read instead.

@@ -6,6 +6,11 @@ matters when a store holds 10,000 runs. Plain scalars are typed with PyYAML's ow
 resolvers, so the result is what `yaml.safe_load` gives; anything outside the simple form
 (nested blocks, escapes, folded lines, comments, anchors) goes to `yaml.safe_load` with the C
 loader instead. Nothing here ever builds arbitrary Python objects.
+
+Every YAML read of a store goes through `loads`, which also refuses an alias bomb: anchors
+nested a few deep expand a 615-byte file into billions of nodes, which PyYAML builds as shared
+references in no time, but which turning into text (str(), an export) never finishes. The
+composed document is counted as if expanded, before anything is built from it.
 """
 
 from __future__ import annotations
@@ -32,6 +37,60 @@ _INDICATORS = frozenset("[]{}|>&*!%@`#,?:\"'")
 _UNUSUAL = re.compile(
     "[^\x09\x0a\x0d\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 )
+
+
+#: The most nodes a document may hold once its aliases are expanded (MLflow's files hold at
+#: most a few hundred; a signature is one JSON string).
+MAX_NODES = 100_000
+
+
+class TooLargeError(yaml.YAMLError):
+    """A document holding more than MAX_NODES nodes once its aliases are expanded."""
+
+
+class _CappedLoader(_Loader):
+    """The safe loader, refusing a document that expands to more than MAX_NODES nodes."""
+
+    def get_single_data(self) -> Any:
+        node = self.get_single_node()
+        if node is None:
+            return None
+        _check_expanded_size(node)
+        return self.construct_document(node)
+
+
+def _check_expanded_size(root: yaml.Node) -> None:
+    """Raise TooLargeError when `root` expands past MAX_NODES; each distinct node is walked once.
+
+    The expanded size of a node is 1 plus that of its children, an aliased node counting each
+    time it is used: computed bottom-up over the node graph, without recursion.
+    """
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if children_done or not children:
+            total = 1 + sum(sizes[id(child)] for child in children)
+            if total > MAX_NODES:
+                raise TooLargeError(
+                    f"more than {MAX_NODES:,} values once its aliases are expanded"
+                    " (a YAML alias bomb?)"
+                )
+            sizes[id(node)] = total
+            continue
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    return []
 
 
 class _NotFlat(Exception):
@@ -105,7 +164,8 @@ def _parse_flat(text: str) -> dict[str, Any]:
 def loads(data: bytes | str) -> Any:
     """Parse a YAML document as `yaml.safe_load` would; fast for MLflow's flat meta files.
 
-    Raises `yaml.YAMLError` or `UnicodeDecodeError` on malformed input.
+    Raises `yaml.YAMLError` (`TooLargeError` for an alias bomb) or `UnicodeDecodeError` on
+    malformed input.
     """
     text = data.decode("utf-8") if isinstance(data, bytes) else data
     if not text.strip():
@@ -115,4 +175,4 @@ def loads(data: bytes | str) -> Any:
             raise _NotFlat
         return _parse_flat(text)
     except _NotFlat:
-        return yaml.load(text, Loader=_Loader)  # a safe loader: plain data only
+        return yaml.load(text, Loader=_CappedLoader)  # a safe loader: plain data only

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 from pathlib import Path
 
@@ -45,11 +46,38 @@ def test_relocated_store_is_found_under_the_store(edge_run):
 
 
 def test_recorded_path_that_exists_is_used_as_is(tmp_path):
-    folder = tmp_path / "art"
-    folder.mkdir()
+    folder = tmp_path / "store" / "art"
+    folder.mkdir(parents=True)
     for recorded in (folder.as_uri(), str(folder), f"file:{folder}"):
-        root = resolve_artifact_root(recorded, tmp_path / "elsewhere")
+        root = resolve_artifact_root(recorded, tmp_path / "store")
         assert root.path == folder and root.note is None, recorded
+
+
+@pytest.mark.parametrize("recorded", ["file:///etc", "/etc", "file://localhost/etc", "../.."])
+def test_artifact_folder_outside_the_store_is_not_browsed(tmp_path, recorded):
+    store_root = tmp_path / "a" / "b" / "mlruns"
+    store_root.mkdir(parents=True)
+    root = resolve_artifact_root(recorded, store_root)
+    assert root.path is None
+    assert "outside the store" in root.note and str(store_root) in root.note
+    assert list_artifacts(root) == []
+    with pytest.raises(StoreError, match="outside the store"):
+        read_text_preview(root, "passwd")
+
+
+def test_run_recording_etc_as_its_artifacts_is_not_browsed(edge_run):
+    store, run = edge_run
+    meta = store.location / run.experiment_id / run.run_id / "meta.yaml"
+    text = meta.read_text().replace(run.artifact_uri, "file:///etc")
+    meta.write_text(text)
+    run = store.run(run.run_id)
+    assert run.artifact_uri == "file:///etc"
+    root = store.artifact_root(run)
+    assert root.path is None and "outside the store" in root.note
+    # A link from inside the store out of it is no way round.
+    (store.location / "etc-link").symlink_to("/etc")
+    root = resolve_artifact_root(str(store.location / "etc-link"), store.location)
+    assert root.path is None and "outside the store" in root.note
 
 
 def test_tail_of_recorded_path_matched_under_store_root(tmp_path):
@@ -165,3 +193,19 @@ def test_sqlite_fixture_artifacts_resolve_relative_to_the_database(tmp_path):
     recorded = f"/gone/{fixture.name}/mlruns/{run_dir.parent.name}/{run_dir.name}/artifacts"
     root = resolve_artifact_root(recorded, fixture)
     assert root.path == run_dir / "artifacts"
+
+
+def test_fifo_artifact_is_listed_but_not_read(edge_run):
+    store, run = edge_run
+    root = store.artifact_root(run)
+    fifo = root.path / "pipe"
+    os.mkfifo(fifo)
+    assert "pipe" in {e.path for e in list_artifacts(root)}
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        preview = pool.submit(read_text_preview, root, "pipe")
+        try:
+            with pytest.raises(StoreError, match="not a regular file"):
+                preview.result(timeout=60)  # a blocked read fails the test, not hangs it
+        finally:
+            if not preview.done():  # a writer opening the FIFO sets the blocked reader free
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))

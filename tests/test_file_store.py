@@ -9,14 +9,16 @@ import random
 import shutil
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
 import yaml
 
+import store.file_store
 from store import yamlfast
 from store.errors import NotAStoreError
-from store.file_store import FileStore, _latest_by_lines, latest_point
+from store.file_store import FileStore, _latest_by_lines, latest_point, latest_point_of_file
 from tests.conftest import FIXTURE_STORES, copy_fixture, expected_reading
 from tests.readings import assert_same_reading as check_reading
 
@@ -289,6 +291,63 @@ def test_latest_point_whole_file_path_reads_as_line_by_line():
         assert repr(got[0]) == repr(expected[0]), body  # nan and -0.0 by their spelling
 
 
+def _latest_streamed(path: Path) -> tuple:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return latest_point_of_file(os.read(fd, store.file_store.CHUNK), fd, path.stat().st_size)
+    finally:
+        os.close(fd)
+
+
+def test_latest_point_read_in_blocks_is_that_of_the_whole_file(tmp_path, monkeypatch):
+    """Cut into blocks anywhere (inside lines, between NaN ties), the answer is the same."""
+    monkeypatch.setattr("store.file_store.CHUNK", 16)
+    rng = random.Random(7)
+    path = tmp_path / "metric"
+    for _ in range(400):
+        monkeypatch.setattr("store.file_store.STREAM_BLOCK", rng.choice((16, 23, 40, 64)))
+        lines = [
+            b" ".join(rng.choice(_FIELDS) for _ in range(rng.choice((3, 3, 3, 2, 5))))
+            for _ in range(rng.randint(1, 30))
+        ]
+        body = b"\n".join(lines) + rng.choice((b"\n", b"", b"\n12 0."))
+        path.write_bytes(body)
+        point, bad, _ = _latest_streamed(path)
+        expected = latest_point(body)
+        assert bad == expected[1], body
+        assert repr(point) == repr(expected[0]), body  # nan and -0.0 by their spelling
+
+
+def test_overlong_metric_line_is_one_bad_line(tmp_path, monkeypatch):
+    monkeypatch.setattr("store.file_store.CHUNK", 16)
+    monkeypatch.setattr("store.file_store.STREAM_BLOCK", 32)
+    monkeypatch.setattr("store.file_store.MAX_LINE", 100)
+    path = tmp_path / "metric"
+    path.write_bytes(b"1 0.5 0\n" + b"9" * 1000 + b" 1 1\n2 0.7 1\n" + b"3" * 500)
+    assert _latest_streamed(path) == ((1, 2, 0.7), 1, False)
+
+
+def test_long_metric_file_is_listed_in_bounded_memory(tmp_path, monkeypatch):
+    """A run's latest point of a long history takes a few blocks of memory, not the file's."""
+    monkeypatch.setattr("store.file_store.STREAM_BLOCK", 256 << 10)
+    mlruns = copy_fixture("mlflow-3.17.2-file", tmp_path) / "mlruns"
+    store = FileStore(mlruns, use_cache=False)
+    run = next(r for r in store.runs() if r.run_name == "sweep-1")
+    path = next(mlruns.glob(f"*/{run.run_id}/metrics")) / "long"
+    lines = (f"{1735689660000 + i} {i / 7!r} {i}\n" for i in range(300_000))
+    path.write_text("".join(lines))
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        run = FileStore(mlruns, use_cache=False).run(run.run_id)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert run.metrics["long"].step == 299_999
+    assert run.metrics["long"].value == 299_999 / 7
+    assert peak < size / 2, (peak, size)
+
+
 # -- the fast meta.yaml reader --------------------------------------------------------------
 @pytest.mark.parametrize(
     "value",
@@ -420,3 +479,13 @@ def test_a_tag_read_between_truncate_and_write_reads_whole(tmp_path, how):
     finally:
         writer.join()
     assert got == "rewritten value"
+
+
+def test_yamlfast_refuses_an_alias_bomb_before_building_it():
+    bomb = "a0: &a0 [" + ",".join(["lol"] * 9) + "]\n"
+    bomb += "".join(f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]\n" for i in range(1, 9))
+    bomb += "name: *a8\n"
+    with pytest.raises(yamlfast.TooLargeError, match="alias bomb"):
+        yamlfast.loads(bomb)
+    # Aliases MLflow's own dumper may write (a repeated object) still read.
+    assert yamlfast.loads("a: &x [1, {b: 2}]\nc: *x\n") == {"a": [1, {"b": 2}], "c": [1, {"b": 2}]}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
+import anyio
 import pytest
 from textual.widgets import DataTable, Markdown, TabbedContent, Tree
 
@@ -411,6 +413,31 @@ async def test_remote_artifact_uri_says_it_cannot_be_browsed(store_copy):
         text = screen_text(app)
         assert "stored remotely (s3:)" in text
         assert "cannot be browsed locally" in text
+
+
+async def test_fifo_artifact_preview_ends_and_q_exits(store_copy):
+    """A FIFO among the artifacts: the preview says what it is, and `q` still quits."""
+    mlruns = store_copy(STORE)
+    run_id = run_id_named(EDGE_RUN)
+    fifo = _run_folder(mlruns, run_id) / "artifacts" / "pipe"
+    os.mkfifo(fifo)
+    app = make_app(mlruns)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_run(pilot, run_id)
+        tree = await _artifacts(pilot, screen)
+        tree.move_cursor(_node(tree, "pipe"))
+        try:
+            with anyio.fail_after(60):  # a blocked preview fails the test, not hangs it
+                await settle(pilot)
+        except TimeoutError:
+            # A reader blocked on the FIFO is set free by a writer opening it, so that the
+            # app can shut down and the failure be reported.
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            raise
+        assert "not a regular file (a FIFO)" in screen_text(app)
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.return_code == 0
 
 
 async def test_note_with_escape_codes_cannot_drive_the_terminal(store_copy):
