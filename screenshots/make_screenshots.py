@@ -30,8 +30,8 @@ async def settle(pilot) -> None:
 async def shot(
     store_path: Path, name: str, steps: Callable[[object], Awaitable[None]] | None = None
 ) -> None:
-    from store import open_store
-    from tui.app import MltuiApp
+    from mltui.store import open_store
+    from mltui.tui.app import MltuiApp
 
     app = MltuiApp(open_store(store_path), watch=False, demo=True)
     async with app.run_test(size=SIZE) as pilot:
@@ -110,7 +110,7 @@ async def registry(pilot) -> None:
 
 async def model_versions(pilot) -> None:
     """The sweep's registered model: stages, aliases, descriptions."""
-    from store.demo import WINE_MODEL
+    from mltui.store.demo import WINE_MODEL
 
     await registry(pilot)
     await settle(pilot)
@@ -133,7 +133,7 @@ async def help_screen(pilot) -> None:
 
 
 async def main() -> None:
-    from store.demo import build_demo_store
+    from mltui.store.demo import build_demo_store
 
     with tempfile.TemporaryDirectory(prefix="mltui-shots-") as tmp:
         store_path = build_demo_store(Path(tmp))

@@ -26,6 +26,14 @@ TAG_USER = "mlflow.user"
 TAG_SOURCE_NAME = "mlflow.source.name"
 TAG_NOTE = "mlflow.note.content"
 TAG_LOG_MODEL_HISTORY = "mlflow.log-model.history"
+#: A registered model with this tag set to exactly "true" is a prompt (MLflow's searches add the
+#: filter tags.`mlflow.prompt.is_prompt` != 'true', case-sensitive, on both registry stores).
+TAG_IS_PROMPT = "mlflow.prompt.is_prompt"
+
+
+def is_prompt(tags: dict[str, str]) -> bool:
+    """True for a registered model MLflow counts as a prompt (and leaves out of model searches)."""
+    return tags.get(TAG_IS_PROMPT) == "true"
 
 
 @dataclass(slots=True)

@@ -51,6 +51,7 @@ from .entities import (
     ModelVersion,
     RegisteredModel,
     Run,
+    is_prompt,
 )
 from .errors import NotAStoreError
 from .gcpause import GcPause as _GcPause
@@ -90,8 +91,6 @@ SLOW_SCAN_SECONDS = 0.25
 BATCH_SECONDS = 0.2
 #: LoggedModelStatus by the integer a 3.x logged model's meta.yaml holds.
 LOGGED_MODEL_STATUS = {0: "UNSPECIFIED", 1: "PENDING", 2: "READY", 3: "FAILED"}
-#: Registered models tagged so are prompts; MLflow's search_registered_models leaves them out.
-PROMPT_TAG = "mlflow.prompt.is_prompt"
 
 #: meta.yaml keys whose value MLflow writes as a list or mapping (all others are scalars).
 _NESTED_KEYS = frozenset({"tags", "aliases", "params", "metrics"})
@@ -1265,7 +1264,7 @@ class FileStore(Store):
         out = []
         for model_dir in self._model_dirs():
             rm = self._registered_model(model_dir)
-            if rm is not None and rm.tags.get(PROMPT_TAG, "").lower() != "true":
+            if rm is not None and not is_prompt(rm.tags):
                 out.append(rm)
         return sorted(out, key=lambda m: m.name)
 

@@ -38,7 +38,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import resource_tracker
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .series import Series
@@ -105,7 +104,9 @@ def _executor() -> ProcessPoolExecutor | None:
             try:
                 _start_tracker()
                 context = multiprocessing.get_context("forkserver")
-                context.set_forkserver_preload(["store.file_store", "store.sqlite_store"])
+                context.set_forkserver_preload(
+                    ["mltui.store.file_store", "mltui.store.sqlite_store"]
+                )
                 _pool = ProcessPoolExecutor(worker_count(), mp_context=context, initializer=_quiet)
             except Exception:  # whatever stops a pool here, reading in the thread still works
                 _unusable = True
@@ -320,22 +321,3 @@ def _quiet() -> None:
 
 def _ready() -> bool:
     return True
-
-
-#: SQLite stores opened by this worker, by database path (opening reads the schema once).
-_opened: dict[tuple[str, Any], Store] = {}
-
-
-def sqlite_series_job(db_path: str, run_id: str, key: str, cache: str | None) -> JobResult:
-    """One SQLite history, read by a worker through a read-only store of its own."""
-    from .series_cache import SeriesCache
-    from .sqlite_store import SqliteStore
-
-    store = _opened.get((db_path, cache))
-    if store is None:
-        store = _opened[(db_path, cache)] = SqliteStore(db_path)
-        store.use_cache = cache is not None
-        if cache is not None:
-            store._series = SeriesCache(Path(cache))
-    series = store.metric_series(run_id, key)
-    return as_result(series.steps, series.timestamps, series.values, None)

@@ -47,6 +47,7 @@ from .entities import (
     ModelVersion,
     RegisteredModel,
     Run,
+    is_prompt,
 )
 from .errors import NotAStoreError, StoreError, StoreLocked
 from .gcpause import GcPause
@@ -78,8 +79,6 @@ _KNOWN = frozenset(KNOWN_REVISIONS)
 
 #: mlflow/entities/logged_model_status.py `LoggedModelStatus.from_int`.
 _LOGGED_MODEL_STATUS = {0: "UNSPECIFIED", 1: "PENDING", 2: "READY", 3: "FAILED"}
-#: mlflow/entities/model_registry/prompt_version.py; search_registered_models hides these.
-_IS_PROMPT_TAG = "mlflow.prompt.is_prompt"
 #: How long one try to read waits inside SQLite for a writer's lock; `_read` tries again after
 #: a pause (LOCK_FIRST_PAUSE, doubling up to LOCK_MAX_PAUSE) until `busy_timeout` has passed.
 LOCK_ATTEMPT_SECONDS = 0.1
@@ -874,7 +873,7 @@ class SqliteStore(Store):
         if row is None or not isinstance(row[0], int) or row[0] < parallel.MIN_JOB_STEPS:
             return None
         directory = None if cache is None else str(cache.directory)
-        return parallel.sqlite_series_job, str(self.location), str(run_id), key, directory
+        return sqlite_series_job, str(self.location), str(run_id), key, directory
 
     def _metric_columns(self, run_id: str, key: str) -> tuple[array, array, array]:
         """(steps, timestamps, values) of one history, as `metric_series` hands them over."""
@@ -1111,7 +1110,7 @@ class SqliteStore(Store):
             models = []
             for ws, name, created, updated, desc in conn.execute(sql):
                 model_tags = tags.get((ws, name), {})
-                if not include_prompts and model_tags.get(_IS_PROMPT_TAG) == "true":
+                if not include_prompts and is_prompt(model_tags):
                     continue
                 models.append(
                     RegisteredModel(
@@ -1145,6 +1144,24 @@ class SqliteStore(Store):
 
 class _Retry(Exception):
     """Raised inside `_snapshot` when a read must be repeated with lenient text decoding."""
+
+
+#: SQLite stores opened by this worker, by database path (opening reads the schema once).
+_opened: dict[tuple[str, str | None], SqliteStore] = {}
+
+
+def sqlite_series_job(db_path: str, run_id: str, key: str, cache: str | None) -> parallel.JobResult:
+    """One SQLite history, read by a worker through a read-only store of its own."""
+    from .series_cache import SeriesCache
+
+    store = _opened.get((db_path, cache))
+    if store is None:
+        store = _opened[(db_path, cache)] = SqliteStore(db_path)
+        store.use_cache = cache is not None
+        if cache is not None:
+            store._series = SeriesCache(Path(cache))
+    series = store.metric_series(run_id, key)
+    return parallel.as_result(series.steps, series.timestamps, series.values, None)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

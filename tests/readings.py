@@ -174,8 +174,8 @@ def reading_of(store) -> dict[str, Any]:
 
 def shown_by_the_app(store) -> None:
     """What the screens and exports format from a reading: times, values, durations."""
-    from tui.csv_export import run_value
-    from tui.text import format_time, format_time_short, format_value
+    from mltui.tui.csv_export import run_value
+    from mltui.tui.text import format_time, format_time_short, format_value
 
     for exp in store.experiments(include_deleted=True):
         format_time(exp.creation_time), format_time(exp.last_update_time)
@@ -193,9 +193,9 @@ def shown_by_the_app(store) -> None:
 def problems_reading(store_path, capsys, *export_args: str) -> list[str]:
     """What goes wrong exporting (`mltui export`, JSONL and CSV) and reading a store as the app
     does: each exception or failed exit, and any warning on more than one line."""
-    from store import open_store
-    from store.export import export_records, write_csv
-    from tui.cli import main
+    from mltui.store import open_store
+    from mltui.store.export import export_records, write_csv
+    from mltui.tui.cli import main
 
     problems = []
     try:

@@ -70,9 +70,9 @@ def race(folder: Path, seconds: float) -> dict[str, Any]:
     import mlflow
     from mlflow import MlflowClient
 
-    from store import open_store
-    from store.errors import StoreError
-    from store.registry_write import RegistryWriter
+    from mltui.store import open_store
+    from mltui.store.errors import StoreError
+    from mltui.store.registry_write import RegistryWriter
 
     uri = (folder / "mlruns").as_uri()
     proc = subprocess.Popen(

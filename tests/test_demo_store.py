@@ -21,8 +21,8 @@ mlflow = pytest.importorskip("mlflow")
 from mlflow import MlflowClient  # noqa: E402
 from mlflow.entities import LoggedModelStatus, ViewType  # noqa: E402
 
-from store.demo import WINE_FEATURES, WINE_MODEL, build_demo_store, demo_spec  # noqa: E402
-from store.synth import (  # noqa: E402
+from mltui.store.demo import WINE_FEATURES, WINE_MODEL, build_demo_store, demo_spec  # noqa: E402
+from mltui.store.synth import (  # noqa: E402
     ExperimentSpec,
     RunSpec,
     StoreSpec,
@@ -339,7 +339,7 @@ def test_synth_writes_the_bytes_mlflow_writes(tmp_path, monkeypatch):
         Param,
     )
 
-    from store.synth import (
+    from mltui.store.synth import (
         DatasetSpec,
         LoggedModelSpec,
         ModelVersionSpec,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from store import open_store
+from mltui.store import open_store
 from tests.conftest import FIXTURE_STORES, copy_fixture, store_path
 
 
@@ -36,8 +36,8 @@ def test_counts_and_last_activity_match_mlflows_reading(fixture):
 def test_file_store_counts_from_meta_yaml_agree_with_a_full_read_of_a_damaged_store(tmp_path):
     """The file store counts from meta.yaml alone; it must skip exactly the runs a full read
     skips: an empty meta.yaml, malformed YAML, a run filed under the wrong experiment."""
-    from store.base import Store
-    from store.file_store import FileStore
+    from mltui.store.base import Store
+    from mltui.store.file_store import FileStore
 
     mlruns = copy_fixture("mlflow-3.17.2-file", tmp_path) / "mlruns"
     metas = sorted(mlruns.glob("[0-9]*/*/meta.yaml"))

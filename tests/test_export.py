@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from mltui.tui.cli import main
 from tests.conftest import copy_fixture
-from tui.cli import main
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stores"
 STORES = sorted(p for p in FIXTURES.glob("*") if (p / "expected.json").exists())
@@ -162,7 +162,7 @@ def test_bad_filter_names_the_token_and_exits_2(capsys, tmp_path):
 )
 def test_not_a_store_is_one_sentence_and_exit_2(arg, words):
     proc = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "export", arg], capture_output=True, text=True
+        [sys.executable, "-m", "mltui.tui.cli", "export", arg], capture_output=True, text=True
     )
     assert proc.returncode == 2
     assert words in proc.stderr.lower()
@@ -173,7 +173,7 @@ def test_not_a_store_is_one_sentence_and_exit_2(arg, words):
 def test_folder_that_is_not_a_store(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     proc = subprocess.run(
-        [sys.executable, "-m", "tui.cli", str(tmp_path)], capture_output=True, text=True
+        [sys.executable, "-m", "mltui.tui.cli", str(tmp_path)], capture_output=True, text=True
     )
     assert proc.returncode == 2
     assert "not an MLflow store" in proc.stderr
@@ -239,7 +239,7 @@ def test_output_onto_a_full_disk(capsys, tmp_path):
 def test_stdout_on_a_full_disk_is_one_line():
     with open("/dev/full", "w") as full:
         proc = subprocess.run(
-            [sys.executable, "-m", "tui.cli", "export", str(target(STORES[-1])), "--history"],
+            [sys.executable, "-m", "mltui.tui.cli", "export", str(target(STORES[-1])), "--history"],
             stdout=full,
             stderr=subprocess.PIPE,
             text=True,

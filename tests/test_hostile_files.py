@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from store.file_store import FileStore
+from mltui.store.file_store import FileStore
 from tests.conftest import copy_fixture
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,7 +28,7 @@ CHILD_MEMORY = 2 << 30
 _READ_IN_CHILD = textwrap.dedent(
     """
     import json, sys
-    from store.file_store import FileStore
+    from mltui.store.file_store import FileStore
     from tests.readings import reading_of
     store = FileStore(sys.argv[1], use_cache=False)
     reading = reading_of(store)
@@ -175,7 +175,7 @@ def test_export_never_prints_a_linked_file_of_the_machine(mlruns, tmp_path):
     run_dir = _run_dir(mlruns, "sweep-1")
     path = run_dir / "tags" / "sweep.index"
     _plant_link(path, "/etc/passwd")
-    done = _child(["-m", "tui.cli", "export", str(mlruns), "--all", "--history"], tmp_path)
+    done = _child(["-m", "mltui.tui.cli", "export", str(mlruns), "--all", "--history"], tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "root:" not in done.stdout
     assert "sweep-2" in done.stdout

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from store import NotAStoreError, open_store
-from store.locate import default_store_target, path_from_uri
+from mltui.store import NotAStoreError, open_store
+from mltui.store.locate import default_store_target, path_from_uri
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stores"
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from store import open_store
-from store.base import Store
-from store.file_store import FileStore, _complete_lines, _parse_metric_line, metric_columns
-from store.series import Series
+from mltui.store import open_store
+from mltui.store.base import Store
+from mltui.store.file_store import FileStore, _complete_lines, _parse_metric_line, metric_columns
+from mltui.store.series import Series
 from tests.conftest import FIXTURE_IDS, FIXTURE_STORES, copy_fixture, store_path
 
 NAN = float("nan")

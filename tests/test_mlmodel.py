@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from store.mlmodel import (
+from mltui.store.mlmodel import (
     EXAMPLE_ROWS,
     MLmodelError,
     find_mlmodels,
@@ -500,8 +500,8 @@ def test_find_mlmodels_is_bounded(tmp_path: Path):
 )
 def test_model_folder_of_every_registered_version(fixture: str):
     """A version's storage location names a folder that moved with the store; it is found."""
-    from store import open_store
-    from store.mlmodel import model_folder
+    from mltui.store import open_store
+    from mltui.store.mlmodel import model_folder
     from tests.conftest import store_path
 
     store = open_store(store_path(STORES_DIR / fixture))

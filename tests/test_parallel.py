@@ -13,9 +13,9 @@ from dataclasses import replace
 
 import pytest
 
-from store import file_store, open_store, parallel
-from store.export import run_record
-from store.series import Series
+from mltui.store import file_store, open_store, parallel
+from mltui.store.export import run_record
+from mltui.store.series import Series
 from tests.conftest import FIXTURE_IDS, FIXTURE_STORES, copy_fixture, store_path
 
 pytestmark = pytest.mark.skipif(

@@ -29,9 +29,9 @@ from typing import Any
 import pytest
 import yaml
 
-from store import ReadOnlyError, open_store
-from store.errors import as_sentence
-from store.registry_write import (
+from mltui.store import ReadOnlyError, open_store
+from mltui.store.errors import as_sentence
+from mltui.store.registry_write import (
     TAG_MODEL_VERSIONS,
     InvalidWriteError,
     RegistryWriter,
@@ -952,8 +952,8 @@ def test_description_reverted_by_another_writer_is_put_back_then_given_up(
 ):
     """A rewrite from a stale copy (as MLflow's file registry does) is undone while it lasts;
     past the time allowed, the write fails with one clear sentence, and nothing else is lost."""
-    from store.errors import StoreError
-    from store.registry_write import _FileBackend
+    from mltui.store.errors import StoreError
+    from mltui.store.registry_write import _FileBackend
 
     folder = copy_fixture("mlflow-3.17.2-file", tmp_path)
     meta = folder / "mlruns" / "models" / W / "meta.yaml"
@@ -1010,7 +1010,7 @@ def test_an_mlflow_write_between_our_read_and_replace_is_kept(
 ):
     """MLflow writes the very file we are rewriting, right after we read it: our swap notices,
     reads again and keeps MLflow's change with ours."""
-    from store.registry_write import _FileBackend
+    from mltui.store.registry_write import _FileBackend
 
     folder = copy_fixture("mlflow-3.17.2-file", tmp_path)
     client = client_for(folder)
@@ -1044,7 +1044,7 @@ def test_an_mlflow_write_between_our_read_and_replace_is_kept(
 def test_a_meta_yaml_being_written_is_never_written_over(tmp_path: Path):
     """MLflow truncates meta.yaml, then writes it: a file cut short (here: before `name`) is
     waited for, then refused in one sentence, and left as it is."""
-    from store.errors import StoreError
+    from mltui.store.errors import StoreError
 
     folder = copy_fixture("mlflow-3.17.2-file", tmp_path)
     meta = folder / "mlruns" / "models" / W / "meta.yaml"
@@ -1063,8 +1063,8 @@ def test_a_meta_yaml_being_written_is_never_written_over(tmp_path: Path):
 CREATE_THEN_DIE = textwrap.dedent(
     """
     import os, signal, sys
-    from store import open_store
-    from store.registry_write import RegistryWriter
+    from mltui.store import open_store
+    from mltui.store.registry_write import RegistryWriter
     root, prefix, die_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
     writer = RegistryWriter(open_store(root))
     writer.create_registered_model(f"{prefix}-whole", description="d", tags={"k": "v"})
@@ -1155,7 +1155,7 @@ def test_a_model_folder_holding_versions_is_not_removed(tmp_path: Path):
 def test_leftovers_of_a_crashed_write_are_cleared_by_the_next(tmp_path: Path, monkeypatch):
     """Our temporary files and folders are removed by the next write there, once a minute old;
     anything else (another name, a fresh one of a write under way) is left alone."""
-    from store.registry_write import _FileBackend
+    from mltui.store.registry_write import _FileBackend
 
     folder = copy_fixture("mlflow-3.17.2-file", tmp_path)
     root = folder / "mlruns"

@@ -1,4 +1,4 @@
-"""store.search on hand-built runs: MLflow's filter and order_by semantics, one rule at a time."""
+"""mltui.store.search on hand-built runs: MLflow's filter and order_by semantics, one rule at a time."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from store.entities import Dataset, DatasetInput, Metric, Run
-from store.errors import FilterError
-from store.search import SortKey, order_runs, parse_filter, parse_order_by, validate_filter
+from mltui.store.entities import Dataset, DatasetInput, Metric, Run
+from mltui.store.errors import FilterError
+from mltui.store.search import SortKey, order_runs, parse_filter, parse_order_by, validate_filter
 
 NAN, INF = math.nan, math.inf
 

@@ -1,4 +1,4 @@
-"""store.search against MLflow 3.17.2 itself.
+"""mltui.store.search against MLflow 3.17.2 itself.
 
 Three levels, cheapest first:
 - parsing: for hundreds of filter strings and order_by terms, whenever we accept one, MLflow
@@ -30,9 +30,9 @@ from mlflow.entities import Run as MlRun  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 from mlflow.utils.search_utils import SearchUtils  # noqa: E402
 
-from store.entities import Dataset, DatasetInput, Metric, Run  # noqa: E402
-from store.errors import FilterError  # noqa: E402
-from store.search import order_runs, parse_filter, parse_order_by  # noqa: E402
+from mltui.store.entities import Dataset, DatasetInput, Metric, Run  # noqa: E402
+from mltui.store.errors import FilterError  # noqa: E402
+from mltui.store.search import order_runs, parse_filter, parse_order_by  # noqa: E402
 
 NAN, INF = math.nan, math.inf
 
@@ -488,7 +488,7 @@ def file_store(tmp_path_factory) -> LiveStore:
     os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
 
     def open_ours():
-        from store.file_store import FileStore
+        from mltui.store.file_store import FileStore
 
         return FileStore(root, use_cache=False)
 
@@ -506,7 +506,7 @@ def sqlite_store(tmp_path_factory) -> LiveStore:
     db = tmp_path_factory.mktemp("search-sqlite") / "mlflow.db"
 
     def open_ours():
-        from store.sqlite_store import SqliteStore
+        from mltui.store.sqlite_store import SqliteStore
 
         return SqliteStore(db)
 
@@ -654,7 +654,7 @@ def test_filters_mlflow_rejects_raise(file_store, f):
 def test_store_search_runs_wiring(file_store):
     """Store.search_runs (store/base.py) gives MLflow's answer for an ordinary query."""
     if file_store.ours is None:
-        pytest.skip("store.file_store is not there yet")
+        pytest.skip("mltui.store.file_store is not there yet")
     f, order_by = "params.opt ILIKE 'adam' and metrics.rmse < 1", ["metrics.rmse DESC"]
     found = file_store.ours.search_runs(file_store.exp_ids, f, order_by)
     assert [r.run_id for r in found] == mlflow_ids(file_store, f, order_by)

@@ -1,4 +1,4 @@
-"""store.series: reduction keeping every bucket's extremes, TensorBoard's EMA, axis ticks."""
+"""mltui.store.series: reduction keeping every bucket's extremes, TensorBoard's EMA, axis ticks."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from array import array
 
 import pytest
 
-from store import open_store
-from store.entities import Metric
-from store.series import (
+from mltui.store import open_store
+from mltui.store.entities import Metric
+from mltui.store.series import (
     Series,
     ema,
     finite_range,

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from store import sqlite_store
-from store.errors import NotAStoreError, StoreError
-from store.sqlite_store import SqliteStore
+from mltui.store import sqlite_store
+from mltui.store.errors import NotAStoreError, StoreError
+from mltui.store.sqlite_store import SqliteStore
 from tests.conftest import FIXTURE_STORES, expected_reading
 from tests.readings import SECTIONS, differences, problems_reading, reading_of
 
@@ -519,8 +519,8 @@ def test_every_column_holding_every_type_reads_and_exports(fixture_copy, capsys,
 
 
 def test_values_of_the_wrong_type_are_named_and_the_rest_read(fixture_copy, capsys):
-    from tui.cli import main
-    from tui.text import format_time
+    from mltui.tui.cli import main
+    from mltui.tui.text import format_time
 
     db = fixture_copy / "mlflow.db"
     before = SqliteStore(db).runs(include_deleted=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from store.sqlite_store import KNOWN_REVISIONS, SqliteStore
+from mltui.store.sqlite_store import KNOWN_REVISIONS, SqliteStore
 from tests.conftest import FIXTURE_STORES, expected_reading
 from tests.readings import assert_same_reading as check_reading
 from tests.readings import jsonable_float

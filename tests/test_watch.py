@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from store import open_store, synth, watch
-from store.entities import Metric
-from store.watch import StoreChanges, StoreFollower, _network_filesystem
+from mltui.store import open_store, synth, watch
+from mltui.store.entities import Metric
+from mltui.store.watch import StoreChanges, StoreFollower, _network_filesystem
 from tests.conftest import copy_fixture, store_path
 
 WAIT = 10.0
@@ -262,7 +262,7 @@ def test_registry_writes_are_reported(tmp_path, followers, monkeypatch, backend,
     """Each kind of registry write is seen, rows added and values changed in place, within a
     few seconds: by its events, not the verify scan (5 s), even writes in quick succession
     (SQLite looks at the registry at most once a second, and then at what it put off)."""
-    from store.registry_write import RegistryWriter
+    from mltui.store.registry_write import RegistryWriter
 
     fixture = "mlflow-3.17.2-file" if backend == "file" else "mlflow-3.17.2-sqlite"
     store = open_store(store_path(copy_fixture(fixture, tmp_path)))

@@ -12,8 +12,8 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
-from store import Store, parallel
-from tui.text import clean
+from mltui.store import Store, parallel
+from mltui.tui.text import clean
 
 
 class StoreChanged(Message):
@@ -55,7 +55,7 @@ class MltuiApp(App[int]):
         self.follower = None
 
     def on_mount(self) -> None:
-        from tui.screens.experiments import ExperimentsScreen
+        from mltui.tui.screens.experiments import ExperimentsScreen
 
         self.push_screen(ExperimentsScreen())
         for note in self.store.notes:
@@ -65,7 +65,7 @@ class MltuiApp(App[int]):
 
     # -- following the store live ------------------------------------------------------------
     def start_following(self) -> None:
-        from store.watch import StoreFollower
+        from mltui.store.watch import StoreFollower
 
         try:
             # From when the store was opened: a change made while the first screens were read
@@ -128,7 +128,7 @@ class MltuiApp(App[int]):
         )
 
     def action_help(self) -> None:
-        from tui.screens.help import HelpScreen
+        from mltui.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))

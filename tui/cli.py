@@ -76,7 +76,7 @@ def _export_parser() -> argparse.ArgumentParser:
 
 def say(message: str) -> None:
     """One line on stderr; store paths and the user's own words in it made safe to print."""
-    from store.values import one_line
+    from mltui.store.values import one_line
 
     print(f"mltui: {one_line(message, limit=2000)}", file=sys.stderr)
 
@@ -88,8 +88,8 @@ def fail(message: str) -> int:
 
 
 def run_export(argv: Sequence[str]) -> int:
-    from store import StoreError, open_store
-    from store.export import export_records, write_atomically, write_csv, write_jsonl
+    from mltui.store import StoreError, open_store
+    from mltui.store.export import export_records, write_atomically, write_csv, write_jsonl
 
     args = _export_parser().parse_args(argv)
     try:
@@ -126,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] == "export":
         return run_export(argv[1:])
     args = _app_parser().parse_args(argv)
-    from tui.launch import launch
+    from mltui.tui.launch import launch
 
     return launch(args)
 

@@ -17,11 +17,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from store.entities import Run
-from store.errors import StoreError
-from store.export import write_atomically
-from store.values import datetime_of, invalid_time
-from tui import clock
+from mltui.store.entities import Run
+from mltui.store.errors import StoreError
+from mltui.store.export import write_atomically
+from mltui.store.values import datetime_of, invalid_time
+from mltui.tui import clock
 
 #: Where exports go instead of the current directory.
 EXPORT_DIR_VARIABLE = "MLTUI_EXPORT_DIR"
@@ -84,16 +84,16 @@ def run_value(run: Run, column: str) -> str:
     if column == "end":
         return _iso_time(run.end_time)
     if column == "duration":
-        from tui.widgets.runs_table import run_duration
+        from mltui.tui.widgets.runs_table import run_duration
 
         duration = run_duration(run, clock.now_ms())
         return "" if duration is None else csv_number(duration / 1000)
     if column == "user":
-        from tui.widgets.runs_table import run_user
+        from mltui.tui.widgets.runs_table import run_user
 
         return run_user(run)
     if column == "source":
-        from tui.widgets.runs_table import source_name
+        from mltui.tui.widgets.runs_table import source_name
 
         return source_name(run)
     return ""

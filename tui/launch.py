@@ -6,16 +6,16 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from tui.cli import fail
+from mltui.tui.cli import fail
 
 
 def launch(args: argparse.Namespace) -> int:
-    from store import StoreError, open_store
-    from store.locate import default_store_target
+    from mltui.store import StoreError, open_store
+    from mltui.store.locate import default_store_target
 
     demo_dir = None
     if args.demo:
-        from store.demo import build_demo_store
+        from mltui.store.demo import build_demo_store
 
         demo_dir = tempfile.TemporaryDirectory(prefix="mltui-demo-")
         target = str(build_demo_store(Path(demo_dir.name)))
@@ -27,11 +27,11 @@ def launch(args: argparse.Namespace) -> int:
                 "MLFLOW_TRACKING_URI, or a path: mltui ./mlruns"
             )
     if demo_dir is None:
-        from store.mlmodel import mlmodel_target
+        from mltui.store.mlmodel import mlmodel_target
 
         model_dir = mlmodel_target(target)
         if model_dir is not None:  # `mltui path/to/model` or `mltui path/to/MLmodel`
-            from tui.screens.mlmodel import run_mlmodel_app
+            from mltui.tui.screens.mlmodel import run_mlmodel_app
 
             return run_mlmodel_app(model_dir, read_only=args.read_only)
     try:
@@ -39,7 +39,7 @@ def launch(args: argparse.Namespace) -> int:
     except StoreError as exc:
         return fail(str(exc))
 
-    from tui.app import MltuiApp
+    from mltui.tui.app import MltuiApp
 
     app = MltuiApp(
         store,

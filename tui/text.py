@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 # Shared with the CLI's messages, which must not import Rich; screens take them from here.
-from store.values import clean, datetime_of, invalid_time, one_line  # noqa: F401
+from mltui.store.values import clean, datetime_of, invalid_time, one_line  # noqa: F401
 
 
 def literal(value: object, style: str = "") -> Text:
@@ -53,7 +53,7 @@ def format_time_short(ms: int | None) -> str:
     """`MM-DD HH:MM` for times within the last year, else `YYYY-MM-DD`: narrow table cells."""
     if ms is None:
         return ""
-    from tui import clock
+    from mltui.tui import clock
 
     when = datetime_of(ms)
     if when is None:

@@ -89,8 +89,8 @@ def long_runs(store):
 # -- children for peak memory ---------------------------------------------------------------------
 def child(mode: str, target: str) -> None:
     """Run in a fresh interpreter: print peak RSS (ru_maxrss and VmHWM, kB) as JSON."""
-    from store import open_store
-    from tui.app import MltuiApp  # noqa: F401 - the baseline pays for importing the app too
+    from mltui.store import open_store
+    from mltui.tui.app import MltuiApp  # noqa: F401 - the baseline pays for importing the app too
 
     store = open_store(target)
     runs = long_runs(store)
@@ -120,8 +120,8 @@ def peak(mode: str, target: Path) -> dict:
 # -- in the app -----------------------------------------------------------------------------------
 async def chart_in_app(store, runs) -> tuple[float, float]:
     """(seconds to the first curve drawn, seconds to all curves drawn) after pushing the screen."""
-    from tui.app import MltuiApp
-    from tui.screens.chart import ChartScreen
+    from mltui.tui.app import MltuiApp
+    from mltui.tui.screens.chart import ChartScreen
 
     app = MltuiApp(store, watch=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -144,7 +144,7 @@ async def chart_in_app(store, runs) -> tuple[float, float]:
 async def draw_timings(series, repeat: int) -> dict[str, float | tuple[float, float]]:
     from textual.app import App, ComposeResult
 
-    from tui.widgets.metric_chart import ChartSeries, MetricChart
+    from mltui.tui.widgets.metric_chart import ChartSeries, MetricChart
 
     class ChartApp(App[None]):
         def compose(self) -> ComposeResult:
@@ -215,8 +215,8 @@ def wait_for_workers(parallel, workers: int) -> None:
 # -- main -----------------------------------------------------------------------------------------
 def grown_history(store, run, repeat: int) -> float | None:
     """Seconds to re-read a cached 100k-point metric file after 1,000 points were appended."""
-    from store.file_store import metric_columns
-    from store.series_cache import SeriesCache
+    from mltui.store.file_store import metric_columns
+    from mltui.store.series_cache import SeriesCache
 
     if store.kind != "file":
         return None
@@ -252,7 +252,7 @@ def runs_listing(target: Path, label: str, repeat: int) -> list[tuple[str, str]]
     every metric file whole), first and again, next to MlflowClient.search_runs."""
     from bench_read import mlflow_client
 
-    from store import open_store
+    from mltui.store import open_store
 
     cache = Path(os.environ["MLTUI_CACHE_DIR"])
     store = open_store(target)
@@ -295,8 +295,8 @@ def runs_listing(target: Path, label: str, repeat: int) -> list[tuple[str, str]]
 
 
 def bench(target: Path, label: str, repeat: int) -> list[tuple[str, str]]:
-    from store import open_store
-    from store.series import reduce_series, series_from_history, sort_by_x
+    from mltui.store import open_store
+    from mltui.store.series import reduce_series, series_from_history, sort_by_x
 
     rows: list[tuple[str, str]] = []
     store = open_store(target)
@@ -337,7 +337,7 @@ def bench(target: Path, label: str, repeat: int) -> list[tuple[str, str]]:
 
     # The same in worker processes (store/parallel.py), as the chart screen reads: with the
     # workers started beforehand (marking runs or opening one starts them), and from nothing.
-    from store import parallel
+    from mltui.store import parallel
 
     pairs = [(r.run_id, KEY) for r in runs]
     workers = parallel.worker_count()

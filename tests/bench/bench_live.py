@@ -35,15 +35,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from make_large_store import make_store
 
-from store import open_store
-from store.synth import (
+from mltui.store import open_store
+from mltui.store.synth import (
     ExperimentSpec,
     RunSpec,
     experiment_artifact_location,
     write_experiment,
     write_run,
 )
-from store.watch import StoreChanges, StoreFollower
+from mltui.store.watch import StoreChanges, StoreFollower
 
 LIVE_EXPERIMENT = "424242"
 HISTOGRAM_MS = 60_000

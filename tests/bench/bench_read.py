@@ -118,15 +118,15 @@ def floor_scan(root: Path) -> int:
 def open_ours(path: Path):
     """mltui's store for `path`: `open_store`, or the backend classes if it is not there yet."""
     try:
-        from store import open_store
+        from mltui.store import open_store
 
         return open_store(path)
     except ImportError:
         if path.suffix == ".db":
-            from store.sqlite_store import SqliteStore
+            from mltui.store.sqlite_store import SqliteStore
 
             return SqliteStore(path)
-        from store.file_store import FileStore
+        from mltui.store.file_store import FileStore
 
         return FileStore(path, use_cache=True)
 
@@ -142,7 +142,7 @@ def ours_runs(path: Path) -> dict[str, dict[str, float]]:
 
 def workers(count: str | None) -> None:
     """Stop mltui's worker processes; later reads start `count` ($MLTUI_WORKERS; None: default)."""
-    from store import parallel
+    from mltui.store import parallel
 
     parallel.shutdown()
     parallel._unusable = False
@@ -153,7 +153,7 @@ def workers(count: str | None) -> None:
 
 
 def worker_count() -> int:
-    from store import parallel
+    from mltui.store import parallel
 
     return parallel.worker_count()
 
@@ -201,14 +201,14 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 path = Path(sys.argv[2])
 try:
-    from store import open_store
+    from mltui.store import open_store
     store = open_store(path)
 except ImportError:
     if path.suffix == ".db":
-        from store.sqlite_store import SqliteStore
+        from mltui.store.sqlite_store import SqliteStore
         store = SqliteStore(path)
     else:
-        from store.file_store import FileStore
+        from mltui.store.file_store import FileStore
         store = FileStore(path, use_cache=True)
 n = len(store.runs()) if sys.argv[3] == "load" else 0
 
@@ -234,7 +234,7 @@ print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, hwm_kb(os.getpid())
 FRESH_SCRIPT = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
-from store import open_store
+from mltui.store import open_store
 if __name__ == "__main__":
     started = time.perf_counter()
     store = open_store(sys.argv[2])

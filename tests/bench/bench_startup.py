@@ -21,8 +21,8 @@ import time
 t0 = time.perf_counter()
 import asyncio, sys
 sys.path.insert(0, {root!r})
-from store import open_store
-from tui.app import MltuiApp
+from mltui.store import open_store
+from mltui.tui.app import MltuiApp
 t_import = time.perf_counter() - t0
 
 async def main():
@@ -56,7 +56,7 @@ def main() -> None:
     stores = sys.argv[1:]
     tmp = None
     if not stores:
-        from store.demo import build_demo_store
+        from mltui.store.demo import build_demo_store
 
         tmp = tempfile.TemporaryDirectory()
         stores = [str(build_demo_store(Path(tmp.name)))]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from store.synth import (
+from mltui.store.synth import (
     ExperimentSpec,
     RunSpec,
     experiment_artifact_location,

@@ -17,7 +17,7 @@ __all__ = ["FIXED_NOW_MS", "FIXTURES", "fixture_store_path", "make_app"]
 def fixed_clock_and_zone(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
-    monkeypatch.setattr("tui.clock.now_ms", lambda: FIXED_NOW_MS)
+    monkeypatch.setattr("mltui.tui.clock.now_ms", lambda: FIXED_NOW_MS)
     monkeypatch.setenv("MLTUI_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "mltui-cache"))
     # A steady text cursor: a snapshot taken over 0.5 s after the last key (a loaded machine)
     # would otherwise catch it blinked off.

@@ -19,8 +19,8 @@ def fixture_store_path(name: str) -> Path:
 
 def make_app(target, **kwargs):
     """An MltuiApp on a store path, as `mltui PATH` would open it."""
-    from store import open_store
-    from tui.app import MltuiApp
+    from mltui.store import open_store
+    from mltui.tui.app import MltuiApp
 
     return MltuiApp(open_store(target), watch=False, **kwargs)
 

@@ -9,15 +9,15 @@ from array import array
 import pytest
 from textual.app import App, ComposeResult
 
-from store.series import Series
-from tests.tui.helpers import FIXTURES, fixture_store_path, make_app
-from tui.screens.chart import ChartScreen, MetricsScreen, default_metric, run_labels
-from tui.widgets.metric_chart import (
+from mltui.store.series import Series
+from mltui.tui.screens.chart import ChartScreen, MetricsScreen, default_metric, run_labels
+from mltui.tui.widgets.metric_chart import (
     ChartSeries,
     MetricChart,
     ZoomRangeScreen,
     parse_x_range,
 )
+from tests.tui.helpers import FIXTURES, fixture_store_path, make_app
 
 pytestmark = pytest.mark.anyio
 
@@ -338,7 +338,7 @@ def test_parse_x_range():
 
 
 def test_default_metric_and_labels():
-    from store.entities import Metric, Run
+    from mltui.store.entities import Metric, Run
 
     def run(run_id, name, **metrics):
         r = Run(run_id, "1", name, "FINISHED", 0, 1, "active", "", "u")

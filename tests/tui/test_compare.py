@@ -7,16 +7,16 @@ import math
 
 import pytest
 
-from store.entities import Run
-from tests.tui.helpers import fixture_store_path, make_app
-from tui.screens.compare import (
+from mltui.store.entities import Run
+from mltui.tui.screens.compare import (
     BEST,
     DIFFERS,
     CompareScreen,
     default_lower_is_better,
     is_finite_metric,
 )
-from tui.text import clean, one_line
+from mltui.tui.text import clean, one_line
+from tests.tui.helpers import fixture_store_path, make_app
 
 pytestmark = pytest.mark.anyio
 
@@ -223,7 +223,7 @@ async def test_g_charts_the_metric_under_the_cursor():
         await move_to(pilot, screen, "metrics.loss/train")
         await pilot.press("g")
         await settle(pilot)
-        from tui.screens.chart import ChartScreen
+        from mltui.tui.screens.chart import ChartScreen
 
         chart = app.screen
         assert isinstance(chart, ChartScreen)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from store.entities import Metric, Run
+from mltui.store.entities import Metric, Run
+from mltui.tui.csv_export import csv_number, default_export_path, write_runs_csv
+from mltui.tui.screens.compare import is_finite_metric
+from mltui.tui.screens.parallel import ParallelPlot, ParallelScreen, gradient, parallel_data
+from mltui.tui.screens.scatter import ScatterScreen, scatter_data
 from tests.tui.helpers import FIXED_NOW_MS, fixture_store_path, make_app
-from tui.csv_export import csv_number, default_export_path, write_runs_csv
-from tui.screens.compare import is_finite_metric
-from tui.screens.parallel import ParallelPlot, ParallelScreen, gradient, parallel_data
-from tui.screens.scatter import ScatterScreen, scatter_data
 
 pytestmark = pytest.mark.anyio
 
@@ -102,7 +102,7 @@ def test_snapshot_parallel_coordinates_80x24(snap_compare):
 
 @pytest.mark.parametrize("name", [STORE, SQLITE])
 def test_scatter_points_and_best_come_from_the_store(name):
-    from store import open_store
+    from mltui.store import open_store
 
     runs = experiment_runs(open_store(fixture_store_path(name)))
     for y, lower in (("metrics.rmse", True), ("metrics.r2", False)):
@@ -167,7 +167,7 @@ async def test_scatter_axes_are_picked_and_the_caption_names_the_best_run():
 
 @pytest.mark.parametrize("name", [STORE, SQLITE])
 def test_parallel_axes_are_normalised(name):
-    from store import open_store
+    from mltui.store import open_store
 
     runs = experiment_runs(open_store(fixture_store_path(name)))
     params = ["params.alpha", "params.l1_ratio", "params.solver"]
@@ -250,7 +250,7 @@ def read_csv(path: Path) -> list[list[str]]:
 
 @pytest.mark.parametrize("name", [STORE, SQLITE])
 def test_runs_csv_has_the_store_values(name, tmp_path):
-    from store import open_store
+    from mltui.store import open_store
 
     runs = experiment_runs(open_store(fixture_store_path(name)))
     columns = [
@@ -289,7 +289,7 @@ def test_runs_csv_has_the_store_values(name, tmp_path):
 
 
 def test_runs_csv_values_are_literal(tmp_path):
-    from store import open_store
+    from mltui.store import open_store
 
     store = open_store(fixture_store_path(STORE))
     runs = experiment_runs(store, "[bold]x[/bold] markup & escapes")

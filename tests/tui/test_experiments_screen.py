@@ -45,7 +45,7 @@ async def test_lists_active_experiments_then_deleted_on_toggle(name):
 async def test_run_counts_are_the_runs_the_runs_screen_lists(name):
     """Active runs, as MLflow lists them by default (its runs page filters on "Active") and as
     the runs screen does: the "run statuses" experiment has a deleted run, which was counted."""
-    from tui.screens.runs import RunsScreen
+    from mltui.tui.screens.runs import RunsScreen
 
     data = json.loads((FIXTURES / name / "expected.json").read_text())
     app = make_app(fixture_store_path(name))
@@ -162,11 +162,11 @@ async def test_a_change_after_a_quiet_spell_is_read_at_once(tmp_path, monkeypatc
     the list is read again at most every RELOAD_SECONDS (here made long)."""
     import time
 
-    from store import synth
-    from store.watch import StoreChanges
+    from mltui.store import synth
+    from mltui.store.watch import StoreChanges
+    from mltui.tui.app import StoreChanged
+    from mltui.tui.screens import experiments
     from tests.conftest import copy_fixture, store_path
-    from tui.app import StoreChanged
-    from tui.screens import experiments
 
     root = store_path(copy_fixture(STORE, tmp_path))
     app = make_app(root)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from store import open_store
+from mltui.store import open_store
+from mltui.tui.app import MltuiApp
+from mltui.tui.screens.runs import RunsScreen
 from tests.tui.helpers import eventually
-from tui.app import MltuiApp
-from tui.screens.runs import RunsScreen
 
 pytestmark = pytest.mark.anyio
 
@@ -121,7 +121,7 @@ async def test_raw_appends_update_latest_metric_even_split_lines(store_copy):
 
 
 async def test_an_open_chart_extends(store_copy):
-    from tui.screens.chart import ChartScreen
+    from mltui.tui.screens.chart import ChartScreen
 
     path = store_copy("mlflow-3.17.2-file")
     app = MltuiApp(open_store(path), watch=True)
@@ -145,7 +145,7 @@ async def test_an_open_chart_extends(store_copy):
 
 async def test_an_experiment_created_before_following_starts_appears(store_copy, monkeypatch):
     """Made by MLflow after the first screen was read, before following began: not lost."""
-    from tui.screens.experiments import ExperimentsScreen
+    from mltui.tui.screens.experiments import ExperimentsScreen
 
     monkeypatch.setattr(MltuiApp, "FOLLOW_AFTER_SECONDS", 3600)  # the test starts following
     path = store_copy("mlflow-3.17.2-file")
@@ -173,8 +173,8 @@ client.update_registered_model("churn-model", description="retrained overnight")
 
 @pytest.mark.parametrize("name", MLFLOW_STORES)
 async def test_registry_changes_from_mlflow_appear(store_copy, name):
-    from tui.screens.model_versions import ModelVersionsScreen
-    from tui.screens.registry import RegisteredModelsScreen
+    from mltui.tui.screens.model_versions import ModelVersionsScreen
+    from mltui.tui.screens.registry import RegisteredModelsScreen
 
     path = store_copy(name)
     app = MltuiApp(open_store(path), watch=True)

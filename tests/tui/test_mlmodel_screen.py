@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
-from store.mlmodel import enclosing_store, find_mlmodels, mlmodel_target
+from mltui.store.mlmodel import enclosing_store, find_mlmodels, mlmodel_target
+from mltui.tui.screens.mlmodel import MLmodelApp, MLmodelScreen
+from mltui.tui.screens.run import RunScreen
 from tests.tui.helpers import FIXTURES, fixture_store_path, make_app
-from tui.screens.mlmodel import MLmodelApp, MLmodelScreen
-from tui.screens.run import RunScreen
 
 pytestmark = pytest.mark.anyio
 
@@ -264,7 +264,7 @@ def test_loose_folder_has_no_store(tmp_path):
 
 
 def test_launch_opens_the_mlmodel_app(monkeypatch):
-    from tui import launch
+    from mltui.tui import launch
 
     seen = {}
 

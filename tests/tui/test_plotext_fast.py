@@ -8,7 +8,7 @@ import random
 import plotext._utility as ut
 import pytest
 
-from tui.widgets import plotext_fast as fast
+from mltui.tui.widgets import plotext_fast as fast
 
 
 @pytest.mark.parametrize("seed", range(5))

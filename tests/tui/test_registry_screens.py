@@ -12,11 +12,9 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
-from store.watch import StoreChanges
-from tests.conftest import untested_schema
-from tests.tui.helpers import FIXTURES, eventually, fixture_store_path, make_app
-from tui.app import StoreChanged
-from tui.screens.confirm import (
+from mltui.store.watch import StoreChanges
+from mltui.tui.app import StoreChanged
+from mltui.tui.screens.confirm import (
     ConfirmWriteScreen,
     RegisterModelScreen,
     TagInputScreen,
@@ -24,10 +22,12 @@ from tui.screens.confirm import (
     TransitionScreen,
     WriteNotice,
 )
-from tui.screens.mlmodel import MLmodelScreen
-from tui.screens.model_versions import ModelVersionsScreen
-from tui.screens.registry import RegisteredModelsScreen
-from tui.screens.run import RunScreen
+from mltui.tui.screens.mlmodel import MLmodelScreen
+from mltui.tui.screens.model_versions import ModelVersionsScreen
+from mltui.tui.screens.registry import RegisteredModelsScreen
+from mltui.tui.screens.run import RunScreen
+from tests.conftest import untested_schema
+from tests.tui.helpers import FIXTURES, eventually, fixture_store_path, make_app
 
 pytestmark = [
     pytest.mark.anyio,

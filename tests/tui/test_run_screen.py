@@ -10,10 +10,10 @@ import anyio
 import pytest
 from textual.widgets import DataTable, Markdown, TabbedContent, Tree
 
+from mltui.tui.screens.run import RunScreen
+from mltui.tui.widgets.artifact_browser import ArtifactBrowser
+from mltui.tui.widgets.runs_table import STATUS_LOOK
 from tests.tui.helpers import FIXTURES, fixture_store_path, make_app
-from tui.screens.run import RunScreen
-from tui.widgets.artifact_browser import ArtifactBrowser
-from tui.widgets.runs_table import STATUS_LOOK
 
 # Async tests run on anyio's pytest plugin (installed with Textual's dependencies).
 pytestmark = pytest.mark.anyio
@@ -99,7 +99,7 @@ async def test_metrics_match_mlflow_history():
         return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}.get(value, value)
 
     def shown(value: float) -> str:
-        from tui.text import format_value
+        from mltui.tui.text import format_value
 
         return format_value(value)
 
@@ -297,7 +297,7 @@ async def test_models_tab_shows_the_flavors_in_a_logged_models_mlmodel(name):
 async def test_models_tab_flavors_of_a_logged_model_without_a_type(tmp_path):
     """MLflow 3's log_model leaves model_type null (as in the demo store, which MLflow's
     client reads back in test_demo_store.py): the column was empty for every such model."""
-    from store.demo import build_demo_store
+    from mltui.store.demo import build_demo_store
 
     app = make_app(build_demo_store(tmp_path))
     async with app.run_test(size=(120, 36)) as pilot:
@@ -349,7 +349,7 @@ async def test_running_run_duration_ticks(monkeypatch):
         screen = await open_run(pilot, run["run_id"])
         assert f"{STATUS_LOOK['RUNNING'][0]} RUNNING" in screen_text(app)
         assert "(running)" in screen_text(app)
-        monkeypatch.setattr("tui.clock.now_ms", lambda: FIXED_NOW_MS + 3_600_000)
+        monkeypatch.setattr("mltui.tui.clock.now_ms", lambda: FIXED_NOW_MS + 3_600_000)
         before = screen_text(app)
         screen.render_header()
         await pilot.pause()

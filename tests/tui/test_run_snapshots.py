@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from mltui.tui.screens.run import RunScreen
 from tests.tui.helpers import FIXTURES, fixture_store_path, make_app
-from tui.screens.run import RunScreen
 
 STORE = "mlflow-3.17.2-file"
 #: Params, metrics (NaN, inf, out of order), tags with markup and escapes, a note, artifacts

@@ -6,8 +6,8 @@ import csv
 
 import pytest
 
+from mltui.tui.screens.runs import RunsScreen
 from tests.tui.helpers import fixture_store_path, make_app
-from tui.screens.runs import RunsScreen
 
 pytestmark = pytest.mark.anyio
 

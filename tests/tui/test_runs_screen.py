@@ -7,11 +7,11 @@ import threading
 import pytest
 from textual.widgets import Static
 
-from store.errors import StoreError
+from mltui.store.errors import StoreError
+from mltui.tui.screens.experiments import ExperimentsScreen
+from mltui.tui.screens.runs import RunsScreen, sort_runs
+from mltui.tui.widgets.runs_table import CUT_LEFT, CUT_RIGHT, MARK, RunsTable
 from tests.tui.helpers import fixture_store_path, make_app, press_together
-from tui.screens.experiments import ExperimentsScreen
-from tui.screens.runs import RunsScreen, sort_runs
-from tui.widgets.runs_table import CUT_LEFT, CUT_RIGHT, MARK, RunsTable
 
 # Async tests run on anyio's pytest plugin (installed with Textual's dependencies).
 pytestmark = pytest.mark.anyio
@@ -126,7 +126,7 @@ async def test_running_duration_ticks(monkeypatch):
         before_running = cell(screen, running, "duration")
         before_finished = cell(screen, finished, "duration")
         now = screen.runs[running].start_time + 3_725_000
-        monkeypatch.setattr("tui.clock.now_ms", lambda: now)
+        monkeypatch.setattr("mltui.tui.clock.now_ms", lambda: now)
         screen._tick()
         assert cell(screen, running, "duration") == "1h02m" != before_running
         assert cell(screen, finished, "duration") == before_finished
@@ -422,7 +422,7 @@ async def test_y_copies_the_run_id():
 
 
 async def test_enter_opens_the_run_and_escape_goes_back():
-    from tui.screens.run import RunScreen
+    from mltui.tui.screens.run import RunScreen
 
     app = make_app(fixture_store_path(STORE))
     async with app.run_test(size=(120, 36)) as pilot:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from mltui.tui.screens.runs import RunsScreen
 from tests.tui.helpers import fixture_store_path, make_app
-from tui.screens.runs import RunsScreen
 
 STORE = "mlflow-3.17.2-file"
 SQLITE = "mlflow-3.17.2-sqlite"

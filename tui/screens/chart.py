@@ -16,13 +16,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from store import Store
-from store.entities import Run
-from store.series import Series
-from tui.screens.columns import ColumnsScreen
-from tui.text import one_line
-from tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
-from tui.widgets.metric_chart import ChartSeries, MetricChart
+from mltui.store import Store
+from mltui.store.entities import Run
+from mltui.store.series import Series
+from mltui.tui.screens.columns import ColumnsScreen
+from mltui.tui.text import one_line
+from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
+from mltui.tui.widgets.metric_chart import ChartSeries, MetricChart
 
 #: Seconds between hand-overs of histories read: the first one at once, so a curve shows while
 #: the others load, then no more often than this (each hand-over redraws the chart).

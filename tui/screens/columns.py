@@ -12,8 +12,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
-from tui.screens.picker import type_ahead
-from tui.text import literal, one_line
+from mltui.tui.screens.picker import type_ahead
+from mltui.tui.text import literal, one_line
 
 
 class ColumnsScreen(ModalScreen[list[str] | None]):

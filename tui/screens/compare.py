@@ -16,9 +16,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
-from store.entities import Run
-from tui.text import format_value, literal, one_line
-from tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
+from mltui.store.entities import Run
+from mltui.tui.text import format_value, literal, one_line
+from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 
 SYSTEM_TAG_PREFIX = "mlflow."
 #: Words that make a metric lower-is-better by default (anything else is higher-is-better).
@@ -407,7 +407,7 @@ class CompareScreen(Screen[None]):
         if row is None:
             return
         try:
-            from tui.screens.chart import ChartScreen
+            from mltui.tui.screens.chart import ChartScreen
         except ImportError:
             self.notify("Charts are not available in this build.", severity="warning")
             return
@@ -417,7 +417,7 @@ class CompareScreen(Screen[None]):
     def action_export(self) -> None:
         if not self.runs:
             return
-        from tui.csv_export import export_in_background, write_compare_csv
+        from mltui.tui.csv_export import export_in_background, write_compare_csv
 
         runs = list(self.runs)
         rows = [(row.section, row.key) for row in self.rows]

@@ -32,11 +32,11 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from store.entities import STAGES, ModelVersion, RegisteredModel
-from store.errors import StoreError, as_sentence
-from store.registry_write import RegistryWriter, RunModel, WritePlan, WriteResult
-from tui.text import literal, one_line
-from tui.widgets.breadcrumbs import store_label
+from mltui.store.entities import STAGES, ModelVersion, RegisteredModel
+from mltui.store.errors import StoreError, as_sentence
+from mltui.store.registry_write import RegistryWriter, RunModel, WritePlan, WriteResult
+from mltui.tui.text import literal, one_line
+from mltui.tui.widgets.breadcrumbs import store_label
 
 #: Stages whose other versions MLflow can archive on a transition (`archive_existing_versions`).
 ARCHIVING_STAGES = ("Staging", "Production")

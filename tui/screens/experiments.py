@@ -13,9 +13,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
-from store.entities import DELETED, Experiment
-from tui.text import format_time, literal, one_line
-from tui.widgets.breadcrumbs import Breadcrumbs, store_label
+from mltui.store.entities import DELETED, Experiment
+from mltui.tui.text import format_time, literal, one_line
+from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_label
 
 MARK = "●"
 #: While changes keep coming, the list (and every experiment's activity: a scan) is read again
@@ -217,7 +217,7 @@ class ExperimentsScreen(Screen[None]):
         if not ids and current is not None:
             ids = [current]
         if ids:
-            from tui.screens.runs import RunsScreen
+            from mltui.tui.screens.runs import RunsScreen
 
             self.app.push_screen(RunsScreen(ids))
 
@@ -249,7 +249,7 @@ class ExperimentsScreen(Screen[None]):
         self.query_one(DataTable).focus()
 
     def action_sort(self) -> None:
-        from tui.screens.picker import PickerScreen
+        from mltui.tui.screens.picker import PickerScreen
 
         labels = [label for _, label, _ in COLUMNS]
         current = next(label for k, label, _ in COLUMNS if k == self.sort_key)
@@ -289,6 +289,6 @@ class ExperimentsScreen(Screen[None]):
         self.refresh_table()
 
     def action_registry(self) -> None:
-        from tui.screens.registry import RegisteredModelsScreen
+        from mltui.tui.screens.registry import RegisteredModelsScreen
 
         self.app.push_screen(RegisteredModelsScreen())

@@ -26,9 +26,9 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from store import ArtifactRoot, Store, StoreError
-from store.entities import ModelVersion, Run
-from store.mlmodel import (
+from mltui.store import ArtifactRoot, Store, StoreError
+from mltui.store.entities import ModelVersion, Run
+from mltui.store.mlmodel import (
     MLMODEL,
     FlavorInfo,
     MLmodelError,
@@ -38,11 +38,11 @@ from store.mlmodel import (
     model_folder,
     read_mlmodel,
 )
-from tui.app import MltuiApp
-from tui.screens.tabbed import TabbedScreen, number_key_bindings
-from tui.text import clean, format_time, literal, one_line
-from tui.widgets.artifact_browser import ArtifactBrowser, format_size
-from tui.widgets.breadcrumbs import Breadcrumbs, store_label
+from mltui.tui.app import MltuiApp
+from mltui.tui.screens.tabbed import TabbedScreen, number_key_bindings
+from mltui.tui.text import clean, format_time, literal, one_line
+from mltui.tui.widgets.artifact_browser import ArtifactBrowser, format_size
+from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_label
 
 #: (pane id, tab label) in the order of the number keys.
 TABS = [
@@ -66,7 +66,7 @@ def version_model_folder(store: Store, mv: ModelVersion) -> Path | None:
     if not model_id and mv.source and mv.source.startswith("models:/m-"):
         model_id = mv.source[len("models:/") :].strip("/")
     if model_id:
-        from tui.screens.run import logged_model_artifact_root
+        from mltui.tui.screens.run import logged_model_artifact_root
 
         for lm in store.logged_models():
             if lm.model_id == model_id:
@@ -529,7 +529,7 @@ class MLmodelScreen(TabbedScreen):
     def action_open_run(self) -> None:
         if self.run is None:
             return
-        from tui.screens.run import RunScreen
+        from mltui.tui.screens.run import RunScreen
 
         self.app.push_screen(RunScreen(self.run.run_id))
 

@@ -17,10 +17,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
-from store import Store
-from store.entities import ModelVersion, RegisteredModel, Run
-from store.registry_write import WriteResult
-from tui.screens.confirm import (
+from mltui.store import Store
+from mltui.store.entities import ModelVersion, RegisteredModel, Run
+from mltui.store.registry_write import WriteResult
+from mltui.tui.screens.confirm import (
     DescriptionScreen,
     RegistryWriteFlow,
     TagInputScreen,
@@ -30,10 +30,10 @@ from tui.screens.confirm import (
     WriteNotice,
     with_refusal_binding,
 )
-from tui.screens.registry import aliases_text, stage_text, tags_text
-from tui.text import clean, format_time, literal, one_line
-from tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
-from tui.widgets.keyed_table import KeyedTable
+from mltui.tui.screens.registry import aliases_text, stage_text, tags_text
+from mltui.tui.text import clean, format_time, literal, one_line
+from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
+from mltui.tui.widgets.keyed_table import KeyedTable
 
 
 @dataclass(slots=True)
@@ -48,7 +48,7 @@ class VersionsReading:
 
 def read_versions(store: Store, name: str) -> VersionsReading:
     """Everything the versions screen shows, read off the UI thread."""
-    from tui.screens.mlmodel import version_model_folder
+    from mltui.tui.screens.mlmodel import version_model_folder
 
     model = next((m for m in store.registered_models() if m.name == name), None)
     versions = store.model_versions(name)
@@ -325,7 +325,7 @@ class ModelVersionsScreen(RegistryWriteFlow, Screen[None]):
         if mv.run_id not in self.reading.runs:
             self.notify(f"Run {one_line(mv.run_id)} is not in this store.", timeout=4)
             return
-        from tui.screens.run import RunScreen
+        from mltui.tui.screens.run import RunScreen
 
         self.app.push_screen(RunScreen(mv.run_id))
 
@@ -338,7 +338,7 @@ class ModelVersionsScreen(RegistryWriteFlow, Screen[None]):
         folder = self.reading.folders.get(mv.version) if mv and self.reading else None
         if mv is None or folder is None:
             return
-        from tui.screens.mlmodel import MLmodelScreen
+        from mltui.tui.screens.mlmodel import MLmodelScreen
 
         self.app.push_screen(
             MLmodelScreen(
@@ -404,7 +404,7 @@ class ModelVersionsScreen(RegistryWriteFlow, Screen[None]):
         if len(mv.aliases) == 1:
             chosen(mv.aliases[0])
             return
-        from tui.screens.picker import PickerScreen
+        from mltui.tui.screens.picker import PickerScreen
 
         self.app.push_screen(
             PickerScreen(f"Delete an alias of {name} version {mv.version}", list(mv.aliases)),
@@ -449,7 +449,7 @@ class ModelVersionsScreen(RegistryWriteFlow, Screen[None]):
         if mv is None or not mv.tags or self.refused_up_front():
             return
         name, version = self.model_name, mv.version
-        from tui.screens.picker import PickerScreen
+        from mltui.tui.screens.picker import PickerScreen
 
         def chosen(key: str | None) -> None:
             if key is not None:

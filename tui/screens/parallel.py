@@ -12,11 +12,11 @@ from textual.binding import Binding
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from store.entities import Run
-from tui.screens.columns import ColumnsScreen
-from tui.screens.compare import is_finite_metric, lower_is_better
-from tui.screens.runs_plot import RunsPlotScreen
-from tui.screens.scatter import (
+from mltui.store.entities import Run
+from mltui.tui.screens.columns import ColumnsScreen
+from mltui.tui.screens.compare import is_finite_metric, lower_is_better
+from mltui.tui.screens.runs_plot import RunsPlotScreen
+from mltui.tui.screens.scatter import (
     as_metric_key,
     axis_keys,
     category_order,
@@ -25,7 +25,7 @@ from tui.screens.scatter import (
     parse_numbers,
     raw_value,
 )
-from tui.text import clean, format_value, literal, one_line
+from mltui.tui.text import clean, format_value, literal, one_line
 
 #: Axes chosen when none are given: the params that vary, up to this many.
 DEFAULT_AXES = 6
@@ -312,7 +312,7 @@ class ParallelScreen(RunsPlotScreen):
         self.app.push_screen(AxesScreen(offered, self.params), chosen)
 
     def action_pick_metric(self) -> None:
-        from tui.screens.picker import PickerScreen
+        from mltui.tui.screens.picker import PickerScreen
 
         if not self.metrics:
             self.notify("These runs have no metrics.", timeout=3)

@@ -11,7 +11,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.text import one_line
+from mltui.tui.text import one_line
 
 
 def type_ahead(screen: Screen, box: Input, event: events.Key) -> bool:

@@ -17,17 +17,17 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
-from store.entities import RegisteredModel
-from store.registry_write import WriteResult
-from tui.screens.confirm import (
+from mltui.store.entities import RegisteredModel
+from mltui.store.registry_write import WriteResult
+from mltui.tui.screens.confirm import (
     RegistryWriteFlow,
     TagInputScreen,
     WriteNotice,
     with_refusal_binding,
 )
-from tui.text import format_time, literal, one_line
-from tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
-from tui.widgets.keyed_table import KeyedTable
+from mltui.tui.text import format_time, literal, one_line
+from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
+from mltui.tui.widgets.keyed_table import KeyedTable
 
 #: How stages look wherever versions are listed.
 STAGE_STYLE = {
@@ -287,7 +287,7 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
         model = self.current_model()
         if model is None or model.incomplete:
             return
-        from tui.screens.model_versions import ModelVersionsScreen
+        from mltui.tui.screens.model_versions import ModelVersionsScreen
 
         self.app.push_screen(ModelVersionsScreen(model.name))
 
@@ -312,7 +312,7 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
         if model is None or not model.tags or self.refused_up_front():
             return
         name = model.name
-        from tui.screens.picker import PickerScreen
+        from mltui.tui.screens.picker import PickerScreen
 
         def chosen(key: str | None) -> None:
             if key is not None:

@@ -20,9 +20,9 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Markdown, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from store import ArtifactRoot, Store, parallel
-from store.artifacts import resolve_artifact_root
-from store.entities import (
+from mltui.store import ArtifactRoot, Store, parallel
+from mltui.store.artifacts import resolve_artifact_root
+from mltui.store.entities import (
     DELETED,
     TAG_LOG_MODEL_HISTORY,
     TAG_NOTE,
@@ -33,14 +33,14 @@ from store.entities import (
     Metric,
     Run,
 )
-from store.mlmodel import MLMODEL, MLmodelError, flavor_names
-from tui import clock
-from tui.screens.tabbed import TabbedScreen, number_key_bindings
-from tui.text import clean, format_duration, format_time, format_value, literal, one_line
-from tui.widgets.artifact_browser import ArtifactBrowser
-from tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
-from tui.widgets.kv_table import KeyValueTable
-from tui.widgets.runs_table import STATUS_LOOK
+from mltui.store.mlmodel import MLMODEL, MLmodelError, flavor_names
+from mltui.tui import clock
+from mltui.tui.screens.tabbed import TabbedScreen, number_key_bindings
+from mltui.tui.text import clean, format_duration, format_time, format_value, literal, one_line
+from mltui.tui.widgets.artifact_browser import ArtifactBrowser
+from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
+from mltui.tui.widgets.kv_table import KeyValueTable
+from mltui.tui.widgets.runs_table import STATUS_LOOK
 
 SYSTEM_TAG_PREFIX = "mlflow."
 #: Seconds between readings of a running run when the app follows changes (and no --poll).
@@ -740,7 +740,7 @@ class RunScreen(TabbedScreen):
         if row.artifact_path and self.details.artifact_root.path is not None:
             folder = self.details.artifact_root.path / row.artifact_path
         if folder is not None and (folder / "MLmodel").is_file():
-            from tui.screens.mlmodel import MLmodelScreen
+            from mltui.tui.screens.mlmodel import MLmodelScreen
 
             self.app.push_screen(MLmodelScreen(folder, self.app.store, self.run_id, label=row.name))
             return
@@ -801,7 +801,7 @@ class RunScreen(TabbedScreen):
         return True
 
     def on_artifact_browser_open_model(self, message: ArtifactBrowser.OpenModel) -> None:
-        from tui.screens.mlmodel import MLmodelScreen
+        from mltui.tui.screens.mlmodel import MLmodelScreen
 
         label = message.rel or "model"
         self.app.push_screen(
@@ -810,7 +810,7 @@ class RunScreen(TabbedScreen):
 
     def action_chart(self) -> None:
         """Chart this run's metrics (the one under the cursor on the Metrics tab, if any)."""
-        from tui.screens.chart import ChartScreen
+        from mltui.tui.screens.chart import ChartScreen
 
         key = None
         if self.query_one(TabbedContent).active == "metrics":
@@ -839,7 +839,7 @@ class RunScreen(TabbedScreen):
         self._browse_run_artifacts()
 
     def action_register_model(self) -> None:
-        from tui.screens.confirm import RegisterModelScreen
+        from mltui.tui.screens.confirm import RegisterModelScreen
 
         self.app.push_screen(RegisterModelScreen(self.run_id), lambda done: done and self.load())
 

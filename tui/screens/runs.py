@@ -16,14 +16,14 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
-from store import parallel
-from store.entities import DELETED, DatasetInput, Run
-from store.errors import FilterError, StoreError
-from tui import clock
-from tui.text import literal, one_line
-from tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
-from tui.widgets.filter_bar import FilterBar, RunPredicate, compile_query
-from tui.widgets.runs_table import (
+from mltui.store import parallel
+from mltui.store.entities import DELETED, DatasetInput, Run
+from mltui.store.errors import FilterError, StoreError
+from mltui.tui import clock
+from mltui.tui.text import literal, one_line
+from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
+from mltui.tui.widgets.filter_bar import FilterBar, RunPredicate, compile_query
+from mltui.tui.widgets.runs_table import (
     ATTRIBUTE_COLUMNS,
     MARK_COLUMN,
     RunRow,
@@ -64,7 +64,7 @@ def sort_runs(runs: list[Run], column: str, descending: bool) -> list[Run]:
     Missing values and NaN go where MLflow puts them (mlflow/utils/search_utils.py
     `_get_value_for_sort`); columns MLflow cannot order by sort with missing values last.
     """
-    from store.search import order_runs, parse_order_by
+    from mltui.store.search import order_runs, parse_order_by
 
     clause = order_by_clause(column, descending)
     if clause is not None:
@@ -608,7 +608,7 @@ class RunsScreen(Screen[None]):
         run_ids = self.marked_run_ids() or [i for i in [self.current_run_id()] if i]
         if not run_ids:
             return
-        from tui.screens.chart import ChartScreen
+        from mltui.tui.screens.chart import ChartScreen
 
         self.app.push_screen(ChartScreen(run_ids, None))
 
@@ -617,22 +617,22 @@ class RunsScreen(Screen[None]):
         if len(run_ids) < 2:
             self.notify("Mark two or more runs with space to compare them.", timeout=4)
             return
-        from tui.screens.compare import CompareScreen
+        from mltui.tui.screens.compare import CompareScreen
 
         self.app.push_screen(CompareScreen(run_ids))
 
     def action_scatter(self) -> None:
-        from tui.screens.scatter import ScatterScreen
+        from mltui.tui.screens.scatter import ScatterScreen
 
         self.app.push_screen(ScatterScreen(self.shown_runs(), where=self.experiment_label()))
 
     def action_parallel(self) -> None:
-        from tui.screens.parallel import ParallelScreen
+        from mltui.tui.screens.parallel import ParallelScreen
 
         self.app.push_screen(ParallelScreen(self.shown_runs(), where=self.experiment_label()))
 
     def action_export(self) -> None:
-        from tui.csv_export import export_in_background, write_runs_csv
+        from mltui.tui.csv_export import export_in_background, write_runs_csv
 
         runs, columns, label = self.shown_runs(), self.columns(), self.experiment_label()
         export_in_background(
@@ -643,7 +643,7 @@ class RunsScreen(Screen[None]):
         run_id = self.current_run_id()
         if run_id is None:
             return
-        from tui.screens.run import RunScreen
+        from mltui.tui.screens.run import RunScreen
 
         self.app.push_screen(RunScreen(run_id))
 
@@ -683,7 +683,7 @@ class RunsScreen(Screen[None]):
             self.rebuild()
 
     def action_sort(self) -> None:
-        from tui.screens.picker import PickerScreen
+        from mltui.tui.screens.picker import PickerScreen
 
         shown = [c for c in self.columns() if c != MARK_COLUMN]
         keys = shown + [c for c in self.offered_columns() if c not in shown]
@@ -726,7 +726,7 @@ class RunsScreen(Screen[None]):
             self.sort_by(event.column_key.value or "")
 
     def action_columns(self) -> None:
-        from tui.screens.columns import ColumnsScreen
+        from mltui.tui.screens.columns import ColumnsScreen
 
         shown = self.columns()[1:]
         offered = [(key, column_label(key)) for key in self.offered_columns()]

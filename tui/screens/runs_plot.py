@@ -11,9 +11,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from store.entities import Run
-from tui.screens.compare import flip_direction
-from tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
+from mltui.store.entities import Run
+from mltui.tui.screens.compare import flip_direction
+from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 
 
 class RunsPlotScreen(Screen[None]):

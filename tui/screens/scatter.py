@@ -12,10 +12,10 @@ from textual.binding import Binding
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from store.entities import Run
-from tui.screens.compare import is_finite_metric, lower_is_better
-from tui.screens.runs_plot import RunsPlotScreen
-from tui.text import clean, format_value, literal, one_line
+from mltui.store.entities import Run
+from mltui.tui.screens.compare import is_finite_metric, lower_is_better
+from mltui.tui.screens.runs_plot import RunsPlotScreen
+from mltui.tui.text import clean, format_value, literal, one_line
 
 POINT = "●"
 BEST_POINT = "★"
@@ -310,7 +310,7 @@ class ScatterScreen(RunsPlotScreen):
 
     # -- actions -----------------------------------------------------------------------------
     def action_pick_x(self) -> None:
-        from tui.screens.picker import PickerScreen
+        from mltui.tui.screens.picker import PickerScreen
 
         def chosen(key: str | None) -> None:
             if key is not None:
@@ -324,7 +324,7 @@ class ScatterScreen(RunsPlotScreen):
         self.app.push_screen(PickerScreen("X axis: a param or metric", items, self.x), chosen)
 
     def action_pick_y(self) -> None:
-        from tui.screens.picker import PickerScreen
+        from mltui.tui.screens.picker import PickerScreen
 
         def chosen(key: str | None) -> None:
             if key is not None:

@@ -16,9 +16,9 @@ from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from store import ArtifactEntry, ArtifactRoot, StoreError
-from store.artifacts import PREVIEW_LIMIT, list_artifacts, read_text_preview
-from tui.text import clean, literal, one_line
+from mltui.store import ArtifactEntry, ArtifactRoot, StoreError
+from mltui.store.artifacts import PREVIEW_LIMIT, list_artifacts, read_text_preview
+from mltui.tui.text import clean, literal, one_line
 
 
 def format_size(size: int | None) -> str:

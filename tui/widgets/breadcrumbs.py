@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from tui.text import clean
+from mltui.tui.text import clean
 
 
 def store_label(location: Path) -> str:

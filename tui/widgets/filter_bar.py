@@ -12,9 +12,9 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Input, Static
 
-from store.entities import Run
-from store.errors import FilterError
-from tui.text import literal
+from mltui.store.entities import Run
+from mltui.store.errors import FilterError
+from mltui.tui.text import literal
 
 RunPredicate = Callable[[Run], bool]
 
@@ -46,7 +46,7 @@ def compile_query(text: str) -> RunPredicate | None:
     text = text.strip()
     if not text:
         return None
-    from store.search import parse_filter
+    from mltui.store.search import parse_filter
 
     try:
         return parse_filter(text)

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 from textual.binding import Binding
 
-from tui.text import literal, one_line
-from tui.widgets.keyed_table import KeyedTable
+from mltui.tui.text import literal, one_line
+from mltui.tui.widgets.keyed_table import KeyedTable
 
 
 class KeyValueTable(KeyedTable):

@@ -20,7 +20,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 from textual_plotext import PlotextPlot
 
-from store.series import (
+from mltui.store.series import (
     X_MODES,
     Reduced,
     Series,
@@ -36,8 +36,8 @@ from store.series import (
     tick_decimals,
     time_ticks,
 )
-from tui.text import datetime_of, format_value, literal, one_line
-from tui.widgets.plotext_fast import faster_plotext
+from mltui.tui.text import datetime_of, format_value, literal, one_line
+from mltui.tui.widgets.plotext_fast import faster_plotext
 
 #: Curve colours, told apart on dark and light backgrounds (the first five are Okabe-Ito's).
 PALETTE: tuple[tuple[int, int, int], ...] = (

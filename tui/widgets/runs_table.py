@@ -14,9 +14,9 @@ from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, Row, RowKey
 
-from store.entities import DELETED, TAG_SOURCE_NAME, TAG_USER, Run
-from tui import clock
-from tui.text import format_duration, format_time_short, format_value, literal, one_line
+from mltui.store.entities import DELETED, TAG_SOURCE_NAME, TAG_USER, Run
+from mltui.tui import clock
+from mltui.tui.text import format_duration, format_time_short, format_value, literal, one_line
 
 MARK = "●"
 MARK_COLUMN = "mark"
