@@ -58,6 +58,15 @@ class Metric:
 
 
 @dataclass(slots=True)
+class LoggedModelMetric(Metric):
+    """A logged model's metric point, with the dataset it was measured on (MLflow 3)."""
+
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+    run_id: str | None = None
+
+
+@dataclass(slots=True)
 class Dataset:
     name: str
     digest: str
@@ -126,7 +135,12 @@ class LoggedModel:
     lifecycle_stage: str = ACTIVE
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
-    metrics: list[Metric] = field(default_factory=list)
+    metrics: list[LoggedModelMetric] = field(default_factory=list)
+
+
+def logged_model_order(model: LoggedModel) -> tuple[int, str]:
+    """Sort key of search_logged_models' default order: newest first, then by model id."""
+    return (-(model.creation_timestamp or 0), model.model_id)
 
 
 @dataclass(slots=True)

@@ -1,4 +1,4 @@
-"""Headless export of runs as JSON Lines or CSV (`mltui export`)."""
+"""Headless export of runs (JSON Lines or CSV) and logged models (JSON Lines): `mltui export`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .base import Store
-from .entities import ACTIVE, Experiment, Run
+from .entities import ACTIVE, Experiment, LoggedModel, LoggedModelMetric, Run
 from .errors import NotAStoreError, StoreError
 from .values import datetime_of, invalid_time
 
@@ -86,6 +86,46 @@ def export_records(
                 for key in sorted(run.metrics)
             }
         yield record
+
+
+def logged_model_record(model: LoggedModel) -> dict[str, Any]:
+    """One logged model as `mltui export --logged-models` writes it (MLflow's attribute names)."""
+    return {
+        "model_id": model.model_id,
+        "name": model.name,
+        "experiment_id": model.experiment_id,
+        "source_run_id": model.source_run_id,
+        "status": model.status,
+        "params": dict(model.params),
+        "tags": dict(model.tags),
+        "metrics": [logged_model_metric_record(m) for m in model.metrics],
+    }
+
+
+def logged_model_metric_record(metric: LoggedModelMetric) -> dict[str, Any]:
+    return {
+        "key": metric.key,
+        "value": finite_or_name(metric.value),
+        "step": metric.step,
+        "timestamp": metric.timestamp,
+        "dataset_name": metric.dataset_name,
+        "dataset_digest": metric.dataset_digest,
+    }
+
+
+def logged_model_records(
+    store: Store, experiments: Sequence[str] = (), include_deleted: bool = False
+) -> Iterator[dict[str, Any]]:
+    """The logged models of the chosen experiments, in search_logged_models' order.
+
+    `include_deleted` adds deleted experiments' models; deleted models themselves stay out, as
+    MLflow's search leaves them out on both backends.
+    """
+    exps = select_experiments(store, experiments, include_deleted)
+    ids = [e.experiment_id for e in exps if include_deleted or e.lifecycle_stage == ACTIVE]
+    if ids:
+        for model in store.logged_models(ids):
+            yield logged_model_record(model)
 
 
 def write_jsonl(records: Iterable[dict[str, Any]], out: IO[str]) -> int:

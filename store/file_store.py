@@ -46,12 +46,14 @@ from .entities import (
     DatasetInput,
     Experiment,
     LoggedModel,
+    LoggedModelMetric,
     Metric,
     ModelOutput,
     ModelVersion,
     RegisteredModel,
     Run,
     is_prompt,
+    logged_model_order,
 )
 from .errors import NotAStoreError
 from .gcpause import GcPause as _GcPause
@@ -1112,6 +1114,7 @@ class FileStore(Store):
                 model = self._read_logged_model(os.path.join(models_dir, name), exp_id)
                 if model is not None:
                     out.append(model)
+        out.sort(key=logged_model_order)
         return out
 
     def _read_logged_model(self, model_dir: str, exp_id: str) -> LoggedModel | None:
@@ -1147,13 +1150,14 @@ class FileStore(Store):
             metrics=metrics,
         )
 
-    def _logged_model_metrics(self, data: bytes, key: str, path: str) -> list[Metric]:
+    def _logged_model_metrics(self, data: bytes, key: str, path: str) -> list[LoggedModelMetric]:
         """The latest point per dataset of a logged model's metric file.
 
         Lines are "<ts> <value> <step> <run_id>" plus "<dataset> <digest>" when logged with a
         dataset; MLflow keeps the (step, timestamp, value)-greatest point of each dataset.
         """
         best: dict[tuple[bytes, ...], tuple[int, int, float]] = {}
+        run_ids: dict[tuple[bytes, ...], bytes] = {}
         bad = 0
         for line in _complete_lines(data).split(b"\n")[:-1]:
             parts = line.strip().split(b" ")
@@ -1168,9 +1172,25 @@ class FileStore(Store):
             group = tuple(parts[4:])
             if group not in best or point > best[group]:
                 best[group] = point
+                run_ids[group] = parts[3]
         if bad:
             self._warn(f"{path}: {bad} malformed line(s) ignored")
-        return [Metric(key, v, ts, step) for step, ts, v in best.values()]
+
+        def text(part: bytes) -> str:
+            return _decode(part, path, self._warn)
+
+        return [
+            LoggedModelMetric(
+                key,
+                v,
+                ts,
+                step,
+                dataset_name=text(group[0]) if group else None,
+                dataset_digest=text(group[1]) if group else None,
+                run_id=text(run_ids[group]),
+            )
+            for group, (step, ts, v) in best.items()
+        ]
 
     # -- model registry -------------------------------------------------------------------
     def _registry_dir(self) -> str:

@@ -72,7 +72,7 @@ import yaml
 
 from . import yamlfast
 from .base import Store
-from .entities import STAGE_DELETED_INTERNAL, STAGES
+from .entities import STAGE_DELETED_INTERNAL, STAGES, logged_model_order
 from .errors import ReadOnlyError, StoreError, as_sentence
 from .rawread import MAX_FILE_BYTES, check_size, open_regular, read_bytes, read_rest
 from .registry_schema import load_tested_schemas, registry_schema, untested_difference
@@ -592,7 +592,7 @@ class RegistryWriter:
                 for lm in self.store.logged_models([run.experiment_id])
                 if lm.source_run_id == run_id and lm.name == rel
             ),
-            key=lambda lm: (-(lm.creation_timestamp or 0), lm.model_id),
+            key=logged_model_order,
         )
         if not candidates:
             raise InvalidWriteError(

@@ -42,6 +42,7 @@ from .entities import (
     DatasetInput,
     Experiment,
     LoggedModel,
+    LoggedModelMetric,
     Metric,
     ModelOutput,
     ModelVersion,
@@ -964,16 +965,26 @@ class SqliteStore(Store):
                     ):
                         models[mid].tags[key] = value
                 if self._has("logged_model_metrics"):
-                    for mid, key, ts, step, value in conn.execute(
+                    m = "logged_model_metrics"
+                    for mid, key, ts, step, value, name, digest, run_id in conn.execute(
                         "SELECT model_id, metric_name, metric_timestamp_ms, metric_step, "
-                        f"metric_value FROM logged_model_metrics WHERE model_id IN ({marks}) "
+                        f"metric_value, {c(m, 'dataset_name')}, {c(m, 'dataset_digest')}, "
+                        f"{c(m, 'run_id')} FROM {m} WHERE model_id IN ({marks}) "
                         "ORDER BY metric_timestamp_ms, metric_step",
                         part,
                     ):
                         # The table has no is_nan column: MLflow stores NaN as 0.0 there and
                         # reads it back so; a NULL value is what we cannot show as a number.
                         models[mid].metrics.append(
-                            Metric(key, _NAN if value is None else value, ts, step or 0)
+                            LoggedModelMetric(
+                                key,
+                                _NAN if value is None else value,
+                                ts,
+                                step or 0,
+                                name,
+                                digest,
+                                run_id,
+                            )
                         )
             return list(models.values())
 

@@ -291,3 +291,100 @@ def test_output_to_a_fifo_writes_into_it_and_leaves_it_a_fifo(capsys, tmp_path):
     assert stat.S_ISFIFO(fifo.lstat().st_mode)
     assert _files(tmp_path) == ["pipe"]
     assert [json.loads(line)["run_id"] for line in received[0].splitlines()]
+
+
+def _mlflow_logged_models(uri: str, experiment_ids: list[str]) -> list[dict]:
+    """MLflow's own search_logged_models, shaped as `mltui export --logged-models` writes."""
+    from mlflow import MlflowClient
+
+    models = MlflowClient(tracking_uri=uri).search_logged_models(
+        experiment_ids=experiment_ids, max_results=1000
+    )
+    return [
+        {
+            "model_id": m.model_id,
+            "name": m.name,
+            "experiment_id": m.experiment_id,
+            "source_run_id": m.source_run_id,
+            "status": str(m.status),
+            "params": m.params,
+            "tags": m.tags,
+            "metrics": sorted(
+                (
+                    {
+                        "key": x.key,
+                        "value": x.value,
+                        "step": x.step,
+                        "timestamp": x.timestamp,
+                        "dataset_name": x.dataset_name,
+                        "dataset_digest": x.dataset_digest,
+                    }
+                    for x in m.metrics or []
+                ),
+                key=_metric_order,
+            ),
+        }
+        for m in models
+    ]
+
+
+def _metric_order(metric: dict) -> tuple:
+    return (metric["key"], metric["dataset_name"] or "", metric["timestamp"], metric["step"])
+
+
+@pytest.mark.parametrize("backend", ["file", "sqlite"])
+def test_logged_models_equal_mlflows_search(backend, tmp_path, capsys, monkeypatch):
+    """Field by field and in order, MLflow 3.18's search_logged_models run live on a copy, after
+    MLflow logs a metric linked to a dataset at two steps."""
+    from mlflow import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    copy = copy_fixture(f"mlflow-3.18.0-{backend}", tmp_path)
+    where = target(copy)
+    uri = f"sqlite:///{where}" if backend == "sqlite" else where.as_uri()
+    client = MlflowClient(tracking_uri=uri)
+    exp_ids = [e.experiment_id for e in client.search_experiments()]
+    model = next(m for m in client.search_logged_models(exp_ids) if m.source_run_id)
+    for step, value in ((1, 0.5), (2, 0.75)):
+        client.log_metric(
+            model.source_run_id,
+            "f1",
+            value,
+            step=step,
+            dataset_name="holdout",
+            dataset_digest="abc123",
+            model_id=model.model_id,
+        )
+    want = _mlflow_logged_models(uri, exp_ids)
+
+    code, out, err = export(capsys, str(where), "--logged-models")
+    assert code == 0, err
+    got = [json.loads(line) for line in out.splitlines()]
+    for record in got:
+        record["metrics"].sort(key=_metric_order)
+    assert [r["model_id"] for r in got] == [w["model_id"] for w in want]
+    assert got == want
+    linked = [m for r in got for m in r["metrics"] if m["dataset_name"]]
+    # MLflow's file store keeps the latest point per dataset, its SQL store every point.
+    kept = [0.75] if backend == "file" else [0.5, 0.75]
+    assert [(m["key"], m["value"], m["dataset_digest"]) for m in linked] == [
+        ("f1", v, "abc123") for v in kept
+    ]
+    assert any(r["source_run_id"] is None for r in got)
+
+
+def test_logged_models_refuse_run_options(capsys):
+    fixture = FIXTURES / "mlflow-3.18.0-file"
+    code, out, err = export(capsys, str(target(fixture)), "--logged-models", "--filter", "x")
+    assert code == 2 and out == ""
+    assert err.strip() == (
+        "mltui: --logged-models writes JSON Lines of every model; --filter is for runs"
+    )
+
+
+def test_logged_models_of_one_experiment(capsys):
+    fixture = FIXTURES / "mlflow-3.18.0-sqlite"
+    code, out, _ = export(capsys, str(target(fixture)), "--logged-models", "--experiment", "1")
+    assert code == 0 and out == ""  # experiment 1 has runs but no logged models
+    code, out, _ = export(capsys, str(target(fixture)), "--logged-models", "--experiment", "10")
+    assert len(out.splitlines()) == 4

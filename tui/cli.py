@@ -47,7 +47,8 @@ def _app_parser() -> argparse.ArgumentParser:
 def _export_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mltui export",
-        description="Write runs of a store as JSON Lines or CSV, with no UI.",
+        description="Write runs of a store as JSON Lines or CSV, or its logged models as JSON "
+        "Lines, with no UI.",
     )
     parser.add_argument("store", help="an mlruns folder, an mlflow.db file, a file: or sqlite: URI")
     parser.add_argument(
@@ -69,6 +70,11 @@ def _export_parser() -> argparse.ArgumentParser:
         "--all", action="store_true", help="include deleted runs and deleted experiments' runs"
     )
     parser.add_argument("--history", action="store_true", help="add each metric's full history")
+    parser.add_argument(
+        "--logged-models",
+        action="store_true",
+        help="write MLflow 3 logged models (JSON Lines) instead of runs",
+    )
     parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     return parser
@@ -87,21 +93,45 @@ def fail(message: str) -> int:
     return EXIT_USAGE
 
 
+def _unfit_for_logged_models(args: argparse.Namespace) -> str | None:
+    """The first option given that only runs take, as the user spelled it; None if none."""
+    for given, option in (
+        (args.filter, "--filter"),
+        (args.order_by, "--order-by"),
+        (args.history, "--history"),
+        (args.format == "csv", "--format csv"),
+    ):
+        if given:
+            return option
+    return None
+
+
 def run_export(argv: Sequence[str]) -> int:
     from mltui.store import StoreError, open_store
-    from mltui.store.export import export_records, write_atomically, write_csv, write_jsonl
+    from mltui.store.export import (
+        export_records,
+        logged_model_records,
+        write_atomically,
+        write_csv,
+        write_jsonl,
+    )
 
     args = _export_parser().parse_args(argv)
+    if args.logged_models and (unfit := _unfit_for_logged_models(args)):
+        return fail(f"--logged-models writes JSON Lines of every model; {unfit} is for runs")
     try:
         store = open_store(args.store)
-        records = export_records(
-            store,
-            experiments=args.experiment,
-            filter_string=args.filter,
-            order_by=args.order_by,
-            include_deleted=args.all,
-            history=args.history,
-        )
+        if args.logged_models:
+            records = logged_model_records(store, args.experiment, include_deleted=args.all)
+        else:
+            records = export_records(
+                store,
+                experiments=args.experiment,
+                filter_string=args.filter,
+                order_by=args.order_by,
+                include_deleted=args.all,
+                history=args.history,
+            )
         write = write_csv if args.format == "csv" else write_jsonl
         if args.output:
             # Build everything first, so a bad filter leaves no half-written file behind.
