@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
 from mltui.store.entities import DELETED, Experiment
+from mltui.tui.screens.sortable import SortableFilterable
 from mltui.tui.text import format_time, literal, one_line
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_label
 
@@ -40,10 +41,12 @@ COLUMNS = [
 ]
 
 
-class ExperimentsScreen(Screen[None]):
+class ExperimentsScreen(SortableFilterable, Screen[None]):
     """Pick one or more experiments to see their runs."""
 
     TITLE = "Experiments"
+    FILTER_BOX = "experiments-filter"
+    SORT_TITLE = "Sort experiments by"
     AUTO_FOCUS = "#experiments-table"
     BINDINGS = [
         Binding("enter", "open", "Open runs", id="experiments.open", priority=True),
@@ -54,6 +57,7 @@ class ExperimentsScreen(Screen[None]):
         Binding("d", "toggle_deleted", "Deleted", id="experiments.deleted"),
         Binding("escape", "clear", "Clear filter", id="experiments.clear", show=False),
         Binding("M", "registry", "Models", id="experiments.registry"),
+        Binding("L", "logged_models", "Logged models", id="experiments.logged_models"),
     ]
 
     class Loaded(Message):
@@ -173,9 +177,7 @@ class ExperimentsScreen(Screen[None]):
         # Stay on the same experiment, unless the cursor sits at the top: then stay at the top.
         keep = self.current_experiment_id() if table.cursor_row > 0 else None
         table.clear()
-        for key, label, _ in COLUMNS:
-            arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_key else ""
-            table.columns[key].label = Text(label + arrow)
+        self.sort_labels(table)
         for row in self.visible_rows():
             exp = row.experiment
             deleted = exp.lifecycle_stage == DELETED
@@ -208,6 +210,14 @@ class ExperimentsScreen(Screen[None]):
         if self.focused is self.query_one("#experiments-filter"):
             self.query_one(DataTable).focus()
             return
+        ids = self.chosen_ids()
+        if ids:
+            from mltui.tui.screens.runs import RunsScreen
+
+            self.app.push_screen(RunsScreen(ids))
+
+    def chosen_ids(self) -> list[str]:
+        """The marked experiments shown, else the one under the cursor (if any)."""
         ids = [
             r.experiment.experiment_id
             for r in self.visible_rows()
@@ -216,10 +226,7 @@ class ExperimentsScreen(Screen[None]):
         current = self.current_experiment_id()
         if not ids and current is not None:
             ids = [current]
-        if ids:
-            from mltui.tui.screens.runs import RunsScreen
-
-            self.app.push_screen(RunsScreen(ids))
+        return ids
 
     def action_mark(self) -> None:
         current = self.current_experiment_id()
@@ -232,49 +239,17 @@ class ExperimentsScreen(Screen[None]):
         )
         table.action_cursor_down()
 
-    def action_filter(self) -> None:
-        box = self.query_one("#experiments-filter", Input)
-        box.display = True
-        box.focus()
-
-    @on(Input.Changed, "#experiments-filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self.quick_filter = event.value
-        self.refresh_table()
-
     def action_clear(self) -> None:
         box = self.query_one("#experiments-filter", Input)
         box.value = ""
         box.display = False
         self.query_one(DataTable).focus()
 
-    def action_sort(self) -> None:
-        from mltui.tui.screens.picker import PickerScreen
+    def sort_columns(self) -> list[tuple[str, str]]:
+        return [(key, label) for key, label, _ in COLUMNS]
 
-        labels = [label for _, label, _ in COLUMNS]
-        current = next(label for k, label, _ in COLUMNS if k == self.sort_key)
-
-        def chosen(label: str | None) -> None:
-            if label is not None:
-                self.sort_by(next(k for k, lab, _ in COLUMNS if lab == label))
-
-        self.app.push_screen(PickerScreen("Sort experiments by", labels, current), chosen)
-
-    def sort_by(self, key: str) -> None:
-        if key == self.sort_key:
-            self.sort_reverse = not self.sort_reverse
-        else:
-            self.sort_key, self.sort_reverse = key, key in ("runs", "last")
-        self.refresh_table()
-
-    def action_reverse(self) -> None:
-        self.sort_reverse = not self.sort_reverse
-        self.refresh_table()
-
-    @on(DataTable.HeaderSelected)
-    def _header(self, event: DataTable.HeaderSelected) -> None:
-        if event.column_key.value in {k for k, _, _ in COLUMNS}:
-            self.sort_by(event.column_key.value)
+    def descending_first(self, key: str) -> bool:
+        return key in ("runs", "last")
 
     @on(DataTable.RowSelected)
     def _row_selected(self) -> None:
@@ -292,3 +267,10 @@ class ExperimentsScreen(Screen[None]):
         from mltui.tui.screens.registry import RegisteredModelsScreen
 
         self.app.push_screen(RegisteredModelsScreen())
+
+    def action_logged_models(self) -> None:
+        ids = self.chosen_ids()
+        if ids:
+            from mltui.tui.screens.logged_models import LoggedModelsScreen
+
+            self.app.push_screen(LoggedModelsScreen(ids))
