@@ -488,3 +488,19 @@ def test_yamlfast_refuses_an_alias_bomb_before_building_it():
         yamlfast.loads(bomb)
     # Aliases MLflow's own dumper may write (a repeated object) still read.
     assert yamlfast.loads("a: &x [1, {b: 2}]\nc: *x\n") == {"a": [1, {"b": 2}], "c": [1, {"b": 2}]}
+
+
+@pytest.mark.parametrize("fixture_dir", FILE_FIXTURES, ids=[p.name for p in FILE_FIXTURES])
+def test_logged_models_in_mlflows_order_with_their_metrics(fixture_dir):
+    """search_logged_models' order (newest first, then by id), not the folders' order; each
+    metric with the run it was logged in (these fixtures log none with a dataset)."""
+    want = sorted(
+        expected_reading(fixture_dir)["logged_models"],
+        key=lambda m: (-m["creation_timestamp"], m["model_id"]),
+    )
+    got = FileStore(fixture_dir / "mlruns").logged_models()
+    assert [m.model_id for m in got] == [m["model_id"] for m in want]
+    for model in got:
+        for metric in model.metrics:
+            assert metric.run_id == model.source_run_id
+            assert (metric.dataset_name, metric.dataset_digest) == (None, None)
