@@ -69,6 +69,7 @@ async def test_list_sort_open_and_mlmodel():
         by_accuracy.sort(key=lambda m: m["params"]["offset"], reverse=True)  # 0.9, 0.86, 0.81
         no_run = next(m["model_id"] for m in want if not m["source_run_id"])
         assert shown_ids(screen) == [m["model_id"] for m in by_accuracy] + [no_run]
+        assert screen.current_model().model_id == by_accuracy[0]["model_id"]  # cursor at top
         await pilot.press("S")
         await settle(pilot)
         assert shown_ids(screen) == [m["model_id"] for m in reversed(by_accuracy)] + [no_run]

@@ -210,7 +210,12 @@ class LoggedModelsScreen(SortableFilterable, Screen[None]):
         table = self.query_one(KeyedTable)
         self.sort_labels(table)
         rows = self.visible_models()
+        # The cursor follows its model, unless it sits at the top: there it stays, so that
+        # after a sort the first model (the best by that metric) is the one highlighted.
+        at_top = table.cursor_row <= 0
         table.set_rows((m.model_id, self.cells(m)) for m in rows)
+        if at_top and rows:
+            table.move_cursor(row=0)
         count = len(rows)
         self.query_one(Breadcrumbs).status = f"{count} model{'s' if count != 1 else ''}"
 
