@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from mltui.store.entities import LoggedModel
 from mltui.tui.screens.experiments import ExperimentsScreen
-from mltui.tui.screens.logged_models import LoggedModelScreen, LoggedModelsScreen
+from mltui.tui.screens.logged_models import (
+    LoggedModelScreen,
+    LoggedModelsScreen,
+    registered_versions,
+)
 from mltui.tui.screens.mlmodel import MLmodelScreen
 from mltui.tui.widgets.keyed_table import KeyedTable
 from tests.conftest import expected_reading
@@ -60,6 +65,7 @@ async def test_list_sort_open_and_mlmodel():
         assert shown_ids(screen) == [m["model_id"] for m in want]
         text = screen_text(app)
         assert "no run" in text and "offset=9" in text and "model_accuracy" in text
+        assert "wine-classifier v4 v5, churn-model v2" in text
 
         # Best by accuracy first; the model with no metric stays last either way.
         column = next(k for k, label in screen.sort_columns() if label == "accuracy")
@@ -134,6 +140,24 @@ async def test_experiment_without_models_says_so():
     async with app.run_test(size=(120, 36)) as pilot:
         await open_logged_models(pilot, "1")
         assert "No logged models in these experiments" in screen_text(app)
+
+
+@pytest.mark.parametrize(
+    ("tag", "shown"),
+    [
+        (
+            '[{"name": "a", "version": 1}, {"name": "b", "version": 2}, {"name": "a", "version": 3}]',
+            "a v1 v3, b v2",
+        ),
+        ('{"name": "a"}', '{"name": "a"}'),  # not MLflow's list: shown as written
+        ("[1, 2]", "[1, 2]"),
+        ("not json", "not json"),
+    ],
+)
+def test_registered_versions(tag, shown):
+    model = LoggedModel("m-1", "1", "model", "", 0, 0, None, None, "READY", None)
+    model.tags["mlflow.modelVersions"] = tag
+    assert registered_versions(model) == shown
 
 
 def test_logged_models_snapshot(snap_compare):

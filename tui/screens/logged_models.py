@@ -3,6 +3,7 @@ one model opened with its params, metrics (each with its dataset and step), tags
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, Tab
 from textual.worker import Worker, WorkerState
 
 from mltui.store.entities import LoggedModel, LoggedModelMetric
+from mltui.store.registry_write import TAG_MODEL_VERSIONS
 from mltui.tui.screens.sortable import SortableFilterable
 from mltui.tui.screens.tabbed import TabbedScreen, number_key_bindings
 from mltui.tui.text import format_time, format_time_short, format_value, literal, one_line
@@ -30,6 +32,7 @@ FIXED_COLUMNS = [
     ("run", "Source run"),
     ("status", "Status"),
     ("created", "Created"),
+    ("registered", "Registered"),
 ]
 STATUS_STYLE = {"READY": "green", "PENDING": "yellow", "FAILED": "red"}
 #: A metric column: (metric key, dataset name or None for points logged without a dataset).
@@ -51,6 +54,23 @@ def latest_metric(model: LoggedModel, column: MetricColumn) -> LoggedModelMetric
     """The model's latest point of that metric on that dataset (the one MLflow sorts by)."""
     points = [m for m in model.metrics if (m.key, m.dataset_name) == column]
     return max(points, key=lambda m: (m.timestamp, m.step), default=None)
+
+
+def registered_versions(model: LoggedModel) -> str:
+    """`wine-classifier v2 v3, churn-model v1`: the versions registered from this model, as
+    MLflow lists them in its mlflow.modelVersions tag (shown as written if it is not that list)."""
+    raw = model.tags.get(TAG_MODEL_VERSIONS)
+    if not raw:
+        return ""
+    try:
+        entries = json.loads(raw)
+        pairs = [(str(e["name"]), str(e["version"])) for e in entries]
+    except (ValueError, TypeError, KeyError):
+        return raw
+    versions: dict[str, list[str]] = {}
+    for name, version in pairs:
+        versions.setdefault(name, []).append(f"v{version}")
+    return ", ".join(f"{name} {' '.join(vs)}" for name, vs in versions.items())
 
 
 def params_text(params: dict[str, str], limit: int = 80) -> Text:
@@ -189,6 +209,7 @@ class LoggedModelsScreen(SortableFilterable, Screen[None]):
             "run": lambda m: m.source_run_id or "",
             "status": lambda m: m.status,
             "created": lambda m: m.creation_timestamp or 0,
+            "registered": registered_versions,
             "params": lambda m: params_text(m.params).plain,
         }[key]
 
@@ -230,6 +251,7 @@ class LoggedModelsScreen(SortableFilterable, Screen[None]):
             short_id(model.source_run_id),
             status_text(model.status),
             Text(format_time_short(model.creation_timestamp)),
+            literal(one_line(registered_versions(model), 40)),
             *metrics,
             params_text(model.params),
         ]
