@@ -69,6 +69,12 @@ def _export_parser() -> argparse.ArgumentParser:
         "--all", action="store_true", help="include deleted runs and deleted experiments' runs"
     )
     parser.add_argument("--history", action="store_true", help="add each metric's full history")
+    parser.add_argument(
+        "--traces",
+        action="store_true",
+        help="write the experiments' MLflow 3 traces (JSON Lines: spans and assessments) "
+        "instead of runs",
+    )
     parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     return parser
@@ -89,19 +95,33 @@ def fail(message: str) -> int:
 
 def run_export(argv: Sequence[str]) -> int:
     from mltui.store import StoreError, open_store
-    from mltui.store.export import export_records, write_atomically, write_csv, write_jsonl
+    from mltui.store.export import (
+        export_records,
+        export_trace_records,
+        write_atomically,
+        write_csv,
+        write_jsonl,
+    )
 
     args = _export_parser().parse_args(argv)
+    if args.traces and (args.format == "csv" or args.filter or args.order_by or args.history):
+        return fail(
+            "--traces writes JSON Lines of whole traces: no --format csv, --filter, "
+            "--order-by or --history with it"
+        )
     try:
         store = open_store(args.store)
-        records = export_records(
-            store,
-            experiments=args.experiment,
-            filter_string=args.filter,
-            order_by=args.order_by,
-            include_deleted=args.all,
-            history=args.history,
-        )
+        if args.traces:
+            records = export_trace_records(store, args.experiment, include_deleted=args.all)
+        else:
+            records = export_records(
+                store,
+                experiments=args.experiment,
+                filter_string=args.filter,
+                order_by=args.order_by,
+                include_deleted=args.all,
+                history=args.history,
+            )
         write = write_csv if args.format == "csv" else write_jsonl
         if args.output:
             # Build everything first, so a bad filter leaves no half-written file behind.
