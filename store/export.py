@@ -89,11 +89,24 @@ def export_records(
         yield record
 
 
+def json_safe(value: Any) -> Any:
+    """`value` with every non-finite float spelled as finite_or_name does: span inputs and
+    outputs are whatever the traced code returned, and MLflow stores NaN as JSON's `NaN`."""
+    if isinstance(value, float):
+        return finite_or_name(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def trace_record(trace: Trace) -> dict[str, Any]:
     """One trace as `mltui export --traces` writes it: MLflow's attribute names (Trace.info,
-    Span, Assessment), so a script can read MlflowClient.get_trace and this alike."""
+    Span, Assessment), so a script can read MlflowClient.get_trace and this alike. Non-finite
+    numbers are "NaN", "Infinity", "-Infinity", as in the runs export."""
     info = trace.info
-    return {
+    record = {
         "trace_id": info.trace_id,
         "experiment_id": info.experiment_id,
         "state": info.state,
@@ -126,6 +139,7 @@ def trace_record(trace: Trace) -> dict[str, Any]:
             for a in info.assessments
         ],
     }
+    return json_safe(record)
 
 
 def export_trace_records(

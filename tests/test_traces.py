@@ -167,3 +167,20 @@ def test_stores_without_traces_export_nothing(capsys):
     fixture = FIXTURES_DIR / "stores" / "mlflow-2.22.5-sqlite"
     assert main(["export", str(store_path(fixture)), "--traces"]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_nan_in_a_span_is_exported_as_in_the_runs_export(tmp_path, capsys):
+    copy = tmp_path / "file"
+    shutil.copytree(FIXTURES_DIR / "traces" / "mlflow-3.18.0-file", copy)
+    spans_file = next(copy.glob("mlruns/*/traces/*/artifacts/traces.json"))
+    doc = json.loads(spans_file.read_text(encoding="utf-8"))
+    # What MLflow writes for a traced function returning NaN or [inf] (json.dumps allows NaN).
+    doc["spans"][0]["attributes"]["mlflow.spanOutputs"] = "NaN"
+    doc["spans"][0]["attributes"]["scores"] = "[Infinity, -Infinity, 1.5]"
+    spans_file.write_text(json.dumps(doc), encoding="utf-8")
+    out = tmp_path / "traces.jsonl"
+    assert main(["export", str(copy / "mlruns"), "--traces", "-o", str(out)]) == 0
+    by_id = {t["trace_id"]: t for t in map(json.loads, out.read_text().splitlines())}
+    span = by_id[spans_file.parent.parent.name]["spans"][0]
+    assert span["outputs"] == "NaN"
+    assert span["attributes"]["scores"] == ["Infinity", "-Infinity", 1.5]
