@@ -77,6 +77,7 @@ from .traces import (
     sorted_assessments,
     spans_from_dicts,
     trace_info_from_dict,
+    without_location,
 )
 from .values import as_time, shown
 
@@ -480,9 +481,15 @@ class FileStore(Store):
         self.warnings.add(message)
 
     def _read_yaml(
-        self, path: str, what: str, warn_missing: bool = True, nested: frozenset = _NESTED_KEYS
+        self,
+        path: str,
+        what: str,
+        warn_missing: bool = True,
+        nested: frozenset = _NESTED_KEYS,
+        prepare: Callable[[bytes], bytes] | None = None,
     ) -> dict | None:
-        """A meta.yaml as a dict; None (after a warning) when missing, empty or malformed."""
+        """A meta.yaml as a dict; None (after a warning) when missing, empty or malformed.
+        `prepare` may drop a part the caller does not read before the file is parsed."""
         try:
             data = read_bytes(path, self.root_real)
             if not data:
@@ -498,6 +505,8 @@ class FileStore(Store):
         if not data.strip():
             self._warn(f"{path}: empty; {what} skipped")
             return None
+        if prepare is not None:
+            data = prepare(data)
         try:
             meta = yamlfast.loads(data)
         except Exception as exc:  # yaml.YAMLError, UnicodeDecodeError and the like
@@ -1231,7 +1240,9 @@ class FileStore(Store):
         self, trace_dir: str, exp_id: str, with_assessments: bool = True
     ) -> TraceInfo | None:
         meta_path = os.path.join(trace_dir, "trace_info.yaml")
-        meta = self._read_yaml(meta_path, "trace", nested=frozenset({"trace_location"}))
+        meta = self._read_yaml(
+            meta_path, "trace", nested=frozenset({"trace_location"}), prepare=without_location
+        )
         if meta is None:
             return None
         info = trace_info_from_dict(meta, os.path.basename(trace_dir), exp_id)

@@ -179,6 +179,16 @@ def _text_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def without_location(data: bytes) -> bytes:
+    """A trace_info.yaml without its last key, the nested `trace_location:` block, when every
+    line after it is indented (so is its value): the rest is flat and parses ~3x faster, and
+    the reader takes the experiment from the trace's folder anyway."""
+    head, sep, tail = data.partition(b"\ntrace_location:\n")
+    if sep and all(line.startswith(b" ") for line in tail.splitlines()):
+        return head + b"\n"
+    return data
+
+
 def trace_info_from_dict(d: dict[str, Any], folder: str, experiment_id: str) -> TraceInfo:
     """A file store's trace_info.yaml (TraceInfo.to_dict); tags, metadata and assessments are
     kept in folders beside it."""

@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mltui.store import open_store
 from mltui.tui.cli import main
@@ -184,3 +185,20 @@ def test_nan_in_a_span_is_exported_as_in_the_runs_export(tmp_path, capsys):
     span = by_id[spans_file.parent.parent.name]["spans"][0]
     assert span["outputs"] == "NaN"
     assert span["attributes"]["scores"] == ["Infinity", "-Infinity", 1.5]
+
+
+def test_trace_info_is_read_without_its_location_block_only_when_that_is_safe():
+    from mltui.store import yamlfast
+    from mltui.store.traces import without_location
+
+    path = next((FIXTURES_DIR / "traces").glob("mlflow-3.18.0-file/mlruns/*/traces/*/*.yaml"))
+    data = path.read_bytes()
+    whole = yaml.safe_load(data)
+    trimmed = without_location(data)
+    assert trimmed != data and b"trace_location" not in trimmed
+    assert yamlfast.loads(trimmed) == {k: v for k, v in whole.items() if k != "trace_location"}
+    # Not the last key, or a line after it not indented: the file is parsed whole.
+    moved = b"a: 1\ntrace_location:\n  type: X\n" + data.replace(b"trace_location:", b"zz:")
+    assert without_location(moved) == moved
+    unindented = data + b"zzz: 1\n"
+    assert without_location(unindented) == unindented
