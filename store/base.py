@@ -21,6 +21,7 @@ from .entities import (
 from .gcpause import GcPause
 from .series import Series, series_from_history
 from .series_cache import SeriesCache
+from .traces import Trace, TraceInfo
 
 
 @dataclass(slots=True)
@@ -227,6 +228,15 @@ class Store(abc.ABC):
 
         `workspace`: that workspace's model of this name (SQL stores of MLflow 3.12+ may hold
         one per workspace); None for all of them."""
+
+    # -- traces ------------------------------------------------------------------------------
+    def traces(self, experiment_ids: Iterable[str]) -> list[TraceInfo]:
+        """MLflow 3 traces of these experiments, oldest first, without spans; [] if none."""
+        return []
+
+    def trace(self, trace_id: str) -> Trace | None:
+        """One trace with its spans and assessments; None when there is no such trace."""
+        return None
 
     # -- artifacts ---------------------------------------------------------------------------
     @abc.abstractmethod

@@ -15,6 +15,7 @@ from typing import IO, Any
 from .base import Store
 from .entities import ACTIVE, Experiment, LoggedModel, LoggedModelMetric, Run
 from .errors import NotAStoreError, StoreError
+from .traces import Trace
 from .values import datetime_of, invalid_time
 
 
@@ -126,6 +127,71 @@ def logged_model_records(
     if ids:
         for model in store.logged_models(ids):
             yield logged_model_record(model)
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with every non-finite float spelled as finite_or_name does: span inputs and
+    outputs are whatever the traced code returned, and MLflow stores NaN as JSON's `NaN`."""
+    if isinstance(value, float):
+        return finite_or_name(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def trace_record(trace: Trace) -> dict[str, Any]:
+    """One trace as `mltui export --traces` writes it: MLflow's attribute names (Trace.info,
+    Span, Assessment), so a script can read MlflowClient.get_trace and this alike. Non-finite
+    numbers are "NaN", "Infinity", "-Infinity", as in the runs export."""
+    info = trace.info
+    record = {
+        "trace_id": info.trace_id,
+        "experiment_id": info.experiment_id,
+        "state": info.state,
+        "request_time": info.request_time,
+        "execution_duration": info.execution_duration,
+        "tags": dict(info.tags),
+        "spans": [
+            {
+                "span_id": s.span_id,
+                "parent_id": s.parent_id,
+                "name": s.name,
+                "span_type": s.span_type,
+                "status": s.status,
+                "start_time_ns": s.start_time_ns,
+                "end_time_ns": s.end_time_ns,
+                "inputs": s.inputs,
+                "outputs": s.outputs,
+                "attributes": s.attributes,
+                "events": s.events,
+            }
+            for s in trace.spans
+        ],
+        "assessments": [
+            {
+                "name": a.name,
+                "value": a.value,
+                "source": {"source_type": a.source_type, "source_id": a.source_id},
+                "rationale": a.rationale,
+            }
+            for a in info.assessments
+        ],
+    }
+    return json_safe(record)
+
+
+def export_trace_records(
+    store: Store, experiments: Sequence[str] = (), include_deleted: bool = False
+) -> Iterator[dict[str, Any]]:
+    """The traces of the chosen experiments, oldest first, each read whole when written."""
+    exps = select_experiments(store, experiments, include_deleted)
+    ids = [e.experiment_id for e in exps if include_deleted or e.lifecycle_stage == ACTIVE]
+    for info in store.traces(ids):
+        trace = store.trace(info.trace_id)
+        if trace is not None:  # deleted since it was listed
+            yield trace_record(trace)
 
 
 def write_jsonl(records: Iterable[dict[str, Any]], out: IO[str]) -> int:

@@ -70,6 +70,17 @@ from .rawread import (
 from .scan_cache import ScanCache, entry_parts, stat_entry
 from .series import Series
 from .series_cache import SeriesCache
+from .traces import (
+    Assessment,
+    Span,
+    Trace,
+    TraceInfo,
+    assessment_from_dict,
+    sorted_assessments,
+    spans_from_dicts,
+    trace_info_from_dict,
+    without_location,
+)
 from .values import as_time, shown
 
 TRASH = ".trash"
@@ -393,6 +404,20 @@ def _status_name(raw: Any) -> str | None:
     return None
 
 
+def _child_dirs(folder: str, dirs: bool = True) -> list[str]:
+    """Sorted names of the folders (or the other entries) in `folder`; none when it is missing
+    or unreadable."""
+    try:
+        with os.scandir(folder) as it:
+            return sorted(e.name for e in it if e.is_dir() == dirs)
+    except OSError:
+        return []
+
+
+def _child_files(folder: str) -> list[str]:
+    return _child_dirs(folder, dirs=False)
+
+
 def _safe_name(name: str) -> bool:
     """True when `name` is one folder name (no separator, not "." or ".."): no traversal."""
     return bool(name) and "/" not in name and "\\" not in name and name not in (".", "..")
@@ -457,8 +482,16 @@ class FileStore(Store):
             collector.append(message)
         self.warnings.add(message)
 
-    def _read_yaml(self, path: str, what: str, warn_missing: bool = True) -> dict | None:
-        """A meta.yaml as a dict; None (after a warning) when missing, empty or malformed."""
+    def _read_yaml(
+        self,
+        path: str,
+        what: str,
+        warn_missing: bool = True,
+        nested: frozenset = _NESTED_KEYS,
+        prepare: Callable[[bytes], bytes] | None = None,
+    ) -> dict | None:
+        """A meta.yaml as a dict; None (after a warning) when missing, empty or malformed.
+        `prepare` may drop a part the caller does not read before the file is parsed."""
         try:
             data = read_bytes(path, self.root_real)
             if not data:
@@ -474,6 +507,8 @@ class FileStore(Store):
         if not data.strip():
             self._warn(f"{path}: empty; {what} skipped")
             return None
+        if prepare is not None:
+            data = prepare(data)
         try:
             meta = yamlfast.loads(data)
         except Exception as exc:  # yaml.YAMLError, UnicodeDecodeError and the like
@@ -483,7 +518,7 @@ class FileStore(Store):
         if not isinstance(meta, dict):
             self._warn(f"{path}: not a YAML mapping; {what} skipped")
             return None
-        odd = [k for k, v in meta.items() if type(v) in (list, dict) and k not in _NESTED_KEYS]
+        odd = [k for k, v in meta.items() if type(v) in (list, dict) and k not in nested]
         if odd:
             # Where MLflow writes a scalar, a list or mapping is never turned into text.
             self._warn(f"{path}: {', '.join(map(str, odd))} not a single value; left out")
@@ -1106,11 +1141,7 @@ class FileStore(Store):
         out = []
         for exp_id, exp_path in selected:
             models_dir = os.path.join(exp_path, "models")
-            try:
-                names = sorted(e.name for e in os.scandir(models_dir) if e.is_dir())
-            except OSError:
-                continue
-            for name in names:
+            for name in _child_dirs(models_dir):
                 model = self._read_logged_model(os.path.join(models_dir, name), exp_id)
                 if model is not None:
                     out.append(model)
@@ -1191,6 +1222,86 @@ class FileStore(Store):
             )
             for group, (step, ts, v) in best.items()
         ]
+
+    # -- traces ---------------------------------------------------------------------------
+    def traces(self, experiment_ids: Iterable[str]) -> list[TraceInfo]:
+        """Trace infos of `<exp>/traces/<trace_id>/`, oldest first (MLflow's search order)."""
+        out = []
+        for exp_id, exp_path in self._selected_experiments(list(experiment_ids), True):
+            traces_dir = os.path.join(exp_path, "traces")
+            for name in _child_dirs(traces_dir):
+                info = self._read_trace_info(os.path.join(traces_dir, name), exp_id, False)
+                if info is not None:
+                    out.append(info)
+        out.sort(key=lambda t: (t.request_time or 0, t.trace_id))
+        return out
+
+    def trace(self, trace_id: str) -> Trace | None:
+        trace_dir = self._find_trace_dir(trace_id)
+        if trace_dir is None:
+            return None
+        exp_id = os.path.basename(os.path.dirname(os.path.dirname(trace_dir)))
+        info = self._read_trace_info(trace_dir, exp_id)
+        if info is None:
+            return None
+        path = os.path.join(trace_dir, "artifacts", "traces.json")
+        return Trace(info, self._read_spans(path))
+
+    def _find_trace_dir(self, trace_id: str) -> str | None:
+        if not _safe_name(trace_id):
+            return None
+        for _, exp_path in self._selected_experiments(None, True):
+            trace_dir = os.path.join(exp_path, "traces", trace_id)
+            if os.path.isdir(trace_dir):
+                return trace_dir
+        return None
+
+    def _read_trace_info(
+        self, trace_dir: str, exp_id: str, with_assessments: bool = True
+    ) -> TraceInfo | None:
+        meta_path = os.path.join(trace_dir, "trace_info.yaml")
+        meta = self._read_yaml(
+            meta_path, "trace", nested=frozenset({"trace_location"}), prepare=without_location
+        )
+        if meta is None:
+            return None
+        info = trace_info_from_dict(meta, os.path.basename(trace_dir), exp_id)
+        info.tags = self._read_values(os.path.join(trace_dir, "tags"))
+        info.metadata = self._read_values(os.path.join(trace_dir, "request_metadata"))
+        folder = os.path.join(trace_dir, "assessments")
+        if with_assessments:
+            info.assessments = self._read_assessments(folder)
+            info.assessments_count = len(info.assessments)
+        else:  # one YAML file each: counted, not parsed (a list of 10,000 traces reads 2/3 less)
+            info.assessments_count = sum(n.endswith(".yaml") for n in _child_files(folder))
+        return info
+
+    def _read_assessments(self, folder: str) -> list[Assessment]:
+        out = []
+        for _, path, data in self._read_folder(folder):
+            try:
+                d = yamlfast.loads(data)
+                out.append(assessment_from_dict(d))
+            except Exception as exc:  # yaml.YAMLError, a non-mapping, a wrong-typed field
+                self._warn(f"{path}: not an assessment ({type(exc).__name__}); skipped")
+        return sorted_assessments(out)
+
+    def _read_spans(self, path: str) -> list[Span]:
+        try:
+            data = read_bytes(path, self.root_real)
+            spans = json.loads(data)["spans"]
+        except FileNotFoundError:
+            return []  # still being written, or spans kept elsewhere
+        except OSError as exc:
+            self._warn(f"{path}: cannot be read ({exc.strerror or exc}); no spans shown")
+            return []
+        except (ValueError, KeyError, TypeError) as exc:
+            self._warn(f"{path}: not a spans file ({type(exc).__name__}); no spans shown")
+            return []
+        if not isinstance(spans, list):
+            self._warn(f"{path}: spans is not a list; no spans shown")
+            return []
+        return spans_from_dicts(spans, path, self._warn)
 
     # -- model registry -------------------------------------------------------------------
     def _registry_dir(self) -> str:

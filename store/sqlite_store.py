@@ -53,6 +53,8 @@ from .entities import (
 from .errors import NotAStoreError, StoreError, StoreLocked
 from .gcpause import GcPause
 from .series import Series
+from .sqlite_traces import read_spans, read_trace_infos
+from .traces import Trace, TraceInfo
 from .values import as_text, as_time, shown
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -1148,6 +1150,32 @@ class SqliteStore(Store):
         return self._read(lambda conn: [mv for _, mv in self._versions(conn, name, workspace)])
 
     # -- artifacts ---------------------------------------------------------------------------
+    # -- traces ------------------------------------------------------------------------------
+    def traces(self, experiment_ids: Iterable[str]) -> list[TraceInfo]:
+        """Trace infos of these experiments, oldest first (MLflow 3 `trace_info` and friends)."""
+        ids = _int_ids(experiment_ids)
+        if not ids or not self._has("trace_info"):
+            return []
+        where = f"experiment_id IN ({','.join('?' * len(ids))})"
+        return self._read(
+            lambda conn: read_trace_infos(conn, self._col, where, ids, self._has("assessments"))
+        )
+
+    def trace(self, trace_id: str) -> Trace | None:
+        if not self._has("trace_info"):
+            return None
+
+        def read(conn: sqlite3.Connection) -> Trace | None:
+            infos = read_trace_infos(
+                conn, self._col, "request_id = ?", [trace_id], self._has("assessments")
+            )
+            if not infos:
+                return None
+            spans = read_spans(conn, trace_id, self.warnings.add) if self._has("spans") else []
+            return Trace(infos[0], spans)
+
+        return self._read(read)
+
     def artifact_root(self, run: Run) -> ArtifactRoot:
         """A run's artifact folder; relative (1.x) and moved paths are found beside the db."""
         return resolve_artifact_root(run.artifact_uri, self.store_root)

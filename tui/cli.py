@@ -75,6 +75,12 @@ def _export_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write MLflow 3 logged models (JSON Lines) instead of runs",
     )
+    parser.add_argument(
+        "--traces",
+        action="store_true",
+        help="write the experiments' MLflow 3 traces (JSON Lines: spans and assessments) "
+        "instead of runs",
+    )
     parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     return parser
@@ -93,7 +99,7 @@ def fail(message: str) -> int:
     return EXIT_USAGE
 
 
-def _unfit_for_logged_models(args: argparse.Namespace) -> str | None:
+def _runs_only_option(args: argparse.Namespace) -> str | None:
     """The first option given that only runs take, as the user spelled it; None if none."""
     for given, option in (
         (args.filter, "--filter"),
@@ -110,6 +116,7 @@ def run_export(argv: Sequence[str]) -> int:
     from mltui.store import StoreError, open_store
     from mltui.store.export import (
         export_records,
+        export_trace_records,
         logged_model_records,
         write_atomically,
         write_csv,
@@ -117,12 +124,19 @@ def run_export(argv: Sequence[str]) -> int:
     )
 
     args = _export_parser().parse_args(argv)
-    if args.logged_models and (unfit := _unfit_for_logged_models(args)):
+    if args.logged_models and args.traces:
+        return fail("--logged-models and --traces: one kind of record at a time")
+    unfit = _runs_only_option(args)
+    if args.logged_models and unfit:
         return fail(f"--logged-models writes JSON Lines of every model; {unfit} is for runs")
+    if args.traces and unfit:
+        return fail(f"--traces writes JSON Lines of whole traces; {unfit} is for runs")
     try:
         store = open_store(args.store)
         if args.logged_models:
             records = logged_model_records(store, args.experiment, include_deleted=args.all)
+        elif args.traces:
+            records = export_trace_records(store, args.experiment, include_deleted=args.all)
         else:
             records = export_records(
                 store,

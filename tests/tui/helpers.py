@@ -25,6 +25,14 @@ def make_app(target, **kwargs):
     return MltuiApp(open_store(target), watch=False, **kwargs)
 
 
+async def settle(pilot) -> None:
+    """Let workers finish and the messages they posted be handled (three rounds: a read may
+    start another)."""
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
 async def eventually(pilot, check, seconds: float = 20.0) -> bool:
     """Wait for `check()` to hold (True), or give up after `seconds` (False): a state waited for,
     not a fixed pause."""

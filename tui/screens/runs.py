@@ -191,6 +191,7 @@ class RunsScreen(Screen[None]):
         Binding("p", "scatter", "Scatter", id="runs.scatter", show=False),
         Binding("P", "parallel", "Parallel coords", id="runs.parallel", show=False),
         Binding("e", "export", "Export CSV", id="runs.export", show=False),
+        Binding("T", "traces", "Traces", id="runs.traces", show=False),
         Binding("left,minus", "collapse", "Collapse", id="runs.collapse", show=False),
         Binding("right,plus", "expand", "Expand", id="runs.expand", show=False),
     ]
@@ -620,6 +621,11 @@ class RunsScreen(Screen[None]):
         from mltui.tui.screens.compare import CompareScreen
 
         self.app.push_screen(CompareScreen(run_ids))
+
+    def action_traces(self) -> None:
+        from mltui.tui.screens.traces import TracesScreen
+
+        self.app.push_screen(TracesScreen(self.experiment_ids))
 
     def action_scatter(self) -> None:
         from mltui.tui.screens.scatter import ScatterScreen
