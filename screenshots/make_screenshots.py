@@ -28,12 +28,15 @@ async def settle(pilot) -> None:
 
 
 async def shot(
-    store_path: Path, name: str, steps: Callable[[object], Awaitable[None]] | None = None
+    store_path: Path,
+    name: str,
+    steps: Callable[[object], Awaitable[None]] | None = None,
+    demo: bool = True,
 ) -> None:
     from mltui.store import open_store
     from mltui.tui.app import MltuiApp
 
-    app = MltuiApp(open_store(store_path), watch=False, demo=True)
+    app = MltuiApp(open_store(store_path), watch=False, demo=demo)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         if steps is not None:
@@ -127,6 +130,36 @@ async def mlmodel(pilot) -> None:
     await pilot.press("2")
 
 
+async def logged_models(pilot) -> None:
+    """The sweep's logged models (MLflow 3's Models tab), best by a metric first."""
+    screen = pilot.app.screen
+    best = max(screen.rows, key=lambda r: r.runs or 0)
+    table = screen.query_one("DataTable")
+    table.move_cursor(row=table.get_row_index(best.experiment.experiment_id))
+    await pilot.press("L")
+
+
+#: A store MLflow 3.18.0 wrote with traces (the demo store has none): the test fixture.
+TRACES_STORE = HERE.parent / "tests" / "fixtures" / "traces" / "mlflow-3.18.0-sqlite" / "mlflow.db"
+
+
+async def trace_that_raised(pilot) -> None:
+    """The GenAI experiment's traces, then the one whose tool span raised, opened."""
+    screen = pilot.app.screen
+    table = screen.query_one("DataTable")
+    row = next(r for r in screen.rows if r.experiment.name == "genai-traces")
+    table.move_cursor(row=table.get_row_index(row.experiment.experiment_id))
+    await pilot.press("enter")
+    await settle(pilot)
+    await pilot.press("T")
+    await settle(pilot)
+    infos = pilot.app.store.traces([row.experiment.experiment_id])
+    failed = next(t for t in infos if t.state == "ERROR")
+    table = pilot.app.screen.query_one("DataTable")
+    table.move_cursor(row=table.get_row_index(failed.trace_id))
+    await pilot.press("enter")
+
+
 async def help_screen(pilot) -> None:
     await open_sweep(pilot)
     await pilot.press("question_mark")
@@ -150,7 +183,9 @@ async def main() -> None:
         await shot(store_path, "registry", registry)
         await shot(store_path, "model-versions", model_versions)
         await shot(store_path, "mlmodel", mlmodel)
+        await shot(store_path, "logged-models", logged_models)
         await shot(store_path, "help", help_screen)
+    await shot(TRACES_STORE, "trace", trace_that_raised, demo=False)
 
 
 if __name__ == "__main__":
