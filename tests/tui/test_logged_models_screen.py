@@ -163,3 +163,25 @@ def test_registered_versions(tag, shown):
 def test_logged_models_snapshot(snap_compare):
     app = make_app(fixture_store_path(STORE))
     assert snap_compare(app, terminal_size=(120, 36), run_before=open_logged_models)
+
+
+async def test_a_loss_sorts_lowest_first(tmp_path):
+    """Sorting by an error metric puts the best (lowest) model first, where `enter` opens it:
+    the demo sweep's logged models by rmse."""
+    from mltui.store import open_store
+    from mltui.store.demo import build_demo_store
+    from mltui.tui.app import MltuiApp
+
+    root = build_demo_store(tmp_path)
+    app = MltuiApp(open_store(root), watch=False, demo=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        sweep = max(app.screen.rows, key=lambda r: r.runs or 0).experiment.experiment_id
+        screen = await open_logged_models(pilot, sweep)
+        column = next(k for k, label in screen.sort_columns() if label == "rmse")
+        screen.sort_by(column)
+        await settle(pilot)
+        rmse = screen.sort_value(column)
+        values = [rmse(m) for m in screen.visible_models() if rmse(m) is not None]
+        assert len(values) >= 2 and values == sorted(values)
+        assert rmse(screen.current_model()) == min(values)

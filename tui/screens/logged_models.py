@@ -19,6 +19,7 @@ from textual.worker import Worker, WorkerState
 
 from mltui.store.entities import LoggedModel, LoggedModelMetric
 from mltui.store.registry_write import TAG_MODEL_VERSIONS
+from mltui.tui.screens.compare import lower_is_better
 from mltui.tui.screens.sortable import SortableFilterable
 from mltui.tui.screens.tabbed import TabbedScreen, number_key_bindings
 from mltui.tui.text import format_time, format_time_short, format_value, literal, one_line
@@ -290,8 +291,12 @@ class LoggedModelsScreen(SortableFilterable, Screen[None]):
         self.query_one(KeyedTable).focus()
 
     def descending_first(self, key: str) -> bool:
-        # Newest and highest first; names and ids from A.
-        return key == "created" or key.startswith("metric-")
+        # Newest first, and the best value of a metric first (a loss or error lowest, as the
+        # compare screen judges it; `b` there flips it); names and ids from A.
+        if key.startswith("metric-"):
+            metric_key, _ = self.metric_cols[int(key.removeprefix("metric-"))]
+            return not lower_is_better(self.app, metric_key)
+        return key == "created"
 
     @on(DataTable.RowSelected)
     def _row_selected(self) -> None:
