@@ -31,9 +31,7 @@ def launch(args: argparse.Namespace) -> int:
 
         model_dir = mlmodel_target(target)
         if model_dir is not None:  # `mltui path/to/model` or `mltui path/to/MLmodel`
-            from mltui.tui.screens.mlmodel import run_mlmodel_app
-
-            return run_mlmodel_app(model_dir, read_only=args.read_only)
+            return run_model_folder(model_dir, read_only=args.read_only)
     try:
         store = open_store(target)
     except StoreError as exc:
@@ -54,4 +52,19 @@ def launch(args: argparse.Namespace) -> int:
         store.close()
         if demo_dir is not None:
             demo_dir.cleanup()
+    return app.return_code or 0
+
+
+def run_model_folder(model_dir: Path, *, read_only: bool) -> int:
+    """The MLmodel page of `model_dir` alone, in the store around it if any; the exit status."""
+    from mltui.store.mlmodel import enclosing_store
+    from mltui.tui.app import MltuiApp
+
+    store = enclosing_store(model_dir)
+    app = MltuiApp(store, model_dir=model_dir, read_only=read_only)
+    try:
+        app.run()
+    finally:
+        if store is not None:
+            store.close()
     return app.return_code or 0
