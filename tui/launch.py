@@ -1,4 +1,4 @@
-"""From parsed command-line arguments to a running app (or a one-line error, exit status 2)."""
+"""From parsed command-line arguments to a running app (UsageError when there is nothing to open)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from mltui.tui.cli import fail
+
+class UsageError(Exception):
+    """Nothing to open: `cli` says why in one line (exit status 2)."""
 
 
 def launch(args: argparse.Namespace) -> int:
+    """Open the app the arguments ask for; its exit status. Raises UsageError."""
     from mltui.store import StoreError, open_store
     from mltui.store.locate import default_store_target
 
@@ -22,7 +25,7 @@ def launch(args: argparse.Namespace) -> int:
     else:
         target = args.store or args.backend_store_uri or default_store_target()
         if target is None:
-            return fail(
+            raise UsageError(
                 "no store given and none found here; expected ./mlruns or ./mlflow.db, "
                 "MLFLOW_TRACKING_URI, or a path: mltui ./mlruns"
             )
@@ -35,7 +38,7 @@ def launch(args: argparse.Namespace) -> int:
     try:
         store = open_store(target)
     except StoreError as exc:
-        return fail(str(exc))
+        raise UsageError(str(exc)) from exc
 
     from mltui.tui.app import MltuiApp
 
