@@ -27,14 +27,12 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from mltui.store import ArtifactRoot, Store, StoreError
-from mltui.store.entities import ModelVersion, Run
+from mltui.store.entities import Run
 from mltui.store.mlmodel import (
-    MLMODEL,
     FlavorInfo,
     MLmodelError,
     ModelInfo,
     SchemaInfo,
-    model_folder,
     read_mlmodel,
 )
 from mltui.tui.screens.tabbed import TabbedScreen, number_key_bindings
@@ -52,26 +50,6 @@ TABS = [
 ]
 #: Widest a cell of the input example table gets (characters).
 EXAMPLE_CELL = 40
-
-
-def version_model_folder(store: Store, mv: ModelVersion) -> Path | None:
-    """The local model folder of a registered version (storage location, source, logged model)."""
-    for uri in (mv.storage_location, mv.source):
-        found = model_folder(store, uri)
-        if found is not None:
-            return found
-    model_id = mv.model_id
-    if not model_id and mv.source and mv.source.startswith("models:/m-"):
-        model_id = mv.source[len("models:/") :].strip("/")
-    if model_id:
-        from mltui.tui.screens.run import logged_model_artifact_root
-
-        for lm in store.logged_models():
-            if lm.model_id == model_id:
-                path = logged_model_artifact_root(store, lm).path
-                if path is not None and (path / MLMODEL).is_file():
-                    return path
-    return None
 
 
 # -- rendering -----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from textual.worker import Worker, WorkerState
 
 from mltui.store import Store
 from mltui.store.entities import ModelVersion, RegisteredModel, Run
+from mltui.store.mlmodel import version_model_folder
 from mltui.store.registry_write import WriteResult
 from mltui.tui.screens.base import MltuiScreen
 from mltui.tui.screens.confirm import (
@@ -52,8 +53,6 @@ class VersionsReading:
 
 def read_versions(store: Store, name: str) -> VersionsReading:
     """Everything the versions screen shows, read off the UI thread."""
-    from mltui.tui.screens.mlmodel import version_model_folder
-
     model = next((m for m in store.registered_models() if m.name == name), None)
     versions = store.model_versions(name)
     reading = VersionsReading(model, versions)

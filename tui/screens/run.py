@@ -21,7 +21,6 @@ from textual.widgets import DataTable, Footer, Markdown, Static, TabbedContent, 
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from mltui.store import ArtifactRoot, Store, parallel
-from mltui.store.artifacts import resolve_artifact_root
 from mltui.store.entities import (
     DELETED,
     TAG_LOG_MODEL_HISTORY,
@@ -33,7 +32,7 @@ from mltui.store.entities import (
     Metric,
     Run,
 )
-from mltui.store.mlmodel import MLMODEL, MLmodelError, flavor_names
+from mltui.store.mlmodel import MLMODEL, MLmodelError, flavor_names, logged_model_artifact_root
 from mltui.tui import clock
 from mltui.tui.screens.tabbed import TabbedScreen, number_key_bindings
 from mltui.tui.text import clean, format_duration, format_time, format_value, literal, one_line
@@ -176,18 +175,6 @@ class ModelRow:
     artifact_path: str | None = None
     #: 3.x: the logged model's own artifact folder.
     root: ArtifactRoot | None = None
-
-
-def logged_model_artifact_root(store: Store, model: LoggedModel) -> ArtifactRoot:
-    """A logged model's artifact folder, found again under the store when the store moved."""
-    # A file store's own layout keeps them at <mlruns>/<exp>/models/<id>/artifacts; a SQLite
-    # store's artifacts sit beside the database.
-    if store.kind == "file":
-        store_root = Path(store.location)
-        fallback = store_root / model.experiment_id / "models" / model.model_id / "artifacts"
-    else:
-        store_root, fallback = Path(store.location).parent, None
-    return resolve_artifact_root(model.artifact_location, store_root, fallback=fallback)
 
 
 def logged_model_kind(model: LoggedModel, root: ArtifactRoot) -> str:
