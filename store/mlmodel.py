@@ -26,7 +26,8 @@ import yaml
 
 from . import yamlfast
 from .artifacts import resolve_artifact_root
-from .base import Store
+from .base import ArtifactRoot, Store
+from .entities import LoggedModel, ModelVersion
 from .errors import StoreError
 from .rawread import read_bytes, read_head
 
@@ -671,6 +672,36 @@ def model_folder(store: Store, uri: str | None) -> Path | None:
     root = getattr(store, "store_root", None) or store.location
     found = resolve_artifact_root(uri, Path(root)).path
     return found if found is not None and (found / MLMODEL).is_file() else None
+
+
+def logged_model_artifact_root(store: Store, model: LoggedModel) -> ArtifactRoot:
+    """A logged model's artifact folder, found again under the store when the store moved."""
+    # A file store's own layout keeps them at <mlruns>/<exp>/models/<id>/artifacts; a SQLite
+    # store's artifacts sit beside the database.
+    if store.kind == "file":
+        store_root = Path(store.location)
+        fallback = store_root / model.experiment_id / "models" / model.model_id / "artifacts"
+    else:
+        store_root, fallback = Path(store.location).parent, None
+    return resolve_artifact_root(model.artifact_location, store_root, fallback=fallback)
+
+
+def version_model_folder(store: Store, mv: ModelVersion) -> Path | None:
+    """The local model folder of a registered version (storage location, source, logged model)."""
+    for uri in (mv.storage_location, mv.source):
+        found = model_folder(store, uri)
+        if found is not None:
+            return found
+    model_id = mv.model_id
+    if not model_id and mv.source and mv.source.startswith("models:/m-"):
+        model_id = mv.source[len("models:/") :].strip("/")
+    if model_id:
+        for lm in store.logged_models():
+            if lm.model_id == model_id:
+                path = logged_model_artifact_root(store, lm).path
+                if path is not None and (path / MLMODEL).is_file():
+                    return path
+    return None
 
 
 def find_mlmodels(artifact_root: str | os.PathLike[str], max_depth: int = FIND_DEPTH) -> list[Path]:

@@ -341,3 +341,16 @@ def test_metric_steps_and_times_beyond_64_bits_are_skipped(mlruns3, lines):
     else:
         assert run.metrics["huge"].step == lines - 2
     assert _warned(store, str(path), "malformed line")
+
+
+@pytest.mark.parametrize("given", [[], ["missing"]])
+def test_nothing_to_open_is_one_line_and_status_2(tmp_path, monkeypatch, capsys, given):
+    """No store here, or a path that is none: one line on stderr, exit status 2, no app."""
+    from mltui.tui.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(given) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mltui: ") and err.count("\n") == 1, err
+    assert {p.name for p in tmp_path.iterdir()} <= {"cache"}  # nothing made here

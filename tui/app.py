@@ -1,31 +1,37 @@
-"""The App: global keys, theme, and the store every screen reads through workers."""
+"""The App: global keys, theme, the store every page reads through workers, and navigation.
+
+Pages ask the app to open another page (`open_run`, `open_registry`, ...): the app is the one
+module that imports the pages, so pages never import one another. Each page's module is
+imported when first opened, so the first page does not wait for the others' imports.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.signal import Signal
 from textual.worker import get_current_worker
 
 from mltui.store import Store, parallel
+from mltui.tui.messages import StoreChanged
 from mltui.tui.text import clean
 
+if TYPE_CHECKING:
+    from mltui.store.entities import LoggedModel, Run
+    from mltui.store.watch import StoreChanges, StoreFollower
 
-class StoreChanged(Message):
-    """The store changed while the app was open (from `store.watch.StoreFollower`)."""
-
-    def __init__(self, changes) -> None:
-        super().__init__()
-        self.changes = changes
+__all__ = ["MltuiApp", "StoreChanged"]
 
 
 class MltuiApp(App[int]):
-    """Browse a local MLflow store."""
+    """Browse a local MLflow store, or (given `model_dir`) one MLflow model folder."""
 
     CSS_PATH = "mltui.tcss"
     TITLE = "mltui"
@@ -38,35 +44,135 @@ class MltuiApp(App[int]):
 
     def __init__(
         self,
-        store: Store,
+        store: Store | None,
         *,
+        model_dir: Path | None = None,
         read_only: bool = False,
         watch: bool = True,
         poll_seconds: float | None = None,
         demo: bool = False,
     ) -> None:
+        """`model_dir` opens that model folder's page alone (`mltui path/to/model`), in the
+        store around it if any (`store` is then None for a loose folder), without following."""
         super().__init__()
+        if store is None and model_dir is None:
+            raise ValueError("MltuiApp needs a store or a model folder")
         self.store = store
+        self.model_dir = model_dir
         self.read_only = read_only
-        self.watch_store = watch
+        self.watch_store = watch and model_dir is None
         self.poll_seconds = poll_seconds
         self.demo = demo
-        self.sub_title = ("demo store: " if demo else "") + str(store.location)
-        self.follower = None
+        if model_dir is not None:
+            self.sub_title = str(model_dir)
+        elif store is not None:
+            self.sub_title = ("demo store: " if demo else "") + str(store.location)
+        self.follower: StoreFollower | None = None
+        #: Metric key -> lower is better, as chosen with `b` this session (compare and plots).
+        self.metric_directions: dict[str, bool] = {}
+        #: Every page hears of live store changes here (subscribed by `MltuiScreen`).
+        self.store_changed_signal: Signal[StoreChanges] = Signal(self, "store-changed")
 
     def on_mount(self) -> None:
+        if self.model_dir is not None:
+            from mltui.tui.screens.mlmodel import MLmodelScreen
+
+            self.push_screen(MLmodelScreen(self.model_dir, self.store))
+            return
         from mltui.tui.screens.experiments import ExperimentsScreen
 
         self.push_screen(ExperimentsScreen())
-        for note in self.store.notes:
-            self.notify(note, title="Store", timeout=8)
+        if self.store is not None:
+            for note in self.store.notes:
+                self.notify(note, title="Store", timeout=8)
         if self.watch_store:
             self.set_timer(self.FOLLOW_AFTER_SECONDS, self.start_following)
+
+    # -- navigation: pages ask for another page here ----------------------------------------------
+    def back(self) -> None:
+        """Close the current page; on the first page (over Textual's default screen), leave."""
+        if len(self.screen_stack) > 2:
+            self.pop_screen()
+        else:
+            self.exit()
+
+    def open_runs(self, experiment_ids: list[str]) -> None:
+        from mltui.tui.screens.runs import RunsScreen
+
+        self.push_screen(RunsScreen(experiment_ids))
+
+    def open_run(self, run_id: str) -> None:
+        from mltui.tui.screens.run import RunScreen
+
+        self.push_screen(RunScreen(run_id))
+
+    def open_chart(
+        self,
+        run_ids: Sequence[str],
+        metric_keys: Sequence[str] | None = None,
+        *,
+        runs: Sequence[Run] | None = None,
+    ) -> None:
+        from mltui.tui.screens.chart import ChartScreen
+
+        self.push_screen(ChartScreen(run_ids, metric_keys, runs=runs))
+
+    def open_compare(self, run_ids: Sequence[str]) -> None:
+        from mltui.tui.screens.compare import CompareScreen
+
+        self.push_screen(CompareScreen(run_ids))
+
+    def open_scatter(self, runs: Sequence[Run], *, where: str) -> None:
+        from mltui.tui.screens.scatter import ScatterScreen
+
+        self.push_screen(ScatterScreen(runs, where=where))
+
+    def open_parallel(self, runs: Sequence[Run], *, where: str) -> None:
+        from mltui.tui.screens.parallel import ParallelScreen
+
+        self.push_screen(ParallelScreen(runs, where=where))
+
+    def open_registry(self) -> None:
+        from mltui.tui.screens.registry import RegisteredModelsScreen
+
+        self.push_screen(RegisteredModelsScreen())
+
+    def open_model_versions(self, name: str) -> None:
+        from mltui.tui.screens.model_versions import ModelVersionsScreen
+
+        self.push_screen(ModelVersionsScreen(name))
+
+    def open_mlmodel(self, folder: Path, run_id: str | None = None, *, label: str) -> None:
+        """The page of the model in `folder`, logged by `run_id` of this app's store."""
+        from mltui.tui.screens.mlmodel import MLmodelScreen
+
+        self.push_screen(MLmodelScreen(folder, self.store, run_id, label=label))
+
+    def open_logged_models(self, experiment_ids: list[str]) -> None:
+        from mltui.tui.screens.logged_models import LoggedModelsScreen
+
+        self.push_screen(LoggedModelsScreen(experiment_ids))
+
+    def open_logged_model(self, model: LoggedModel) -> None:
+        from mltui.tui.screens.logged_models import LoggedModelScreen
+
+        self.push_screen(LoggedModelScreen(model))
+
+    def open_traces(self, experiment_ids: Sequence[str]) -> None:
+        from mltui.tui.screens.traces import TracesScreen
+
+        self.push_screen(TracesScreen(list(experiment_ids)))
+
+    def open_trace(self, trace_id: str) -> None:
+        from mltui.tui.screens.traces import TraceScreen
+
+        self.push_screen(TraceScreen(trace_id))
 
     # -- following the store live ------------------------------------------------------------
     def start_following(self) -> None:
         from mltui.store.watch import StoreFollower
 
+        assert self.store is not None  # only a model folder's app has none, and it never follows
         try:
             # From when the store was opened: a change made while the first screens were read
             # (before following starts) still reaches them.
@@ -96,17 +202,14 @@ class MltuiApp(App[int]):
         changes = message.changes
         for notice in changes.notices:
             self.notify(notice, title="Live updates", timeout=8)
-        if changes.store_gone:
+        if changes.store_gone and self.store is not None:
             self.notify(
                 f"{self.store.location} disappeared; what was read stays on screen.",
                 title="Store gone",
                 severity="warning",
                 timeout=12,
             )
-        for screen in self.screen_stack:
-            handler = getattr(screen, "store_changed", None)
-            if handler is not None:
-                handler(changes)
+        self.store_changed_signal.publish(changes)
 
     def on_unmount(self) -> None:
         if self.follower is not None:

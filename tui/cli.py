@@ -170,9 +170,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] == "export":
         return run_export(argv[1:])
     args = _app_parser().parse_args(argv)
-    from mltui.tui.launch import launch
+    from mltui.tui.launch import UsageError, launch
 
-    return launch(args)
+    try:
+        return launch(args)
+    except UsageError as exc:
+        return fail(str(exc))
 
 
 if __name__ == "__main__":

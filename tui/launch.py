@@ -1,4 +1,4 @@
-"""From parsed command-line arguments to a running app (or a one-line error, exit status 2)."""
+"""From parsed command-line arguments to a running app (UsageError when there is nothing to open)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from mltui.tui.cli import fail
+
+class UsageError(Exception):
+    """Nothing to open: `cli` says why in one line (exit status 2)."""
 
 
 def launch(args: argparse.Namespace) -> int:
+    """Open the app the arguments ask for; its exit status. Raises UsageError."""
     from mltui.store import StoreError, open_store
     from mltui.store.locate import default_store_target
 
@@ -22,7 +25,7 @@ def launch(args: argparse.Namespace) -> int:
     else:
         target = args.store or args.backend_store_uri or default_store_target()
         if target is None:
-            return fail(
+            raise UsageError(
                 "no store given and none found here; expected ./mlruns or ./mlflow.db, "
                 "MLFLOW_TRACKING_URI, or a path: mltui ./mlruns"
             )
@@ -31,13 +34,11 @@ def launch(args: argparse.Namespace) -> int:
 
         model_dir = mlmodel_target(target)
         if model_dir is not None:  # `mltui path/to/model` or `mltui path/to/MLmodel`
-            from mltui.tui.screens.mlmodel import run_mlmodel_app
-
-            return run_mlmodel_app(model_dir, read_only=args.read_only)
+            return run_model_folder(model_dir, read_only=args.read_only)
     try:
         store = open_store(target)
     except StoreError as exc:
-        return fail(str(exc))
+        raise UsageError(str(exc)) from exc
 
     from mltui.tui.app import MltuiApp
 
@@ -54,4 +55,19 @@ def launch(args: argparse.Namespace) -> int:
         store.close()
         if demo_dir is not None:
             demo_dir.cleanup()
+    return app.return_code or 0
+
+
+def run_model_folder(model_dir: Path, *, read_only: bool) -> int:
+    """The MLmodel page of `model_dir` alone, in the store around it if any; the exit status."""
+    from mltui.store.mlmodel import enclosing_store
+    from mltui.tui.app import MltuiApp
+
+    store = enclosing_store(model_dir)
+    app = MltuiApp(store, model_dir=model_dir, read_only=read_only)
+    try:
+        app.run()
+    finally:
+        if store is not None:
+            store.close()
     return app.return_code or 0

@@ -187,3 +187,33 @@ async def test_a_change_after_a_quiet_spell_is_read_at_once(tmp_path, monkeypatc
         await loaded(pilot)
         assert "987654321" not in row_ids(table)
         assert app.screen._reload_timer is not None  # read once, when the time is up
+
+
+async def test_a_page_under_another_hears_store_changes(tmp_path, monkeypatch):
+    """Store changes reach every page on the stack through the app's one channel: a new
+    experiment reported while the registry is open is listed on going back."""
+    import time
+
+    from mltui.store import synth
+    from mltui.store.watch import StoreChanges
+    from mltui.tui.messages import StoreChanged
+    from mltui.tui.screens import experiments
+    from mltui.tui.screens.registry import RegisteredModelsScreen
+    from tests.conftest import copy_fixture, store_path
+    from tests.tui.helpers import eventually
+
+    root = store_path(copy_fixture(STORE, tmp_path))
+    app = make_app(root)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await loaded(pilot)
+        below = app.screen
+        app.open_registry()
+        assert await eventually(pilot, lambda: isinstance(app.screen, RegisteredModelsScreen))
+        monkeypatch.setattr(experiments, "RELOAD_SECONDS", 0.0)
+        now = int(time.time() * 1000)
+        synth.write_experiment(root, synth.ExperimentSpec("123456789", "synced", now, runs=[]))
+        app.post_message(StoreChanged(StoreChanges(experiments={"123456789"})))
+        table = below.query_one("#experiments-table", DataTable)
+        assert await eventually(pilot, lambda: "123456789" in row_ids(table))
+        await pilot.press("escape")  # the one back rule: the registry closes
+        assert app.screen is below

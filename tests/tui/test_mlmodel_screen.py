@@ -10,7 +10,8 @@ import pytest
 from textual.widgets import DataTable
 
 from mltui.store.mlmodel import enclosing_store, find_mlmodels, mlmodel_target
-from mltui.tui.screens.mlmodel import MLmodelApp, MLmodelScreen
+from mltui.tui.app import MltuiApp
+from mltui.tui.screens.mlmodel import MLmodelScreen
 from mltui.tui.screens.run import RunScreen
 from tests.tui.helpers import FIXTURES, fixture_store_path, make_app
 
@@ -112,14 +113,14 @@ def test_input_example_snapshot(snap_compare):
 
 def test_tensor_signature_snapshot_80x24(snap_compare, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the folder is shown relative to here
-    app = MLmodelApp(tensor_model(tmp_path))
+    app = MltuiApp(None, model_dir=tensor_model(tmp_path))
     run_before = on_model(Path("model"), press=("2",), store_screen=False)
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
 def test_environment_snapshot_80x24(snap_compare, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    app = MLmodelApp(tensor_model(tmp_path))
+    app = MltuiApp(None, model_dir=tensor_model(tmp_path))
     run_before = on_model(Path("model"), press=("4",), store_screen=False)
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
@@ -162,7 +163,7 @@ async def test_example_table_holds_the_rows():
 
 
 async def test_tensor_signature_and_params(tmp_path):
-    app = MLmodelApp(tensor_model(tmp_path))
+    app = MltuiApp(None, model_dir=tensor_model(tmp_path))
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await pilot.press("2")
@@ -181,7 +182,7 @@ async def test_user_data_is_literal(tmp_path):
         "flavors:\n  '[bold]flavor[/bold]':\n    note: \"[red]x[/red] \\e[31m\"\n"
         'signature:\n  inputs: \'[{"type": "string", "name": "[i]col"}]\'\n'
     )
-    app = MLmodelApp(folder)
+    app = MltuiApp(None, model_dir=folder)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         text = screen_text(app)
@@ -194,7 +195,7 @@ async def test_unreadable_mlmodel_says_why(tmp_path):
     folder = tmp_path / "broken"
     folder.mkdir()
     (folder / "MLmodel").write_text("flavors: [unclosed\n")
-    app = MLmodelApp(folder)
+    app = MltuiApp(None, model_dir=folder)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         assert "is not valid YAML" in screen_text(app)
@@ -271,7 +272,7 @@ def test_launch_opens_the_mlmodel_app(monkeypatch):
     def fake_run(self):
         seen["app"] = self
 
-    monkeypatch.setattr(MLmodelApp, "run", fake_run)
+    monkeypatch.setattr(MltuiApp, "run", fake_run)
     args = argparse.Namespace(
         demo=False,
         store=str(fixture_model_dir() / "MLmodel"),
@@ -282,6 +283,7 @@ def test_launch_opens_the_mlmodel_app(monkeypatch):
     )
     assert launch.launch(args) == 0
     app = seen["app"]
+    assert type(app) is MltuiApp  # one App class: the model folder is its first page
     assert app.model_dir == fixture_model_dir()
-    assert app.read_only is True
-    assert app.model_store is not None and app.model_store.kind == "file"
+    assert app.read_only is True and app.watch_store is False
+    assert app.store is not None and app.store.kind == "file"

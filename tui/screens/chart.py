@@ -6,23 +6,26 @@ import time
 from array import array
 from collections import Counter
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from mltui.store import Store
 from mltui.store.entities import Run
 from mltui.store.series import Series
+from mltui.tui.screens.base import MltuiScreen
 from mltui.tui.screens.columns import ColumnsScreen
 from mltui.tui.text import one_line
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 from mltui.tui.widgets.metric_chart import ChartSeries, MetricChart
+
+if TYPE_CHECKING:
+    from mltui.store.watch import StoreChanges
 
 #: Seconds between hand-overs of histories read: the first one at once, so a curve shows while
 #: the others load, then no more often than this (each hand-over redraws the chart).
@@ -75,7 +78,7 @@ class MetricsScreen(ColumnsScreen):
         self.query_one("#columns-title", Static).update(Text("Metrics to chart", style="bold"))
 
 
-class ChartScreen(Screen[None]):
+class ChartScreen(MltuiScreen[None]):
     """Curves of one or more metrics of one or more runs, read off the UI thread."""
 
     TITLE = "Chart"
@@ -142,12 +145,12 @@ class ChartScreen(Screen[None]):
         return self.query_one(MetricChart)
 
     def _store_name(self) -> str:
-        return store_crumb(self.app.store.location, self.app.demo)
+        return store_crumb(self.store.location, self.app.demo)
 
     # -- reading ---------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="chart-runs", exit_on_error=False)
     def read_runs(self) -> None:
-        store: Store = self.app.store
+        store = self.store
         runs, missing = [], []
         for run_id in self.run_ids:
             run = self._known.get(run_id) or store.run(run_id)
@@ -165,7 +168,7 @@ class ChartScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="chart-histories", exit_on_error=False)
     def read_histories(self, pairs: list[tuple[str, str]]) -> None:
         worker = get_current_worker()
-        store: Store = self.app.store
+        store = self.store
         batch: dict[tuple[str, str], Series] = {}
         handed = time.monotonic()
         # Long histories are read in worker processes meanwhile (store/parallel.py).
@@ -213,7 +216,7 @@ class ChartScreen(Screen[None]):
         )
 
     # -- live updates (the app forwards the follower's changes) -------------------------------
-    def store_changed(self, changes) -> None:
+    def store_changed(self, changes: StoreChanges) -> None:
         """Extend the curves on show with the points logged since they were read."""
         grown = False
         for pair, points in changes.metric_points.items():
@@ -288,10 +291,6 @@ class ChartScreen(Screen[None]):
         self.query_one(Breadcrumbs).status = text
 
     # -- actions ---------------------------------------------------------------------------------
-    def action_back(self) -> None:
-        if len(self.app.screen_stack) > 1:
-            self.app.pop_screen()
-
     def action_pick_metrics(self) -> None:
         counts = Counter(key for run in self.runs for key in run.metrics)
         if not counts:

@@ -6,19 +6,23 @@ import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from mltui.store.entities import Run
+from mltui.tui.screens.base import MltuiScreen
 from mltui.tui.text import format_value, literal, one_line
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
+
+if TYPE_CHECKING:
+    from mltui.tui.app import MltuiApp
 
 SYSTEM_TAG_PREFIX = "mlflow."
 #: Words that make a metric lower-is-better by default (anything else is higher-is-better).
@@ -52,23 +56,14 @@ def default_lower_is_better(key: str) -> bool:
     return any(word in lowered for word in LOWER_IS_BETTER_WORDS)
 
 
-def metric_directions(app: App) -> dict[str, bool]:
-    """Metric key -> lower is better, as chosen with `b` this session (kept on the app)."""
-    directions = getattr(app, "metric_directions", None)
-    if directions is None:
-        directions = {}
-        app.metric_directions = directions  # type: ignore[attr-defined]
-    return directions
+def lower_is_better(app: MltuiApp, key: str) -> bool:
+    return app.metric_directions.get(key, default_lower_is_better(key))
 
 
-def lower_is_better(app: App, key: str) -> bool:
-    return metric_directions(app).get(key, default_lower_is_better(key))
-
-
-def flip_direction(app: App, key: str) -> bool:
+def flip_direction(app: MltuiApp, key: str) -> bool:
     """Flip which way is better for a metric; returns the new `lower is better`."""
     lower = not lower_is_better(app, key)
-    metric_directions(app)[key] = lower
+    app.metric_directions[key] = lower
     return lower
 
 
@@ -147,7 +142,7 @@ def _value_text(value: str | float | None, style: str) -> Text:
     return text
 
 
-class CompareScreen(Screen[None]):
+class CompareScreen(MltuiScreen[None]):
     """Two or more runs side by side, one column each."""
 
     TITLE = "Compare runs"
@@ -197,7 +192,7 @@ class CompareScreen(Screen[None]):
         self._shown_widths: list[int] = []
 
     def compose(self) -> ComposeResult:
-        store = self.app.store
+        store = self.store
         yield Breadcrumbs(
             store_crumb(store.location, self.app.demo), f"compare {len(self.run_ids)} runs"
         )
@@ -219,7 +214,7 @@ class CompareScreen(Screen[None]):
     # -- reading -----------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def load(self) -> None:
-        store = self.app.store
+        store = self.store
         runs: list[Run] = []
         missing: list[str] = []
         for run_id in self.run_ids:
@@ -242,7 +237,7 @@ class CompareScreen(Screen[None]):
     def on_compare_screen_loaded(self, message: Loaded) -> None:
         self.runs = message.runs
         self.loaded = True
-        store = self.app.store
+        store = self.store
         self.query_one(Breadcrumbs).show(
             store_crumb(store.location, self.app.demo),
             ", ".join(message.experiments),
@@ -373,9 +368,6 @@ class CompareScreen(Screen[None]):
         self.update_status()
 
     # -- actions -----------------------------------------------------------------------------
-    def action_back(self) -> None:
-        self.app.pop_screen()
-
     def action_only_differences(self) -> None:
         self.only_differences = not self.only_differences
         self.rebuild()
@@ -406,13 +398,8 @@ class CompareScreen(Screen[None]):
         row = self._metric_under_cursor("chart it")
         if row is None:
             return
-        try:
-            from mltui.tui.screens.chart import ChartScreen
-        except ImportError:
-            self.notify("Charts are not available in this build.", severity="warning")
-            return
         ids = [run.run_id for run in self.runs]
-        self.app.push_screen(ChartScreen(ids, [row.key], runs=self.runs))
+        self.app.open_chart(ids, [row.key], runs=self.runs)
 
     def action_export(self) -> None:
         if not self.runs:

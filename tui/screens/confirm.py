@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -37,6 +38,9 @@ from mltui.store.errors import StoreError, as_sentence
 from mltui.store.registry_write import RegistryWriter, RunModel, WritePlan, WriteResult
 from mltui.tui.text import literal, one_line
 from mltui.tui.widgets.breadcrumbs import store_label
+
+if TYPE_CHECKING:
+    from mltui.tui.app import MltuiApp
 
 #: Stages whose other versions MLflow can archive on a transition (`archive_existing_versions`).
 ARCHIVING_STAGES = ("Staging", "Production")
@@ -77,9 +81,10 @@ DIALOG_CSS = """
 """
 
 
-def writer_for(app) -> RegistryWriter:
+def writer_for(app: MltuiApp) -> RegistryWriter:
     """A writer on the app's store that refuses everything when the app is read-only."""
-    return RegistryWriter(app.store, read_only=bool(getattr(app, "read_only", False)))
+    assert app.store is not None  # the registry's pages open only on a store
+    return RegistryWriter(app.store, read_only=app.read_only)
 
 
 #: The actions of the registry screens that write; while writes are refused they are dimmed.

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
 from mltui.store.entities import DELETED, Experiment
+from mltui.tui.screens.base import MltuiScreen
 from mltui.tui.screens.sortable import SortableFilterable
 from mltui.tui.text import format_time, literal, one_line
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_label
+
+if TYPE_CHECKING:
+    from mltui.store.watch import StoreChanges
 
 MARK = "●"
 #: While changes keep coming, the list (and every experiment's activity: a scan) is read again
@@ -41,7 +45,7 @@ COLUMNS = [
 ]
 
 
-class ExperimentsScreen(SortableFilterable, Screen[None]):
+class ExperimentsScreen(SortableFilterable, MltuiScreen[None]):
     """Pick one or more experiments to see their runs."""
 
     TITLE = "Experiments"
@@ -83,7 +87,7 @@ class ExperimentsScreen(SortableFilterable, Screen[None]):
         self._loaded_at = -RELOAD_SECONDS
 
     def compose(self) -> ComposeResult:
-        where = "demo store" if self.app.demo else store_label(self.app.store.location)
+        where = "demo store" if self.app.demo else store_label(self.store.location)
         yield Breadcrumbs("mltui", where)
         quick_filter = Input(
             placeholder="filter experiments by name or id", id="experiments-filter"
@@ -106,7 +110,7 @@ class ExperimentsScreen(SortableFilterable, Screen[None]):
 
     @work(thread=True, exclusive=True, group="experiments")
     def load(self) -> None:
-        store = self.app.store
+        store = self.store
         self.post_message(self.Loaded(store.experiments(include_deleted=True)))
         # Counted as the runs screen lists them: deleted runs only when asked for there.
         activity = store.experiment_activity(include_deleted=True, deleted_runs=False)
@@ -126,11 +130,11 @@ class ExperimentsScreen(SortableFilterable, Screen[None]):
         self._loading = False
         self._loaded_at = time.monotonic()
         self.refresh_table()
-        for warning in self.app.store.warnings.messages:
+        for warning in self.store.warnings.messages:
             self.notify(one_line(warning), severity="warning", timeout=8)
 
     # -- live updates --------------------------------------------------------------------------
-    def store_changed(self, changes) -> None:
+    def store_changed(self, changes: StoreChanges) -> None:
         """Re-read the list when experiments or runs change (at most every RELOAD_SECONDS)."""
         names = {r.experiment.experiment_id: r.experiment.name for r in self.rows}
         for experiment_id in changes.deleted_experiments:
@@ -212,9 +216,7 @@ class ExperimentsScreen(SortableFilterable, Screen[None]):
             return
         ids = self.chosen_ids()
         if ids:
-            from mltui.tui.screens.runs import RunsScreen
-
-            self.app.push_screen(RunsScreen(ids))
+            self.app.open_runs(ids)
 
     def chosen_ids(self) -> list[str]:
         """The marked experiments shown, else the one under the cursor (if any)."""
@@ -264,13 +266,9 @@ class ExperimentsScreen(SortableFilterable, Screen[None]):
         self.refresh_table()
 
     def action_registry(self) -> None:
-        from mltui.tui.screens.registry import RegisteredModelsScreen
-
-        self.app.push_screen(RegisteredModelsScreen())
+        self.app.open_registry()
 
     def action_logged_models(self) -> None:
         ids = self.chosen_ids()
         if ids:
-            from mltui.tui.screens.logged_models import LoggedModelsScreen
-
-            self.app.push_screen(LoggedModelsScreen(ids))
+            self.app.open_logged_models(ids)

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, Tab
 from textual.worker import Worker, WorkerState
 
 from mltui.store.entities import LoggedModel, LoggedModelMetric
+from mltui.store.mlmodel import logged_model_artifact_root
 from mltui.store.registry_write import TAG_MODEL_VERSIONS
 from mltui.tui.screens.compare import lower_is_better
 from mltui.tui.screens.sortable import SortableFilterable
@@ -88,9 +89,6 @@ def short_id(run_id: str | None) -> Text:
 
 def open_model_mlmodel(screen: Screen, model: LoggedModel) -> None:
     """Push the MLmodel view of a logged model's artifacts, or say why there is none."""
-    from mltui.tui.screens.mlmodel import MLmodelScreen
-    from mltui.tui.screens.run import logged_model_artifact_root
-
     store = screen.app.store
     root = logged_model_artifact_root(store, model)
     if root.path is None:
@@ -100,7 +98,7 @@ def open_model_mlmodel(screen: Screen, model: LoggedModel) -> None:
         screen.notify(f"No MLmodel in {one_line(str(root.path), 200)}", markup=False)
         return
     label = f"{one_line(model.name, 60)} ({model.model_id})"
-    screen.app.push_screen(MLmodelScreen(root.path, store, model.source_run_id, label=label))
+    screen.app.open_mlmodel(root.path, model.source_run_id, label=label)
 
 
 class LoggedModelsScreen(SortableFilterable, Screen[None]):
@@ -277,7 +275,7 @@ class LoggedModelsScreen(SortableFilterable, Screen[None]):
             return
         model = self.current_model()
         if model is not None:
-            self.app.push_screen(LoggedModelScreen(model))
+            self.app.open_logged_model(model)
 
     def action_mlmodel(self) -> None:
         model = self.current_model()
@@ -408,7 +406,7 @@ class LoggedModelScreen(TabbedScreen):
     @work(thread=True, exclusive=True, group="logged-model")
     def read_kind(self) -> None:
         """The type and flavors (the MLmodel file is read off the UI thread)."""
-        from mltui.tui.screens.run import logged_model_artifact_root, logged_model_kind
+        from mltui.tui.screens.run import logged_model_kind
 
         kind = logged_model_kind(self.model, logged_model_artifact_root(self.app.store, self.model))
         header = model_header(self.model, kind)
@@ -427,10 +425,8 @@ class LoggedModelScreen(TabbedScreen):
         open_model_mlmodel(self, self.model)
 
     def action_open_run(self) -> None:
-        from mltui.tui.screens.run import RunScreen
-
         if self.model.source_run_id:
-            self.app.push_screen(RunScreen(self.model.source_run_id))
+            self.app.open_run(self.model.source_run_id)
 
 
 def sorted_metrics(metrics: Sequence[LoggedModelMetric]) -> list[LoggedModelMetric]:

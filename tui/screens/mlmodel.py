@@ -2,8 +2,8 @@
 environment files and the files themselves. Nothing is loaded or unpickled (store/mlmodel.py).
 
 Opened from a run's Models tab, from a registered model's version, or directly:
-`mltui path/to/model` / `mltui path/to/MLmodel` runs `MLmodelApp`, which finds the store the
-folder sits in (if any) so the run it came from can still be opened.
+`mltui path/to/model` / `mltui path/to/MLmodel` opens the app on this page alone, in the store
+the folder sits in (if any) so the run it came from can still be opened.
 """
 
 from __future__ import annotations
@@ -27,18 +27,14 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from mltui.store import ArtifactRoot, Store, StoreError
-from mltui.store.entities import ModelVersion, Run
+from mltui.store.entities import Run
 from mltui.store.mlmodel import (
-    MLMODEL,
     FlavorInfo,
     MLmodelError,
     ModelInfo,
     SchemaInfo,
-    enclosing_store,
-    model_folder,
     read_mlmodel,
 )
-from mltui.tui.app import MltuiApp
 from mltui.tui.screens.tabbed import TabbedScreen, number_key_bindings
 from mltui.tui.text import clean, format_time, literal, one_line
 from mltui.tui.widgets.artifact_browser import ArtifactBrowser, format_size
@@ -54,26 +50,6 @@ TABS = [
 ]
 #: Widest a cell of the input example table gets (characters).
 EXAMPLE_CELL = 40
-
-
-def version_model_folder(store: Store, mv: ModelVersion) -> Path | None:
-    """The local model folder of a registered version (storage location, source, logged model)."""
-    for uri in (mv.storage_location, mv.source):
-        found = model_folder(store, uri)
-        if found is not None:
-            return found
-    model_id = mv.model_id
-    if not model_id and mv.source and mv.source.startswith("models:/m-"):
-        model_id = mv.source[len("models:/") :].strip("/")
-    if model_id:
-        from mltui.tui.screens.run import logged_model_artifact_root
-
-        for lm in store.logged_models():
-            if lm.model_id == model_id:
-                path = logged_model_artifact_root(store, lm).path
-                if path is not None and (path / MLMODEL).is_file():
-                    return path
-    return None
 
 
 # -- rendering -----------------------------------------------------------------------------------
@@ -343,7 +319,8 @@ class MLmodelScreen(TabbedScreen):
         """`label` names the model in the breadcrumbs (e.g. `wine-classifier v2`)."""
         super().__init__()
         self.model_dir = Path(model_dir)
-        self.store = store
+        #: The store the folder sits in; None for a loose model folder.
+        self.model_store = store
         self.run_id = run_id
         self.label = label
         self.info: ModelInfo | None = None
@@ -367,7 +344,7 @@ class MLmodelScreen(TabbedScreen):
         yield Footer()
 
     def _trail(self) -> list[str]:
-        where = self.store.location.name if self.store is not None else ""
+        where = self.model_store.location.name if self.model_store is not None else ""
         folder = self.model_dir
         # An MLflow 3 logged model's folder is <model id>/artifacts: the id says more.
         name = folder.parent.name if folder.name == "artifacts" else folder.name
@@ -388,9 +365,9 @@ class MLmodelScreen(TabbedScreen):
             return
         run = None
         run_id = self.run_id or info.run_id
-        if self.store is not None and run_id:
+        if self.model_store is not None and run_id:
             try:
-                run = self.store.run(run_id)
+                run = self.model_store.run(run_id)
             except StoreError:
                 run = None
         self.post_message(self.Loaded(info, run))
@@ -425,9 +402,9 @@ class MLmodelScreen(TabbedScreen):
             self._focus_pane(self.query_one(TabbedContent).active)
 
     def _folder_label(self) -> str:
-        if self.store is not None:
-            base = Path(self.store.location)
-            base = base if self.store.kind == "file" else base.parent
+        if self.model_store is not None:
+            base = Path(self.model_store.location)
+            base = base if self.model_store.kind == "file" else base.parent
             try:
                 return str(Path(base.name) / self.model_dir.resolve().relative_to(base.resolve()))
             except ValueError:
@@ -444,7 +421,7 @@ class MLmodelScreen(TabbedScreen):
             text.append(f" ({clean(run_id)})", style="dim")
             return text
         text = _fact(run_id)
-        if self.store is not None:
+        if self.model_store is not None:
             text.append("  (not in this store)", style="dim")
         return text
 
@@ -491,9 +468,9 @@ class MLmodelScreen(TabbedScreen):
 
     def _browse_files(self) -> None:
         store_dir = None
-        if self.store is not None:
-            location = Path(self.store.location)
-            store_dir = location if self.store.kind == "file" else location.parent
+        if self.model_store is not None:
+            location = Path(self.model_store.location)
+            store_dir = location if self.model_store.kind == "file" else location.parent
         folder = Path(os.path.abspath(self.model_dir))
         root = ArtifactRoot(str(folder), folder)
         self.query_one(ArtifactBrowser).set_root(root, "Model folder", store_dir=store_dir)
@@ -519,19 +496,10 @@ class MLmodelScreen(TabbedScreen):
             return self.run is not None
         return True
 
-    def action_back(self) -> None:
-        # The default screen is at the bottom of the stack: above it, this may be the only one.
-        if len(self.app.screen_stack) > 2:
-            self.app.pop_screen()
-        else:
-            self.app.exit()
-
     def action_open_run(self) -> None:
         if self.run is None:
             return
-        from mltui.tui.screens.run import RunScreen
-
-        self.app.push_screen(RunScreen(self.run.run_id))
+        self.app.open_run(self.run.run_id)
 
     def action_copy_path(self) -> None:
         path = str(self.model_dir.resolve())
@@ -541,44 +509,3 @@ class MLmodelScreen(TabbedScreen):
     def action_reload(self) -> None:
         self.load()
         self._browse_files()
-
-
-class _NoStore:
-    """What MltuiApp reads of a store, for a model folder that sits in none."""
-
-    kind = "none"
-
-    def __init__(self, location: Path) -> None:
-        self.location = location
-        self.notes: list[str] = []
-
-
-class MLmodelApp(MltuiApp):
-    """`mltui path/to/model`: the MLmodel view alone (with the store around it, if any)."""
-
-    CSS_PATH = "../mltui.tcss"  # relative to this module
-
-    def __init__(
-        self, model_dir: str | os.PathLike[str], store: Store | None = None, *, read_only=False
-    ) -> None:
-        self.model_dir = Path(model_dir)
-        #: The store the folder sits in; None for a loose model folder.
-        self.model_store = store
-        super().__init__(store or _NoStore(self.model_dir), read_only=read_only, watch=False)  # type: ignore[arg-type]
-        self.sub_title = str(self.model_dir)
-
-    def on_mount(self, event) -> None:
-        event.prevent_default()  # not MltuiApp's own: it opens the experiments screen
-        self.push_screen(MLmodelScreen(self.model_dir, self.model_store))
-
-
-def run_mlmodel_app(model_dir: Path, *, read_only: bool = False) -> int:
-    """Open the MLmodel view on `model_dir`; the exit status of the app."""
-    store = enclosing_store(model_dir)
-    app = MLmodelApp(model_dir, store, read_only=read_only)
-    try:
-        app.run()
-    finally:
-        if store is not None:
-            store.close()
-    return app.return_code or 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.table import Table
@@ -13,13 +14,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from mltui.store import Store
 from mltui.store.entities import ModelVersion, RegisteredModel, Run
+from mltui.store.mlmodel import version_model_folder
 from mltui.store.registry_write import WriteResult
+from mltui.tui.screens.base import MltuiScreen
 from mltui.tui.screens.confirm import (
     DescriptionScreen,
     RegistryWriteFlow,
@@ -35,6 +37,9 @@ from mltui.tui.text import clean, format_time, literal, one_line
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 from mltui.tui.widgets.keyed_table import KeyedTable
 
+if TYPE_CHECKING:
+    from mltui.store.watch import StoreChanges
+
 
 @dataclass(slots=True)
 class VersionsReading:
@@ -48,8 +53,6 @@ class VersionsReading:
 
 def read_versions(store: Store, name: str) -> VersionsReading:
     """Everything the versions screen shows, read off the UI thread."""
-    from mltui.tui.screens.mlmodel import version_model_folder
-
     model = next((m for m in store.registered_models() if m.name == name), None)
     versions = store.model_versions(name)
     reading = VersionsReading(model, versions)
@@ -73,7 +76,7 @@ def run_text(mv: ModelVersion, runs: dict[str, Run], limit: int = 24) -> Text:
     return text
 
 
-class ModelVersionsScreen(RegistryWriteFlow, Screen[None]):
+class ModelVersionsScreen(RegistryWriteFlow, MltuiScreen[None]):
     """The versions of one registered model, newest first; aliases first on every row."""
 
     TITLE = "Model versions"
@@ -130,7 +133,7 @@ class ModelVersionsScreen(RegistryWriteFlow, Screen[None]):
         self.versions: dict[str, ModelVersion] = {}
 
     def compose(self) -> ComposeResult:
-        store = self.app.store
+        store = self.store
         yield Breadcrumbs(
             store_crumb(store.location, self.app.demo), "Registered models", self.model_name
         )
@@ -163,7 +166,7 @@ class ModelVersionsScreen(RegistryWriteFlow, Screen[None]):
         self.check_writes()
 
     # -- live updates (the app forwards the follower's changes) -------------------------------
-    def store_changed(self, changes) -> None:
+    def store_changed(self, changes: StoreChanges) -> None:
         """Read the versions again when the registry changed (another process, or our writes)."""
         self.recheck_writes()
         if changes.registry and self.reading is not None:
@@ -172,7 +175,7 @@ class ModelVersionsScreen(RegistryWriteFlow, Screen[None]):
     # -- reading ---------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="versions", exit_on_error=False)
     def load(self) -> None:
-        self.post_message(self.Loaded(read_versions(self.app.store, self.model_name)))
+        self.post_message(self.Loaded(read_versions(self.store, self.model_name)))
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -284,8 +287,8 @@ class ModelVersionsScreen(RegistryWriteFlow, Screen[None]):
 
     def _shown_path(self, folder: Path) -> str:
         """A local folder from the store's own folder on (`mlruns/1/…`), else as it is."""
-        location = Path(self.app.store.location)
-        base = location if self.app.store.kind == "file" else location.parent
+        location = Path(self.store.location)
+        base = location if self.store.kind == "file" else location.parent
         try:
             return str(Path(base.name) / folder.resolve().relative_to(base.resolve()))
         except ValueError:
@@ -311,9 +314,6 @@ class ModelVersionsScreen(RegistryWriteFlow, Screen[None]):
             return mv is not None
         return True
 
-    def action_back(self) -> None:
-        self.app.pop_screen()
-
     def action_reload(self) -> None:
         self.check_writes()
         self.load()
@@ -325,9 +325,7 @@ class ModelVersionsScreen(RegistryWriteFlow, Screen[None]):
         if mv.run_id not in self.reading.runs:
             self.notify(f"Run {one_line(mv.run_id)} is not in this store.", timeout=4)
             return
-        from mltui.tui.screens.run import RunScreen
-
-        self.app.push_screen(RunScreen(mv.run_id))
+        self.app.open_run(mv.run_id)
 
     @on(DataTable.RowSelected, "#versions-table")
     def _selected(self) -> None:
@@ -338,16 +336,7 @@ class ModelVersionsScreen(RegistryWriteFlow, Screen[None]):
         folder = self.reading.folders.get(mv.version) if mv and self.reading else None
         if mv is None or folder is None:
             return
-        from mltui.tui.screens.mlmodel import MLmodelScreen
-
-        self.app.push_screen(
-            MLmodelScreen(
-                folder,
-                store=self.app.store,
-                run_id=mv.run_id,
-                label=f"{self.model_name} v{mv.version}",
-            )
-        )
+        self.app.open_mlmodel(folder, mv.run_id, label=f"{self.model_name} v{mv.version}")
 
     def action_transition(self) -> None:
         mv = self.current_version()

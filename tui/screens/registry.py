@@ -6,6 +6,8 @@ shown in full before it is made (tui/screens/confirm.py).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -13,12 +15,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from mltui.store.entities import RegisteredModel
 from mltui.store.registry_write import WriteResult
+from mltui.tui.screens.base import MltuiScreen
 from mltui.tui.screens.confirm import (
     RegistryWriteFlow,
     TagInputScreen,
@@ -28,6 +30,9 @@ from mltui.tui.screens.confirm import (
 from mltui.tui.text import format_time, literal, one_line
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 from mltui.tui.widgets.keyed_table import KeyedTable
+
+if TYPE_CHECKING:
+    from mltui.store.watch import StoreChanges
 
 #: How stages look wherever versions are listed.
 STAGE_STYLE = {
@@ -114,7 +119,7 @@ def model_detail(model: RegisteredModel) -> Group:
     return Group(grid)
 
 
-class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
+class RegisteredModelsScreen(RegistryWriteFlow, MltuiScreen[None]):
     """Every registered model of the store; Enter shows a model's versions."""
 
     TITLE = "Registered models"
@@ -154,7 +159,7 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
         self._loaded = False
 
     def compose(self) -> ComposeResult:
-        store = self.app.store
+        store = self.store
         yield Breadcrumbs(store_crumb(store.location, self.app.demo), "Registered models")
         yield Static(
             "No registered models in this store. Register a run's model from its run screen (R).",
@@ -189,7 +194,7 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
             self.load()
 
     # -- live updates (the app forwards the follower's changes) -------------------------------
-    def store_changed(self, changes) -> None:
+    def store_changed(self, changes: StoreChanges) -> None:
         """Read the models again when the registry changed (another process, or our writes)."""
         self.recheck_writes()
         if changes.registry and self._loaded:
@@ -198,7 +203,7 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
     # -- reading ---------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="registry", exit_on_error=False)
     def load(self) -> None:
-        self.post_message(self.Loaded(self.app.store.registered_models()))
+        self.post_message(self.Loaded(self.store.registered_models()))
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -276,9 +281,6 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
             return model is not None and model.incomplete
         return True
 
-    def action_back(self) -> None:
-        self.app.pop_screen()
-
     def action_reload(self) -> None:
         self.check_writes()
         self.load()
@@ -287,9 +289,7 @@ class RegisteredModelsScreen(RegistryWriteFlow, Screen[None]):
         model = self.current_model()
         if model is None or model.incomplete:
             return
-        from mltui.tui.screens.model_versions import ModelVersionsScreen
-
-        self.app.push_screen(ModelVersionsScreen(model.name))
+        self.app.open_model_versions(model.name)
 
     def action_edit_description(self) -> None:
         self.edit_model_description(self.current_model())

@@ -21,7 +21,6 @@ from textual.widgets import DataTable, Footer, Markdown, Static, TabbedContent, 
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from mltui.store import ArtifactRoot, Store, parallel
-from mltui.store.artifacts import resolve_artifact_root
 from mltui.store.entities import (
     DELETED,
     TAG_LOG_MODEL_HISTORY,
@@ -33,7 +32,7 @@ from mltui.store.entities import (
     Metric,
     Run,
 )
-from mltui.store.mlmodel import MLMODEL, MLmodelError, flavor_names
+from mltui.store.mlmodel import MLMODEL, MLmodelError, flavor_names, logged_model_artifact_root
 from mltui.tui import clock
 from mltui.tui.screens.tabbed import TabbedScreen, number_key_bindings
 from mltui.tui.text import clean, format_duration, format_time, format_value, literal, one_line
@@ -176,18 +175,6 @@ class ModelRow:
     artifact_path: str | None = None
     #: 3.x: the logged model's own artifact folder.
     root: ArtifactRoot | None = None
-
-
-def logged_model_artifact_root(store: Store, model: LoggedModel) -> ArtifactRoot:
-    """A logged model's artifact folder, found again under the store when the store moved."""
-    # A file store's own layout keeps them at <mlruns>/<exp>/models/<id>/artifacts; a SQLite
-    # store's artifacts sit beside the database.
-    if store.kind == "file":
-        store_root = Path(store.location)
-        fallback = store_root / model.experiment_id / "models" / model.model_id / "artifacts"
-    else:
-        store_root, fallback = Path(store.location).parent, None
-    return resolve_artifact_root(model.artifact_location, store_root, fallback=fallback)
 
 
 def logged_model_kind(model: LoggedModel, root: ArtifactRoot) -> str:
@@ -370,7 +357,7 @@ class RunScreen(TabbedScreen):
 
     # -- layout ----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        store = self.app.store
+        store = self.store
         yield Breadcrumbs(store_crumb(store.location, self.app.demo), self.run_id, id="run-crumbs")
         yield Static(Text("Loading run…", style="dim"), id="run-header")
         with TabbedContent(id="run-tabs"):
@@ -450,7 +437,7 @@ class RunScreen(TabbedScreen):
     # -- reading ---------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
     def load(self) -> None:
-        store: Store = self.app.store
+        store = self.store
         run = store.run(self.run_id)
         if run is None:
             self.post_message(self.Missing())
@@ -468,7 +455,7 @@ class RunScreen(TabbedScreen):
     @work(thread=True, exclusive=True, group="run-history", exit_on_error=False)
     def summarize_metrics(self, run_id: str, keys: list[str]) -> None:
         worker = get_current_worker()
-        store: Store = self.app.store
+        store = self.store
         batch: dict[str, MetricSummary] = {}
         for key in keys:
             if worker.is_cancelled:
@@ -505,7 +492,7 @@ class RunScreen(TabbedScreen):
         first = self.details is None
         details = self.details = message.details
         run = details.run
-        store = self.app.store
+        store = self.store
         self.query_one(Breadcrumbs).show(
             store_crumb(store.location, self.app.demo),
             details.experiment.name if details.experiment else run.experiment_id,
@@ -728,8 +715,8 @@ class RunScreen(TabbedScreen):
 
     def _store_dir(self) -> Path:
         """The folder paths are shown relative to: the mlruns folder, or the database's folder."""
-        location = Path(self.app.store.location)
-        return location if self.app.store.kind == "file" else location.parent
+        location = Path(self.store.location)
+        return location if self.store.kind == "file" else location.parent
 
     @on(DataTable.RowSelected, "#models-table")
     def _model_selected(self, event: DataTable.RowSelected) -> None:
@@ -740,9 +727,7 @@ class RunScreen(TabbedScreen):
         if row.artifact_path and self.details.artifact_root.path is not None:
             folder = self.details.artifact_root.path / row.artifact_path
         if folder is not None and (folder / "MLmodel").is_file():
-            from mltui.tui.screens.mlmodel import MLmodelScreen
-
-            self.app.push_screen(MLmodelScreen(folder, self.app.store, self.run_id, label=row.name))
+            self.app.open_mlmodel(folder, self.run_id, label=row.name)
             return
         browser = self.query_one(ArtifactBrowser)
         if row.root is not None:
@@ -801,27 +786,16 @@ class RunScreen(TabbedScreen):
         return True
 
     def on_artifact_browser_open_model(self, message: ArtifactBrowser.OpenModel) -> None:
-        from mltui.tui.screens.mlmodel import MLmodelScreen
-
-        label = message.rel or "model"
-        self.app.push_screen(
-            MLmodelScreen(message.folder, self.app.store, self.run_id, label=label)
-        )
+        self.app.open_mlmodel(message.folder, self.run_id, label=message.rel or "model")
 
     def action_chart(self) -> None:
         """Chart this run's metrics (the one under the cursor on the Metrics tab, if any)."""
-        from mltui.tui.screens.chart import ChartScreen
-
         key = None
         if self.query_one(TabbedContent).active == "metrics":
             table = self.query_one("#metrics-table", DataTable)
             if table.row_count:
                 key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        self.app.push_screen(ChartScreen([self.run_id], [key] if key else None))
-
-    def action_back(self) -> None:
-        if len(self.app.screen_stack) > 1:
-            self.app.pop_screen()
+        self.app.open_chart([self.run_id], [key] if key else None)
 
     def action_copy_id(self) -> None:
         self.app.copy_to_clipboard(self.run_id)
@@ -829,7 +803,7 @@ class RunScreen(TabbedScreen):
 
     def action_open_parent(self) -> None:
         if self.details and self.details.run.parent_run_id:
-            self.app.push_screen(RunScreen(self.details.run.parent_run_id))
+            self.app.open_run(self.details.run.parent_run_id)
 
     def action_reload(self) -> None:
         self._reset_artifacts = True

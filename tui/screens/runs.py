@@ -6,13 +6,13 @@ import dataclasses
 import gc
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
@@ -20,6 +20,7 @@ from mltui.store import parallel
 from mltui.store.entities import DELETED, DatasetInput, Run
 from mltui.store.errors import FilterError, StoreError
 from mltui.tui import clock
+from mltui.tui.screens.base import MltuiScreen
 from mltui.tui.text import literal, one_line
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 from mltui.tui.widgets.filter_bar import FilterBar, RunPredicate, compile_query
@@ -31,6 +32,9 @@ from mltui.tui.widgets.runs_table import (
     column_label,
     run_duration,
 )
+
+if TYPE_CHECKING:
+    from mltui.store.watch import StoreChanges
 
 #: How an attribute column sorts in MLflow's order-by syntax; duration has no MLflow equivalent.
 ORDER_BY_ATTRIBUTE = {
@@ -171,7 +175,7 @@ def default_columns(runs: Sequence[Run]) -> tuple[list[str], list[str]]:
     return offered, shown
 
 
-class RunsScreen(Screen[None]):
+class RunsScreen(MltuiScreen[None]):
     """Every run of the chosen experiments, as a table or a tree of nested runs."""
 
     TITLE = "Runs"
@@ -269,7 +273,7 @@ class RunsScreen(Screen[None]):
         self._inputs_wanted: set[str] = set()
 
     def compose(self) -> ComposeResult:
-        store = self.app.store
+        store = self.store
         yield Breadcrumbs(
             store_crumb(store.location, self.app.demo), ", ".join(self.experiment_ids)
         )
@@ -281,7 +285,7 @@ class RunsScreen(Screen[None]):
     def on_mount(self) -> None:
         self.table.tree_keys = self.tree_view
         self.table.focus()
-        self._warnings_seen = len(self.app.store.warnings.messages)
+        self._warnings_seen = len(self.store.warnings.messages)
         self.update_status()
         self.set_interval(1.0, self._tick)
         self.read_runs()
@@ -301,7 +305,7 @@ class RunsScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="runs-read")
     def read_runs(self) -> None:
         worker = get_current_worker()
-        store = self.app.store
+        store = self.store
         total = 0
         try:
             self.post_message(self.ExperimentNames(store.experiment_names(self.experiment_ids)))
@@ -335,7 +339,7 @@ class RunsScreen(Screen[None]):
     @work(thread=True, group="runs-inputs")
     def read_inputs(self, run_ids: list[str]) -> None:
         worker = get_current_worker()
-        store = self.app.store
+        store = self.store
         for start in range(0, len(run_ids), INPUTS_BATCH):
             if worker.is_cancelled:
                 return
@@ -369,7 +373,7 @@ class RunsScreen(Screen[None]):
         self._finish_reading()
 
     def on_runs_screen_experiment_names(self, message: ExperimentNames) -> None:
-        store = self.app.store
+        store = self.store
         self.query_one(Breadcrumbs).show(
             store_crumb(store.location, self.app.demo), ", ".join(message.names)
         )
@@ -404,7 +408,7 @@ class RunsScreen(Screen[None]):
         self._columns_stale = True
         self.rebuild()
         # Problems met while reading these runs (malformed files...), not those shown before.
-        for warning in self.app.store.warnings.messages[self._warnings_seen :]:
+        for warning in self.store.warnings.messages[self._warnings_seen :]:
             self.notify(one_line(warning), severity="warning", timeout=8)
 
     # -- live updates (the app forwards the follower's changes) -------------------------------
@@ -415,7 +419,7 @@ class RunsScreen(Screen[None]):
             super().__init__()
             self.runs = runs
 
-    def store_changed(self, changes) -> None:
+    def store_changed(self, changes: StoreChanges) -> None:
         """Apply new metric points in place; re-read new or changed runs in a worker."""
         touched = False
         reread = set(changes.runs) | set(changes.deleted_runs)
@@ -450,7 +454,7 @@ class RunsScreen(Screen[None]):
 
     @work(thread=True, group="runs-live")
     def reread_runs(self, run_ids: list[str]) -> None:
-        store = self.app.store
+        store = self.store
         wanted = set(self.experiment_ids)
         fresh = []
         for run_id in run_ids:
@@ -594,9 +598,6 @@ class RunsScreen(Screen[None]):
         return shown + [i for i in self.runs if i in hidden]
 
     # -- actions -----------------------------------------------------------------------------
-    def action_back(self) -> None:
-        self.app.pop_screen()
-
     def shown_runs(self) -> list[Run]:
         """The runs shown (filtered when a filter is on), without the dimmed context rows."""
         return [row.run for row in self.visible_rows() if not row.context]
@@ -609,33 +610,23 @@ class RunsScreen(Screen[None]):
         run_ids = self.marked_run_ids() or [i for i in [self.current_run_id()] if i]
         if not run_ids:
             return
-        from mltui.tui.screens.chart import ChartScreen
-
-        self.app.push_screen(ChartScreen(run_ids, None))
+        self.app.open_chart(run_ids)
 
     def action_compare(self) -> None:
         run_ids = self.marked_run_ids()
         if len(run_ids) < 2:
             self.notify("Mark two or more runs with space to compare them.", timeout=4)
             return
-        from mltui.tui.screens.compare import CompareScreen
-
-        self.app.push_screen(CompareScreen(run_ids))
+        self.app.open_compare(run_ids)
 
     def action_traces(self) -> None:
-        from mltui.tui.screens.traces import TracesScreen
-
-        self.app.push_screen(TracesScreen(self.experiment_ids))
+        self.app.open_traces(self.experiment_ids)
 
     def action_scatter(self) -> None:
-        from mltui.tui.screens.scatter import ScatterScreen
-
-        self.app.push_screen(ScatterScreen(self.shown_runs(), where=self.experiment_label()))
+        self.app.open_scatter(self.shown_runs(), where=self.experiment_label())
 
     def action_parallel(self) -> None:
-        from mltui.tui.screens.parallel import ParallelScreen
-
-        self.app.push_screen(ParallelScreen(self.shown_runs(), where=self.experiment_label()))
+        self.app.open_parallel(self.shown_runs(), where=self.experiment_label())
 
     def action_export(self) -> None:
         from mltui.tui.csv_export import export_in_background, write_runs_csv
@@ -649,9 +640,7 @@ class RunsScreen(Screen[None]):
         run_id = self.current_run_id()
         if run_id is None:
             return
-        from mltui.tui.screens.run import RunScreen
-
-        self.app.push_screen(RunScreen(run_id))
+        self.app.open_run(run_id)
 
     @on(DataTable.RowSelected, "#runs-table")
     def _row_selected(self, event: DataTable.RowSelected) -> None:

@@ -8,15 +8,15 @@ from collections.abc import Sequence
 from textual import work
 from textual.app import ComposeResult
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer
 
 from mltui.store.entities import Run
+from mltui.tui.screens.base import MltuiScreen
 from mltui.tui.screens.compare import flip_direction
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 
 
-class RunsPlotScreen(Screen[None]):
+class RunsPlotScreen(MltuiScreen[None]):
     """A plot of the runs given, between breadcrumbs and the footer.
 
     Subclasses yield their widgets from `compose_plot` (classes `plot`, `plot-empty` and
@@ -75,7 +75,7 @@ class RunsPlotScreen(Screen[None]):
         return (self.metric_key or "").removeprefix("metrics.")
 
     def _crumbs(self, where: str) -> list[str]:
-        store = self.app.store
+        store = self.store
         return [store_crumb(store.location, self.app.demo), where, self.CRUMB]
 
     def on_mount(self) -> None:
@@ -86,13 +86,10 @@ class RunsPlotScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="experiment-names", exit_on_error=False)
     def read_names(self) -> None:
         ids = dict.fromkeys(run.experiment_id for run in self.runs)
-        self.post_message(self.ExperimentNames(self.app.store.experiment_names(ids)))
+        self.post_message(self.ExperimentNames(self.store.experiment_names(ids)))
 
     def on_runs_plot_screen_experiment_names(self, message: ExperimentNames) -> None:
         self.query_one(Breadcrumbs).show(*self._crumbs(", ".join(message.names)))
-
-    def action_back(self) -> None:
-        self.app.pop_screen()
 
     def action_flip_direction(self) -> None:
         if self.metric_key is None:

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import TabbedContent
+
+from mltui.tui.screens.base import MltuiScreen
 
 
 def number_key_bindings(screen: str, tabs: Sequence[tuple[str, str]]) -> list[Binding]:
@@ -19,7 +20,7 @@ def number_key_bindings(screen: str, tabs: Sequence[tuple[str, str]]) -> list[Bi
     ]
 
 
-class TabbedScreen(Screen[None]):
+class TabbedScreen(MltuiScreen[None]):
     """Subclasses set TABS, (pane id, tab label) in the order of the number keys."""
 
     TABS: ClassVar[Sequence[tuple[str, str]]] = ()

@@ -183,7 +183,7 @@ class TracesScreen(_ReadingScreen):
     def action_open(self) -> None:
         trace_id = self.query_one(KeyedTable).current_key()
         if trace_id is not None:
-            self.app.push_screen(TraceScreen(trace_id))
+            self.app.open_trace(trace_id)
 
 
 # --------------------------------------------------------------------------- one trace
