@@ -186,6 +186,7 @@ class TracesScreen(SortableFilterable, _ReadingScreen):
         super().__init__()
         self.experiment_ids = [str(i) for i in experiment_ids]
         self.traces: list[TraceInfo] = []
+        self.cells: dict[str, list[Text]] = {}
         # Newest first, as MLflow's Traces tab, until the user sorts by something else.
         self.sort_key = "time"
         self.sort_reverse = True
@@ -227,6 +228,8 @@ class TracesScreen(SortableFilterable, _ReadingScreen):
         crumbs.show(store_crumb(store.location, self.app.demo), ", ".join(message.names), "Traces")
         # The store lists oldest first: reversed, ties in every sort keep the newest first.
         self.traces = message.traces[::-1]
+        # Made once per read, not per keystroke in the filter box (0.7 s for 10,000 traces).
+        self.cells = {info.trace_id: self._cells(info) for info in self.traces}
         table = self.query_one(KeyedTable)
         table.loading = False
         self.refresh_table()
@@ -249,7 +252,7 @@ class TracesScreen(SortableFilterable, _ReadingScreen):
         rows = sorted_traces(shown, self.sort_key, self.sort_reverse)
         # At the top the cursor stays there, so after a sort the first trace is highlighted.
         at_top = table.cursor_row <= 0
-        table.set_rows((info.trace_id, self._cells(info)) for info in rows)
+        table.set_rows((info.trace_id, self.cells[info.trace_id]) for info in rows)
         if at_top and rows:
             table.move_cursor(row=0)
         count, total = len(rows), len(self.traces)
