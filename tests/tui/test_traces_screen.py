@@ -43,6 +43,18 @@ def test_trace_waterfall_snapshot(snap_compare):
     assert snap_compare(app, terminal_size=(120, 36), run_before=open_failing_tool_span)
 
 
+async def sorted_and_filtered(pilot) -> None:
+    """The list by duration, slowest first, filtered to the traces tagged with an env."""
+    await listed(pilot)
+    await pilot.press("s", *"duration", "enter", "slash", *"tags.env IS NOT NULL")
+    await settle(pilot)
+
+
+def test_traces_list_snapshot(snap_compare):
+    app = make_app(store_path(TRACE_STORES[0]))
+    assert snap_compare(app, terminal_size=(120, 24), run_before=sorted_and_filtered)
+
+
 @pytest.mark.parametrize("fixture", TRACE_STORES, ids=lambda p: p.name)
 async def test_find_the_span_that_raised(fixture):
     app = make_app(store_path(fixture))

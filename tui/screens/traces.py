@@ -244,6 +244,13 @@ class TracesScreen(SortableFilterable, _ReadingScreen):
         # Newest, slowest, most first; text from A.
         return key in ("time", "duration", "tokens", "assessments")
 
+    def sort_labels(self, table: DataTable[Any]) -> None:
+        super().sort_labels(table)
+        # DataTable sizes a column by its cells and its first label only: make room for the ▼.
+        for column in table.columns.values():
+            column.content_width = max(column.content_width, column.label.cell_len)
+        table.refresh()
+
     def refresh_table(self) -> None:
         self._apply_filter_text()
         table = self.query_one(KeyedTable)
