@@ -43,6 +43,18 @@ def test_trace_waterfall_snapshot(snap_compare):
     assert snap_compare(app, terminal_size=(120, 36), run_before=open_failing_tool_span)
 
 
+async def sorted_and_filtered(pilot) -> None:
+    """The list by duration, slowest first, filtered to the traces tagged with an env."""
+    await listed(pilot)
+    await pilot.press("s", *"duration", "enter", "slash", *"tags.env IS NOT NULL")
+    await settle(pilot)
+
+
+def test_traces_list_snapshot(snap_compare):
+    app = make_app(store_path(TRACE_STORES[0]))
+    assert snap_compare(app, terminal_size=(120, 24), run_before=sorted_and_filtered)
+
+
 @pytest.mark.parametrize("fixture", TRACE_STORES, ids=lambda p: p.name)
 async def test_find_the_span_that_raised(fixture):
     app = make_app(store_path(fixture))
@@ -107,3 +119,103 @@ async def test_an_experiment_without_traces_says_so():
         await settle(pilot)
         assert app.screen.query_one("#traces-empty").display
         assert not app.screen.query_one("#traces-table").display
+
+
+async def listed(pilot):
+    """The traces list of the fixture's five traces, and its table, once they are listed."""
+    screen = await open_traces(pilot)
+    table = screen.query_one("#traces-table")
+    assert await eventually(pilot, lambda: table.row_count == 5)
+    return screen, table
+
+
+def durations(table) -> list[str]:
+    return [table.get_row_at(i)[3].plain for i in range(table.row_count)]
+
+
+async def test_sort_by_duration_finds_the_slowest_trace():
+    app = make_app(store_path(TRACE_STORES[0]))
+    async with app.run_test(size=(120, 36)) as pilot:
+        _, table = await listed(pilot)
+        await pilot.press("s", *"duration", "enter")  # the picker, narrowed by typing
+        await settle(pilot)
+        assert durations(table) == ["70 ms", "2 ms", "2 ms", "1 ms", "0 ms"]
+        assert table.columns["duration"].label.plain == "Duration ▼"
+        await pilot.press("S")
+        await settle(pilot)
+        assert durations(table) == ["0 ms", "1 ms", "2 ms", "2 ms", "70 ms"]
+        await pilot.press("S", "enter")
+        await settle(pilot)
+        trace_screen = app.screen
+        assert isinstance(trace_screen, TraceScreen)
+        assert await eventually(pilot, lambda: trace_screen.trace is not None)
+        assert trace_screen.trace.info.execution_duration == 70
+
+
+async def click_header(pilot, table, key: str) -> None:
+    """A click on the header of column `key`."""
+    x = 0
+    for column in table.ordered_columns:
+        if column.key.value == key:
+            break
+        x += column.get_render_width(table)
+    await pilot.click(table, offset=(x + 2, 0))
+    await settle(pilot)
+
+
+async def test_header_click_sorts_and_missing_values_go_last():
+    app = make_app(store_path(TRACE_STORES[0]))
+    async with app.run_test(size=(120, 36)) as pilot:
+        _, table = await listed(pilot)
+
+        def tokens() -> list[str]:
+            return [table.get_row_at(i)[4].plain for i in range(5)]
+
+        await click_header(pilot, table, "tokens")
+        assert table.columns["tokens"].label.plain == "Tokens ▼"
+        assert tokens() == ["36", "32", "29", "", ""]  # two traces logged none: last
+        await click_header(pilot, table, "tokens")  # again: reversed, still last
+        assert tokens() == ["29", "32", "36", "", ""]
+
+
+@pytest.mark.parametrize("fixture", TRACE_STORES, ids=lambda p: p.name)
+async def test_filter_with_mlflows_trace_syntax(fixture):
+    app = make_app(store_path(fixture))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen, table = await listed(pilot)
+        error = screen.query_one("#traces-filter-error")
+        await pilot.press("slash", *"attributes.status = 'ERROR'")
+        await settle(pilot)
+        assert [table.get_row_at(i)[1].plain for i in range(table.row_count)] == [
+            "failing-pipeline"
+        ]
+        assert not error.display
+        await pilot.press("enter")  # back to the table; Enter again opens the failing trace
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, TraceScreen)
+        assert await eventually(pilot, lambda: app.screen.trace is not None)
+        assert app.screen.trace.info.state == "ERROR"
+
+
+async def test_a_filter_mlflow_rejects_is_one_line_and_plain_words_search():
+    app = make_app(store_path(TRACE_STORES[0]))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen, table = await listed(pilot)
+        error = screen.query_one("#traces-filter-error")
+        await pilot.press("slash", *"state = 'OK'")
+        await settle(pilot)
+        assert error.display and "state" in str(error.render())
+        assert table.row_count == 5  # nothing hidden by a filter that did not parse
+        box = screen.query_one("#traces-filter")
+        box.value = "grapes"  # no comparator: words in names and request previews
+        await settle(pilot)
+        assert not error.display and table.row_count == 1
+        assert "grapes" in table.get_row_at(0)[6].plain
+        box.value = "manual"
+        await settle(pilot)
+        assert [table.get_row_at(0)[1].plain] == ["manual-root"] and table.row_count == 1
+        await pilot.press("escape")  # closes the filter: every trace is back
+        await settle(pilot)
+        assert table.row_count == 5 and not box.display
+        assert isinstance(app.screen, TracesScreen)
