@@ -52,6 +52,7 @@ from .entities import (
 )
 from .errors import NotAStoreError, StoreError, StoreLocked
 from .gcpause import GcPause
+from .rawread import read_db_header
 from .series import Series
 from .values import as_text, as_time, shown
 
@@ -192,8 +193,7 @@ class SqliteStore(Store):
         if path.is_dir():
             raise NotAStoreError(f"{path} is a folder, not an SQLite database")
         try:
-            with open(path, "rb") as fh:
-                header = fh.read(100)
+            header = read_db_header(str(path))
         except OSError as exc:
             raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
         if not header:
