@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlparse
 
 from .base import Store
 from .errors import NotAStoreError
+from .rawread import read_db_header
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 REMOTE_SCHEMES = ("http", "https", "databricks", "postgresql", "mysql", "mssql")
@@ -15,8 +16,7 @@ REMOTE_SCHEMES = ("http", "https", "databricks", "postgresql", "mysql", "mssql")
 
 def _is_sqlite_file(path: Path) -> bool:
     try:
-        with open(path, "rb") as fh:
-            return fh.read(16) == SQLITE_MAGIC
+        return read_db_header(str(path), 16) == SQLITE_MAGIC
     except OSError:
         return False
 

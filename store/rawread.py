@@ -13,7 +13,9 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import threading
 import time
+from collections import OrderedDict
 
 #: Non-blocking: opening a FIFO with no writer would otherwise wait forever (regular files
 #: ignore the flag).
@@ -39,6 +41,10 @@ REWRITE_POLL_SECONDS = 0.005
 
 #: The most read of one meta.yaml, param or tag file; MLflow's own values are at most a few KB.
 MAX_FILE_BYTES = 16 << 20
+#: Databases whose header `read_db_header` keeps a descriptor of (the oldest closed beyond).
+DB_HEADER_FDS = 64
+_db_fds: OrderedDict[tuple[int, int], int] = OrderedDict()
+_db_fds_lock = threading.Lock()
 
 
 class SkippedFile(OSError):
@@ -180,3 +186,34 @@ def read_head(path: str, size: int, root_real: str | None = None) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def read_db_header(path: str, size: int = 100) -> bytes:
+    """The first `size` bytes of the regular file at `path`, a database this process may hold
+    SQLite locks on (a registry write, a read transaction), read without ever closing a
+    descriptor of it: any close drops every POSIX lock the process holds on the file, SQLite's
+    included, and MLflow would then write in the middle of our write (its commits failed with
+    "disk I/O error" while we opened stores and wrote the registry). As SQLite itself does,
+    the descriptor is kept, one per file, for the next look."""
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise SkippedFile(path, _kind(st.st_mode))
+    key = (st.st_dev, st.st_ino)
+    with _db_fds_lock:
+        fd = _db_fds.get(key)
+        if fd is not None and os.fstat(fd).st_nlink == 0:
+            # That file was deleted and its inode number reused: closing it drops no lock on
+            # the new one (locks belong to the file, not the number).
+            os.close(_db_fds.pop(key))
+            fd = None
+        if fd is None:
+            fd = os.open(path, O_READ)
+            st = os.fstat(fd)
+            key = (st.st_dev, st.st_ino)
+            # Replaced between stat and open by a file whose descriptor we keep already: that
+            # one stays, and this one is left open (closing it would drop the locks).
+            fd = _db_fds.setdefault(key, fd)
+        _db_fds.move_to_end(key)
+        while len(_db_fds) > DB_HEADER_FDS:
+            os.close(_db_fds.popitem(last=False)[1])
+        return os.pread(fd, size, 0)

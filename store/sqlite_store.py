@@ -25,6 +25,7 @@ import time
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
@@ -52,6 +53,7 @@ from .entities import (
 )
 from .errors import NotAStoreError, StoreError, StoreLocked
 from .gcpause import GcPause
+from .rawread import read_db_header
 from .series import Series
 from .sqlite_traces import read_spans, read_trace_infos
 from .traces import Trace, TraceInfo
@@ -93,6 +95,20 @@ LOCK_MAX_PAUSE = 0.1
 RUNS_PER_TRANSACTION = 100
 #: Runs handed over per batch by `iter_runs`.
 RUN_BATCH = 1000
+#: Runs whose state following records per read transaction (`fill_run_states`): ~2 ms of CPU.
+RUN_STATES_PER_TRANSACTION = 1000
+#: Tables whose new rows following finds by rowid (store/watch.py).
+FOLLOWED_TABLES = ("metrics", "runs", "tags", "params", "experiment_tags")
+#: The model registry's tables: following compares them whole (registries are small).
+REGISTRY_TABLES = (
+    "registered_models",
+    "model_versions",
+    "registered_model_tags",
+    "model_version_tags",
+    "registered_model_aliases",
+)
+#: Run statuses that still change (status, end time, tags updated in place).
+LIVE_STATUSES = frozenset({"RUNNING", "SCHEDULED"})
 _NAN = float("nan")
 _FIRST, _SECOND, _THIRD, _FOURTH = (itemgetter(i) for i in range(4))
 #: The types a column holds as MLflow writes it; SQLite keeps any type anywhere, so a row with
@@ -101,6 +117,12 @@ _TEXT = (str, type(None))
 _TIME = (int, type(None))
 _RUN_FIELDS = ("run_uuid", "experiment_id", "name", "status", "start_time", "end_time",
                "lifecycle_stage", "artifact_uri", "user_id", "deleted_time")  # fmt: skip
+#: Columns every MLflow schema has; MLflow's defaults for the others a schema may lack.
+_RUN_KEYS = frozenset({"run_uuid", "experiment_id"})
+_RUN_DEFAULTS = {"status": "'RUNNING'", "lifecycle_stage": repr(ACTIVE)}
+#: A run's state as following compares it: what an update in place changes.
+_STATE_RUN_FIELDS = ("run_uuid", "experiment_id", "name", "status", "end_time",
+                     "lifecycle_stage", "deleted_time")  # fmt: skip
 _RUN_TYPES = ((str,), (int, str), _TEXT, _TEXT, _TIME, _TIME, _TEXT, _TEXT, _TEXT, _TIME)
 _EXPERIMENT_FIELDS = ("experiment_id", "name", "artifact_location", "lifecycle_stage",
                       "creation_time", "last_update_time")  # fmt: skip
@@ -109,6 +131,24 @@ _EXPERIMENT_TYPES = ((int, str), (str,), _TEXT, _TEXT, _TIME, _TIME)
 
 def _text(value: bytes) -> str:
     return value.decode("utf-8", "replace")
+
+
+@dataclass(slots=True)
+class FollowState:
+    """What following compares against: the marks read in one transaction (`follow_marks`),
+    the runs' states after (`fill_run_states`)."""
+
+    #: The largest rowid of each of FOLLOWED_TABLES (0: empty or absent).
+    max_rowid: dict[str, int]
+    #: run id -> (experiment_id, name, status, end_time, lifecycle_stage, deleted_time), for
+    #: the runs up to max_rowid["runs"]
+    runs: dict[str, tuple]
+    #: experiment id -> (name, artifact_location, lifecycle_stage, last_update_time)
+    experiments: dict[str, tuple]
+    #: A hash of each live run's tags: `set_tag` on an existing key updates its row in place.
+    live_tags: dict[str, int]
+    #: A hash of the registry tables' rows.
+    registry: int
 
 
 class SqliteStore(Store):
@@ -135,6 +175,10 @@ class SqliteStore(Store):
         self._opened_files: tuple = ()
         #: Commits still only in the -wal file are not seen (see `_open_private`).
         self._wal_unseen = False
+        #: The database as the first read saw it, in the same transaction: following starts
+        #: from here (`StoreFollower(since_ns=store.opened_ns)`), so nothing committed between
+        #: the reading on show and the start of following is lost.
+        self.opened_state: FollowState | None = None
         self._columns: dict[str, frozenset[str]] = {}
         self._metrics_index: str | None = None
         self._check_file()
@@ -152,8 +196,7 @@ class SqliteStore(Store):
         if path.is_dir():
             raise NotAStoreError(f"{path} is a folder, not an SQLite database")
         try:
-            with open(path, "rb") as fh:
-                header = fh.read(100)
+            header = read_db_header(str(path))
         except OSError as exc:
             raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
         if not header:
@@ -386,10 +429,13 @@ class SqliteStore(Store):
                 workspaces = [
                     w for (w,) in conn.execute("SELECT DISTINCT workspace FROM experiments")
                 ]
-            return columns, revisions, self._run_index(conn, "metrics", tables), workspaces
+            self._columns = columns  # what follow_state's queries are built from
+            marks = None
+            if {"runs", "experiments"} <= columns.keys():
+                marks = self.follow_marks(conn)
+            return columns, revisions, self._run_index(conn, "metrics", tables), workspaces, marks
 
-        columns, revisions, self._metrics_index, workspaces = self._read(read)
-        self._columns = columns
+        columns, revisions, self._metrics_index, workspaces, marks = self._read(read)
         if [w for w in workspaces if w not in (None, "default")]:
             # MLflow 3.12+ multi-tenant servers keep workspaces apart; we show them all.
             self.notes.append(
@@ -407,6 +453,9 @@ class SqliteStore(Store):
             raise NotAStoreError(
                 f"{self.location} is not an MLflow database (no {', '.join(missing)})"
             )
+        if marks is not None:
+            self.fill_run_states(marks)
+            self.opened_state = marks
         if revisions:
             self.schema_revision = str(revisions[0])
         self.known_revision = len(revisions) == 1 and self.schema_revision in _KNOWN
@@ -443,6 +492,77 @@ class SqliteStore(Store):
         for start in range(0, len(ids), size):
             part = ids[start : start + size]
             yield part, ",".join("?" * len(part))
+
+    # -- following (store/watch.py) -----------------------------------------------------------
+    def state_run_columns(self) -> str:
+        """The columns of a run's state as following compares it (run_uuid first)."""
+        return self._run_columns(_STATE_RUN_FIELDS)
+
+    def state_experiments_sql(self) -> str:
+        """The query of every experiment's state as following compares it (id first)."""
+        c = self._col
+        return (
+            f"SELECT experiment_id, name, {c('experiments', 'artifact_location')}, "
+            f"{c('experiments', 'lifecycle_stage', repr(ACTIVE))}, "
+            f"{c('experiments', 'last_update_time')} FROM experiments"
+        )
+
+    def max_rowid(self, conn: sqlite3.Connection, table: str) -> int:
+        if not self._has(table):
+            return 0
+        return conn.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0] or 0
+
+    def live_tags(self, conn: sqlite3.Connection, run_ids: Iterable[str]) -> dict[str, int]:
+        """A hash of each of these runs' tags."""
+        run_ids = list(run_ids)
+        if not run_ids or not self._has("tags"):
+            return {}
+        rows: dict[str, list] = {}
+        for part, marks in self._id_chunks(run_ids):
+            for rid, key, value in conn.execute(
+                f"SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({marks})", part
+            ):
+                rows.setdefault(rid, []).append((key, value))
+        return {rid: hash(tuple(sorted(rows.get(rid, ())))) for rid in run_ids}
+
+    def registry_hash(self, conn: sqlite3.Connection) -> int:
+        tables = [t for t in REGISTRY_TABLES if self._has(t)]
+        return hash(tuple(tuple(conn.execute(f'SELECT * FROM "{t}"')) for t in tables))
+
+    def follow_marks(self, conn: sqlite3.Connection) -> FollowState:
+        """The small part of the state following compares against (no runs yet), inside the
+        caller's read transaction: `fill_run_states` adds the runs."""
+        return FollowState(
+            max_rowid={t: self.max_rowid(conn, t) for t in FOLLOWED_TABLES},
+            runs={},
+            experiments={
+                str(e[0]): e[1:] for e in conn.execute(self.state_experiments_sql()).fetchall()
+            },
+            live_tags={},
+            registry=self.registry_hash(conn),
+        )
+
+    def fill_run_states(self, state: FollowState) -> None:
+        """Add the runs up to `state`'s max rowid, in short transactions: each run's state is
+        no older than the marks, and a run changed after its read shows as changed later."""
+        cols = self.state_run_columns()
+        last, upto = 0, state.max_rowid["runs"]
+        while last < upto:
+
+            def read(conn: sqlite3.Connection, last: int = last):
+                rows = conn.execute(
+                    f"SELECT rowid, {cols} FROM runs WHERE rowid > ? AND rowid <= ? "
+                    "ORDER BY rowid LIMIT ?",
+                    (last, upto, RUN_STATES_PER_TRANSACTION),
+                ).fetchall()
+                return rows, self.live_tags(conn, [r[1] for r in rows if r[4] in LIVE_STATUSES])
+
+            rows, tags = self._read(read)
+            if not rows:
+                break
+            state.runs.update((r[1], r[2:]) for r in rows)
+            state.live_tags.update(tags)
+            last = rows[-1][0]
 
     # -- experiments -------------------------------------------------------------------------
     def experiments(self, include_deleted: bool = False) -> list[Experiment]:
@@ -486,21 +606,11 @@ class SqliteStore(Store):
         return self._read(read)
 
     # -- runs --------------------------------------------------------------------------------
-    def _run_columns(self) -> str:
-        c = self._col
+    def _run_columns(self, fields: Sequence[str] = _RUN_FIELDS) -> str:
+        """`fields` of `runs`, one missing from an older schema as MLflow's default."""
         return ", ".join(
-            (
-                "run_uuid",
-                "experiment_id",
-                c("runs", "name"),
-                c("runs", "status", "'RUNNING'"),
-                c("runs", "start_time"),
-                c("runs", "end_time"),
-                c("runs", "lifecycle_stage", repr(ACTIVE)),
-                c("runs", "artifact_uri"),
-                c("runs", "user_id"),
-                c("runs", "deleted_time"),
-            )
+            f if f in _RUN_KEYS else self._col("runs", f, _RUN_DEFAULTS.get(f, "NULL"))
+            for f in fields
         )
 
     def _repaired_row(self, what: str, row: tuple, fields: tuple, types: tuple) -> tuple | None:

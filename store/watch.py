@@ -29,10 +29,13 @@ each metric file's size then, and a run folder that appears later is read from i
 
 What changed between reading the store and starting to follow it (the app starts following a
 moment after its first screen was read) is not lost: given `since_ns`, the time the reading
-began, the first change set names every experiment, run and registry touched since then
-(file times; a folder moved in counts by its ctime). Those are re-read whole by whoever shows
-them, so their points are not repeated. (A file store only; a finished run's tag rewritten in
-place and a run folder removed meanwhile are not seen this way.)
+began, the first change set names every experiment, run and registry touched since then.
+A file store tells by file times (a folder moved in counts by its ctime; a finished run's tag
+rewritten in place and a run folder removed meanwhile are not seen this way). SQLite rows carry
+no time, so the store's first read recorded, in its own transaction, the max rowids and the
+runs', experiments' and registry's state (`SqliteStore.opened_state`); the baseline compares
+with it (a finished run's tag updated in place is not seen). Those named are re-read whole by
+whoever shows them, so their points are not repeated.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ from .file_store import (
     _status_name,
 )
 from .rawread import open_regular, read_bytes
+from .sqlite_store import FOLLOWED_TABLES, LIVE_STATUSES, FollowState
 
 log = logging.getLogger(__name__)
 
@@ -82,16 +86,10 @@ RETRY_ATTEMPTS = 30
 #: SQLite: the whole `runs` table is compared (for deletions) at most this often.
 SQLITE_FULL_DIFF_SECONDS = 2.0
 #: SQLite: the registry tables are compared after commits at most this often (any commit may
-#: be a registry write); a commit within that time is looked at when it is over.
-REGISTRY_SECONDS = 1.0
-#: The model registry's tables in an MLflow database.
-REGISTRY_TABLES = (
-    "registered_models",
-    "model_versions",
-    "registered_model_tags",
-    "model_version_tags",
-    "registered_model_aliases",
-)
+#: be a registry write); a commit within that time is looked at when it is over. Half a second,
+#: so that a registry change shows within 1 s (at 1.0, 2 of 360 of MLflow's showed after 1.0-
+#: 1.07 s in tests/bench/soak.py).
+REGISTRY_SECONDS = 0.5
 #: Filesystems where another machine's writes raise no inotify event.
 NETWORK_FILESYSTEMS = frozenset(
     {
@@ -99,7 +97,6 @@ NETWORK_FILESYSTEMS = frozenset(
         "gpfs", "davfs", "vboxsf", "sshfs", "beegfs", "ocfs2", "gfs2",
     }
 )  # fmt: skip
-_LIVE_STATUSES = frozenset({"RUNNING", "SCHEDULED"})
 
 
 @dataclass
@@ -583,7 +580,7 @@ class _Run:
         self.partials: dict[str, bytes] = {}
 
     def live(self, now: float) -> bool:
-        return self.status is None or self.status in _LIVE_STATUSES or self.hot_until > now
+        return self.status is None or self.status in LIVE_STATUSES or self.hot_until > now
 
 
 class _Retry(Exception):
@@ -1398,12 +1395,7 @@ class _SqliteFollower(_Backend):
         sig = self._file_sig()  # before reading: a commit during the read shows next time
         if self._registry_read is not None and self._registry_read[0] == sig:
             return self._registry_read[1]
-        tables = [t for t in REGISTRY_TABLES if self.store._has(t)]
-
-        def read(conn) -> int:
-            return hash(tuple(tuple(conn.execute(f'SELECT * FROM "{t}"')) for t in tables))
-
-        value = self.store._read(read)
+        value = self.store._read(self.store.registry_hash)
         self._registry_read = (sig, value)
         return value
 
@@ -1423,72 +1415,77 @@ class _SqliteFollower(_Backend):
     def _file_sig(self) -> tuple:
         return (_sig(self.path), _sig(self.path + "-wal"))
 
-    # -- queries ----------------------------------------------------------------------------
-    def _run_columns(self) -> str:
-        c = self.store._col
-        return ", ".join(
-            (
-                "run_uuid",
-                "experiment_id",
-                c("runs", "name"),
-                c("runs", "status", "'RUNNING'"),
-                c("runs", "end_time"),
-                c("runs", "lifecycle_stage", repr(ACTIVE)),
-                c("runs", "deleted_time"),
-            )
-        )
-
-    def _exp_sql(self) -> str:
-        c = self.store._col
-        return (
-            f"SELECT experiment_id, name, {c('experiments', 'artifact_location')}, "
-            f"{c('experiments', 'lifecycle_stage', repr(ACTIVE))}, "
-            f"{c('experiments', 'last_update_time')} FROM experiments"
-        )
-
-    def _max(self, conn, table: str) -> int:
-        if not self.store._has(table):
-            return 0
-        return conn.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0] or 0
-
-    def _live_tags(self, conn, run_ids) -> dict[str, int]:
-        """A hash of each live run's tags: `set_tag` on an existing key updates in place."""
-        if not run_ids or not self.store._has("tags"):
-            return {}
-        rows: dict[str, list] = {}
-        for part, marks in self.store._id_chunks(list(run_ids)):
-            for rid, key, value in conn.execute(
-                f"SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({marks})", part
-            ):
-                rows.setdefault(rid, []).append((key, value))
-        return {rid: hash(tuple(sorted(rows.get(rid, ())))) for rid in run_ids}
-
     def baseline(self, since_ns: int | None = None) -> StoreChanges:
-        """Rows carry no time of change: what changed since `since_ns` cannot be told."""
+        """Given `since_ns`, the first change set is what changed since the store's first read
+        (`opened_state`): rows carry no time of change, but that read recorded the state."""
         st = os.stat(self.path)
         self.ino = st.st_ino
         self.last_sig = self._file_sig()
-        run_cols = self._run_columns()
-        exp_sql = self._exp_sql()
+        store = self.store
+        opened = store.opened_state if since_ns is not None else None
 
         def read(conn):
-            maxes = {
-                t: self._max(conn, t)
-                for t in ("metrics", "runs", "tags", "params", "experiment_tags")
-            }
-            runs = conn.execute(f"SELECT {run_cols} FROM runs").fetchall()
-            exps = conn.execute(exp_sql).fetchall()
-            live = [r[0] for r in runs if r[3] in _LIVE_STATUSES]
-            return maxes, runs, exps, self._live_tags(conn, live)
+            now = store.follow_marks(conn)
+            return now, (self._touched(conn, opened.max_rowid, now.max_rowid) if opened else {})
 
-        maxes, runs, exps, tags = self.store._read(read)
-        self.max_rowid = maxes
-        self.run_states = {r[0]: r[1:] for r in runs}
-        self.live = {r[0]: (r[1:], tags.get(r[0])) for r in runs if r[3] in _LIVE_STATUSES}
-        self.exps = {str(e[0]): e[1:] for e in exps}
+        now, touched = store._read(read)
+        store.fill_run_states(now)
+        self.max_rowid = dict(now.max_rowid)
+        self.run_states = dict(now.runs)
+        self.live = {
+            rid: (state, now.live_tags.get(rid))
+            for rid, state in now.runs.items()
+            if state[2] in LIVE_STATUSES
+        }
+        self.exps = dict(now.experiments)
         self.next_full = time.monotonic() + SQLITE_FULL_DIFF_SECONDS
         self.full_pending = False
-        return StoreChanges()
+        return StoreChanges() if opened is None else self._since(opened, now, touched)
+
+    def _touched(self, conn, since: dict[str, int], until: dict[str, int]) -> dict[str, set]:
+        """The runs (experiments, for experiment_tags) with rows added between two states."""
+        touched = {}
+        for t in FOLLOWED_TABLES:
+            if t != "runs" and self.store._has(t) and until[t] > since.get(t, 0):
+                col = "experiment_id" if t == "experiment_tags" else "run_uuid"
+                touched[t] = {
+                    str(r[0])
+                    for r in conn.execute(
+                        f"SELECT DISTINCT {col} FROM {t} WHERE rowid > ? AND rowid <= ?",
+                        (since.get(t, 0), until[t]),
+                    )
+                }
+        return touched
+
+    def _since(self, opened: FollowState, now: FollowState, touched: dict) -> StoreChanges:
+        """What changed from `opened` to `now`: runs and experiments to read again whole
+        (their points included, so none is reported twice), and whether the registry did."""
+        out = StoreChanges(registry=opened.registry != now.registry)
+        for rid, state in now.runs.items():
+            was = opened.runs.get(rid)
+            tags = now.live_tags.get(rid)
+            if was != state or opened.live_tags.get(rid, tags) != tags:
+                self._report_run(rid, state, out)
+        for rid in opened.runs.keys() - now.runs.keys():
+            out.run_deleted(rid)
+        for t in ("metrics", "tags", "params"):
+            for rid in touched.get(t, ()):
+                state = now.runs.get(rid)
+                if state is not None and state[4] != DELETED:
+                    out.run_changed(rid)
+        for eid, state in now.experiments.items():
+            if opened.experiments.get(eid) != state:
+                if state[2] == DELETED:
+                    out.experiment_deleted(eid)
+                else:
+                    out.experiment_changed(eid)
+        for eid in opened.experiments.keys() - now.experiments.keys():
+            out.experiment_deleted(eid)
+        for eid in touched.get("experiment_tags", ()):
+            state = now.experiments.get(eid)
+            if state is not None and state[2] != DELETED:
+                out.experiment_changed(eid)
+        return out
 
     def on_paths(self, paths: set[str], out: StoreChanges) -> None:
         if paths:
@@ -1530,8 +1527,8 @@ class _SqliteFollower(_Backend):
         sig = self._file_sig()  # before reading: a commit during the read shows next time
         now = time.monotonic()
         full = now >= self.next_full
-        run_cols = self._run_columns()
-        exp_sql = self._exp_sql()
+        run_cols = store.state_run_columns()
+        exp_sql = store.state_experiments_sql()
         c = store._col
         maxes = dict(self.max_rowid)
         live_ids = list(self.live)
@@ -1564,8 +1561,8 @@ class _SqliteFollower(_Backend):
             got["exps"] = conn.execute(exp_sql).fetchall()
             if full:
                 got["all_runs"] = conn.execute(f"SELECT {run_cols} FROM runs").fetchall()
-            new_live = {r[1] for r in got["new_runs"] if r[4] in _LIVE_STATUSES}
-            got["tags_hash"] = self._live_tags(conn, set(live_ids) | new_live)
+            new_live = {r[1] for r in got["new_runs"] if r[4] in LIVE_STATUSES}
+            got["tags_hash"] = store.live_tags(conn, set(live_ids) | new_live)
             return got
 
         try:
@@ -1589,7 +1586,7 @@ class _SqliteFollower(_Backend):
             maxes["runs"] = max(maxes["runs"], rowid)
             self.run_states[rid] = state
             self._report_run(rid, state, out)
-            if state[2] in _LIVE_STATUSES:
+            if state[2] in LIVE_STATUSES:
                 self.live[rid] = (state, tags_hash.get(rid))
         seen_live = set()
         for row in got["live"]:
@@ -1600,7 +1597,7 @@ class _SqliteFollower(_Backend):
             if state != old_state or new_tags != old_tags:
                 self._report_run(rid, state, out)
             self.run_states[rid] = state
-            if state[2] in _LIVE_STATUSES:
+            if state[2] in LIVE_STATUSES:
                 self.live[rid] = (state, new_tags)
             else:
                 self.live.pop(rid, None)
@@ -1640,7 +1637,7 @@ class _SqliteFollower(_Backend):
             for rid, state in states.items():
                 if self.run_states.get(rid) != state:
                     self._report_run(rid, state, out)
-                    if state[2] in _LIVE_STATUSES and rid not in self.live:
+                    if state[2] in LIVE_STATUSES and rid not in self.live:
                         self.live[rid] = (state, None)  # resumed: follow its status again
             for rid in self.run_states:
                 if rid not in states:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import math
 import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 
+from mltui.store import open_store
 from mltui.store.sqlite_store import KNOWN_REVISIONS, SqliteStore
-from tests.conftest import FIXTURE_STORES, expected_reading
+from tests.conftest import FIXTURE_STORES, copy_fixture, expected_reading, store_path
 from tests.readings import assert_same_reading as check_reading
 from tests.readings import jsonable_float
 
@@ -272,3 +275,34 @@ def test_prompts_are_left_out_of_registered_models(fixture_dir, tmp_path):
         "churn-model",
         "wine-classifier",
     ]
+
+
+def test_opening_keeps_the_locks_this_process_holds_on_the_database(tmp_path):
+    """A write of ours (the registry writer's) holds SQLite's lock; opening the store meanwhile
+    (open_store sniffs the file, SqliteStore reads its header) must not drop it: closing any
+    descriptor of the file drops every POSIX lock of the process, and another process's commit
+    then lands in the middle of ours (MLflow's failed with "disk I/O error" in the soak)."""
+    db = store_path(copy_fixture("mlflow-3.18.0-sqlite", tmp_path))
+    probe = (
+        "import sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1], timeout=0)\n"
+        "try:\n    c.execute('BEGIN IMMEDIATE')\n"
+        "except sqlite3.OperationalError as e:\n    print(e)\n"
+        "else:\n    print('got the lock')\n"
+    )
+
+    def other_process_writes() -> str:
+        done = subprocess.run([sys.executable, "-c", probe, str(db)], capture_output=True)
+        return done.stdout.decode().strip()
+
+    ours = sqlite3.connect(db, isolation_level=None)
+    try:
+        ours.execute("BEGIN IMMEDIATE")
+        ours.execute("UPDATE registered_models SET description = 'ours'")
+        assert other_process_writes() == "database is locked"
+        for _ in range(2):  # a first open, and one reusing what the first kept
+            open_store(db).close()
+        assert other_process_writes() == "database is locked"
+        ours.execute("COMMIT")
+    finally:
+        ours.close()

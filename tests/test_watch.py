@@ -50,6 +50,10 @@ class Collector:
     def runs(self) -> set[str]:
         return {r for c in self.snapshot() for r in c.runs}
 
+    def union(self, field: str) -> set:
+        """Every item of this StoreChanges field across the change sets."""
+        return {x for c in self.snapshot() for x in getattr(c, field)}
+
     def deleted_runs(self) -> set[str]:
         return {r for c in self.snapshot() for r in c.deleted_runs}
 
@@ -405,19 +409,64 @@ def test_changes_between_reading_and_following_are_reported(tmp_path, followers,
     follower, collector = follow(store, mode, since_ns=store.opened_ns)
     followers.append(follower)
 
-    def union(field: str) -> set:
-        return {x for c in collector.snapshot() for x in getattr(c, field)}
-
-    collector.wait_for(lambda: exp_id in union("experiments"), "the new experiment")
-    assert {run_id, "3bd742fd206d42c2a271b1896415b0bb"} <= union("runs")
-    assert {"57f3e52c4f524b79884ba816992c3de7", "aa23dad779a148f48a8f8a38ed184413"} <= union(
-        "deleted_runs"
-    )
-    assert "604850205048283032" in union("deleted_experiments")
+    collector.wait_for(lambda: exp_id in collector.union("experiments"), "the new experiment")
+    assert {run_id, "3bd742fd206d42c2a271b1896415b0bb"} <= collector.union("runs")
+    deleted = collector.union("deleted_runs")
+    assert {"57f3e52c4f524b79884ba816992c3de7", "aa23dad779a148f48a8f8a38ed184413"} <= deleted
+    assert "604850205048283032" in collector.union("deleted_experiments")
     assert any(c.registry for c in collector.snapshot())
     # Only what changed: an untouched experiment and run are not read again.
-    assert "598164376716000412" not in union("experiments")
-    assert "5cc418ec992c449c9db5ee9ef75863c8" not in union("runs")
+    assert "598164376716000412" not in collector.union("experiments")
+    assert "5cc418ec992c449c9db5ee9ef75863c8" not in collector.union("runs")
+
+
+EARLY_SQLITE_WRITER = """
+import json, sys
+from mlflow import MlflowClient
+c = MlflowClient(tracking_uri=sys.argv[1], registry_uri=sys.argv[1])
+exp = c.create_experiment("early")
+run = c.create_run("0", run_name="early-run")
+c.log_metric(run.info.run_id, "loss", 0.5, step=1)
+c.log_metric("54a2a532bed34e4da110051fb1b4af83", "late", 1.0)  # a finished run's new point
+c.set_tag("a2c3fe346e204fc1b98cb2fbdbe91a0c", "late", "x")
+c.set_terminated("86af88866e434b17aa2d838a0750bafa")  # RUNNING at the reading: updated in place
+c.delete_run("04df639fbf1443d2b6a08cd0aa04aad8")
+c.rename_experiment("3", "renamed")
+c.set_experiment_tag("1", "late", "y")
+c.delete_experiment("4")
+c.set_registered_model_tag("churn-model", "team", "z")
+print(json.dumps([exp, run.info.run_id]))
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sqlite_changes_between_reading_and_following_are_reported(tmp_path, followers, mode):
+    """As on a file store: what MLflow commits between the first read and the start of
+    following comes in the first change set, though SQLite rows carry no time of change (the
+    store's first read recorded the state), as runs and experiments to read again whole."""
+    db = store_path(copy_fixture("mlflow-3.17.2-sqlite", tmp_path))
+    store = open_store(db)
+    assert "early" not in {e.name for e in store.experiments()}  # the reading on show
+    out = run_python(EARLY_SQLITE_WRITER.replace("sys.argv[1]", repr(f"sqlite:///{db}")))
+    exp_id, run_id = json.loads(out.strip().splitlines()[-1])
+    follower, collector = follow(store, mode, since_ns=store.opened_ns)
+    followers.append(follower)
+
+    collector.wait_for(lambda: exp_id in collector.union("experiments"), "the new experiment")
+    assert {
+        run_id,
+        "54a2a532bed34e4da110051fb1b4af83",
+        "a2c3fe346e204fc1b98cb2fbdbe91a0c",
+        "86af88866e434b17aa2d838a0750bafa",
+    } <= collector.union("runs")
+    assert "04df639fbf1443d2b6a08cd0aa04aad8" in collector.union("deleted_runs")
+    assert {"3", "1"} <= collector.union("experiments")
+    assert "4" in collector.union("deleted_experiments")
+    assert any(c.registry for c in collector.snapshot())
+    assert not collector.points(run_id, "loss"), "read again whole, not repeated as points"
+    # Only what changed: an untouched experiment and run are not read again.
+    assert "9" not in collector.union("experiments")
+    assert "eaf5b0b950e84881ab7c3489db06b982" not in collector.union("runs")
 
 
 # -- folders renamed into the store, as sync tools bring them --------------------------------------
