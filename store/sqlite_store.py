@@ -96,8 +96,22 @@ _FIRST, _SECOND, _THIRD, _FOURTH = (itemgetter(i) for i in range(4))
 #: another is repaired (`_repaired_row`). Checked with map(isinstance, ...), in C.
 _TEXT = (str, type(None))
 _TIME = (int, type(None))
-_RUN_FIELDS = ("run_uuid", "experiment_id", "name", "status", "start_time", "end_time",
-               "lifecycle_stage", "artifact_uri", "user_id", "deleted_time")  # fmt: skip
+#: The runs-table columns a Run is read from, in `_run_of`'s row order (the only list of them:
+#: the follower selects a subset by name), each with the SQL literal standing in for MLflow's
+#: default where an older schema lacks the column (None: every schema has it).
+_RUN_COLUMNS = {
+    "run_uuid": None,
+    "experiment_id": None,
+    "name": "NULL",
+    "status": "'RUNNING'",
+    "start_time": "NULL",
+    "end_time": "NULL",
+    "lifecycle_stage": repr(ACTIVE),
+    "artifact_uri": "NULL",
+    "user_id": "NULL",
+    "deleted_time": "NULL",
+}
+_RUN_FIELDS = tuple(_RUN_COLUMNS)
 _RUN_TYPES = ((str,), (int, str), _TEXT, _TEXT, _TIME, _TIME, _TEXT, _TEXT, _TEXT, _TIME)
 _EXPERIMENT_FIELDS = ("experiment_id", "name", "artifact_location", "lifecycle_stage",
                       "creation_time", "last_update_time")  # fmt: skip
@@ -483,21 +497,12 @@ class SqliteStore(Store):
         return self._read(read)
 
     # -- runs --------------------------------------------------------------------------------
-    def _run_columns(self) -> str:
-        c = self._col
+    def run_columns(self, names: Sequence[str] = _RUN_FIELDS) -> str:
+        """The SELECT list of these runs-table columns (all of a Run's, by default), each
+        replaced by MLflow's default where this database's schema lacks it."""
         return ", ".join(
-            (
-                "run_uuid",
-                "experiment_id",
-                c("runs", "name"),
-                c("runs", "status", "'RUNNING'"),
-                c("runs", "start_time"),
-                c("runs", "end_time"),
-                c("runs", "lifecycle_stage", repr(ACTIVE)),
-                c("runs", "artifact_uri"),
-                c("runs", "user_id"),
-                c("runs", "deleted_time"),
-            )
+            name if _RUN_COLUMNS[name] is None else self._col("runs", name, _RUN_COLUMNS[name])
+            for name in names
         )
 
     def _repaired_row(self, what: str, row: tuple, fields: tuple, types: tuple) -> tuple | None:
@@ -523,7 +528,7 @@ class SqliteStore(Store):
         return tuple(out)
 
     def _run_of(self, row) -> Run | None:
-        """The Run of a `_run_columns` row; None (after a warning) when it has no usable id."""
+        """The Run of a `run_columns` row; None (after a warning) when it has no usable id."""
         if not all(map(isinstance, row, _RUN_TYPES)):
             row = self._repaired_row("run", row, _RUN_FIELDS, _RUN_TYPES)
             if row is None:
@@ -575,7 +580,7 @@ class SqliteStore(Store):
         # make index probes ~1.35x cheaper than in start-time order (nearly a full scan's cost).
         rest = sorted(rows[batch_size:], key=_SECOND)
         run_ids = [rid for rid, _ in chain(rows[:batch_size], rest)]
-        runs_sql = f"SELECT {self._run_columns()} FROM runs WHERE {where_sql}run_uuid IN "
+        runs_sql = f"SELECT {self.run_columns()} FROM runs WHERE {where_sql}run_uuid IN "
 
         def chunk(part: Sequence[str]) -> list[Run]:
             # One run's row, params, tags and metrics come from one state of the database; the
@@ -633,7 +638,7 @@ class SqliteStore(Store):
 
     def run(self, run_id: str) -> Run | None:
         """One run in full (inputs and outputs included); None when there is no such run."""
-        sql = f"SELECT {self._run_columns()} FROM runs WHERE run_uuid = ?"
+        sql = f"SELECT {self.run_columns()} FROM runs WHERE run_uuid = ?"
 
         def read(conn: sqlite3.Connection):
             row = conn.execute(sql, (run_id,)).fetchone()

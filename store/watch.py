@@ -100,6 +100,16 @@ NETWORK_FILESYSTEMS = frozenset(
     }
 )  # fmt: skip
 _LIVE_STATUSES = frozenset({"RUNNING", "SCHEDULED"})
+#: The runs-table columns the SQLite follower compares, in its rows' order (r[3] is status).
+_FOLLOWED_RUN_COLUMNS = (
+    "run_uuid",
+    "experiment_id",
+    "name",
+    "status",
+    "end_time",
+    "lifecycle_stage",
+    "deleted_time",
+)
 
 
 @dataclass
@@ -1424,20 +1434,6 @@ class _SqliteFollower(_Backend):
         return (_sig(self.path), _sig(self.path + "-wal"))
 
     # -- queries ----------------------------------------------------------------------------
-    def _run_columns(self) -> str:
-        c = self.store._col
-        return ", ".join(
-            (
-                "run_uuid",
-                "experiment_id",
-                c("runs", "name"),
-                c("runs", "status", "'RUNNING'"),
-                c("runs", "end_time"),
-                c("runs", "lifecycle_stage", repr(ACTIVE)),
-                c("runs", "deleted_time"),
-            )
-        )
-
     def _exp_sql(self) -> str:
         c = self.store._col
         return (
@@ -1468,7 +1464,7 @@ class _SqliteFollower(_Backend):
         st = os.stat(self.path)
         self.ino = st.st_ino
         self.last_sig = self._file_sig()
-        run_cols = self._run_columns()
+        run_cols = self.store.run_columns(_FOLLOWED_RUN_COLUMNS)
         exp_sql = self._exp_sql()
 
         def read(conn):
@@ -1530,7 +1526,7 @@ class _SqliteFollower(_Backend):
         sig = self._file_sig()  # before reading: a commit during the read shows next time
         now = time.monotonic()
         full = now >= self.next_full
-        run_cols = self._run_columns()
+        run_cols = self.store.run_columns(_FOLLOWED_RUN_COLUMNS)
         exp_sql = self._exp_sql()
         c = store._col
         maxes = dict(self.max_rowid)
