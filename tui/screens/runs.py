@@ -6,6 +6,7 @@ import dataclasses
 import gc
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
@@ -634,10 +635,14 @@ class RunsScreen(Screen[None]):
     def action_export(self) -> None:
         from mltui.tui.csv_export import export_in_background, write_runs_csv
 
-        runs, columns, label = self.shown_runs(), self.columns(), self.experiment_label()
-        export_in_background(
-            self, lambda: write_runs_csv(runs, columns, label=label), f"{len(runs)} runs"
-        )
+        runs, label, store = self.shown_runs(), self.experiment_label(), self.app.store
+        ids = sorted({run.experiment_id for run in runs})
+
+        def write() -> Path:
+            names = dict(zip(ids, store.experiment_names(ids), strict=True))
+            return write_runs_csv(runs, names, label=label)
+
+        export_in_background(self, write, f"{len(runs)} runs")
 
     def action_open(self) -> None:
         run_id = self.current_run_id()
