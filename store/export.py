@@ -15,6 +15,7 @@ from typing import IO, Any
 from .base import Store
 from .entities import ACTIVE, Experiment, Run
 from .errors import NotAStoreError, StoreError
+from .process import umask
 from .values import datetime_of, invalid_time
 
 
@@ -186,7 +187,7 @@ def write_atomically(path: Path | str, write: Callable[[IO[str]], object]) -> Pa
     except OSError as exc:
         raise StoreError(f"cannot write in {path.parent}: {exc.strerror or exc}") from exc
     try:
-        os.fchmod(handle, 0o666 & ~_umask())  # mkstemp's 0600 would hide the export from others
+        os.fchmod(handle, 0o666 & ~umask())  # mkstemp's 0600 would hide the export from others
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
             write(out)
             out.flush()
@@ -207,15 +208,3 @@ def _write_in_place(path: Path, write: Callable[[IO[str]], object]) -> Path:
     except OSError as exc:
         raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return path
-
-
-def _umask() -> int:
-    """The process's umask, read without setting it (os.umask would race other threads)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o022

@@ -54,7 +54,7 @@ from .entities import (
     is_prompt,
 )
 from .errors import NotAStoreError
-from .gcpause import GcPause as _GcPause
+from .process import GcPause as _GcPause
 from .rawread import (
     CHUNK,
     MAX_FILE_BYTES,

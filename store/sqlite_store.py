@@ -50,7 +50,7 @@ from .entities import (
     is_prompt,
 )
 from .errors import NotAStoreError, StoreError, StoreLocked
-from .gcpause import GcPause
+from .process import GcPause
 from .series import Series
 from .values import as_text, as_time, shown
 

@@ -88,10 +88,11 @@ def fail(message: str) -> int:
 
 
 def run_export(argv: Sequence[str]) -> int:
-    from mltui.store import StoreError, open_store
+    from mltui.store import StoreError, open_store, process
     from mltui.store.export import export_records, write_atomically, write_csv, write_jsonl
 
     args = _export_parser().parse_args(argv)
+    process.allow_gc_pauses()  # this command owns its process; see mltui.store.process
     try:
         store = open_store(args.store)
         records = export_records(

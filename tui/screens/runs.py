@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import gc
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
-from mltui.store import parallel
+from mltui.store import parallel, process
 from mltui.store.entities import DELETED, DatasetInput, Run
 from mltui.store.errors import FilterError, StoreError
 from mltui.tui import clock
@@ -287,7 +286,7 @@ class RunsScreen(Screen[None]):
         self.read_runs()
 
     def on_unmount(self) -> None:
-        gc.unfreeze()
+        process.unfreeze(self)
 
     @property
     def table(self) -> RunsTable:
@@ -381,7 +380,7 @@ class RunsScreen(Screen[None]):
         # Runs live as long as the screen: keep the cyclic garbage collector from walking them
         # again and again (at 10,000 runs a full collection took most of a second, several
         # times a sort). Unfrozen when the screen goes, so nothing stays frozen for good.
-        gc.freeze()
+        process.freeze(self)
         self.read_count = message.total
         self._columns_stale = True
         if first:
@@ -555,7 +554,7 @@ class RunsScreen(Screen[None]):
             keep_index=index,
         )
         self._shown_count = sum(1 for row in rows if not row.context)
-        gc.freeze()  # the rows just made live until the next rebuild (see on_runs_screen_runs_read)
+        process.freeze(self)  # the rows just made live until the next rebuild (see runs_read)
         self._rebuild_seconds = time.perf_counter() - started
         self.update_status()
 
