@@ -142,12 +142,10 @@ print(calls, gc.isenabled(), warnings.filters == filters)
 
 
 def test_importing_mltui_changes_no_process_state():
-    env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", str(ROOT))}
     done = subprocess.run(
         [sys.executable, "-c", IMPORT_EVERYTHING],
         capture_output=True,
         text=True,
-        env=env,
         cwd=ROOT,
         timeout=300,
     )
@@ -165,7 +163,6 @@ def test_following_a_store_adds_no_warnings_filter(tmp_path):
         follower.start(lambda changes: None)
         try:
             assert follower.wait_ready(60)
-            assert follower.mode == "events"  # watchdog's observer was set up
             assert warnings.filters == filters
         finally:
             follower.stop()
