@@ -95,7 +95,7 @@ def write_compare_csv(
 def export_in_background(node, write: Callable[[], Path], what: str = "CSV") -> None:
     """Run `write` in a thread worker of `node`; the app then shows the path or the error.
 
-    For the runs screen: `export_in_background(self, lambda: write_runs_csv(runs, columns,
+    For the runs screen: `export_in_background(self, lambda: write_runs_csv(runs, names,
     label=name), f"{len(runs)} runs")`.
     """
     app = node.app
