@@ -18,7 +18,7 @@ from .entities import (
     RegisteredModel,
     Run,
 )
-from .gcpause import GcPause
+from .process import GcPause
 from .series import Series, series_from_history
 from .series_cache import SeriesCache
 from .traces import Trace, TraceInfo

@@ -15,6 +15,7 @@ from typing import IO, Any
 from .base import Store
 from .entities import ACTIVE, Experiment, LoggedModel, LoggedModelMetric, Run
 from .errors import NotAStoreError, StoreError
+from .process import umask
 from .traces import Trace
 from .values import datetime_of, invalid_time
 
@@ -203,40 +204,73 @@ def write_jsonl(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
     return count
 
 
+#: The columns every CSV of runs starts with (the TUI's and `mltui export`'s); then `params.x`,
+#: `metrics.y` and `tags.z`, each group sorted by key.
+CSV_RUN_COLUMNS = (
+    "experiment_id",
+    "experiment_name",
+    "run_id",
+    "run_name",
+    "status",
+    "lifecycle_stage",
+    "start_time",
+    "end_time",
+)
+_CSV_GROUPS = ("params", "metrics", "tags")
+_CSV_TIMES = frozenset({"start_time", "end_time"})
+
+
+def csv_number(value: float | str) -> str:
+    """A metric at full precision (`repr` round-trips a float); NaN and infinities as
+    `finite_or_name` spells them: `NaN`, `Infinity`, `-Infinity` (as MLflow's REST API)."""
+    value = finite_or_name(value) if isinstance(value, float) else value
+    return value if isinstance(value, str) else repr(float(value))
+
+
 def _iso(ms: int | None) -> str:
+    """A time as ISO 8601 in UTC with milliseconds, as `mltui export` documents."""
     if ms is None:
         return ""
     when = datetime_of(ms, UTC)
     return invalid_time(ms) if when is None else when.isoformat(timespec="milliseconds")
 
 
+def csv_cell(record: dict[str, Any], column: str) -> str:
+    """The CSV text of one column (`run_name`, `params.alpha`, `metrics.rmse`, ...) of a
+    `run_record`; empty where the run has no such value."""
+    if column in _CSV_TIMES:
+        return _iso(record[column])
+    if column in CSV_RUN_COLUMNS:
+        value = record[column]
+        return "" if value is None else str(value)
+    group, _, key = column.partition(".")
+    value = record[group].get(key) if group in _CSV_GROUPS else None
+    if value is None:
+        return ""
+    return csv_number(value) if group == "metrics" else value
+
+
+def csv_header(records: Sequence[dict[str, Any]]) -> list[str]:
+    """`CSV_RUN_COLUMNS`, then every param, metric and tag key any of `records` has."""
+    header = list(CSV_RUN_COLUMNS)
+    for group in _CSV_GROUPS:
+        keys = set().union(*(record[group] for record in records))
+        header.extend(f"{group}.{key}" for key in sorted(keys))
+    return header
+
+
+def csv_writer(out: IO[str]) -> Any:
+    """The one CSV dialect of mltui's files: Excel's quoting, lines ending in `\\n`."""
+    return csv.writer(out, lineterminator="\n")
+
+
 def write_csv(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
     """One row per run; columns `params.x`, `metrics.y`, `tags.z` as in MLflow's search_runs."""
     rows = list(records)
-    fixed = [
-        "experiment_id",
-        "experiment_name",
-        "run_id",
-        "run_name",
-        "status",
-        "lifecycle_stage",
-        "start_time",
-        "end_time",
-    ]
-    groups = {"params": set(), "metrics": set(), "tags": set()}
-    for row in rows:
-        for group, keys in groups.items():
-            keys.update(row[group])
-    header = fixed + [f"{g}.{k}" for g in ("params", "metrics", "tags") for k in sorted(groups[g])]
-    writer = csv.writer(out, lineterminator="\n")
+    header = csv_header(rows)
+    writer = csv_writer(out)
     writer.writerow(header)
-    for row in rows:
-        line = [row[c] for c in fixed]
-        line[6], line[7] = _iso(row["start_time"]), _iso(row["end_time"])
-        for group in ("params", "metrics", "tags"):
-            values = row[group]
-            line.extend(values.get(k, "") for k in sorted(groups[group]))
-        writer.writerow(line)
+    writer.writerows([csv_cell(row, column) for column in header] for row in rows)
     return len(rows)
 
 
@@ -259,7 +293,7 @@ def write_atomically(path: Path | str, write: Callable[[IO[str]], object]) -> Pa
     except OSError as exc:
         raise StoreError(f"cannot write in {path.parent}: {exc.strerror or exc}") from exc
     try:
-        os.fchmod(handle, 0o666 & ~_umask())  # mkstemp's 0600 would hide the export from others
+        os.fchmod(handle, 0o666 & ~umask())  # mkstemp's 0600 would hide the export from others
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
             write(out)
             out.flush()
@@ -280,15 +314,3 @@ def _write_in_place(path: Path, write: Callable[[IO[str]], object]) -> Path:
     except OSError as exc:
         raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return path
-
-
-def _umask() -> int:
-    """The process's umask, read without setting it (os.umask would race other threads)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o022

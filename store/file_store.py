@@ -56,7 +56,7 @@ from .entities import (
     logged_model_order,
 )
 from .errors import NotAStoreError
-from .gcpause import GcPause as _GcPause
+from .process import GcPause as _GcPause
 from .rawread import (
     CHUNK,
     MAX_FILE_BYTES,

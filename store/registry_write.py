@@ -74,6 +74,7 @@ from . import yamlfast
 from .base import Store
 from .entities import STAGE_DELETED_INTERNAL, STAGES, logged_model_order
 from .errors import ReadOnlyError, StoreError, as_sentence
+from .process import umask
 from .rawread import MAX_FILE_BYTES, check_size, open_regular, read_bytes, read_rest
 from .registry_schema import load_tested_schemas, registry_schema, untested_difference
 
@@ -937,15 +938,6 @@ _TMP_PREFIX = ".mltui-"
 _OUR_TMP = re.compile(re.escape(_TMP_PREFIX) + r"[0-9a-f]{32}(\.tmp|\.trash)?")
 
 
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
 def _dump_yaml(data: dict[str, Any]) -> str:
     # MLflow's write_yaml: yaml.dump with the C safe dumper, sorted keys, block style, unicode.
     # The pure-Python dumper folds long quoted strings differently, so use the same one.
@@ -1185,7 +1177,7 @@ class _FileBackend(_Backend):
                 os.fsync(fh.fileno())
             # A new file gets the permissions MLflow's plain open() would give it; a replaced
             # one keeps its own (as MLflow's overwrite_yaml restores them).
-            os.chmod(tmp, mode if mode is not None else 0o666 & ~_UMASK)
+            os.chmod(tmp, mode if mode is not None else 0o666 & ~umask())
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

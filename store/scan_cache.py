@@ -23,7 +23,6 @@ cannot be read, for any reason, is ignored.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import marshal
 import os
@@ -33,6 +32,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from .process import GcPause
 
 #: Bump when the record layout or the reader's semantics change: old caches are then ignored.
 FORMAT = 4
@@ -171,8 +172,8 @@ class ScanCache:
         self.loaded = True
         # A million small objects come out at once; the cyclic GC would walk them all again
         # and again meanwhile (~10% of a warm reopen) although marshal makes no cycles.
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
+        pause = GcPause()
+        pause.start()
         try:
             with open(self.path, "rb") as fh:
                 data = unseal(fh.read())
@@ -188,8 +189,7 @@ class ScanCache:
         except Exception:  # whatever is wrong with a cache, it is only a cache
             self.entries = {}
         finally:
-            if gc_was_enabled:
-                gc.enable()
+            pause.stop()
 
     def get(self, key: str, run_dir: str) -> Any | None:
         """The cached record of the run at `run_dir` if nothing it depends on has changed."""

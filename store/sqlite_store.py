@@ -52,7 +52,7 @@ from .entities import (
     is_prompt,
 )
 from .errors import NotAStoreError, StoreError, StoreLocked
-from .gcpause import GcPause
+from .process import GcPause
 from .rawread import read_db_header
 from .series import Series
 from .sqlite_traces import read_spans, read_trace_infos
@@ -636,7 +636,7 @@ class SqliteStore(Store):
         return tuple(out)
 
     def _run_of(self, row) -> Run | None:
-        """The Run of a `_run_columns` row; None (after a warning) when it has no usable id."""
+        """The Run of a `run_columns` row; None (after a warning) when it has no usable id."""
         if not all(map(isinstance, row, _RUN_TYPES)):
             row = self._repaired_row("run", row, _RUN_FIELDS, _RUN_TYPES)
             if row is None:

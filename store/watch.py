@@ -46,7 +46,6 @@ import math
 import os
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -381,12 +380,6 @@ class StoreFollower:
             )
             from watchdog.observers import Observer
 
-            # watchdog 7 warns when a folder made and filled at once (a new run) gets its
-            # watch twice; it keeps one and loses nothing, and a warning printed on the
-            # terminal would tear the TUI's screen.
-            warnings.filterwarnings(
-                "ignore", category=RuntimeWarning, module=r"watchdog\.observers\.inotify"
-            )
             follower = self
 
             class _Handler(FileSystemEventHandler):

@@ -174,8 +174,10 @@ def reading_of(store) -> dict[str, Any]:
 
 def shown_by_the_app(store) -> None:
     """What the screens and exports format from a reading: times, values, durations."""
-    from mltui.tui.csv_export import run_value
+    from mltui.store.export import csv_cell, run_record
+    from mltui.tui import clock
     from mltui.tui.text import format_time, format_time_short, format_value
+    from mltui.tui.widgets.runs_table import run_duration, run_user, source_name
 
     for exp in store.experiments(include_deleted=True):
         format_time(exp.creation_time), format_time(exp.last_update_time)
@@ -183,8 +185,10 @@ def shown_by_the_app(store) -> None:
         format_time(last)
     for run in store.runs(include_deleted=True):
         format_time(run.start_time), format_time_short(run.end_time)
-        for column in ("start", "end", "duration", "name", "status", "user", "source"):
-            run_value(run, column)
+        record = run_record(run, "")
+        for column in ("start_time", "end_time", "run_name", "status"):
+            csv_cell(record, column)
+        run_duration(run, clock.now_ms()), run_user(run), source_name(run)
         for metric in run.metrics.values():
             format_value(metric.value)
             store.metric_series(run.run_id, metric.key)

@@ -113,7 +113,7 @@ def _runs_only_option(args: argparse.Namespace) -> str | None:
 
 
 def run_export(argv: Sequence[str]) -> int:
-    from mltui.store import StoreError, open_store
+    from mltui.store import StoreError, open_store, process
     from mltui.store.export import (
         export_records,
         export_trace_records,
@@ -124,6 +124,7 @@ def run_export(argv: Sequence[str]) -> int:
     )
 
     args = _export_parser().parse_args(argv)
+    process.allow_gc_pauses()  # this command owns its process; see mltui.store.process
     if args.logged_models and args.traces:
         return fail("--logged-models and --traces: one kind of record at a time")
     unfit = _runs_only_option(args)

@@ -195,10 +195,25 @@ def agree(a: dict[str, dict[str, float]], b: dict[str, dict[str, float]]) -> str
     return "yes"
 
 
-RSS_SCRIPT = """
+#: What mltui's app and `mltui export` decide for their process (mltui.store.process): readers
+#: may pause the garbage collector. Older versions paused it always.
+AS_THE_APP = """
+try:
+    from mltui.store.process import allow_gc_pauses
+except ImportError:
+    pass
+else:
+    allow_gc_pauses()
+"""
+
+RSS_SCRIPT = (
+    """
 import resource, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
+"""
+    + AS_THE_APP
+    + """
 path = Path(sys.argv[2])
 try:
     from mltui.store import open_store
@@ -229,11 +244,16 @@ workers = [w for c in children(os.getpid()) for w in children(c)]
 worker_hwm = max([hwm_kb(w) for w in workers] or [0])
 print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, hwm_kb(os.getpid()), len(workers), worker_hwm)
 """
+)
 
 
-FRESH_SCRIPT = """
+FRESH_SCRIPT = (
+    """
 import sys, time
 sys.path.insert(0, sys.argv[1])
+"""
+    + AS_THE_APP
+    + """
 from mltui.store import open_store
 if __name__ == "__main__":
     started = time.perf_counter()
@@ -242,6 +262,7 @@ if __name__ == "__main__":
     store.close()
     print(n, time.perf_counter() - started)
 """
+)
 
 
 def fresh_process_seconds(path: Path, cache_dir: str, repeat: int) -> float:
@@ -318,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-sqlite", action="store_true", help="skip the SQLite copies")
     args = parser.parse_args(argv)
     runs = args.runs or (1_000 if args.quick else 10_000)
+    exec(AS_THE_APP, {})  # this process reads as the app's does
     os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
     args.workdir.mkdir(parents=True, exist_ok=True)
 

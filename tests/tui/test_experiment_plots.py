@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from mltui.store.entities import Metric, Run
-from mltui.tui.csv_export import csv_number, default_export_path, write_runs_csv
+from mltui.store.export import CSV_RUN_COLUMNS, csv_number
+from mltui.tui.csv_export import default_export_path, write_runs_csv
 from mltui.tui.screens.compare import is_finite_metric
 from mltui.tui.screens.parallel import ParallelPlot, ParallelScreen, gradient, parallel_data
 from mltui.tui.screens.scatter import ScatterScreen, scatter_data
@@ -249,43 +250,33 @@ def read_csv(path: Path) -> list[list[str]]:
 
 
 @pytest.mark.parametrize("name", [STORE, SQLITE])
-def test_runs_csv_has_the_store_values(name, tmp_path):
+@pytest.mark.parametrize("experiment", [SWEEP, "[bold]x[/bold] markup & escapes"])
+def test_runs_csv_is_mltui_export_csv(name, experiment, tmp_path):
+    """The runs screen's CSV of some runs is, byte for byte, `mltui export --format csv` of
+    the same runs: the same columns, times in UTC ISO 8601, values spelled the same."""
     from mltui.store import open_store
+    from mltui.tui.cli import main
 
-    runs = experiment_runs(open_store(fixture_store_path(name)))
-    columns = [
-        "name",
-        "status",
-        "params.alpha",
-        "params.l1_ratio",
-        "metrics.rmse",
-        "tags.sweep.index",
-    ]
-    path = write_runs_csv(runs, columns, tmp_path / "out.csv")
+    store = open_store(fixture_store_path(name))
+    exp = store.experiment_by_name_or_id(experiment)
+    cli = tmp_path / "cli.csv"
+    args = ["export", str(fixture_store_path(name)), "--experiment", experiment, "--format", "csv"]
+    assert main([*args, "-o", str(cli)]) == 0
+    runs = store.search_runs([exp.experiment_id])  # the export's order
+    path = write_runs_csv(runs, {exp.experiment_id: exp.name}, tmp_path / "out.csv")
     assert path == (tmp_path / "out.csv").resolve()
+    assert path.read_bytes() == cli.read_bytes()
     rows = read_csv(path)
-    assert rows[0] == [
-        "run_id",
-        "run_name",
-        "status",
-        "params.alpha",
-        "params.l1_ratio",
-        "metrics.rmse",
-        "tags.sweep.index",
-    ]
-    assert len(rows) == len(runs) + 1
+    assert len(rows) == len(runs) + 1 > 1
+    assert rows[0][: len(CSV_RUN_COLUMNS)] == list(CSV_RUN_COLUMNS)
     for run, row in zip(runs, rows[1:], strict=True):
-        run_id, run_name, status, alpha, ratio, rmse, index = row
-        assert (run_id, run_name, status) == (run.run_id, run.run_name, run.status)
-        assert (alpha, ratio, index) == (
-            run.params["alpha"],
-            run.params["l1_ratio"],
-            run.tags["sweep.index"],
-        )
-        value = run.metrics["rmse"].value
-        assert rmse == csv_number(value)
-        assert float(rmse.replace("Infinity", "inf")) == value  # full precision
-    assert list(tmp_path.iterdir()) == [tmp_path / "out.csv"]  # no temporary file left
+        values = dict(zip(rows[0], row, strict=True))
+        assert values["run_id"] == run.run_id and values["experiment_name"] == experiment
+        assert values["start_time"].endswith("+00:00")  # UTC, whatever the local zone
+        assert [values[f"tags.{k}"] for k in run.tags] == list(run.tags.values())  # verbatim
+        for key, metric in run.metrics.items():
+            assert values[f"metrics.{key}"] == csv_number(metric.value)
+    assert sorted(tmp_path.iterdir()) == [cli, tmp_path / "out.csv"]  # no temporary file left
 
 
 def test_runs_csv_values_are_literal(tmp_path):
@@ -293,12 +284,12 @@ def test_runs_csv_values_are_literal(tmp_path):
 
     store = open_store(fixture_store_path(STORE))
     runs = experiment_runs(store, "[bold]x[/bold] markup & escapes")
-    tags = sorted({key for run in runs for key in run.tags})
-    path = write_runs_csv(runs, ["name", *(f"tags.{k}" for k in tags)], tmp_path / "t.csv")
+    path = write_runs_csv(runs, {}, tmp_path / "t.csv")
     rows = read_csv(path)
+    tags = [column for column in rows[0] if column.startswith("tags.")]
     for run, row in zip(runs, rows[1:], strict=True):
-        assert row[1] == run.run_name
-        assert row[2:] == [run.tags.get(k, "") for k in tags]
+        assert row[3] == run.run_name
+        assert row[-len(tags) :] == [run.tags.get(k.removeprefix("tags."), "") for k in tags]
     flat = "".join(v for row in rows for v in row)
     assert "[bold]x[/bold]" in flat and "\x1b[31m" in flat and "\n" in flat
 
@@ -326,9 +317,9 @@ def test_default_path_is_named_and_stamped(tmp_path, monkeypatch):
 
     elsewhere = tmp_path / "exports"
     monkeypatch.setenv("MLTUI_EXPORT_DIR", str(elsewhere))
-    path = write_runs_csv([], ["name"], label="elasticnet-sweep")
+    path = write_runs_csv([], {}, label="elasticnet-sweep")
     assert path.parent == elsewhere and path.name.startswith("mltui-elasticnet-sweep-")
-    assert read_csv(path) == [["run_id", "run_name"]]
+    assert read_csv(path) == [list(CSV_RUN_COLUMNS)]
 
 
 @pytest.mark.parametrize("make_screen", [ScatterScreen, ParallelScreen])

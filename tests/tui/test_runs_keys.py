@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+from operator import itemgetter
 
 import pytest
 
+from mltui.tui.cli import main
 from mltui.tui.screens.runs import RunsScreen
 from tests.tui.helpers import fixture_store_path, make_app
 
@@ -60,7 +62,8 @@ async def test_compare_needs_two_marked_runs():
 
 async def test_export_writes_the_shown_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("MLTUI_EXPORT_DIR", str(tmp_path))
-    app = make_app(fixture_store_path("mlflow-3.17.2-file"))
+    store = fixture_store_path("mlflow-3.17.2-file")
+    app = make_app(store)
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await sweep(pilot)
         await pilot.press("e")
@@ -69,3 +72,11 @@ async def test_export_writes_the_shown_runs(tmp_path, monkeypatch):
         assert len(files) == 1
         rows = list(csv.DictReader(files[0].open(encoding="utf-8")))
         assert [r["run_id"] for r in rows] == screen.table.shown_run_ids()
+
+    # The same columns and values as `mltui export --format csv` of that experiment.
+    cli = tmp_path / "cli.csv"
+    args = ["export", str(store), "--experiment", "elasticnet-sweep", "--format", "csv"]
+    assert main([*args, "-o", str(cli)]) == 0
+    exported = list(csv.DictReader(cli.open(encoding="utf-8")))
+    assert list(rows[0]) == list(exported[0])
+    assert sorted(rows, key=itemgetter("run_id")) == sorted(exported, key=itemgetter("run_id"))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import gc
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
-from mltui.store import parallel
+from mltui.store import parallel, process
 from mltui.store.entities import DELETED, DatasetInput, Run
 from mltui.store.errors import FilterError, StoreError
 from mltui.tui import clock
@@ -291,7 +291,7 @@ class RunsScreen(MltuiScreen[None]):
         self.read_runs()
 
     def on_unmount(self) -> None:
-        gc.unfreeze()
+        process.unfreeze(self)
 
     @property
     def table(self) -> RunsTable:
@@ -385,7 +385,7 @@ class RunsScreen(MltuiScreen[None]):
         # Runs live as long as the screen: keep the cyclic garbage collector from walking them
         # again and again (at 10,000 runs a full collection took most of a second, several
         # times a sort). Unfrozen when the screen goes, so nothing stays frozen for good.
-        gc.freeze()
+        process.freeze(self)
         self.read_count = message.total
         self._columns_stale = True
         if first:
@@ -559,7 +559,7 @@ class RunsScreen(MltuiScreen[None]):
             keep_index=index,
         )
         self._shown_count = sum(1 for row in rows if not row.context)
-        gc.freeze()  # the rows just made live until the next rebuild (see on_runs_screen_runs_read)
+        process.freeze(self)  # the rows just made live until the next rebuild (see runs_read)
         self._rebuild_seconds = time.perf_counter() - started
         self.update_status()
 
@@ -631,10 +631,14 @@ class RunsScreen(MltuiScreen[None]):
     def action_export(self) -> None:
         from mltui.tui.csv_export import export_in_background, write_runs_csv
 
-        runs, columns, label = self.shown_runs(), self.columns(), self.experiment_label()
-        export_in_background(
-            self, lambda: write_runs_csv(runs, columns, label=label), f"{len(runs)} runs"
-        )
+        runs, label, store = self.shown_runs(), self.experiment_label(), self.app.store
+        ids = sorted({run.experiment_id for run in runs})
+
+        def write() -> Path:
+            names = dict(zip(ids, store.experiment_names(ids), strict=True))
+            return write_runs_csv(runs, names, label=label)
+
+        export_in_background(self, write, f"{len(runs)} runs")
 
     def action_open(self) -> None:
         run_id = self.current_run_id()
