@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -25,6 +26,27 @@ FIXTURE_STORES: list[Path] = sorted(
     p for p in STORES_DIR.glob("mlflow-*") if (p / "expected.json").is_file()
 )
 FIXTURE_IDS: list[str] = [p.name for p in FIXTURE_STORES]
+#: Where MLflow's client writes when not told: never a test's business to inherit.
+MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+@pytest.fixture(autouse=True)
+def own_environment():
+    """Every test ends with the environment it began with.
+
+    MLflow's set_tracking_uri and set_registry_uri also set MLFLOW_TRACKING_URI and
+    MLFLOW_REGISTRY_URI in os.environ, for subprocesses to inherit: a later test on the same
+    pytest-xdist worker then started MLflow writers that wrote to the earlier test's store
+    (test_watch's registry change went to a registry race's copy, and was never seen). A
+    test does not inherit them from the shell either: its writers write to its own stores.
+    """
+    saved = dict(os.environ)
+    for name in MLFLOW_URI_VARIABLES:
+        os.environ.pop(name, None)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def store_path(fixture_dir: Path) -> Path:

@@ -27,6 +27,8 @@ MODEL = "wine-classifier"
 VERSION = 5
 #: mltui changes the version's description once every this many model tags.
 DESCRIPTION_EVERY = 5
+#: How long a race may go on after its time waiting for each side's rounds (seconds).
+GIVE_UP_SECONDS = 300
 
 MLFLOW_SIDE = textwrap.dedent(
     """
@@ -35,7 +37,8 @@ MLFLOW_SIDE = textwrap.dedent(
     warnings.simplefilter("ignore")
     import mlflow
     from mlflow import MlflowClient
-    uri, name, version, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+    uri, name, version = sys.argv[1], sys.argv[2], sys.argv[3]
+    seconds, rounds, give_up = float(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     client = MlflowClient(uri, uri)
@@ -45,10 +48,13 @@ MLFLOW_SIDE = textwrap.dedent(
     n = {"descriptions": 0, "descriptions_reverted": 0, "stages": 0, "stages_reverted": 0}
     description = stage = None
     end = time.monotonic() + seconds
-    i = 0
-    while time.monotonic() < end:
+    give_up += end
+    i = ours = 0
+    while time.monotonic() < end or (min(i, ours) < rounds and time.monotonic() < give_up):
+        model = client.get_registered_model(name)
+        ours = sum(key.startswith("mltui-") for key in model.tags)
         if description is not None:
-            n["descriptions_reverted"] += client.get_registered_model(name).description != description
+            n["descriptions_reverted"] += model.description != description
         description = f"mlflow {i}"
         client.update_registered_model(name, description=description)
         n["descriptions"] += 1
@@ -65,8 +71,12 @@ MLFLOW_SIDE = textwrap.dedent(
 )
 
 
-def race(folder: Path, seconds: float) -> dict[str, Any]:
-    """Race on a copy of the mlflow-3.17.2-file fixture at `folder`; counts and what was lost."""
+def race(folder: Path, seconds: float, rounds: int = 0) -> dict[str, Any]:
+    """Race on a copy of the mlflow-3.17.2-file fixture at `folder`; counts and what was lost.
+
+    The race lasts `seconds`, and then goes on until each side has made `rounds` model tags: a
+    busy machine may give a side few turns in that time (up to GIVE_UP_SECONDS more).
+    """
     import mlflow
     from mlflow import MlflowClient
 
@@ -75,8 +85,9 @@ def race(folder: Path, seconds: float) -> dict[str, Any]:
     from mltui.store.registry_write import RegistryWriter
 
     uri = (folder / "mlruns").as_uri()
+    args = [uri, MODEL, VERSION, seconds, rounds, GIVE_UP_SECONDS]
     proc = subprocess.Popen(
-        [sys.executable, "-c", MLFLOW_SIDE, uri, MODEL, str(VERSION), str(seconds)],
+        [sys.executable, "-c", MLFLOW_SIDE, *map(str, args)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -995,10 +995,11 @@ def test_description_reverted_by_another_writer_is_put_back_then_given_up(
 
 
 def test_racing_mlflow_on_the_file_registry_reverts_nothing(tmp_path: Path):
-    """MLflow's client and our writer rewrite the same meta.yaml files for 12 s (tests/bench/
-    soak_registry.py does it for minutes): neither side's write is undone, nothing refused."""
+    """MLflow's client and our writer rewrite the same meta.yaml files for 12 s, and on until
+    each side made 5 rounds (tests/bench/soak_registry.py does it for minutes): neither side's
+    write is undone, nothing refused."""
     folder = copy_fixture("mlflow-3.17.2-file", tmp_path)
-    result = race(folder, seconds=12)
+    result = race(folder, seconds=12, rounds=5)
     assert result["mlflow"]["descriptions"] >= 5 and result["mltui"]["tags"] >= 5, result
     assert reverted(result) == 0, result
     assert result["mltui"]["refused"] == 0, result

@@ -33,6 +33,20 @@ async def settle(pilot) -> None:
         await pilot.pause()
 
 
+def record_notices(app) -> list[str]:
+    """Every notification's text from now on. The app's own list drops a notice once it has
+    timed out (seconds), which a loaded machine can reach before the test looks."""
+    seen: list[str] = []
+    notify = app.notify
+
+    def recording(message: str, **kwargs) -> None:
+        seen.append(message)
+        notify(message, **kwargs)
+
+    app.notify = recording
+    return seen
+
+
 async def eventually(pilot, check, seconds: float = 20.0) -> bool:
     """Wait for `check()` to hold (True), or give up after `seconds` (False): a state waited for,
     not a fixed pause."""

@@ -17,7 +17,7 @@ from mltui.tui.widgets.metric_chart import (
     ZoomRangeScreen,
     parse_x_range,
 )
-from tests.tui.helpers import FIXTURES, fixture_store_path, make_app
+from tests.tui.helpers import FIXTURES, fixture_store_path, make_app, record_notices
 
 pytestmark = pytest.mark.anyio
 
@@ -140,6 +140,7 @@ async def test_log_scale_draws_log10_of_values():
 
 async def test_zoom_by_typed_range_keys_and_reset():
     app = make_app(fixture_store_path(STORE))
+    seen = record_notices(app)
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_chart(pilot, sweep_ids())
         chart = screen.chart
@@ -161,7 +162,7 @@ async def test_zoom_by_typed_range_keys_and_reset():
         # Nonsense leaves the zoom alone and says why.
         await press(pilot, "z", *"abc", "enter")
         assert chart.zoom is None
-        assert any("range" in n.message for n in app._notifications)
+        assert any("range" in n for n in seen)
         await press(pilot, "z", "escape")
         assert app.screen is screen and chart.zoom is None
 
@@ -198,11 +199,12 @@ async def test_metric_picker_adds_a_metric():
 
 async def test_metric_picker_needs_one_metric():
     app = make_app(fixture_store_path(STORE))
+    seen = record_notices(app)
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_chart(pilot, sweep_ids())
         await press(pilot, "m", "down", "space", "enter")
         assert screen.keys == ["loss/train"]
-        assert any("at least one" in n.message for n in app._notifications)
+        assert any("at least one" in n for n in seen)
 
 
 async def test_escape_goes_back():
@@ -232,10 +234,11 @@ async def test_names_are_literal_and_infinities_marked():
 
 async def test_missing_runs_are_reported_and_the_rest_drawn():
     app = make_app(fixture_store_path(STORE))
+    seen = record_notices(app)
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_chart(pilot, [run_id_named("sweep-0"), "f" * 32])
         assert [s.label for s in screen.chart.series] == ["sweep-0"]
-        assert any("Not in this store" in n.message for n in app._notifications)
+        assert any("Not in this store" in n for n in seen)
 
 
 async def test_runs_handed_over_are_not_read_again():

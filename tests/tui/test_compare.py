@@ -16,7 +16,7 @@ from mltui.tui.screens.compare import (
     is_finite_metric,
 )
 from mltui.tui.text import clean, one_line
-from tests.tui.helpers import fixture_store_path, make_app
+from tests.tui.helpers import fixture_store_path, make_app, record_notices
 
 pytestmark = pytest.mark.anyio
 
@@ -206,6 +206,7 @@ async def test_flipping_direction_moves_the_mark_and_is_remembered():
 
 async def test_b_and_g_off_a_metric_row_only_say_so():
     app = make_app(fixture_store_path(STORE))
+    seen = record_notices(app)
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_compare(pilot)
         await move_to(pilot, screen, "params.alpha")
@@ -213,7 +214,7 @@ async def test_b_and_g_off_a_metric_row_only_say_so():
         await pilot.press("g")
         assert app.screen is screen
         assert getattr(app, "metric_directions", {}) == {}
-        assert any("metric row" in n.message for n in app._notifications)
+        assert any("metric row" in n for n in seen)
 
 
 async def test_g_charts_the_metric_under_the_cursor():
@@ -262,6 +263,7 @@ async def test_markup_in_names_and_values_is_literal():
 
 async def test_missing_runs_are_reported():
     app = make_app(fixture_store_path(STORE))
+    seen = record_notices(app)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         runs = sweep_runs(app.store)[:2]
@@ -269,7 +271,7 @@ async def test_missing_runs_are_reported():
         await app.push_screen(screen)
         await settle(pilot)
         assert [r.run_id for r in screen.runs] == [r.run_id for r in runs]
-        assert any("0" * 32 in n.message for n in app._notifications)
+        assert any("0" * 32 in n for n in seen)
 
 
 def read_csv(path) -> list[list[str]]:
@@ -285,6 +287,7 @@ def csv_float(text: str) -> float:
 async def test_export_writes_the_table_as_shown(tmp_path, monkeypatch, only_differences):
     monkeypatch.setenv("MLTUI_EXPORT_DIR", str(tmp_path))
     app = make_app(fixture_store_path(STORE))
+    seen = record_notices(app)
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_compare(pilot)
         if only_differences:
@@ -293,7 +296,7 @@ async def test_export_writes_the_table_as_shown(tmp_path, monkeypatch, only_diff
         await settle(pilot)
         written = list(tmp_path.glob("mltui-compare-*.csv"))
         assert len(written) == 1, list(tmp_path.iterdir())
-        assert any(str(written[0]) in n.message for n in app._notifications)
+        assert any(str(written[0]) in n for n in seen)
         shown = row_keys(screen)
         rows = read_csv(written[0])
 

@@ -27,7 +27,13 @@ from mltui.tui.screens.model_versions import ModelVersionsScreen
 from mltui.tui.screens.registry import RegisteredModelsScreen
 from mltui.tui.screens.run import RunScreen
 from tests.conftest import untested_schema
-from tests.tui.helpers import FIXTURES, eventually, fixture_store_path, make_app
+from tests.tui.helpers import (
+    FIXTURES,
+    eventually,
+    fixture_store_path,
+    make_app,
+    record_notices,
+)
 
 pytestmark = [
     pytest.mark.anyio,
@@ -80,10 +86,6 @@ async def open_versions(pilot, name: str = MODEL, version: str | None = None):
         put_cursor(versions, version)
         await pilot.pause()
     return versions
-
-
-def notices(app) -> list[str]:
-    return [n.message for n in app._notifications]
 
 
 def tree_digest(folder: Path) -> str:
@@ -363,6 +365,7 @@ async def test_register_a_runs_model(fixture, store_copy):
     path = store_copy(fixture)
     run_id = run_id_named("train-model-0", fixture)
     app = make_app(path)
+    seen = record_notices(app)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await app.push_screen(RunScreen(run_id))
@@ -377,7 +380,7 @@ async def test_register_a_runs_model(fixture, store_copy):
         await pilot.press("y")
         await settle(pilot)
         assert isinstance(app.screen, RunScreen)
-        assert any("version 1" in n for n in notices(app))
+        assert any("version 1" in n for n in seen)
     client = client_for(path)
     (mv,) = client.search_model_versions("name = 'fresh-model'")
     assert str(mv.version) == "1" and mv.run_id == run_id
@@ -449,19 +452,6 @@ REFUSED = [
 def notice_of(screen) -> str | None:
     notice = screen.query_one(WriteNotice)
     return notice.content.plain if notice.display else None
-
-
-def record_notices(app) -> list[str]:
-    """Every notification's text from now on (the app's own list drops expired ones)."""
-    seen: list[str] = []
-    notify = app.notify
-
-    def recording(message: str, **kwargs) -> None:
-        seen.append(message)
-        notify(message, **kwargs)
-
-    app.notify = recording
-    return seen
 
 
 @pytest.mark.parametrize(
@@ -545,10 +535,11 @@ async def test_what_the_writer_refuses_is_shown(store_copy):
     path = store_copy(STORE)
     before = tree_digest(path)
     app = make_app(path)
+    seen = record_notices(app)
     async with app.run_test(size=(120, 36)) as pilot:
         versions = await open_versions(pilot, version="5")
         await pilot.press("a", *"latest", "enter")
         await settle(pilot)
         assert app.screen is versions
-        assert any("reserved" in n for n in notices(app))
+        assert any("reserved" in n for n in seen)
     assert tree_digest(path) == before

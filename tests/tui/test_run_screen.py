@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Markdown, TabbedContent, Tree
 from mltui.tui.screens.run import RunScreen
 from mltui.tui.widgets.artifact_browser import ArtifactBrowser
 from mltui.tui.widgets.runs_table import STATUS_LOOK
-from tests.tui.helpers import FIXTURES, fixture_store_path, make_app
+from tests.tui.helpers import FIXTURES, eventually, fixture_store_path, make_app
 
 # Async tests run on anyio's pytest plugin (installed with Textual's dependencies).
 pytestmark = pytest.mark.anyio
@@ -58,23 +58,31 @@ async def test_tabs_switch_with_numbers_and_tab():
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_run(pilot, run_id_named(EDGE_RUN))
         tabs = screen.query_one(TabbedContent)
-        assert tabs.active == "params"
-        assert screen.focused is screen.query_one("#params-table")
+
+        async def shows(pane: str, focused: str | None = None) -> bool:
+            """Wait for `pane` (and the widget `focused`): a busy machine switches late."""
+            return await eventually(
+                pilot,
+                lambda: (
+                    tabs.active == pane
+                    and (focused is None or screen.focused is screen.query_one(focused))
+                ),
+            )
+
+        assert await shows("params", "#params-table")
         await pilot.press("2")
-        assert tabs.active == "metrics"
-        assert screen.focused is screen.query_one("#metrics-table")
+        assert await shows("metrics", "#metrics-table")
         await pilot.press("tab")
-        assert tabs.active == "tags"
+        assert await shows("tags")
         await pilot.press("shift+tab", "shift+tab")
-        assert tabs.active == "params"
+        assert await shows("params")
         await pilot.press("shift+tab")
-        assert tabs.active == "models"
+        assert await shows("models")
         await pilot.press("4")
-        assert tabs.active == "artifacts"
-        assert screen.focused is screen.query_one("#artifact-tree")
+        assert await shows("artifacts", "#artifact-tree")
         for key, pane in zip("156", ["params", "datasets", "models"], strict=True):
             await pilot.press(key)
-            assert tabs.active == pane
+            assert await shows(pane), pane
 
 
 async def test_params_sorted_and_literal():
@@ -484,8 +492,6 @@ async def test_small_terminal_shows_header_tabs_and_footer():
 
 
 async def test_running_run_is_read_again_while_followed(store_copy):
-    import asyncio
-
     mlruns = store_copy(STORE)
     run_id = run_id_named("still-running")
     app = make_app(mlruns)
@@ -497,9 +503,7 @@ async def test_running_run_is_read_again_while_followed(store_copy):
         metric = _run_folder(mlruns, run_id) / "metrics" / "epoch_loss"
         with metric.open("a") as fh:
             fh.write("1795417513999 0.01 12\n")
-        await asyncio.sleep(0.5)
-        await settle(pilot)
-        assert cell(table, "epoch_loss", "points") == "13"
+        assert await eventually(pilot, lambda: cell(table, "epoch_loss", "points") == "13")
         assert cell(table, "epoch_loss", "latest") == "0.01"
 
 

@@ -11,7 +11,7 @@ from mltui.store.errors import StoreError
 from mltui.tui.screens.experiments import ExperimentsScreen
 from mltui.tui.screens.runs import RunsScreen, sort_runs
 from mltui.tui.widgets.runs_table import CUT_LEFT, CUT_RIGHT, MARK, RunsTable
-from tests.tui.helpers import fixture_store_path, make_app, press_together
+from tests.tui.helpers import fixture_store_path, make_app, press_together, record_notices
 
 # Async tests run on anyio's pytest plugin (installed with Textual's dependencies).
 pytestmark = pytest.mark.anyio
@@ -134,6 +134,7 @@ async def test_running_duration_ticks(monkeypatch):
 
 async def test_read_error_keeps_what_was_read(monkeypatch):
     app = make_app(fixture_store_path(STORE))
+    seen = record_notices(app)
     store = app.store
     real = store.iter_runs
 
@@ -147,7 +148,7 @@ async def test_read_error_keeps_what_was_read(monkeypatch):
             pilot, SWEEP, before=lambda: monkeypatch.setattr(store, "iter_runs", failing)
         )
         assert len(names(screen)) == 2
-        assert any("The disk went away." in n.message for n in app._notifications)
+        assert any("The disk went away." in n for n in seen)
         assert "loading" not in status_line(screen)
 
 
@@ -344,6 +345,7 @@ async def test_datasets_filter_sees_the_runs_inputs(name, dataset, count):
 
 async def test_bad_filter_keeps_the_table_and_says_why():
     app = make_app(fixture_store_path(STORE))
+    seen = record_notices(app)
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_runs(pilot, SWEEP)
         await pilot.press("slash")
@@ -357,7 +359,7 @@ async def test_bad_filter_keeps_the_table_and_says_why():
         assert names(screen) == narrowed
         error = str(screen.query_one("#filter-error", Static).render())
         assert "Missing value" in error or "Unexpected" in error
-        assert any(error in n.message for n in app._notifications)
+        assert any(error in n for n in seen)
         assert screen.filter_text == "metrics.rmse < 0.7"
 
 
