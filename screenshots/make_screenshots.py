@@ -46,12 +46,17 @@ async def shot(
     print(f"screenshots/{name}.svg")
 
 
-async def open_sweep(pilot) -> None:
-    """From the experiments screen, open the experiment with the most runs."""
+def cursor_on_sweep(pilot) -> None:
+    """On the experiments screen, the cursor on the experiment with the most runs."""
     screen = pilot.app.screen
     best = max(screen.rows, key=lambda r: r.runs or 0)
     table = screen.query_one("DataTable")
     table.move_cursor(row=table.get_row_index(best.experiment.experiment_id))
+
+
+async def open_sweep(pilot) -> None:
+    """From the experiments screen, open the experiment with the most runs."""
+    cursor_on_sweep(pilot)
     await pilot.press("enter")
     await settle(pilot)
 
@@ -131,11 +136,8 @@ async def mlmodel(pilot) -> None:
 
 
 async def logged_models(pilot) -> None:
-    """The sweep's logged models (MLflow 3's Models tab), best by a metric first."""
-    screen = pilot.app.screen
-    best = max(screen.rows, key=lambda r: r.runs or 0)
-    table = screen.query_one("DataTable")
-    table.move_cursor(row=table.get_row_index(best.experiment.experiment_id))
+    """The sweep's logged models (MLflow 3's Models tab)."""
+    cursor_on_sweep(pilot)
     await pilot.press("L")
 
 
