@@ -18,6 +18,10 @@ def test_models_listed_as_mlflow_lists_them(fixture, tmp_path, monkeypatch):
     folder = copy_fixture(fixture, tmp_path)
     path = store_path(folder)
     uri = f"sqlite:///{path}" if path.suffix == ".db" else path.as_uri()
+    # MLflow's file registry asks a default MlflowClient() about logged models: point it at the
+    # copy, and run where a default sqlite:///mlflow.db could do no harm.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     for name, value in (("tagged-True", "True"), ("tagged-true", "true"), ("false", "false")):
         client.create_registered_model(name)
