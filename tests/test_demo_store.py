@@ -46,6 +46,16 @@ def demo(tmp_path_factory):
         yield root, spec, MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+@pytest.fixture(autouse=True)
+def demo_uris(own_environment, demo, monkeypatch):
+    """The demo store's URIs in the environment of every test here: the file registry reads
+    logged models through a global MlflowClient(), which would otherwise make ./mlflow.db
+    (conftest's own_environment clears MLflow's URI variables at each test's start)."""
+    uri = demo[0].as_uri()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
+
+
 def all_runs(spec: StoreSpec) -> list[tuple[ExperimentSpec, RunSpec]]:
     return [(exp, run) for exp in spec.experiments for run in exp.runs]
 
