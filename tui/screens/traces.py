@@ -214,7 +214,8 @@ class TracesScreen(SortableFilterable, _ReadingScreen):
     def on_mount(self) -> None:
         self.query_one("#traces-empty").display = False
         self.query_one("#traces-filter-error").display = False
-        super().on_mount()
+        # No super().on_mount(): Textual calls _ReadingScreen.on_mount itself (a handler runs for
+        # each class that defines it), and calling it here read the store twice.
 
     @work(thread=True, exclusive=True, group="Traces", exit_on_error=False)
     def load(self) -> None:
