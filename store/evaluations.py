@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .artifacts import list_artifacts
 from .base import Store
-from .entities import Run
+from .entities import LoggedModel, Run
 from .errors import StoreError
 from .rawread import inside, read_bytes
 
@@ -74,12 +75,18 @@ def read_eval_table(store: Store, run: Run, path: str) -> EvalTable:
     return _table(path, data)
 
 
-def metrics_by_dataset(store: Store, run: Run) -> list[DatasetMetrics]:
+def metrics_by_dataset(
+    store: Store, run: Run, logged: Sequence[LoggedModel] | None = None
+) -> list[DatasetMetrics]:
     """The run's metrics grouped by the dataset MLflow recorded them with (the metrics its
-    evaluations logged to a logged model), then the rest under dataset None; by dataset name."""
+    evaluations logged to a logged model), then the rest under dataset None; by dataset name.
+
+    `logged`: the logged models of the run's experiment, when the caller has read them."""
     groups: dict[tuple[str, str | None], DatasetMetrics] = {}
     placed: set[str] = set()
-    for model in store.logged_models([run.experiment_id]):
+    if logged is None:
+        logged = store.logged_models([run.experiment_id])
+    for model in logged:
         for m in model.metrics:
             if m.run_id != run.run_id or m.dataset_name is None or m.key not in run.metrics:
                 continue

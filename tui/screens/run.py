@@ -234,14 +234,18 @@ def log_model_history(run: Run) -> list[ModelRow]:
     return rows
 
 
-def model_rows(store: Store, run: Run) -> list[ModelRow]:
-    """The run's logged models (MLflow 3) and model outputs, then its log-model history."""
+def model_rows(
+    store: Store, run: Run, in_experiment: list[LoggedModel] | None = None
+) -> list[ModelRow]:
+    """The run's logged models (MLflow 3) and model outputs, then its log-model history.
+
+    `in_experiment`: the logged models of the run's experiment, when the caller has read them."""
     rows: list[ModelRow] = []
     output_steps = {o.model_id: o.step for o in run.outputs or []}
+    if in_experiment is None:
+        in_experiment = store.logged_models([run.experiment_id])
     logged = [
-        m
-        for m in store.logged_models([run.experiment_id])
-        if m.source_run_id == run.run_id or m.model_id in output_steps
+        m for m in in_experiment if m.source_run_id == run.run_id or m.model_id in output_steps
     ]
     logged.sort(key=lambda m: (m.creation_timestamp or 0, m.model_id))
     for m in logged:
@@ -469,8 +473,10 @@ class RunScreen(TabbedScreen):
         experiment = store.experiment(run.experiment_id)
         parent = store.run(run.parent_run_id) if run.parent_run_id else None
         details = RunDetails(run, experiment, parent, store.artifact_root(run))
-        details.models = model_rows(store, run)
-        details.metric_groups = metrics_by_dataset(store, run)
+        # Read once for the Models tab and the metrics' datasets.
+        in_experiment = store.logged_models([run.experiment_id])
+        details.models = model_rows(store, run, in_experiment)
+        details.metric_groups = metrics_by_dataset(store, run, in_experiment)
         details.eval_tables = [read_eval_table(store, run, p) for p in eval_table_paths(store, run)]
         self.post_message(self.Loaded(details))
         parallel.warm_for([run])  # its long histories chart sooner with the workers up
