@@ -11,8 +11,17 @@ from pathlib import Path
 import pytest
 
 from mltui.store import open_store
+from mltui.store.entities import TAG_IS_PROMPT, ModelVersion
 from mltui.store.evaluations import eval_table_paths, metrics_by_dataset, read_eval_table
-from mltui.store.prompts import PromptVersion, prompt_versions, prompts, template_lines
+from mltui.store.prompts import (
+    TAG_PROMPT_TEXT,
+    TAG_PROMPT_TYPE,
+    PromptVersion,
+    prompt_version,
+    prompt_versions,
+    prompts,
+    template_lines,
+)
 from tests.conftest import FIXTURES_DIR, store_path
 
 GENAI_FIXTURES = sorted((FIXTURES_DIR / "genai").glob("mlflow-*"))
@@ -126,3 +135,11 @@ def test_broken_eval_table_says_why_and_the_rest_still_reads(tmp_path):
     assert "x_eval_results_table.json" not in errors
     outside = read_eval_table(store, run, "x_eval_results_table.json").error
     assert "outside the artifact folder" in outside
+
+
+def test_a_chat_template_that_is_not_json_reads_as_its_text():
+    tags = {TAG_PROMPT_TEXT: "[not json", TAG_PROMPT_TYPE: "chat", TAG_IS_PROMPT: "true", "k": "v"}
+    mv = ModelVersion("p", "2", 1, 2, "None", "commit", None, None, None, None, None, tags=tags)
+    pv = prompt_version(mv)
+    assert (pv.is_text_prompt, pv.template, pv.tags) == (True, "[not json", {"k": "v"})
+    assert template_lines(pv) == ["[not json"]

@@ -170,3 +170,19 @@ async def test_a_chart_never_mixes_system_and_model_metrics():
         await settle(pilot)
         assert app.screen.keys == ["loss", "accuracy"]
         assert any("system/cpu_utilization_percentage" in n for n in notices)
+
+
+def test_a_long_evaluation_table_is_cut_and_says_how_much():
+    from rich.console import Console
+
+    from mltui.store.evaluations import EvalTable
+    from mltui.tui.widgets.eval_tables import MAX_ROWS, eval_tables
+
+    rows = [[f"[b]q{i}[/b]", i, None] for i in range(MAX_ROWS + 7)]
+    tables = [EvalTable("t_eval_results_table.json", ["q", "n", "x"], rows)]
+    tables.append(EvalTable("bad_eval_results_table.json", error="bad is not JSON"))
+    console = Console(width=80, record=True)
+    console.print(eval_tables(tables))
+    text = console.export_text()
+    assert "[b]q0[/b]" in text and f"q{MAX_ROWS - 1}" in text and f"q{MAX_ROWS}[" not in text
+    assert "… 7 more rows in the artifact" in text and "bad is not JSON" in text
