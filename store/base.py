@@ -219,8 +219,9 @@ class Store(abc.ABC):
         """MLflow 3 logged models; empty for stores older than MLflow 3."""
 
     @abc.abstractmethod
-    def registered_models(self) -> list[RegisteredModel]:
-        """Registered models with tags, aliases and latest versions per stage."""
+    def registered_models(self, include_prompts: bool = False) -> list[RegisteredModel]:
+        """Registered models with tags, aliases and latest versions per stage; prompts (which
+        MLflow's model search leaves out) only with `include_prompts`."""
 
     @abc.abstractmethod
     def model_versions(self, name: str, workspace: str | None = None) -> list[ModelVersion]:

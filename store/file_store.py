@@ -1390,12 +1390,12 @@ class FileStore(Store):
             latest_versions=self._latest_versions(self._versions(model_dir, aliases)),
         )
 
-    def registered_models(self) -> list[RegisteredModel]:
-        """Registered models (not prompts, which MLflow's search leaves out), by name."""
+    def registered_models(self, include_prompts: bool = False) -> list[RegisteredModel]:
+        """Registered models (prompts only if asked: MLflow's search leaves them out), by name."""
         out = []
         for model_dir in self._model_dirs():
             rm = self._registered_model(model_dir)
-            if rm is not None and not is_prompt(rm.tags):
+            if rm is not None and (include_prompts or not is_prompt(rm.tags)):
                 out.append(rm)
         return sorted(out, key=lambda m: m.name)
 

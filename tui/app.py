@@ -153,6 +153,11 @@ class MltuiApp(App[int]):
 
         self.push_screen(RegisteredModelsScreen())
 
+    def open_prompts(self) -> None:
+        from mltui.tui.screens.prompts import PromptsScreen
+
+        self.push_screen(PromptsScreen())
+
     def open_model_versions(self, name: str) -> None:
         from mltui.tui.screens.model_versions import ModelVersionsScreen
 

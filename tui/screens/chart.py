@@ -18,6 +18,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from mltui.store.entities import Run
 from mltui.store.series import Series
+from mltui.tui.metric_groups import is_system_metric, one_chart
 from mltui.tui.screens.base import MltuiScreen
 from mltui.tui.screens.columns import ColumnsScreen
 from mltui.tui.text import one_line
@@ -30,9 +31,6 @@ if TYPE_CHECKING:
 #: Seconds between hand-overs of histories read: the first one at once, so a curve shows while
 #: the others load, then no more often than this (each hand-over redraws the chart).
 BATCH_SECONDS = 0.5
-#: MLflow's system metrics (`mlflow.enable_system_metrics_logging`): many points, rarely the
-#: metric a person opens a chart for.
-SYSTEM_PREFIX = "system/"
 
 
 def default_metric(runs: Sequence[Run]) -> str | None:
@@ -47,7 +45,8 @@ def default_metric(runs: Sequence[Run]) -> str | None:
 
     def rank(key: str) -> tuple[bool, int, int, str]:
         steps = sum(run.metrics[key].step for run in runs if key in run.metrics)
-        return (not key.startswith(SYSTEM_PREFIX), counts[key] == most, steps, key)
+        # System metrics: many points, rarely the metric a person opens a chart for.
+        return (not is_system_metric(key), counts[key] == most, steps, key)
 
     best = max(counts, key=rank)
     # Among equals, max() gives the greatest key; prefer the first in sorted order instead.
@@ -241,8 +240,17 @@ class ChartScreen(MltuiScreen[None]):
 
     # -- showing ---------------------------------------------------------------------------------
     def show_keys(self, keys: Sequence[str]) -> None:
-        """Chart these metrics of the runs, reading the histories not read yet."""
-        self.keys = list(keys)
+        """Chart these metrics of the runs, reading the histories not read yet.
+
+        System metrics are never charted with model metrics, nor two units together (the chart
+        has one y axis): the keys of another group than the first key's are left out, and said."""
+        self.keys, apart = one_chart(keys)
+        if apart:
+            self.notify(
+                f"Charted apart, not with {', '.join(self.keys)}: {', '.join(apart)}",
+                title="System metrics and units are not mixed",
+                severity="warning",
+            )
         self._crumbs()
         wanted = [
             (run.run_id, key)

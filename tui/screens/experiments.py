@@ -62,6 +62,7 @@ class ExperimentsScreen(SortableFilterable, MltuiScreen[None]):
         Binding("escape", "clear", "Clear filter", id="experiments.clear", show=False),
         Binding("M", "registry", "Models", id="experiments.registry"),
         Binding("L", "logged_models", "Logged models", id="experiments.logged_models"),
+        Binding("P", "prompts", "Prompts", id="experiments.prompts"),
     ]
 
     class Loaded(Message):
@@ -267,6 +268,9 @@ class ExperimentsScreen(SortableFilterable, MltuiScreen[None]):
 
     def action_registry(self) -> None:
         self.app.open_registry()
+
+    def action_prompts(self) -> None:
+        self.app.open_prompts()
 
     def action_logged_models(self) -> None:
         ids = self.chosen_ids()

@@ -1,4 +1,5 @@
-"""One run in full: a header, then params, metrics, tags, artifacts, datasets and models tabs."""
+"""One run in full: a header, then params, metrics, tags, artifacts, datasets, models and (for an
+evaluation) evaluation tabs."""
 
 from __future__ import annotations
 
@@ -32,12 +33,21 @@ from mltui.store.entities import (
     Metric,
     Run,
 )
+from mltui.store.evaluations import (
+    DatasetMetrics,
+    EvalTable,
+    eval_table_paths,
+    metrics_by_dataset,
+    read_eval_table,
+)
 from mltui.store.mlmodel import MLMODEL, MLmodelError, flavor_names, logged_model_artifact_root
 from mltui.tui import clock
+from mltui.tui.metric_groups import metric_sections
 from mltui.tui.screens.tabbed import TabbedScreen, number_key_bindings
 from mltui.tui.text import clean, format_duration, format_time, format_value, literal, one_line
 from mltui.tui.widgets.artifact_browser import ArtifactBrowser
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
+from mltui.tui.widgets.eval_tables import eval_tables
 from mltui.tui.widgets.kv_table import KeyValueTable
 from mltui.tui.widgets.runs_table import STATUS_LOOK
 
@@ -48,6 +58,8 @@ FOLLOW_SECONDS = 5.0
 LABEL_WIDTH = 11
 TAG_GIT_COMMIT = "mlflow.source.git.commit"
 TAG_DATA_CONTEXT = "mlflow.data.context"
+#: Row keys of the Metrics tab's group headings (no metric key starts with a NUL).
+HEADING_KEY = "\x00"
 
 #: (pane id, tab label) in the order of the number keys.
 TABS = [
@@ -57,6 +69,8 @@ TABS = [
     ("artifacts", "4 Artifacts"),
     ("datasets", "5 Datasets"),
     ("models", "6 Models"),
+    # Shown only for a run with evaluation results tables (mlflow.evaluate).
+    ("evaluation", "7 Evaluation"),
 ]
 
 
@@ -220,14 +234,18 @@ def log_model_history(run: Run) -> list[ModelRow]:
     return rows
 
 
-def model_rows(store: Store, run: Run) -> list[ModelRow]:
-    """The run's logged models (MLflow 3) and model outputs, then its log-model history."""
+def model_rows(
+    store: Store, run: Run, in_experiment: list[LoggedModel] | None = None
+) -> list[ModelRow]:
+    """The run's logged models (MLflow 3) and model outputs, then its log-model history.
+
+    `in_experiment`: the logged models of the run's experiment, when the caller has read them."""
     rows: list[ModelRow] = []
     output_steps = {o.model_id: o.step for o in run.outputs or []}
+    if in_experiment is None:
+        in_experiment = store.logged_models([run.experiment_id])
     logged = [
-        m
-        for m in store.logged_models([run.experiment_id])
-        if m.source_run_id == run.run_id or m.model_id in output_steps
+        m for m in in_experiment if m.source_run_id == run.run_id or m.model_id in output_steps
     ]
     logged.sort(key=lambda m: (m.creation_timestamp or 0, m.model_id))
     for m in logged:
@@ -263,6 +281,9 @@ class RunDetails:
     parent: Run | None
     artifact_root: ArtifactRoot
     models: list[ModelRow] = field(default_factory=list)
+    #: The run's metrics by the dataset MLflow recorded them with (evaluations).
+    metric_groups: list[DatasetMetrics] = field(default_factory=list)
+    eval_tables: list[EvalTable] = field(default_factory=list)
 
 
 class RunScreen(TabbedScreen):
@@ -308,6 +329,10 @@ class RunScreen(TabbedScreen):
         max-height: 10;
         padding: 0 1;
         background: $boost;
+    }
+    RunScreen #evaluation-pane {
+        height: 1fr;
+        padding: 0 1;
     }
     RunScreen .hint {
         padding: 0 1;
@@ -425,6 +450,8 @@ class RunScreen(TabbedScreen):
                     ]:
                         models.add_column(label, key=key)
                     yield models
+            with TabPane(TABS[6][1], id="evaluation"), VerticalScroll(id="evaluation-pane"):
+                yield Static(id="evaluation-body")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -432,6 +459,7 @@ class RunScreen(TabbedScreen):
             empty.display = False
         self.query_one("#note-heading").display = False
         self.query_one("#run-note").display = False
+        self.query_one(TabbedContent).hide_tab("evaluation")
         self.load()
 
     # -- reading ---------------------------------------------------------------------------------
@@ -445,7 +473,11 @@ class RunScreen(TabbedScreen):
         experiment = store.experiment(run.experiment_id)
         parent = store.run(run.parent_run_id) if run.parent_run_id else None
         details = RunDetails(run, experiment, parent, store.artifact_root(run))
-        details.models = model_rows(store, run)
+        # Read once for the Models tab and the metrics' datasets.
+        in_experiment = store.logged_models([run.experiment_id])
+        details.models = model_rows(store, run, in_experiment)
+        details.metric_groups = metrics_by_dataset(store, run, in_experiment)
+        details.eval_tables = [read_eval_table(store, run, p) for p in eval_table_paths(store, run)]
         self.post_message(self.Loaded(details))
         parallel.warm_for([run])  # its long histories chart sooner with the workers up
 
@@ -504,6 +536,7 @@ class RunScreen(TabbedScreen):
         self.show_tags(run)
         self.show_datasets(run)
         self.show_models(details.models)
+        self.show_evaluation(details.eval_tables)
         if first or self._reset_artifacts:
             self._reset_artifacts = False
             self._browse_run_artifacts()
@@ -597,7 +630,24 @@ class RunScreen(TabbedScreen):
         table = self.query_one("#metrics-table", DataTable)
         keep = table.cursor_row
         table.clear()
-        for key in sorted(run.metrics):
+        groups = self.details.metric_groups if self.details else []
+        by_dataset = [
+            (f"Dataset {g.dataset_name} ({g.dataset_digest})", list(g.metrics))
+            for g in groups
+            if g.dataset_name is not None
+        ]
+        for heading, keys in metric_sections(list(run.metrics), by_dataset):
+            if heading is not None:
+                table.add_row(
+                    literal(heading, style="bold"), *[Text("")] * 6, key=f"{HEADING_KEY}{heading}"
+                )
+            self._add_metric_rows(table, run, keys)
+        if table.row_count:
+            table.move_cursor(row=min(keep, table.row_count - 1))
+        self._toggle_empty("metrics", not run.metrics, "#metrics-table")
+
+    def _add_metric_rows(self, table: DataTable, run: Run, keys: list[str]) -> None:
+        for key in keys:
             metric = run.metrics[key]
             summary = self.summaries.get(key)
             table.add_row(
@@ -610,9 +660,14 @@ class RunScreen(TabbedScreen):
                 _count(summary.points if summary else None),
                 key=key,
             )
-        if table.row_count:
-            table.move_cursor(row=min(keep, table.row_count - 1))
-        self._toggle_empty("metrics", not run.metrics, "#metrics-table")
+
+    def show_evaluation(self, tables: list[EvalTable]) -> None:
+        tabs = self.query_one(TabbedContent)
+        if tables:
+            tabs.show_tab("evaluation")
+        else:
+            tabs.hide_tab("evaluation")
+        self.query_one("#evaluation-body", Static).update(eval_tables(tables))
 
     def show_tags(self, run: Run) -> None:
         user = sorted((k, v) for k, v in run.tags.items() if not k.startswith(SYSTEM_TAG_PREFIX))
@@ -770,6 +825,7 @@ class RunScreen(TabbedScreen):
             "tags": "#tags-pane",
             "datasets": "#datasets-table",
             "models": "#models-table",
+            "evaluation": "#evaluation-pane",
         }.get(pane)
         if pane == "artifacts":
             self.query_one(ArtifactBrowser).focus_tree()
@@ -778,6 +834,8 @@ class RunScreen(TabbedScreen):
 
     # -- actions ---------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "show_tab" and parameters == ("evaluation",):
+            return bool(self.details and self.details.eval_tables)
         if action == "open_parent":
             return bool(self.details and self.details.run.parent_run_id)
         if action == "run_artifacts":
@@ -795,6 +853,8 @@ class RunScreen(TabbedScreen):
             table = self.query_one("#metrics-table", DataTable)
             if table.row_count:
                 key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            if key is not None and key.startswith(HEADING_KEY):
+                key = None  # a group's heading: the chart picks a metric
         self.app.open_chart([self.run_id], [key] if key else None)
 
     def action_copy_id(self) -> None:

@@ -20,6 +20,7 @@ from mltui.store import parallel, process
 from mltui.store.entities import DELETED, DatasetInput, Run
 from mltui.store.errors import FilterError, StoreError
 from mltui.tui import clock
+from mltui.tui.metric_groups import split_metrics
 from mltui.tui.screens.base import MltuiScreen
 from mltui.tui.text import literal, one_line
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
@@ -149,9 +150,9 @@ def tree_rows(
 def default_columns(runs: Sequence[Run]) -> tuple[list[str], list[str]]:
     """(every column offered, in order; the ones shown until the person chooses).
 
-    Params that differ between runs (or every param, for a lone run) and all metrics are shown;
-    params with one value for every run, tags, and MLflow's own `mlflow.*` tags are offered but
-    hidden.
+    Params that differ between runs (or every param, for a lone run) and model metrics are
+    shown; params with one value for every run, system metrics (`system/...`), tags, and
+    MLflow's own `mlflow.*` tags are offered but hidden.
     """
     param_values: dict[str, set[str | None]] = {}
     metric_keys: set[str] = set()
@@ -168,9 +169,13 @@ def default_columns(runs: Sequence[Run]) -> tuple[list[str], list[str]]:
     constant = sorted(k for k in param_values if k not in varying)
     user_tags = sorted(k for k in tag_keys if not k.startswith(SYSTEM_TAG_PREFIX))
     system_tags = sorted(k for k in tag_keys if k.startswith(SYSTEM_TAG_PREFIX))
-    shown = [f"params.{k}" for k in varying] + [f"metrics.{k}" for k in sorted(metric_keys)]
+    model_metrics, system_metrics = split_metrics(metric_keys)
+    shown = [f"params.{k}" for k in varying] + [f"metrics.{k}" for k in model_metrics]
     offered = (
-        shown + [f"params.{k}" for k in constant] + [f"tags.{k}" for k in user_tags + system_tags]
+        shown
+        + [f"params.{k}" for k in constant]
+        + [f"metrics.{k}" for k in system_metrics]
+        + [f"tags.{k}" for k in user_tags + system_tags]
     )
     return offered, shown
 

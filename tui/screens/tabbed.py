@@ -36,6 +36,7 @@ class TabbedScreen(MltuiScreen[None]):
 
     def _step_tab(self, delta: int) -> None:
         tabs = self.query_one(TabbedContent)
-        order = [pane for pane, _ in self.TABS]
+        # Panes whose tab is hidden (the run's Evaluation tab without evaluations) are skipped.
+        order = [pane for pane, _ in self.TABS if not tabs.get_tab(pane).has_class("-hidden")]
         index = order.index(tabs.active) if tabs.active in order else 0
         tabs.active = order[(index + delta) % len(order)]
