@@ -20,7 +20,7 @@ from mltui.store.entities import Run
 from mltui.store.series import Series
 from mltui.tui.present.chart import default_metric, run_labels
 from mltui.tui.screens.base import MltuiScreen
-from mltui.tui.screens.columns import ColumnsScreen
+from mltui.tui.screens.dialogs.columns import ColumnsScreen
 from mltui.tui.text import one_line
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 from mltui.tui.widgets.metric_chart import ChartSeries, MetricChart

@@ -20,7 +20,7 @@ from mltui.tui.present.scatter import (
     default_metric,
     default_params,
 )
-from mltui.tui.screens.columns import ColumnsScreen
+from mltui.tui.screens.dialogs.columns import ColumnsScreen
 from mltui.tui.screens.runs_plot import RunsPlotScreen
 from mltui.tui.text import clean, format_value, literal, one_line
 
@@ -205,7 +205,7 @@ class ParallelScreen(RunsPlotScreen):
         self.app.push_screen(AxesScreen(offered, self.params), chosen)
 
     def action_pick_metric(self) -> None:
-        from mltui.tui.screens.picker import PickerScreen
+        from mltui.tui.screens.dialogs.picker import PickerScreen
 
         if not self.metrics:
             self.notify("These runs have no metrics.", timeout=3)

@@ -1,7 +1,7 @@
 """The model registry: every registered model with its aliases, latest versions and tags.
 
 Enter opens a model's versions. Descriptions and tags of a model are edited here, each write
-shown in full before it is made (tui/screens/confirm.py).
+shown in full before it is made (tui/screens/dialogs/write_flow.py).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from textual.worker import Worker, WorkerState
 from mltui.store.entities import RegisteredModel
 from mltui.store.registry_write import WriteResult
 from mltui.tui.screens.base import MltuiScreen
-from mltui.tui.screens.confirm import (
+from mltui.tui.screens.dialogs.inputs import TagInputScreen
+from mltui.tui.screens.dialogs.write_flow import (
     RegistryWriteFlow,
-    TagInputScreen,
     WriteNotice,
     with_refusal_binding,
 )
@@ -312,7 +312,7 @@ class RegisteredModelsScreen(RegistryWriteFlow, MltuiScreen[None]):
         if model is None or not model.tags or self.refused_up_front():
             return
         name = model.name
-        from mltui.tui.screens.picker import PickerScreen
+        from mltui.tui.screens.dialogs.picker import PickerScreen
 
         def chosen(key: str | None) -> None:
             if key is not None:

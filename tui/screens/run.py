@@ -813,7 +813,7 @@ class RunScreen(TabbedScreen):
         self._browse_run_artifacts()
 
     def action_register_model(self) -> None:
-        from mltui.tui.screens.confirm import RegisterModelScreen
+        from mltui.tui.screens.dialogs.register import RegisterModelScreen
 
         self.app.push_screen(RegisterModelScreen(self.run_id), lambda done: done and self.load())
 

@@ -547,7 +547,7 @@ class RunsScreen(MltuiScreen[None]):
             self.rebuild()
 
     def action_sort(self) -> None:
-        from mltui.tui.screens.picker import PickerScreen
+        from mltui.tui.screens.dialogs.picker import PickerScreen
 
         shown = [c for c in self.columns() if c != MARK_COLUMN]
         keys = shown + [c for c in self.offered_columns() if c not in shown]
@@ -590,7 +590,7 @@ class RunsScreen(MltuiScreen[None]):
             self.sort_by(event.column_key.value or "")
 
     def action_columns(self) -> None:
-        from mltui.tui.screens.columns import ColumnsScreen
+        from mltui.tui.screens.dialogs.columns import ColumnsScreen
 
         shown = self.columns()[1:]
         offered = [(key, column_label(key)) for key in self.offered_columns()]

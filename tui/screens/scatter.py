@@ -170,7 +170,7 @@ class ScatterScreen(RunsPlotScreen):
 
     # -- actions -----------------------------------------------------------------------------
     def action_pick_x(self) -> None:
-        from mltui.tui.screens.picker import PickerScreen
+        from mltui.tui.screens.dialogs.picker import PickerScreen
 
         def chosen(key: str | None) -> None:
             if key is not None:
@@ -184,7 +184,7 @@ class ScatterScreen(RunsPlotScreen):
         self.app.push_screen(PickerScreen("X axis: a param or metric", items, self.x), chosen)
 
     def action_pick_y(self) -> None:
-        from mltui.tui.screens.picker import PickerScreen
+        from mltui.tui.screens.dialogs.picker import PickerScreen
 
         def chosen(key: str | None) -> None:
             if key is not None:

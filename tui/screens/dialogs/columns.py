@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
-from mltui.tui.screens.picker import type_ahead
+from mltui.tui.screens.dialogs.picker import type_ahead
 from mltui.tui.text import literal, one_line
 
 
