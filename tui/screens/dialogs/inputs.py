@@ -11,10 +11,10 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static, TextArea
-from textual.widgets.option_list import Option
 
 from mltui.tui.screens.dialogs.style import DIALOG_CSS
 from mltui.tui.text import literal, one_line
+from mltui.tui.widgets.type_ahead import TypeAheadList
 
 
 class TextInputScreen(ModalScreen[str | None]):
@@ -53,7 +53,7 @@ class TextInputScreen(ModalScreen[str | None]):
                 placeholder=self.placeholder,
                 id="dialog-input",
             )
-            choices = OptionList(id="dialog-choices")
+            choices = TypeAheadList(self.choices, box="dialog-input", id="dialog-choices")
             choices.display = bool(self.choices)
             yield choices
             yield Static(
@@ -69,16 +69,12 @@ class TextInputScreen(ModalScreen[str | None]):
     def on_mount(self) -> None:
         self._fill("")
 
+    @property
+    def _choices(self) -> TypeAheadList:
+        return self.query_one("#dialog-choices", TypeAheadList)
+
     def _fill(self, typed: str) -> None:
-        options = self.query_one("#dialog-choices", OptionList)
-        options.clear_options()
-        needle = typed.lower()
-        options.add_options(
-            Option(literal(one_line(label)), id=str(i))
-            for i, (value, label) in enumerate(self.choices)
-            if needle in value.lower()
-        )
-        options.highlighted = None
+        self._choices.narrow(typed)
 
     @on(Input.Changed, "#dialog-input")
     def _typed(self, event: Input.Changed) -> None:
@@ -87,22 +83,21 @@ class TextInputScreen(ModalScreen[str | None]):
 
     @on(Input.Submitted, "#dialog-input")
     def _submitted(self, event: Input.Submitted) -> None:
-        options = self.query_one("#dialog-choices", OptionList)
-        if options.highlighted is not None and options.display:
-            option = options.get_option_at_index(options.highlighted)
-            self.dismiss(self.choices[int(option.id or 0)][0])
+        options = self._choices
+        if options.highlighted_value is not None and options.display:
+            self.dismiss(options.highlighted_value)
         elif event.value.strip():
             self.dismiss(event.value.strip())
 
     @on(OptionList.OptionSelected, "#dialog-choices")
     def _picked(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(self.choices[int(event.option.id or 0)][0])
+        self.dismiss(self._choices.value_of(event.option))
 
     def action_pick_next(self) -> None:
-        self.query_one("#dialog-choices", OptionList).action_cursor_down()
+        self._choices.action_cursor_down()
 
     def action_pick_previous(self) -> None:
-        options = self.query_one("#dialog-choices", OptionList)
+        options = self._choices
         if options.highlighted == 0:
             options.highlighted = None  # back to what was typed
         else:

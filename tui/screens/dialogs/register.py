@@ -16,6 +16,7 @@ from mltui.store.registry_write import RunModel, WriteResult
 from mltui.tui.screens.dialogs.style import DIALOG_CSS
 from mltui.tui.screens.dialogs.write_flow import RegistryWriteFlow, writer_for
 from mltui.tui.text import literal, one_line
+from mltui.tui.widgets.type_ahead import TypeAheadList
 
 
 class RegisterModelScreen(RegistryWriteFlow, ModalScreen[bool]):
@@ -48,7 +49,7 @@ class RegisterModelScreen(RegistryWriteFlow, ModalScreen[bool]):
             yield OptionList(id="register-models")
             yield Static(Text("Registered model (new or existing)", style="dim"))
             yield Input(placeholder="name", id="register-name")
-            yield OptionList(id="register-names")
+            yield TypeAheadList(box="register-name", id="register-names")
             yield Static(
                 Text(
                     "tab moves between fields · Enter on the name (or ctrl+s) registers · "
@@ -90,18 +91,17 @@ class RegisterModelScreen(RegistryWriteFlow, ModalScreen[bool]):
         )
         options.highlighted = 0
         name = self.query_one("#register-name", Input)
+        self._names.items = [(n, n) for n in self.names]
         self._fill_names("")
         (name if len(self.models) == 1 else options).focus()
 
+    @property
+    def _names(self) -> TypeAheadList:
+        return self.query_one("#register-names", TypeAheadList)
+
     def _fill_names(self, typed: str) -> None:
-        names = self.query_one("#register-names", OptionList)
-        names.clear_options()
-        needle = typed.lower()
-        names.add_options(
-            Option(literal(one_line(n)), id=str(i))
-            for i, n in enumerate(self.names)
-            if needle in n.lower()
-        )
+        names = self._names
+        names.narrow(typed)
         names.display = bool(names.option_count)
 
     @on(Input.Changed, "#register-name")
@@ -111,7 +111,7 @@ class RegisterModelScreen(RegistryWriteFlow, ModalScreen[bool]):
     def action_pick_name(self, step: int) -> None:
         """From the name box, ↓/↑ walk the existing names and put the one reached in the box."""
         box = self.query_one("#register-name", Input)
-        names = self.query_one("#register-names", OptionList)
+        names = self._names
         if not names.option_count:
             return
         current = names.highlighted
@@ -120,15 +120,14 @@ class RegisterModelScreen(RegistryWriteFlow, ModalScreen[bool]):
             names.highlighted = None
             return
         names.highlighted = min(index, names.option_count - 1)
-        option = names.get_option_at_index(names.highlighted)
         with box.prevent(Input.Changed):  # keep the list as it was narrowed
-            box.value = self.names[int(option.id or 0)]
+            box.value = names.highlighted_value or ""
         box.cursor_position = len(box.value)
 
     @on(OptionList.OptionSelected, "#register-names")
     def _name_picked(self, event: OptionList.OptionSelected) -> None:
         box = self.query_one("#register-name", Input)
-        box.value = self.names[int(event.option.id or 0)]
+        box.value = self._names.value_of(event.option)
         box.focus()
 
     @on(OptionList.OptionSelected, "#register-models")
