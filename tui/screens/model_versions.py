@@ -29,10 +29,10 @@ from mltui.tui.screens.dialogs.write_flow import (
     WriteNotice,
     with_refusal_binding,
 )
-from mltui.tui.screens.registry import aliases_text, stage_text, tags_text
 from mltui.tui.text import clean, format_time, literal, one_line
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 from mltui.tui.widgets.keyed_table import KeyedTable
+from mltui.tui.widgets.registry_cells import aliases_text, stage_text, tags_text
 
 if TYPE_CHECKING:
     from mltui.store.watch import StoreChanges
