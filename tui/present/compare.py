@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from mltui.store.entities import Run
+from mltui.tui.present.runs_view import SYSTEM_TAG_PREFIX
 
-SYSTEM_TAG_PREFIX = "mlflow."
 #: Words that make a metric lower-is-better by default (anything else is higher-is-better).
 LOWER_IS_BETTER_WORDS = (
     "loss",

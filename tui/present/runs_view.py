@@ -32,6 +32,7 @@ ORDER_BY_ATTRIBUTE = {
 }
 #: Columns that sort newest/longest first when first chosen.
 DESCENDING_FIRST = {"start", "duration"}
+#: MLflow's own tags (`mlflow.user`, `mlflow.source.name`, ...), listed after a person's tags.
 SYSTEM_TAG_PREFIX = "mlflow."
 
 
