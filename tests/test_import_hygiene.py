@@ -1,6 +1,7 @@
-"""Import hygiene: `mltui.store` is a plain library (no Textual, MLflow or pandas), the CLI's help
-path stays light, and nothing ever imports a top-level `store` or `tui` module (installed, mltui
-is the single package `mltui`; a top-level `store` would collide with other distributions)."""
+"""Import hygiene: `mltui.store` is a plain library (no Textual, MLflow or pandas), so is
+`mltui.tui.present` (no Textual or Rich), the CLI's help path stays light, and nothing ever
+imports a top-level `store` or `tui` module (installed, mltui is the single package `mltui`; a
+top-level `store` would collide with other distributions)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,18 @@ def test_store_imports_no_textual_mlflow_or_pandas():
     )
     for heavy in ("textual", "mlflow", "pandas", "numpy", "plotext", "rich", "watchdog"):
         assert heavy not in loaded, f"mltui.store imported {heavy}"
+
+
+def test_present_imports_no_textual_or_rich():
+    # tui/present/ is what the screens show, worked out without a UI toolkit.
+    loaded = modules_after(
+        "import pkgutil, importlib, mltui.tui.present as p\n"
+        "for info in pkgutil.walk_packages(p.__path__, p.__name__ + '.'):\n"
+        "    importlib.import_module(info.name)"
+    )
+    assert "mltui.tui.present.runs_view" in loaded
+    for heavy in ("textual", "rich", "plotext", "textual_plotext", "mlflow", "pandas"):
+        assert heavy not in loaded, f"mltui.tui.present imported {heavy}"
 
 
 def test_cli_help_path_stays_light():

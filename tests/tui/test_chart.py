@@ -10,13 +10,10 @@ import pytest
 from textual.app import App, ComposeResult
 
 from mltui.store.series import Series
-from mltui.tui.screens.chart import ChartScreen, MetricsScreen, default_metric, run_labels
-from mltui.tui.widgets.metric_chart import (
-    ChartSeries,
-    MetricChart,
-    ZoomRangeScreen,
-    parse_x_range,
-)
+from mltui.tui.present.axes import parse_x_range
+from mltui.tui.present.chart import default_metric, run_labels
+from mltui.tui.screens.chart import ChartScreen, MetricsScreen
+from mltui.tui.widgets.metric_chart import ChartSeries, MetricChart, ZoomRangeScreen
 from tests.tui.helpers import FIXTURES, fixture_store_path, make_app, record_notices
 
 pytestmark = pytest.mark.anyio

@@ -8,13 +8,8 @@ import math
 import pytest
 
 from mltui.store.entities import Run
-from mltui.tui.screens.compare import (
-    BEST,
-    DIFFERS,
-    CompareScreen,
-    default_lower_is_better,
-    is_finite_metric,
-)
+from mltui.tui.present.compare import default_lower_is_better, is_finite_metric
+from mltui.tui.screens.compare import BEST, DIFFERS, CompareScreen
 from mltui.tui.text import clean, one_line
 from tests.tui.helpers import fixture_store_path, make_app, record_notices
 

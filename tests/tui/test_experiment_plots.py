@@ -11,9 +11,11 @@ import pytest
 from mltui.store.entities import Metric, Run
 from mltui.store.export import CSV_RUN_COLUMNS, csv_number
 from mltui.tui.csv_export import default_export_path, write_runs_csv
-from mltui.tui.screens.compare import is_finite_metric
-from mltui.tui.screens.parallel import ParallelPlot, ParallelScreen, gradient, parallel_data
-from mltui.tui.screens.scatter import ScatterScreen, scatter_data
+from mltui.tui.present.compare import is_finite_metric
+from mltui.tui.present.parallel import gradient, parallel_data
+from mltui.tui.present.scatter import scatter_data
+from mltui.tui.screens.parallel import ParallelPlot, ParallelScreen
+from mltui.tui.screens.scatter import ScatterScreen
 from tests.tui.helpers import FIXED_NOW_MS, fixture_store_path, make_app
 
 pytestmark = pytest.mark.anyio

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from mltui.store.entities import Metric, Run
-from mltui.tui.metric_groups import chart_group, metric_sections, one_chart
+from mltui.tui.present.metric_groups import chart_group, metric_sections, one_chart
 from mltui.tui.screens.chart import ChartScreen
 from mltui.tui.screens.experiments import ExperimentsScreen
 from mltui.tui.screens.prompts import PromptScreen, PromptsScreen

@@ -14,14 +14,11 @@ from textual.widgets import DataTable
 
 from mltui.store.watch import StoreChanges
 from mltui.tui.app import StoreChanged
-from mltui.tui.screens.confirm import (
-    ConfirmWriteScreen,
-    RegisterModelScreen,
-    TagInputScreen,
-    TextInputScreen,
-    TransitionScreen,
-    WriteNotice,
-)
+from mltui.tui.screens.dialogs.confirm_write import ConfirmWriteScreen
+from mltui.tui.screens.dialogs.inputs import TagInputScreen, TextInputScreen
+from mltui.tui.screens.dialogs.register import RegisterModelScreen
+from mltui.tui.screens.dialogs.transition import TransitionScreen
+from mltui.tui.screens.dialogs.write_flow import WriteNotice
 from mltui.tui.screens.mlmodel import MLmodelScreen
 from mltui.tui.screens.model_versions import ModelVersionsScreen
 from mltui.tui.screens.registry import RegisteredModelsScreen

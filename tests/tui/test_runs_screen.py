@@ -8,8 +8,9 @@ import pytest
 from textual.widgets import Static
 
 from mltui.store.errors import StoreError
+from mltui.tui.present.runs_view import sort_runs
 from mltui.tui.screens.experiments import ExperimentsScreen
-from mltui.tui.screens.runs import RunsScreen, sort_runs
+from mltui.tui.screens.runs import RunsScreen
 from mltui.tui.widgets.runs_table import CUT_LEFT, CUT_RIGHT, MARK, RunsTable
 from tests.tui.helpers import fixture_store_path, make_app, press_together, record_notices
 

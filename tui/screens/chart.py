@@ -18,9 +18,10 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from mltui.store.entities import Run
 from mltui.store.series import Series
-from mltui.tui.metric_groups import is_system_metric, one_chart
+from mltui.tui.present.chart import default_metric, run_labels
+from mltui.tui.present.metric_groups import one_chart
 from mltui.tui.screens.base import MltuiScreen
-from mltui.tui.screens.columns import ColumnsScreen
+from mltui.tui.screens.dialogs.columns import ColumnsScreen
 from mltui.tui.text import one_line
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 from mltui.tui.widgets.metric_chart import ChartSeries, MetricChart
@@ -31,42 +32,6 @@ if TYPE_CHECKING:
 #: Seconds between hand-overs of histories read: the first one at once, so a curve shows while
 #: the others load, then no more often than this (each hand-over redraws the chart).
 BATCH_SECONDS = 0.5
-
-
-def default_metric(runs: Sequence[Run]) -> str | None:
-    """The metric to show first: one every run has (else the most runs have), with many steps.
-
-    Latest steps stand in for history lengths, which would need every history read.
-    """
-    counts = Counter(key for run in runs for key in run.metrics)
-    if not counts:
-        return None
-    most = max(counts.values())
-
-    def rank(key: str) -> tuple[bool, int, int, str]:
-        steps = sum(run.metrics[key].step for run in runs if key in run.metrics)
-        # System metrics: many points, rarely the metric a person opens a chart for.
-        return (not is_system_metric(key), counts[key] == most, steps, key)
-
-    best = max(counts, key=rank)
-    # Among equals, max() gives the greatest key; prefer the first in sorted order instead.
-    top = rank(best)[:3]
-    return min(key for key in counts if rank(key)[:3] == top)
-
-
-def run_labels(runs: Sequence[Run]) -> dict[str, str]:
-    """Each run's name, with a short id added where names repeat or are empty."""
-    names = Counter(run.run_name for run in runs)
-    labels = {}
-    for run in runs:
-        name = run.run_name
-        if not name:
-            labels[run.run_id] = run.run_id[:8]
-        elif names[name] > 1:
-            labels[run.run_id] = f"{name} ({run.run_id[:8]})"
-        else:
-            labels[run.run_id] = name
-    return labels
 
 
 class MetricsScreen(ColumnsScreen):

@@ -20,7 +20,7 @@ from textual.worker import Worker, WorkerState
 from mltui.store.entities import LoggedModel, LoggedModelMetric
 from mltui.store.mlmodel import logged_model_artifact_root
 from mltui.store.registry_write import TAG_MODEL_VERSIONS
-from mltui.tui.screens.compare import lower_is_better
+from mltui.tui.present.compare import lower_is_better
 from mltui.tui.screens.sortable import SortableFilterable
 from mltui.tui.screens.tabbed import TabbedScreen, number_key_bindings
 from mltui.tui.text import format_time, format_time_short, format_value, literal, one_line
@@ -293,7 +293,7 @@ class LoggedModelsScreen(SortableFilterable, Screen[None]):
         # compare screen judges it; `b` there flips it); names and ids from A.
         if key.startswith("metric-"):
             metric_key, _ = self.metric_cols[int(key.removeprefix("metric-"))]
-            return not lower_is_better(self.app, metric_key)
+            return not lower_is_better(self.app.metric_directions, metric_key)
         return key == "created"
 
     @on(DataTable.RowSelected)

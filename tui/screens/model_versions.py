@@ -22,20 +22,17 @@ from mltui.store.entities import ModelVersion, RegisteredModel, Run
 from mltui.store.mlmodel import version_model_folder
 from mltui.store.registry_write import WriteResult
 from mltui.tui.screens.base import MltuiScreen
-from mltui.tui.screens.confirm import (
-    DescriptionScreen,
+from mltui.tui.screens.dialogs.inputs import DescriptionScreen, TagInputScreen, TextInputScreen
+from mltui.tui.screens.dialogs.transition import Transition, TransitionScreen
+from mltui.tui.screens.dialogs.write_flow import (
     RegistryWriteFlow,
-    TagInputScreen,
-    TextInputScreen,
-    Transition,
-    TransitionScreen,
     WriteNotice,
     with_refusal_binding,
 )
-from mltui.tui.screens.registry import aliases_text, stage_text, tags_text
 from mltui.tui.text import clean, format_time, literal, one_line
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 from mltui.tui.widgets.keyed_table import KeyedTable
+from mltui.tui.widgets.registry_cells import aliases_text, stage_text, tags_text
 
 if TYPE_CHECKING:
     from mltui.store.watch import StoreChanges
@@ -393,7 +390,7 @@ class ModelVersionsScreen(RegistryWriteFlow, MltuiScreen[None]):
         if len(mv.aliases) == 1:
             chosen(mv.aliases[0])
             return
-        from mltui.tui.screens.picker import PickerScreen
+        from mltui.tui.screens.dialogs.picker import PickerScreen
 
         self.app.push_screen(
             PickerScreen(f"Delete an alias of {name} version {mv.version}", list(mv.aliases)),
@@ -438,7 +435,7 @@ class ModelVersionsScreen(RegistryWriteFlow, MltuiScreen[None]):
         if mv is None or not mv.tags or self.refused_up_front():
             return
         name, version = self.model_name, mv.version
-        from mltui.tui.screens.picker import PickerScreen
+        from mltui.tui.screens.dialogs.picker import PickerScreen
 
         def chosen(key: str | None) -> None:
             if key is not None:

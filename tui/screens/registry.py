@@ -1,7 +1,7 @@
 """The model registry: every registered model with its aliases, latest versions and tags.
 
 Enter opens a model's versions. Descriptions and tags of a model are edited here, each write
-shown in full before it is made (tui/screens/confirm.py).
+shown in full before it is made (tui/screens/dialogs/write_flow.py).
 """
 
 from __future__ import annotations
@@ -21,45 +21,19 @@ from textual.worker import Worker, WorkerState
 from mltui.store.entities import RegisteredModel
 from mltui.store.registry_write import WriteResult
 from mltui.tui.screens.base import MltuiScreen
-from mltui.tui.screens.confirm import (
+from mltui.tui.screens.dialogs.inputs import TagInputScreen
+from mltui.tui.screens.dialogs.write_flow import (
     RegistryWriteFlow,
-    TagInputScreen,
     WriteNotice,
     with_refusal_binding,
 )
 from mltui.tui.text import format_time, literal, one_line
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 from mltui.tui.widgets.keyed_table import KeyedTable
+from mltui.tui.widgets.registry_cells import STAGE_STYLE, aliases_text, tags_text
 
 if TYPE_CHECKING:
     from mltui.store.watch import StoreChanges
-
-#: How stages look wherever versions are listed.
-STAGE_STYLE = {
-    "Production": "bold green",
-    "Staging": "yellow",
-    "Archived": "dim",
-    "None": "",
-}
-ALIAS_STYLE = "bold magenta"
-
-
-def aliases_text(aliases: dict[str, str] | list[str], *, with_versions: bool = True) -> Text:
-    """`@champion v2  @challenger v4`: aliases first and bold, each with its version."""
-    text = Text(no_wrap=True, overflow="ellipsis")
-    items = aliases.items() if isinstance(aliases, dict) else ((a, None) for a in aliases)
-    for i, (alias, version) in enumerate(sorted(items, key=lambda item: item[0])):
-        if i:
-            text.append("  ")
-        text.append_text(literal("@" + one_line(alias, 60), style=ALIAS_STYLE))
-        if with_versions and version is not None:
-            text.append(f" v{one_line(version, 12)}", style="magenta")
-    return text
-
-
-def stage_text(stage: str) -> Text:
-    return Text(stage, style=STAGE_STYLE.get(stage, "italic"))
-
 
 #: Stages in the order a person looks for them (MLflow lists None first).
 STAGE_COLUMNS = ("Production", "Staging", "None", "Archived")
@@ -71,10 +45,6 @@ def latest_in(model: RegisteredModel, stage: str) -> Text:
     if version is None:
         return Text("")
     return Text(f"v{one_line(version, 12)}", style=STAGE_STYLE.get(stage, ""), justify="right")
-
-
-def tags_text(tags: dict[str, str], limit: int = 60) -> Text:
-    return literal(one_line(", ".join(f"{k}={v}" for k, v in sorted(tags.items())), limit))
 
 
 #: What an incomplete model (a folder without meta.yaml) is, where it is shown.
@@ -312,7 +282,7 @@ class RegisteredModelsScreen(RegistryWriteFlow, MltuiScreen[None]):
         if model is None or not model.tags or self.refused_up_front():
             return
         name = model.name
-        from mltui.tui.screens.picker import PickerScreen
+        from mltui.tui.screens.dialogs.picker import PickerScreen
 
         def chosen(key: str | None) -> None:
             if key is not None:

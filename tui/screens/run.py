@@ -42,7 +42,7 @@ from mltui.store.evaluations import (
 )
 from mltui.store.mlmodel import MLMODEL, MLmodelError, flavor_names, logged_model_artifact_root
 from mltui.tui import clock
-from mltui.tui.metric_groups import metric_sections
+from mltui.tui.present.metric_groups import metric_sections
 from mltui.tui.screens.tabbed import TabbedScreen, number_key_bindings
 from mltui.tui.text import clean, format_duration, format_time, format_value, literal, one_line
 from mltui.tui.widgets.artifact_browser import ArtifactBrowser
@@ -873,7 +873,7 @@ class RunScreen(TabbedScreen):
         self._browse_run_artifacts()
 
     def action_register_model(self) -> None:
-        from mltui.tui.screens.confirm import RegisterModelScreen
+        from mltui.tui.screens.dialogs.register import RegisterModelScreen
 
         self.app.push_screen(RegisterModelScreen(self.run_id), lambda done: done and self.load())
 

@@ -11,8 +11,8 @@ from textual.message import Message
 from textual.widgets import Footer
 
 from mltui.store.entities import Run
+from mltui.tui.present.compare import flip_direction
 from mltui.tui.screens.base import MltuiScreen
-from mltui.tui.screens.compare import flip_direction
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 
 
@@ -94,6 +94,6 @@ class RunsPlotScreen(MltuiScreen[None]):
     def action_flip_direction(self) -> None:
         if self.metric_key is None:
             return
-        lower = flip_direction(self.app, self.metric_name)
+        lower = flip_direction(self.app.metric_directions, self.metric_name)
         self.notify(f"{self.metric_name}: {'lower' if lower else 'higher'} is better", timeout=3)
         self.replot()

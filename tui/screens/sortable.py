@@ -52,7 +52,7 @@ class SortableFilterable:
             self.refresh_table()
 
     def action_sort(self) -> None:
-        from mltui.tui.screens.picker import PickerScreen
+        from mltui.tui.screens.dialogs.picker import PickerScreen
 
         columns = self.sort_columns()
         labels = [label for _, label in columns]

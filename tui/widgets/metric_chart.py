@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 
 from rich.text import Text
 from textual import on
@@ -26,17 +25,11 @@ from mltui.store.series import (
     Series,
     XMode,
     ema,
-    format_duration_tick,
-    format_step,
-    format_tick,
-    format_wall_tick,
-    nice_ticks,
     reduce_series,
     sort_by_x,
-    tick_decimals,
-    time_ticks,
 )
-from mltui.tui.text import datetime_of, format_value, literal, one_line
+from mltui.tui.present import axes
+from mltui.tui.text import datetime_of, literal, one_line
 from mltui.tui.widgets.plotext_fast import faster_plotext
 
 #: Curve colours, told apart on dark and light backgrounds (the first five are Okabe-Ito's).
@@ -94,65 +87,6 @@ def blend(rgb: tuple[int, int, int], background: Color, amount: float) -> tuple[
         round(g * amount + background.g * (1 - amount)),
         round(b * amount + background.b * (1 - amount)),
     )
-
-
-# -- zoom ranges typed by hand ------------------------------------------------------------------
-_DURATION = re.compile(
-    r"(?:(\d+(?:\.\d*)?)d)?(?:(\d+(?:\.\d*)?)h)?(?:(\d+(?:\.\d*)?)m)?(?:(\d+(?:\.\d*)?)s?)?"
-)
-_STEP = re.compile(r"(-?\d+(?:\.\d*)?(?:e[+-]?\d+)?)([kmg]?)")
-_CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
-
-
-def _parse_bound(text: str, mode: XMode, day: float) -> float:
-    text = text.strip().lower()
-    if mode == "step":
-        match = _STEP.fullmatch(text)
-        if not match:
-            raise ValueError(f"not a step: {text!r}")
-        return float(match.group(1)) * {"": 1, "k": 1e3, "m": 1e6, "g": 1e9}[match.group(2)]
-    if mode == "wall":
-        clock = _CLOCK.fullmatch(text)
-        if clock:
-            h, m, s = (int(g or 0) for g in clock.groups())
-            return day + h * 3600 + m * 60 + s
-        try:
-            return datetime.fromisoformat(text.upper()).replace(tzinfo=UTC).timestamp()
-        except ValueError:
-            raise ValueError(f"not a UTC time (HH:MM or YYYY-MM-DDTHH:MM): {text!r}") from None
-    match = _DURATION.fullmatch(text)
-    if not text or not match:
-        raise ValueError(f"not a duration (90, 90s, 5m, 1h30m): {text!r}")
-    d, h, m, s = (float(g or 0) for g in match.groups())
-    return d * 86400 + h * 3600 + m * 60 + s
-
-
-def parse_x_range(text: str, mode: XMode, day: float = 0.0) -> tuple[float | None, float | None]:
-    """`from-to` (or `from..to`) in the x axis' units; either end may be left out.
-
-    Steps take `k`/`M` suffixes; relative time takes durations (`90`, `5m`, `1h30m`); wall time
-    takes UTC clock times on the day starting at `day` (epoch seconds), or ISO date-times
-    (written `a..b` or `a to b`, as dates hold dashes).
-    """
-    text = text.strip()
-    for separator in ("..", "–", " to ", ","):
-        if separator in text:
-            left, right = text.split(separator, 1)
-            break
-    else:
-        # A single dash; a leading one is a minus sign (steps can be negative).
-        dash = text.find("-", 1)
-        if dash < 0:
-            raise ValueError("write a range as from-to, e.g. 100-500")
-        left, right = text[:dash], text[dash + 1 :]
-    lo = _parse_bound(left, mode, day) if left.strip() else None
-    hi = _parse_bound(right, mode, day) if right.strip() else None
-    if lo is not None and hi is not None and hi < lo:
-        if mode == "wall" and _CLOCK.fullmatch(right.strip()):
-            hi += 86400  # 23:00-01:00 runs past midnight
-        else:
-            lo, hi = hi, lo
-    return lo, hi
 
 
 class ZoomRangeScreen(ModalScreen[str | None]):
@@ -450,13 +384,15 @@ class MetricChart(PlotextPlot):
         }
         current = ""
         if self.zoom is not None:
-            current = "-".join(self._axis_label(v, self.zoom[1] - self.zoom[0]) for v in self.zoom)
+            current = "-".join(
+                axes.axis_label(v, self.zoom[1] - self.zoom[0], self.x_mode) for v in self.zoom
+            )
 
         def apply(text: str | None) -> None:
             if not text or not text.strip():
                 return
             try:
-                lo, hi = parse_x_range(text, mode, day)
+                lo, hi = axes.parse_x_range(text, mode, day)
             except ValueError as error:
                 self.notify(str(error), title="Zoom", severity="warning")
                 return
@@ -564,18 +500,9 @@ class MetricChart(PlotextPlot):
         if self.zoom is not None:
             lo, hi = self.zoom
             line.append(" · ", style="dim")
-            line.append(
-                f"zoom {self._axis_label(lo, hi - lo)} – {self._axis_label(hi, hi - lo)}",
-                style="bold",
-            )
+            lo_label, hi_label = (axes.axis_label(v, hi - lo, self.x_mode) for v in (lo, hi))
+            line.append(f"zoom {lo_label} – {hi_label}", style="bold")
         return line
-
-    def _axis_label(self, value: float, span: float) -> str:
-        if self.x_mode == "step":
-            return format_step(round(value, 6))
-        if self.x_mode == "relative":
-            return format_duration_tick(round(value, 3))
-        return format_wall_tick(value, 1 if span < 600 else 60)
 
     def _legend(self, curves: list[_Curve], width: int, rows: int) -> list[Text]:
         entries: list[Text] = []
@@ -660,10 +587,10 @@ class MetricChart(PlotextPlot):
         y_lo, y_hi = y_lo - pad, y_hi + pad
 
         canvas_rows = max(height - 3, 1)
-        y_ticks, y_labels = self._y_ticks(y_lo, y_hi, max(2, round(canvas_rows / 2.5)))
+        y_ticks, y_labels = axes.y_ticks(y_lo, y_hi, max(2, round(canvas_rows / 2.5)), self.log_y)
         label_width = max((len(s) for s in y_labels), default=1)
         canvas_width = max(width - label_width - 2, 1)
-        x_ticks, x_labels = self._x_ticks(x_lo, x_hi, max(2, canvas_width // 14))
+        x_ticks, x_labels = axes.x_ticks(x_lo, x_hi, max(2, canvas_width // 14), self.x_mode)
 
         plt = self.plt
         plt.clear_figure()
@@ -711,49 +638,9 @@ class MetricChart(PlotextPlot):
             built = plt.build()
         return Text.from_ansi(built.rstrip("\n"), no_wrap=True)
 
-    def _y_ticks(self, lo: float, hi: float, count: int) -> tuple[list[float], list[str]]:
-        if not self.log_y:
-            ticks = nice_ticks(lo, hi, count)
-            decimals = tick_decimals(ticks)
-            return ticks, [format_tick(t, decimals) for t in ticks]
-        if hi - lo >= 1:
-            # Decades, with 2x and 5x in between when they fit, else thinned to fit.
-            first, last = math.floor(lo), math.ceil(hi)
-            ticks = [
-                (e + math.log10(m), _decade(e, m))
-                for e in range(first, last + 1)
-                for m in (1, 2, 5)
-                if lo <= e + math.log10(m) <= hi
-            ]
-            if len(ticks) > count + 1:
-                every = max(1, math.ceil((last - first + 1) / max(count, 1)))
-                ticks = [
-                    (float(e), _decade(e)) for e in range(first, last + 1, every) if lo <= e <= hi
-                ]
-            return [t for t, _ in ticks], [label for _, label in ticks]
-        values = nice_ticks(10**lo, 10**hi, count)
-        values = [v for v in values if v > 0]
-        decimals = tick_decimals(values)
-        return [math.log10(v) for v in values], [format_tick(v, decimals) for v in values]
-
-    def _x_ticks(self, lo: float, hi: float, count: int) -> tuple[list[float], list[str]]:
-        if self.x_mode == "step":
-            ticks = nice_ticks(lo, hi, count, whole=True)
-            return ticks, [format_step(t) for t in ticks]
-        ticks = time_ticks(lo, hi, count)
-        if self.x_mode == "relative":
-            return ticks, [format_duration_tick(t) for t in ticks]
-        step = ticks[1] - ticks[0] if len(ticks) > 1 else hi - lo
-        return ticks, [format_wall_tick(t, step) for t in ticks]
-
 
 def _in_axis_units(reduced: Reduced, offset: float, divisor: float) -> Reduced:
     if offset or divisor != 1.0:
         for xs in (reduced.xs, reduced.pos_inf_xs, reduced.neg_inf_xs):
             xs[:] = [(x - offset) / divisor for x in xs]
     return reduced
-
-
-def _decade(exponent: int, multiple: int = 1) -> str:
-    value = multiple * 10.0**exponent
-    return format_value(value) if -3 <= exponent <= 5 else f"{multiple}e{exponent}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -14,23 +13,19 @@ from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, Row, RowKey
 
-from mltui.store.entities import DELETED, TAG_SOURCE_NAME, TAG_USER, Run
+from mltui.store.entities import DELETED, Run
 from mltui.tui import clock
+from mltui.tui.present.runs_view import (
+    RunRow,
+    column_label,
+    run_duration,
+    run_user,
+    source_name,
+)
 from mltui.tui.text import format_duration, format_time_short, format_value, literal, one_line
 
 MARK = "●"
 MARK_COLUMN = "mark"
-
-#: Attribute columns, always first after the mark: (column key, header).
-ATTRIBUTE_COLUMNS = [
-    ("name", "Name"),
-    ("status", "Status"),
-    ("start", "Start"),
-    ("duration", "Duration"),
-    ("user", "User"),
-    ("source", "Source"),
-]
-ATTRIBUTE_LABELS = dict(ATTRIBUTE_COLUMNS)
 
 #: Status -> (symbol, style). RUNNING is the only one that changes while you watch.
 STATUS_LOOK = {
@@ -52,11 +47,6 @@ CUT_RIGHT = "›"
 
 DELETED_STYLE = "dim strike"
 CONTEXT_STYLE = "dim"
-
-
-def column_label(column: str) -> str:
-    """The header a column key shows: `Name`, or the key itself (`metrics.rmse`)."""
-    return ATTRIBUTE_LABELS.get(column, column)
 
 
 class Cell:
@@ -84,40 +74,6 @@ class Cell:
 
     def __str__(self) -> str:
         return self.text
-
-
-@dataclass(slots=True)
-class RunRow:
-    """A run as the table shows it: its place in the tree and whether it is only context."""
-
-    run: Run
-    depth: int = 0
-    #: None for a run with no children shown; else whether its children are shown.
-    expanded: bool | None = None
-    #: An ancestor shown only so that a matching child has its parent (dimmed).
-    context: bool = False
-
-
-def run_duration(run: Run, now_ms: int) -> int | None:
-    """How long a run took, or has taken so far if it is still running."""
-    if run.start_time is None:
-        return None
-    end = run.end_time
-    if end is None:
-        if not run.is_running:
-            return None
-        end = now_ms
-    return end - run.start_time
-
-
-def source_name(run: Run) -> str:
-    """The file or entry point that started the run, without its folders."""
-    source = run.tags.get(TAG_SOURCE_NAME, "")
-    return os.path.basename(source.rstrip("/\\")) or source
-
-
-def run_user(run: Run) -> str:
-    return run.user_id or run.tags.get(TAG_USER, "")
 
 
 def status_cell(status: str, style: str = "") -> Cell:

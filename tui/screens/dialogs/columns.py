@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual import events, on
+from textual import on
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, SelectionList, Static
-from textual.widgets.selection_list import Selection
 
-from mltui.tui.screens.picker import type_ahead
-from mltui.tui.text import literal, one_line
+from mltui.tui.widgets.type_ahead import TypeAheadSelectionList
 
 
 class ColumnsScreen(ModalScreen[list[str] | None]):
@@ -68,7 +66,12 @@ class ColumnsScreen(ModalScreen[list[str] | None]):
         with Vertical(id="columns"):
             yield Static(Text("Columns", style="bold"), id="columns-title")
             yield Input(placeholder="type to narrow", id="columns-input")
-            yield SelectionList[str](id="columns-list")
+            yield TypeAheadSelectionList(
+                [(key, self.labels[key]) for key in self.keys],
+                self.chosen,
+                box="columns-input",
+                id="columns-list",
+            )
             yield Static(
                 "space show/hide · ↑↓ move · ctrl+a all/none · enter apply · esc cancel",
                 id="columns-hint",
@@ -78,18 +81,12 @@ class ColumnsScreen(ModalScreen[list[str] | None]):
         self._fill("")
 
     @property
-    def _list(self) -> SelectionList[str]:
-        return self.query_one("#columns-list", SelectionList)
+    def _list(self) -> TypeAheadSelectionList:
+        return self.query_one("#columns-list", TypeAheadSelectionList)
 
     def _fill(self, query: str) -> None:
         options = self._list
-        options.clear_options()
-        needle = query.lower()
-        options.add_options(
-            Selection(literal(one_line(self.labels[key], 80)), key, key in self.chosen)
-            for key in self.keys
-            if needle in self.labels[key].lower()
-        )
+        options.narrow(query)
         if options.option_count:
             options.highlighted = 0
 
@@ -137,7 +134,3 @@ class ColumnsScreen(ModalScreen[list[str] | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
-
-    def on_key(self, event: events.Key) -> None:
-        if self.focused is self._list:
-            type_ahead(self, self.query_one("#columns-input", Input), event)

@@ -7,28 +7,10 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
-from textual.widgets.option_list import Option
 
-from mltui.tui.text import one_line
-
-
-def type_ahead(screen: Screen, box: Input, event: events.Key) -> bool:
-    """Typing (or backspace) while a list has the focus goes on in its narrowing box.
-
-    True when the key was taken. Space is left to the list: it toggles an item there.
-    """
-    if event.key == "backspace":
-        screen.set_focus(box)
-        box.action_delete_left()
-    elif event.is_printable and event.character not in (None, " "):
-        screen.set_focus(box)
-        box.insert_text_at_cursor(event.character)
-    else:
-        return False
-    event.stop()
-    return True
+from mltui.tui.widgets.type_ahead import TypeAheadList
 
 
 class PickerScreen(ModalScreen[str | None]):
@@ -53,23 +35,21 @@ class PickerScreen(ModalScreen[str | None]):
         with Vertical(id="picker"):
             yield Static(Text(self.picker_title, style="bold"), id="picker-title")
             yield Input(placeholder="type to filter", id="picker-input")
-            yield OptionList(id="picker-list")
+            items = [(item, item) for item in self.items]
+            yield TypeAheadList(items, box="picker-input", id="picker-list")
+
+    @property
+    def _list(self) -> TypeAheadList:
+        return self.query_one("#picker-list", TypeAheadList)
 
     def on_mount(self) -> None:
         self._fill("")
         if self.current in self.items:
-            options = self.query_one(OptionList)
-            options.highlighted = self.items.index(self.current)
+            self._list.highlighted = self.items.index(self.current)
 
     def _fill(self, query: str) -> None:
-        options = self.query_one(OptionList)
-        options.clear_options()
-        needle = query.lower()
-        options.add_options(
-            Option(Text(one_line(item)), id=str(i))
-            for i, item in enumerate(self.items)
-            if needle in item.lower()
-        )
+        options = self._list
+        options.narrow(query)
         if options.option_count:
             options.highlighted = 0
 
@@ -79,17 +59,13 @@ class PickerScreen(ModalScreen[str | None]):
 
     @on(Input.Submitted, "#picker-input")
     def _submit(self) -> None:
-        options = self.query_one(OptionList)
-        if options.highlighted is not None:
-            self._choose(options.get_option_at_index(options.highlighted).id)
+        value = self._list.highlighted_value
+        if value is not None:
+            self.dismiss(value)
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
-        self._choose(event.option.id)
-
-    def _choose(self, option_id: str | None) -> None:
-        if option_id is not None:
-            self.dismiss(self.items[int(option_id)])
+        self.dismiss(self._list.value_of(event.option))
 
     def action_cursor_down(self) -> None:
         self._to_list().action_cursor_down()
@@ -98,16 +74,13 @@ class PickerScreen(ModalScreen[str | None]):
         self._to_list().action_cursor_up()
 
     def _to_list(self) -> OptionList:
-        options = self.query_one(OptionList)
+        options = self._list
         self.set_focus(options)  # at once: `focus()` waits, and the next key would miss it
         return options
 
     def on_key(self, event: events.Key) -> None:
-        options = self.query_one(OptionList)
-        if self.focused is not options:
-            return
-        box = self.query_one("#picker-input", Input)
-        if not type_ahead(self, box, event) and event.key == "space":
+        # The list took what was typed on to the box; a space is not typed there.
+        if event.key == "space" and self.focused is self._list:
             event.stop()  # one item is picked, with Enter: nothing to toggle
 
     def action_cancel(self) -> None:
