@@ -709,12 +709,19 @@ class RunScreen(TabbedScreen):
         self._browsing_run_root = True
         browser = self.query_one(ArtifactBrowser)
         browser.set_root(
-            self.details.artifact_root, "Run artifacts", reveal=reveal, store_dir=self._store_dir()
+            self.details.artifact_root,
+            "Run artifacts",
+            reveal=reveal,
+            store_dir=self._store_dir(),
+            store=self.store,
         )
         self.refresh_bindings()
 
-    def _store_dir(self) -> Path:
-        """The folder paths are shown relative to: the mlruns folder, or the database's folder."""
+    def _store_dir(self) -> Path | None:
+        """The folder paths are shown relative to: the mlruns folder, or the database's folder;
+        None for a tracking server (its artifact URIs are shown as they are)."""
+        if self.store.kind == "server":
+            return None
         location = Path(self.store.location)
         return location if self.store.kind == "file" else location.parent
 
