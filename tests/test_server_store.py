@@ -7,6 +7,7 @@ same database read directly, and the reading equals MLflow's own client through 
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -98,15 +99,17 @@ def server(tmp_path_factory):
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
+        # While the server starts (mostly MLflow's own imports), import what the tests use.
+        import mlflow  # noqa: F401
+
+        import mltui.tui.app  # noqa: F401
+
         wait_healthy(url, proc, log)
         yield Server(url, db, folder / "store" / "mlruns")
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        # Killed outright: a graceful stop waits for idle keep-alive connections to close.
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 @pytest.fixture
@@ -174,7 +177,11 @@ def test_reading_equals_mlflow_client_field_by_field(server, store):
     theirs_runs = {r.info.run_id: r for r in client.search_runs(ids, run_view_type=ViewType.ALL)}
     ours_runs = {r.run_id: r for r in store.runs(ids, include_deleted=True)}
     assert set(ours_runs) == set(theirs_runs) and ours_runs
-    histories = 0
+    # Our histories fetched as charts fetch them (several at once, whole: not the server's
+    # sampled bulk endpoint), each against MLflow's.
+    pairs = [(run_id, key) for run_id, run in ours_runs.items() for key in run.metrics]
+    series = dict(store.metric_series_many(pairs))
+    assert set(series) == set(pairs) and pairs
     for run_id, run in ours_runs.items():
         theirs = theirs_runs[run_id]
         info = theirs.info
@@ -188,16 +195,15 @@ def test_reading_equals_mlflow_client_field_by_field(server, store):
         assert set(run.metrics) == set(theirs.data.metrics)
         for key, metric in run.metrics.items():
             assert same_value(metric.value, theirs.data.metrics[key])
-            ours = store.metric_history(run_id, key)
-            mine = [(m.step, m.timestamp) for m in ours]
+            ours = series[(run_id, key)]
             want = client.get_metric_history(run_id, key)
-            assert mine == [(m.step, m.timestamp) for m in want]
-            assert all(same_value(a.value, b.value) for a, b in zip(ours, want, strict=True))
-            histories += 1
+            assert list(zip(ours.steps, ours.timestamps, strict=True)) == [
+                (m.step, m.timestamp) for m in want
+            ]
+            assert all(same_value(a, b.value) for a, b in zip(ours.values, want, strict=True))
         assert [d.dataset.digest for d in run.inputs or ()] == [
             d.dataset.digest for d in theirs.inputs.dataset_inputs
         ]
-    assert histories
     models = store.registered_models()
     assert [m.name for m in models] == sorted(m.name for m in client.search_registered_models())
     for model in models:
@@ -223,16 +229,6 @@ def test_reading_equals_mlflow_client_field_by_field(server, store):
     assert {m.model_id: (m.name, m.params, m.tags) for m in logged} == {
         m.model_id: (m.name, m.params, m.tags) for m in theirs_logged
     }
-
-
-def test_series_many_are_the_full_histories(store):
-    runs = [r for r in store.runs() if r.metrics]
-    pairs = [(r.run_id, key) for r in runs for key in r.metrics]
-    got = dict(store.metric_series_many(pairs))
-    assert set(got) == set(pairs)
-    for run_id, key in pairs:
-        history = store.metric_history(run_id, key)
-        assert list(got[(run_id, key)].steps) == [m.step for m in history]
 
 
 def test_first_page_of_runs_arrives_as_a_batch_of_its_own(store):
@@ -262,10 +258,15 @@ def test_artifacts_are_listed_and_previewed_through_the_proxy(server, store):
 def test_follower_reports_a_new_run_and_its_new_points(server, store):
     from mlflow import MlflowClient
 
+    from mltui.store.server.follow import ServerFollower
+    from mltui.store.watch import StoreFollower
+
     client = MlflowClient(tracking_uri=server.url)
     exp_id = client.create_experiment(f"followed-{time.time_ns()}")
     seen = []
-    follower = store.follower(poll_seconds=0.2)
+    # What the app constructs today: the file/SQLite follower hands a server to its own.
+    follower = StoreFollower(store, poll_seconds=0.2)
+    assert isinstance(follower, ServerFollower)
     follower.start(seen.append)
     try:
         assert follower.wait_ready(60)
@@ -318,3 +319,35 @@ async def test_app_on_the_server_shows_experiments_and_a_run(server):
         params = app.screen.query_one("#params-table", DataTable)
         assert params.row_count == len(run.params)
     store.close()
+
+
+def test_traces_over_the_server_equal_the_database_read_directly(server, capsys):
+    """A trace with nested spans, typed attributes, an event and assessments, logged through the
+    server: its OpenTelemetry JSON reads as the database's stored spans do."""
+    import mlflow
+    from mlflow.entities import AssessmentSource, SpanEvent
+
+    mlflow.set_tracking_uri(server.url)
+    name = f"traced-{time.time_ns()}"
+    mlflow.set_experiment(name)
+
+    @mlflow.trace(span_type="LLM")
+    def answer(question: str) -> dict:
+        return {"text": question.upper(), "n": 3}
+
+    with mlflow.start_span("root") as span:
+        span.set_inputs({"q": "hi"})
+        span.set_attribute("score", 0.5)
+        span.add_event(SpanEvent("checked", attributes={"k": "v"}))
+        answer("hi")
+    mlflow.flush_trace_async_logging()
+    trace_id = mlflow.get_last_active_trace_id()
+    source = AssessmentSource(source_type="HUMAN", source_id="me")
+    mlflow.log_feedback(trace_id=trace_id, name="quality", value=True, source=source)
+    mlflow.log_expectation(trace_id=trace_id, name="expected", value={"a": [1, 2]})
+    over_http = export(capsys, server.url, "--traces", "--experiment", name)
+    direct = export(capsys, str(server.db), "--traces", "--experiment", name)
+    assert over_http == direct
+    record = json.loads(over_http)
+    assert record["trace_id"] == trace_id and len(record["spans"]) == 2
+    assert {a["name"] for a in record["assessments"]} == {"quality", "expected"}

@@ -168,6 +168,7 @@ def run_export(argv: Sequence[str]) -> int:
         return fail(f"cannot write the export: {exc.strerror or exc}")
     for warning in store.warnings.messages:
         say(f"warning: {warning}")
+    store.close()  # a tracking server's kept-alive connections
     return 0
 
 

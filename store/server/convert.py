@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..entities import (
@@ -16,6 +17,15 @@ from ..entities import (
     ModelVersion,
     RegisteredModel,
     Run,
+)
+from ..traces import (
+    Span,
+    Trace,
+    TraceInfo,
+    assessment_from_dict,
+    iso_ms,
+    sorted_assessments,
+    span_from_dict,
 )
 
 Json = dict[str, Any]
@@ -166,3 +176,92 @@ def registered_model(data: Json) -> RegisteredModel:
         latest_versions=[model_version(v) for v in data.get("latest_versions") or ()],
         workspace=str(data.get("workspace") or "default"),
     )
+
+
+def trace_info(data: Json) -> TraceInfo:
+    """A V3 TraceInfo: times as RFC 3339 and durations as "0.049s" (protobuf's JSON forms)."""
+    location = (data.get("trace_location") or {}).get("mlflow_experiment") or {}
+    assessments = sorted_assessments(
+        [assessment_from_dict(a) for a in data.get("assessments") or ()]
+    )
+    return TraceInfo(
+        trace_id=str(data.get("trace_id", "")),
+        experiment_id=str(location.get("experiment_id", "")),
+        request_time=iso_ms(data.get("request_time")),
+        execution_duration=_duration_ms(data.get("execution_duration")),
+        state=str(data.get("state") or "STATE_UNSPECIFIED"),
+        request_preview=data.get("request_preview"),
+        response_preview=data.get("response_preview"),
+        tags=_sorted_map(data.get("tags")),
+        metadata=_sorted_map(data.get("trace_metadata")),
+        assessments=assessments,
+        assessments_count=len(assessments),
+    )
+
+
+def _sorted_map(value: dict | None) -> dict[str, str]:
+    """A protobuf map, by key (its JSON order is the server's hash order; stores read by key)."""
+    return {str(k): str(v) for k, v in sorted((value or {}).items())}
+
+
+def _duration_ms(value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        return round(float(str(value).removesuffix("s")) * 1000)
+    except ValueError:
+        return None
+
+
+def any_value(value: Json | None) -> Any:
+    """An OpenTelemetry AnyValue as the Python value MLflow's span attributes hold."""
+    value = value or {}
+    if "string_value" in value:
+        return value["string_value"]
+    if "bool_value" in value:
+        return bool(value["bool_value"])
+    if "int_value" in value:
+        return int(value["int_value"])
+    if "double_value" in value:
+        return float(value["double_value"])
+    if "array_value" in value:
+        return [any_value(v) for v in value["array_value"].get("values") or ()]
+    if "kvlist_value" in value:
+        return {
+            str(kv.get("key")): any_value(kv.get("value"))
+            for kv in value["kvlist_value"].get("values") or ()
+        }
+    return value.get("bytes_value")
+
+
+def _attributes(items: list[Json] | None) -> dict[str, Any]:
+    return {str(kv.get("key")): any_value(kv.get("value")) for kv in items or ()}
+
+
+def span(data: Json) -> Span:
+    """An OpenTelemetry span (protobuf JSON), through the parser of MLflow's stored span dicts
+    (which holds attribute values JSON-encoded)."""
+    stored = {
+        "span_id": data.get("span_id"),
+        "parent_span_id": data.get("parent_span_id"),
+        "name": data.get("name"),
+        "status": data.get("status"),
+        "start_time_unix_nano": data.get("start_time_unix_nano"),
+        "end_time_unix_nano": data.get("end_time_unix_nano"),
+        "attributes": {k: json.dumps(v) for k, v in _attributes(data.get("attributes")).items()},
+        "events": [
+            {
+                "name": e.get("name"),
+                "time_unix_nano": e.get("time_unix_nano"),
+                "attributes": _attributes(e.get("attributes")),
+            }
+            for e in data.get("events") or ()
+        ],
+    }
+    return span_from_dict(stored)
+
+
+def trace(data: Json) -> Trace:
+    spans = [span(s) for s in data.get("spans") or ()]
+    spans.sort(key=lambda s: (s.start_time_ns, s.span_id))
+    return Trace(trace_info(data.get("trace_info") or {}), spans)

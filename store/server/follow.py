@@ -25,8 +25,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_POLL_SECONDS = 2.0
-#: The longest pause between polls while nothing changes (or the server is down).
-MAX_POLL_SECONDS = 30.0
+#: The longest pause between polls while nothing changes: a new run shows within this.
+MAX_POLL_SECONDS = 10.0
+#: The pause between polls while the server does not answer.
+FAILING_POLL_SECONDS = 30.0
 BACKOFF_FACTOR = 1.5
 #: A full listing every this many polls at most (its cost grows with the server's runs).
 FULL_EVERY = 10
@@ -130,11 +132,11 @@ class ServerFollower:
                 if not self._failing:
                     self._failing = True
                     self._emit(StoreChanges(notices=[f"live updates paused: {exc}"]))
-                interval = MAX_POLL_SECONDS
+                interval = FAILING_POLL_SECONDS
                 continue
             except Exception:
                 log.exception("server follower poll failed")
-                interval = MAX_POLL_SECONDS
+                interval = FAILING_POLL_SECONDS
                 continue
             if self._failing:
                 self._failing = False

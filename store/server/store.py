@@ -26,6 +26,7 @@ from ..entities import (
 from ..errors import FilterError, StoreError
 from ..search import parse_filter, parse_order_by
 from ..series import Series, series_from_history
+from ..traces import Trace, TraceInfo
 from . import convert
 from .errors import BadRequest, EndpointMissing, NotFound
 from .http import ServerClient
@@ -43,6 +44,10 @@ REGISTERED_MODELS_SEARCH = f"{API}/registered-models/search"
 REGISTERED_MODEL_GET = f"{API}/registered-models/get"
 MODEL_VERSIONS_SEARCH = f"{API}/model-versions/search"
 ARTIFACT_PROXY = "/api/2.0/mlflow-artifacts/artifacts"
+TRACES_SEARCH = "/api/3.0/mlflow/traces/search"
+TRACE_GET = "/api/3.0/mlflow/traces/get"
+#: The most traces search_traces answers per page.
+TRACE_PAGE = 500
 
 #: Runs per page: a small first page puts rows on screen at once, larger ones then fetch the
 #: rest in few round trips (MLflow's page token is an offset, so sizes may change per page).
@@ -296,6 +301,38 @@ class ServerStore(Store):
                 set(version.aliases) | set(by_version.get(version.version, ()))
             )
         return sorted(versions, key=lambda v: -int(v.version) if v.version.isdigit() else 0)
+
+    # -- traces ------------------------------------------------------------------------------
+    def traces(self, experiment_ids: Iterable[str]) -> list[TraceInfo]:
+        """MLflow 3 traces, oldest first; [] from a server older than MLflow 3."""
+        locations = [
+            {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": str(i)}}
+            for i in experiment_ids
+        ]
+        if not locations:
+            return []
+        body = {"locations": locations, "max_results": TRACE_PAGE}
+        try:
+            infos = [
+                convert.trace_info(t)
+                for page in self._pages(
+                    lambda token: self.client.post_json(
+                        TRACES_SEARCH, {**body, "page_token": token}
+                    ),
+                    "traces",
+                )
+                for t in page
+            ]
+        except EndpointMissing:
+            return []
+        return sorted(infos, key=lambda t: (t.request_time or 0, t.trace_id))
+
+    def trace(self, trace_id: str) -> Trace | None:
+        try:
+            data = self.client.get_json(TRACE_GET, {"trace_id": trace_id})
+        except (NotFound, EndpointMissing):
+            return None
+        return convert.trace(data.get("trace") or {})
 
     # -- artifacts ---------------------------------------------------------------------------
     def artifact_root(self, run: Run) -> ArtifactRoot:
