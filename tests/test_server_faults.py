@@ -253,3 +253,35 @@ def test_keep_alive_reuses_one_connection(peer_with):
         client.get_json("/api/2.0/mlflow/experiments/search")
         ports.add(client._local.conn.sock.getsockname()[1])
     assert len(ports) == 1
+
+
+def test_a_write_whose_answer_was_lost_is_checked_not_sent_again(peer_with):
+    """The server applied the tag but the connection dropped before its answer: the registry
+    is read again, the tag is there, and the write is not repeated."""
+    from mltui.store.registry_write import RegistryWriter
+
+    tags: dict[str, str] = {}
+    writes = []
+
+    def answer(handler):
+        path = handler.path
+        if "experiments/search" in path:
+            return json_answer(EXPERIMENTS)
+        if "registered-models/get" in path:
+            model = {"name": "m", "tags": [{"key": k, "value": v} for k, v in tags.items()]}
+            return json_answer({"registered_model": model})
+        if "model-versions/search" in path:
+            return json_answer({"model_versions": []})
+        if "registered-models/set-tag" in path:
+            body = json.loads(handler.body)
+            tags[body["key"]] = body["value"]
+            writes.append(body)
+            handler.close_connection = True
+            raise ConnectionAbortedError  # applied, then the answer is lost
+        return json_answer({}, 404)
+
+    peer = peer_with(answer)
+    store = ServerStore(peer.url)
+    writer = RegistryWriter(store)
+    writer.apply(writer.plan_set_model_tag("m", "team", "growth"))
+    assert tags == {"team": "growth"} and len(writes) == 1

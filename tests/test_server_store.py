@@ -351,3 +351,46 @@ def test_traces_over_the_server_equal_the_database_read_directly(server, capsys)
     record = json.loads(over_http)
     assert record["trace_id"] == trace_id and len(record["spans"]) == 2
     assert {a["name"] for a in record["assessments"]} == {"quality", "expected"}
+
+
+def test_registry_writes_over_rest_are_read_back_by_mlflow(server, store):
+    from mlflow import MlflowClient
+
+    from mltui.store.registry_write import RegistryWriter
+
+    client = MlflowClient(tracking_uri=server.url, registry_uri=server.url)
+    writer = RegistryWriter(store)
+    assert writer.refusal() is None
+    name = f"written-{time.time_ns()}"
+    writer.apply(writer.plan_create_registered_model(name, description="d", tags={"a": "b"}))
+    logged = next(m for m in store.logged_models() if m.source_run_id)
+    plan = writer.plan_create_model_version(
+        name, f"models:/{logged.model_id}", model_id=logged.model_id, tags={"t": "1"}
+    )
+    version = writer.apply(plan).version
+    assert version == "1"
+    writer.apply(writer.plan_set_alias(name, "champion", version))
+    writer.apply(writer.plan_transition_stage(name, version, "Staging", False))
+    writer.apply(writer.plan_update_version_description(name, version, "first"))
+    writer.apply(writer.plan_set_model_tag(name, "team", "growth"))
+    writer.apply(writer.plan_delete_model_tag(name, "a"))
+    model = client.get_registered_model(name)
+    assert (model.description, model.tags, model.aliases) == (
+        "d",
+        {"team": "growth"},
+        {"champion": "1"},
+    )
+    mv = client.get_model_version(name, version)
+    assert (mv.current_stage, mv.description, mv.tags, mv.run_id) == (
+        "Staging",
+        "first",
+        {"t": "1"},
+        logged.source_run_id,
+    )
+    # ...and mltui reads back what it wrote, as MLflow does.
+    (ours,) = store.model_versions(name)
+    assert (ours.current_stage, ours.description, ours.aliases) == (
+        "Staging",
+        "first",
+        ["champion"],
+    )

@@ -132,12 +132,18 @@ class ServerClient:
         return self._json(endpoint, self.request("GET", path, endpoint=endpoint))
 
     def post_json(
-        self, endpoint: str, body: Mapping[str, Any], *, idempotent: bool = True
+        self,
+        endpoint: str,
+        body: Mapping[str, Any],
+        *,
+        idempotent: bool = True,
+        method: str = "POST",
     ) -> dict[str, Any]:
-        """POST a JSON body; `idempotent` (a search) may be retried, a write never is."""
+        """Send a JSON body (POST, or PATCH/DELETE as MLflow's writes take it); `idempotent`
+        (a search) may be retried, a write never is: its caller checks first."""
         data = json.dumps(body).encode("utf-8")
         response = self.request(
-            "POST", endpoint, body=data, endpoint=endpoint, idempotent=idempotent
+            method, endpoint, body=data, endpoint=endpoint, idempotent=idempotent
         )
         return self._json(endpoint, response)
 

@@ -33,6 +33,7 @@ from .http import ServerClient
 
 if TYPE_CHECKING:
     from .follow import ServerFollower
+    from .registry import RestBackend
 
 API = "/api/2.0/mlflow"
 EXPERIMENTS_SEARCH = f"{API}/experiments/search"
@@ -405,6 +406,12 @@ class ServerStore(Store):
             raise StoreError(f"refusing {rel!r}: it leads outside the artifact folder")
         assert isinstance(root, ServerArtifactRoot) and root.proxy_path is not None
         return root.proxy_path, rel
+
+    def registry_backend(self, model_type: type, version_type: type) -> RestBackend:
+        """What `RegistryWriter` writes through: the server's REST API."""
+        from .registry import RestBackend
+
+        return RestBackend(self, model_type, version_type)
 
     # -- live --------------------------------------------------------------------------------
     def follower(
