@@ -250,6 +250,13 @@ def test_artifacts_are_listed_and_previewed_through_the_proxy(server, store):
     for hostile in ("../../1", "a/../../x"):
         with pytest.raises(Exception, match="outside"):
             store.list_artifacts(root, hostile)
+    # A logged model's folder too (what the run screen's models tab opens).
+    from mltui.store.mlmodel import logged_model_artifact_root
+
+    model = next(m for m in store.logged_models() if m.source_run_id)
+    model_root = logged_model_artifact_root(store, model)
+    assert store.can_browse_artifacts(model_root)
+    assert "MLmodel" in {e.path for e in store.list_artifacts(model_root)}
     remote = store.artifact_root_of("s3://bucket/1/abc/artifacts")
     assert not store.can_browse_artifacts(remote)
     assert "s3://bucket/1/abc/artifacts" in (remote.note or "")

@@ -738,7 +738,7 @@ class RunScreen(TabbedScreen):
             return
         browser = self.query_one(ArtifactBrowser)
         if row.root is not None:
-            if row.root.path is None:
+            if not self.store.can_browse_artifacts(row.root):
                 self.notify(one_line(row.root.note or "cannot be browsed locally"), markup=False)
                 return
             self._browsing_run_root = False
@@ -746,10 +746,11 @@ class RunScreen(TabbedScreen):
                 row.root,
                 f"Logged model {one_line(row.name)} ({row.model_id})",
                 store_dir=self._store_dir(),
+                store=self.store,
             )
             self.refresh_bindings()
         elif row.artifact_path is not None:
-            if self.details.artifact_root.path is None:
+            if not self.store.can_browse_artifacts(self.details.artifact_root):
                 self.notify(
                     one_line(self.details.artifact_root.note or "cannot be browsed locally"),
                     markup=False,
