@@ -289,6 +289,8 @@ def test_follower_reports_a_new_run_and_its_new_points(server, store):
 
         assert wait_for(lambda: 2 in points())
         assert points()[-2:] == [1, 2]
+        client.delete_run(run_id)
+        assert wait_for(lambda: any(run_id in c.deleted_runs for c in seen))
     finally:
         follower.stop()
         client.delete_experiment(exp_id)

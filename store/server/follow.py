@@ -30,8 +30,9 @@ MAX_POLL_SECONDS = 10.0
 #: The pause between polls while the server does not answer.
 FAILING_POLL_SECONDS = 30.0
 BACKOFF_FACTOR = 1.5
-#: A full listing every this many polls at most (its cost grows with the server's runs).
-FULL_EVERY = 10
+#: A full listing (deleted runs, a tag set on a finished run) this often at most: its cost
+#: grows with the server's runs (10,000 runs are megabytes of JSON).
+FULL_LISTING_SECONDS = 120.0
 #: History requests per second at most, however many runs log at once.
 HISTORY_REQUESTS_PER_SECOND = 4.0
 
@@ -88,7 +89,7 @@ class ServerFollower:
         self._running: set[str] = set()
         self._seen_points: dict[tuple[str, str], int] = {}
         self._newest_start = 0
-        self._polls = 0
+        self._last_full = time.monotonic()
         self._failing = False
         self._last_history = 0.0
 
@@ -165,10 +166,10 @@ class ServerFollower:
         return changes
 
     def _poll(self) -> StoreChanges:
-        self._polls += 1
         changes = StoreChanges()
         ids = self._check_experiments(changes)
-        if self._polls % FULL_EVERY == 0:
+        if time.monotonic() - self._last_full >= FULL_LISTING_SECONDS:
+            self._last_full = time.monotonic()
             runs = self._all_runs()
             listed = {r.run_id for r in runs}
             for run_id in set(self._runs) - listed:

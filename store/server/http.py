@@ -34,9 +34,10 @@ from .errors import (
     ServerUnreachable,
 )
 
-#: MLflow's client reads its timeout from this variable (default 120 s); ours waits less.
+#: MLflow's client reads its timeout from this variable, 120 s by default, as ours: a large
+#: listing from a file-store-backed server takes tens of seconds.
 TIMEOUT_VARIABLE = "MLFLOW_HTTP_REQUEST_TIMEOUT"
-DEFAULT_TIMEOUT = 30.0
+DEFAULT_TIMEOUT = 120.0
 #: Statuses worth asking again after a pause (MLflow's client retries the same ones, and 500).
 TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 #: Pauses before each retry of a read; a Retry-After header is honoured up to MAX_PAUSE.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -51,8 +52,11 @@ TRACE_GET = "/api/3.0/mlflow/traces/get"
 TRACE_PAGE = 500
 
 #: Runs per page: a small first page puts rows on screen at once, larger ones then fetch the
-#: rest in few round trips (MLflow's page token is an offset, so sizes may change per page).
-RUN_PAGE_SIZES = (100, 1000, 5000)
+#: rest in few round trips (MLflow's page token is an offset, so sizes may change per page; a
+#: file-store-backed server reads every run for each page, so pages are few).
+RUN_PAGE_SIZES = (100, 2500, 50_000)
+#: A page slower than this says the server scans every run per page.
+SLOW_PAGE_SECONDS = 2.0
 #: The server's largest page of metric history (MLflow's GET_METRIC_HISTORY_MAX_RESULTS).
 HISTORY_PAGE = 25_000
 #: Requests in flight at once for histories and run details: enough to hide round trips,
@@ -136,16 +140,22 @@ class ServerStore(Store):
             "filter": filter_string,
             "order_by": list(order_by),
         }
-        sizes = iter(RUN_PAGE_SIZES)
+        sizes = list(RUN_PAGE_SIZES)
 
         def fetch(token: str | None) -> dict[str, Any]:
-            size = next(sizes, RUN_PAGE_SIZES[-1])
+            size = sizes.pop(0) if sizes else RUN_PAGE_SIZES[-1]
+            started = time.monotonic()
             try:
-                return self.client.post_json(
+                page = self.client.post_json(
                     RUNS_SEARCH, {**body, "max_results": size, "page_token": token}
                 )
             except BadRequest as exc:
                 raise FilterError(str(exc)) from None
+            if time.monotonic() - started > SLOW_PAGE_SECONDS:
+                # The server scans every run for each page (a file-store backend): the rest
+                # comes in one page rather than several scans.
+                sizes.clear()
+            return page
 
         for page in self._pages(fetch, "runs"):
             yield [convert.run(r) for r in page]
