@@ -74,7 +74,8 @@ class ServerArtifactRoot(ArtifactRoot):
 
 
 class ServerStore(Store):
-    """An MLflow tracking server, read (never written) over HTTP."""
+    """An MLflow tracking server, read over HTTP; its registry is written only through
+    `RegistryWriter` (the plan-and-confirm flow), never by reading."""
 
     kind = "server"
     # The caches in the user's cache folder key on local files; a server has none.
