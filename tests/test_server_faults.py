@@ -285,3 +285,37 @@ def test_a_write_whose_answer_was_lost_is_checked_not_sent_again(peer_with):
     writer = RegistryWriter(store)
     writer.apply(writer.plan_set_model_tag("m", "team", "growth"))
     assert tags == {"team": "growth"} and len(writes) == 1
+
+
+@pytest.mark.anyio
+async def test_the_app_keeps_what_it_showed_and_says_what_failed(peer_with):
+    """The server dies after the first page of runs: those rows stay on screen, and one notice
+    says what failed."""
+    from textual.widgets import DataTable
+
+    from mltui.tui.app import MltuiApp
+    from tests.tui.helpers import record_notices, settle
+
+    def answer(handler):
+        if "experiments" in handler.path:
+            return json_answer(EXPERIMENTS)
+        if json.loads(handler.body).get("page_token"):  # every second page fails
+            return json_answer({"error_code": "INTERNAL_ERROR", "message": "disk on fire"}, 500)
+        page = {"runs": [run_json("a"), run_json("b")], "next_page_token": "t"}
+        return json_answer(page)
+
+    peer = peer_with(answer)
+    app = MltuiApp(ServerStore(peer.url), watch=False)
+    notices = record_notices(app)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        # The experiments stay listed; their run counts could not all be read, and it says so.
+        experiments = app.screen.query_one("#experiments-table", DataTable)
+        assert experiments.row_count == 1
+        assert any("disk on fire" in n for n in notices)
+        notices.clear()
+        app.open_runs(["1"])
+        await settle(pilot)
+        table = app.screen.query_one("#runs-table", DataTable)
+        assert table.row_count == 2
+        assert any("disk on fire" in n for n in notices)
