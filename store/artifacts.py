@@ -13,7 +13,7 @@ import stat
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from .base import ArtifactEntry, ArtifactRoot
+from .entities import ArtifactEntry, ArtifactRoot
 from .errors import StoreError
 from .rawread import inside, read_head
 
@@ -189,6 +189,11 @@ def read_text_preview(root: ArtifactRoot, rel: str, limit: int = PREVIEW_LIMIT) 
         data = read_head(target, limit + 1)
     except OSError as exc:
         raise StoreError(f"cannot read {rel!r}: {exc.strerror or exc}") from exc
+    return preview_text(data, limit)
+
+
+def preview_text(data: bytes, limit: int) -> str | None:
+    """The first `limit` of `data` (read as `limit + 1` bytes) as text; None if binary."""
     truncated = len(data) > limit
     data = data[:limit]
     if b"\x00" in data:

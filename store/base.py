@@ -10,6 +10,8 @@ from pathlib import Path
 
 from .entities import (
     ACTIVE,
+    ArtifactEntry,
+    ArtifactRoot,
     DatasetInput,
     Experiment,
     LoggedModel,
@@ -22,23 +24,6 @@ from .process import GcPause
 from .series import Series, series_from_history
 from .series_cache import SeriesCache
 from .traces import Trace, TraceInfo
-
-
-@dataclass(slots=True)
-class ArtifactRoot:
-    """Where a run's or model's artifacts are on this machine, and how we found them."""
-
-    recorded: str
-    path: Path | None
-    #: Why `path` differs from `recorded` (a relocated store), or why it is None (remote URI).
-    note: str | None = None
-
-
-@dataclass(slots=True)
-class ArtifactEntry:
-    path: str  # relative to the artifact root, with "/" separators
-    is_dir: bool
-    size: int | None
 
 
 @dataclass
@@ -59,8 +44,8 @@ class Store(abc.ABC):
 
     #: "file" or "sqlite"
     kind: str
-    #: The directory or database file opened.
-    location: Path
+    #: The directory or database file opened; a tracking server's URL (a str, no credentials).
+    location: Path | str
     #: Whether reads may use (and fill) the caches in the user's cache folder.
     use_cache: bool = True
 
@@ -243,6 +228,22 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def artifact_root(self, run: Run) -> ArtifactRoot:
         """The local folder of a run's artifacts, resolved relative to the store if moved."""
+
+    def can_browse_artifacts(self, root: ArtifactRoot) -> bool:
+        """Whether `list_artifacts` can list this root (a local folder, here)."""
+        return root.path is not None
+
+    def list_artifacts(self, root: ArtifactRoot, rel: str = "") -> list[ArtifactEntry]:
+        """The entries of folder `rel` under the artifact root, folders first, then by name."""
+        from .artifacts import list_artifacts
+
+        return list_artifacts(root, rel)
+
+    def read_text_preview(self, root: ArtifactRoot, rel: str, limit: int) -> str | None:
+        """Up to `limit` bytes of a file as text; None when the file looks binary."""
+        from .artifacts import read_text_preview
+
+        return read_text_preview(root, rel, limit)
 
     def close(self) -> None:  # noqa: B027 - optional for backends holding nothing open
         """Release anything held open."""

@@ -7,6 +7,7 @@ compared with a reading by MlflowClient field by field. Times are epoch millisec
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 ACTIVE = "active"
 DELETED = "deleted"
@@ -34,6 +35,23 @@ TAG_IS_PROMPT = "mlflow.prompt.is_prompt"
 def is_prompt(tags: dict[str, str]) -> bool:
     """True for a registered model MLflow counts as a prompt (and leaves out of model searches)."""
     return tags.get(TAG_IS_PROMPT) == "true"
+
+
+@dataclass(slots=True)
+class ArtifactRoot:
+    """Where a run's or model's artifacts are on this machine, and how we found them."""
+
+    recorded: str
+    path: Path | None
+    #: Why `path` differs from `recorded` (a relocated store), or why it is None (remote URI).
+    note: str | None = None
+
+
+@dataclass(slots=True)
+class ArtifactEntry:
+    path: str  # relative to the artifact root, with "/" separators
+    is_dir: bool
+    size: int | None
 
 
 @dataclass(slots=True)

@@ -12,6 +12,13 @@ from .rawread import read_db_header
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 REMOTE_SCHEMES = ("http", "https", "databricks", "postgresql", "mysql", "mssql")
+#: Remote URIs opened over the network rather than on disk.
+SERVER_SCHEMES = ("http", "https")
+
+
+def _scheme(target: str) -> str:
+    """The URI scheme of `target`, lowercase; "" for a plain path."""
+    return target.split(":", 1)[0].lower() if ":" in target else ""
 
 
 def _is_sqlite_file(path: Path) -> bool:
@@ -51,8 +58,8 @@ def path_from_uri(target: str) -> tuple[str, Path]:
     scheme = target.split(":", 1)[0].lower() if ":" in target else ""
     if scheme in REMOTE_SCHEMES:
         raise NotAStoreError(
-            f"{target} is a remote tracking server or database; mltui reads local stores only "
-            "(remote servers are not yet supported)."
+            f"{target} is a remote store mltui does not open; give a local store or a "
+            "tracking server's http(s):// URL."
         )
     if scheme == "sqlite":
         rest = target[len("sqlite:") :]
@@ -78,11 +85,16 @@ def path_from_uri(target: str) -> tuple[str, Path]:
 def open_store(target: str | os.PathLike[str]) -> Store:
     """Open a local MLflow store, choosing the backend from what is on disk.
 
-    Raises NotAStoreError with one sentence saying what was expected.
+    An http(s):// URL opens a tracking server (store/server/). Raises NotAStoreError (or a
+    ServerError) with one sentence saying what was expected.
     """
     from .file_store import FileStore
     from .sqlite_store import SqliteStore
 
+    if isinstance(target, str) and _scheme(target) in SERVER_SCHEMES:
+        from .server import ServerStore
+
+        return ServerStore(target)
     kind, path = path_from_uri(os.fspath(target))
     if not path.exists():
         raise NotAStoreError(
@@ -121,8 +133,8 @@ def default_store_target(env: dict[str, str] | None = None, cwd: Path | None = N
     env = os.environ if env is None else env
     cwd = Path.cwd() if cwd is None else cwd
     uri = env.get("MLFLOW_TRACKING_URI", "").strip()
-    remote = uri.split(":", 1)[0].lower() in REMOTE_SCHEMES if ":" in uri else False
-    if uri and not remote:
+    scheme = _scheme(uri)
+    if uri and (scheme not in REMOTE_SCHEMES or scheme in SERVER_SCHEMES):
         return uri
     if (cwd / "mlruns").is_dir() and _has_experiment_folders(cwd / "mlruns"):
         return str(cwd / "mlruns")

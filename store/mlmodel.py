@@ -677,7 +677,9 @@ def model_folder(store: Store, uri: str | None) -> Path | None:
 def logged_model_artifact_root(store: Store, model: LoggedModel) -> ArtifactRoot:
     """A logged model's artifact folder, found again under the store when the store moved."""
     # A file store's own layout keeps them at <mlruns>/<exp>/models/<id>/artifacts; a SQLite
-    # store's artifacts sit beside the database.
+    # store's artifacts sit beside the database; a tracking server serves them (or names them).
+    if store.kind == "server":
+        return store.artifact_root_of(model.artifact_location)  # type: ignore[attr-defined]
     if store.kind == "file":
         store_root = Path(store.location)
         fallback = store_root / model.experiment_id / "models" / model.model_id / "artifacts"

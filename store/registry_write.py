@@ -299,6 +299,8 @@ class RegistryWriter:
             self._backend: _Backend = _FileBackend(Path(root))
         elif store.kind == "sqlite":
             self._backend = _SqliteBackend(Path(store.location), busy_timeout, workspace)
+        elif hasattr(store, "registry_backend"):  # a tracking server: its REST API
+            self._backend = store.registry_backend(_Model, _Version)
         else:  # pragma: no cover - only two backends exist
             raise StoreError(f"cannot write to a {store.kind} store")
 

@@ -156,7 +156,8 @@ def test_bad_filter_names_the_token_and_exits_2(capsys, tmp_path):
     "arg, words",
     [
         ("/nonexistent/mlruns", "no such file"),
-        ("http://localhost:5000", "remote"),
+        ("databricks://workspace", "remote"),
+        ("http://127.0.0.1:1", "refused the connection"),
         ("s3://bucket/mlruns", "not a local store"),
     ],
 )

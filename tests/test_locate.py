@@ -69,22 +69,28 @@ def test_not_a_store(tmp_path):
     with pytest.raises(NotAStoreError, match="not an SQLite database"):
         open_store(tmp_path / "text.db")
     with pytest.raises(NotAStoreError, match="remote"):
-        open_store("https://mlflow.example.com")
+        open_store("databricks://workspace")
 
 
 def test_default_target_follows_mlflow_ui(tmp_path):
     assert default_store_target({}, tmp_path) is None
-    # ...and kept when there is none, so that opening it explains remote servers are unsupported.
-    assert default_store_target({"MLFLOW_TRACKING_URI": "https://x"}, tmp_path) == "https://x"
+    # ...and kept when there is none, so that opening it explains what is unsupported.
+    assert (
+        default_store_target({"MLFLOW_TRACKING_URI": "databricks://x"}, tmp_path)
+        == "databricks://x"
+    )
     assert (
         default_store_target({"MLFLOW_TRACKING_URI": "sqlite:///x.db"}, tmp_path)
         == "sqlite:///x.db"
     )
     (tmp_path / "mlflow.db").write_bytes(b"")
     assert default_store_target({}, tmp_path) == str(tmp_path / "mlflow.db")
-    remote = {"MLFLOW_TRACKING_URI": "http://tracking:5000"}
-    # A remote tracking URI is passed over for a local store here...
+    remote = {"MLFLOW_TRACKING_URI": "databricks://profile"}
+    # A remote tracking URI mltui cannot open is passed over for a local store here...
     assert default_store_target(remote, tmp_path) == str(tmp_path / "mlflow.db")
+    # ...but a tracking server's URL is opened, as MLflow's client would (store/server/).
+    server = {"MLFLOW_TRACKING_URI": "http://tracking:5000"}
+    assert default_store_target(server, tmp_path) == "http://tracking:5000"
     (tmp_path / "mlruns" / "0").mkdir(parents=True)
     (tmp_path / "mlruns" / "0" / "meta.yaml").write_text("name: Default\n")
     assert default_store_target({}, tmp_path) == str(tmp_path / "mlruns")

@@ -30,8 +30,9 @@ def _app_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "store",
         nargs="?",
-        help="an mlruns folder, an mlflow.db file, a file: or sqlite: URI, or a model folder / "
-        "MLmodel file (default: $MLFLOW_TRACKING_URI, else ./mlruns or ./mlflow.db)",
+        help="an mlruns folder, an mlflow.db file, a file: or sqlite: URI, a tracking server's "
+        "http(s):// URL, or a model folder / MLmodel file (default: $MLFLOW_TRACKING_URI, else "
+        "./mlruns or ./mlflow.db)",
     )
     parser.add_argument("--backend-store-uri", help="the store, as `mlflow ui` takes it")
     parser.add_argument("--demo", action="store_true", help="open a built-in demo store")
@@ -50,7 +51,11 @@ def _export_parser() -> argparse.ArgumentParser:
         description="Write runs of a store as JSON Lines or CSV, or its logged models as JSON "
         "Lines, with no UI.",
     )
-    parser.add_argument("store", help="an mlruns folder, an mlflow.db file, a file: or sqlite: URI")
+    parser.add_argument(
+        "store",
+        help="an mlruns folder, an mlflow.db file, a file: or sqlite: URI, or a tracking "
+        "server's http(s):// URL",
+    )
     parser.add_argument(
         "--experiment",
         action="append",
@@ -163,6 +168,7 @@ def run_export(argv: Sequence[str]) -> int:
         return fail(f"cannot write the export: {exc.strerror or exc}")
     for warning in store.warnings.messages:
         say(f"warning: {warning}")
+    store.close()  # a tracking server's kept-alive connections
     return 0
 
 

@@ -14,6 +14,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Input
 
 from mltui.store.entities import DELETED, Experiment
+from mltui.store.errors import StoreError
 from mltui.tui.screens.base import MltuiScreen
 from mltui.tui.screens.sortable import SortableFilterable
 from mltui.tui.text import format_time, literal, one_line
@@ -112,10 +113,24 @@ class ExperimentsScreen(SortableFilterable, MltuiScreen[None]):
     @work(thread=True, exclusive=True, group="experiments")
     def load(self) -> None:
         store = self.store
-        self.post_message(self.Loaded(store.experiments(include_deleted=True)))
-        # Counted as the runs screen lists them: deleted runs only when asked for there.
-        activity = store.experiment_activity(include_deleted=True, deleted_runs=False)
+        try:
+            self.post_message(self.Loaded(store.experiments(include_deleted=True)))
+            # Counted as the runs screen lists them: deleted runs only when asked for there.
+            activity = store.experiment_activity(include_deleted=True, deleted_runs=False)
+        except StoreError as error:
+            # A tracking server can fail mid-way: what is on screen stays, and this says why.
+            self.app.call_from_thread(self._read_failed, error)
+            return
         self.post_message(self.ActivityLoaded(activity))
+
+    def _read_failed(self, error: StoreError) -> None:
+        self.query_one(DataTable).loading = False
+        self.notify(
+            one_line(str(error)),
+            title="Could not read every experiment's runs",
+            severity="error",
+            markup=False,
+        )
 
     def on_experiments_screen_loaded(self, message: Loaded) -> None:
         self.rows = [ExperimentRow(e) for e in message.experiments]

@@ -764,12 +764,19 @@ class RunScreen(TabbedScreen):
         self._browsing_run_root = True
         browser = self.query_one(ArtifactBrowser)
         browser.set_root(
-            self.details.artifact_root, "Run artifacts", reveal=reveal, store_dir=self._store_dir()
+            self.details.artifact_root,
+            "Run artifacts",
+            reveal=reveal,
+            store_dir=self._store_dir(),
+            store=self.store,
         )
         self.refresh_bindings()
 
-    def _store_dir(self) -> Path:
-        """The folder paths are shown relative to: the mlruns folder, or the database's folder."""
+    def _store_dir(self) -> Path | None:
+        """The folder paths are shown relative to: the mlruns folder, or the database's folder;
+        None for a tracking server (its artifact URIs are shown as they are)."""
+        if self.store.kind == "server":
+            return None
         location = Path(self.store.location)
         return location if self.store.kind == "file" else location.parent
 
@@ -786,7 +793,7 @@ class RunScreen(TabbedScreen):
             return
         browser = self.query_one(ArtifactBrowser)
         if row.root is not None:
-            if row.root.path is None:
+            if not self.store.can_browse_artifacts(row.root):
                 self.notify(one_line(row.root.note or "cannot be browsed locally"), markup=False)
                 return
             self._browsing_run_root = False
@@ -794,10 +801,11 @@ class RunScreen(TabbedScreen):
                 row.root,
                 f"Logged model {one_line(row.name)} ({row.model_id})",
                 store_dir=self._store_dir(),
+                store=self.store,
             )
             self.refresh_bindings()
         elif row.artifact_path is not None:
-            if self.details.artifact_root.path is None:
+            if not self.store.can_browse_artifacts(self.details.artifact_root):
                 self.notify(
                     one_line(self.details.artifact_root.note or "cannot be browsed locally"),
                     markup=False,

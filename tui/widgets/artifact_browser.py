@@ -16,7 +16,7 @@ from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from mltui.store import ArtifactEntry, ArtifactRoot, StoreError
+from mltui.store import ArtifactEntry, ArtifactRoot, Store, StoreError
 from mltui.store.artifacts import PREVIEW_LIMIT, list_artifacts, read_text_preview
 from mltui.tui.text import clean, literal, one_line
 
@@ -110,6 +110,7 @@ class ArtifactBrowser(Vertical):
         super().__init__(id=id)
         self.preview_limit = preview_limit
         self.root: ArtifactRoot | None = None
+        self.store: Store | None = None
         self.title = ""
         # Bumped whenever the root changes, so answers about an earlier root are dropped.
         self.generation = 0
@@ -146,12 +147,16 @@ class ArtifactBrowser(Vertical):
         *,
         reveal: str | None = None,
         store_dir: Path | None = None,
+        store: Store | None = None,
     ) -> None:
         """Browse `root` from the top (`title` says whose artifacts they are).
 
         Paths under `store_dir` (the folder holding the store) are shown from its name on.
+        `store` lists and reads the root (a tracking server through its artifact proxy);
+        None: a local folder, read here.
         """
         self.root = root
+        self.store = store
         self.title = title
         self.generation += 1
         self._by_path = {}
@@ -173,7 +178,8 @@ class ArtifactBrowser(Vertical):
         tree = self.tree
         tree.clear()
         tree.root.data = ArtifactNode(ArtifactEntry("", True, None))
-        if root.path is None:
+        browsable = store.can_browse_artifacts(root) if store else root.path is not None
+        if not browsable:
             self._show_preview(
                 Text("These artifacts cannot be browsed locally.", style="dim"), info=None
             )
@@ -190,13 +196,18 @@ class ArtifactBrowser(Vertical):
     # -- workers ---------------------------------------------------------------------------------
     @work(thread=True, group="artifact-list", exit_on_error=False)
     def list_folder(self, generation: int, root: ArtifactRoot, rel: str) -> None:
-        entries = list_artifacts(root, rel)
+        store = self.store
+        entries = store.list_artifacts(root, rel) if store else list_artifacts(root, rel)
         self.post_message(self.Listed(generation, rel, entries))
 
     @work(thread=True, exclusive=True, group="artifact-preview", exit_on_error=False)
     def read_preview(self, generation: int, root: ArtifactRoot, entry: ArtifactEntry) -> None:
         try:
-            text = read_text_preview(root, entry.path, self.preview_limit)
+            store = self.store
+            if store is not None:
+                text = store.read_text_preview(root, entry.path, self.preview_limit)
+            else:
+                text = read_text_preview(root, entry.path, self.preview_limit)
             error = None
         except StoreError as exc:
             text, error = None, str(exc)

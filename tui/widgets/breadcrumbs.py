@@ -11,8 +11,12 @@ from textual.widget import Widget
 from mltui.tui.text import clean
 
 
-def store_label(location: Path) -> str:
-    """The store's path as a person would type it: relative to here or to ~ when shorter."""
+def store_label(location: Path | str) -> str:
+    """The store's path as a person would type it: relative to here or to ~ when shorter.
+
+    A tracking server's URL (a str with "://") is shown as it is."""
+    if isinstance(location, str) and "://" in location:
+        return location
     path = Path(location)
     for base, prefix in ((Path.cwd(), ""), (Path.home(), "~/")):
         try:
@@ -22,11 +26,15 @@ def store_label(location: Path) -> str:
     return str(path)
 
 
-def store_crumb(location: Path, demo: bool = False) -> str:
+def store_crumb(location: Path | str, demo: bool = False) -> str:
     """The store as the first crumb of screens below the experiments: its folder's or file's
-    name (`mlruns`, `mlflow.db`), or "demo store" for `mltui --demo`, as the top screen says."""
+    name (`mlruns`, `mlflow.db`), a server's host:port, or "demo store" for `mltui --demo`, as
+    the top screen says."""
     if demo:
         return "demo store"
+    if isinstance(location, str) and "://" in location:
+        return location.split("://", 1)[1]
+    location = Path(location)
     return location.name or str(location)
 
 

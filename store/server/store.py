@@ -1,0 +1,457 @@
+"""`ServerStore`: an MLflow tracking server read through its REST API (`mltui http://host:5000`)."""
+
+from __future__ import annotations
+
+import posixpath
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+from ..artifacts import preview_text
+from ..base import Store
+from ..entities import (
+    ArtifactEntry,
+    ArtifactRoot,
+    DatasetInput,
+    Experiment,
+    LoggedModel,
+    Metric,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+    logged_model_order,
+)
+from ..errors import FilterError, StoreError
+from ..search import parse_filter, parse_order_by
+from ..series import Series, series_from_history
+from ..traces import Trace, TraceInfo
+from . import convert
+from .errors import BadRequest, EndpointMissing, NotFound
+from .http import ServerClient
+
+if TYPE_CHECKING:
+    from .follow import ServerFollower
+    from .registry import RestBackend
+
+API = "/api/2.0/mlflow"
+EXPERIMENTS_SEARCH = f"{API}/experiments/search"
+RUNS_SEARCH = f"{API}/runs/search"
+RUNS_GET = f"{API}/runs/get"
+METRIC_HISTORY = f"{API}/metrics/get-history"
+LOGGED_MODELS_SEARCH = f"{API}/logged-models/search"
+REGISTERED_MODELS_SEARCH = f"{API}/registered-models/search"
+REGISTERED_MODEL_GET = f"{API}/registered-models/get"
+MODEL_VERSIONS_SEARCH = f"{API}/model-versions/search"
+ARTIFACT_PROXY = "/api/2.0/mlflow-artifacts/artifacts"
+TRACES_SEARCH = "/api/3.0/mlflow/traces/search"
+TRACE_GET = "/api/3.0/mlflow/traces/get"
+#: The most traces search_traces answers per page.
+TRACE_PAGE = 500
+
+#: Runs per page: a small first page puts rows on screen at once, larger ones then fetch the
+#: rest in few round trips (MLflow's page token is an offset, so sizes may change per page; a
+#: file-store-backed server reads every run for each page, so pages are few).
+RUN_PAGE_SIZES = (100, 2500, 50_000)
+#: A page slower than this says the server scans every run per page.
+SLOW_PAGE_SECONDS = 2.0
+#: The server's largest page of metric history (MLflow's GET_METRIC_HISTORY_MAX_RESULTS).
+HISTORY_PAGE = 25_000
+#: Requests in flight at once for histories and run details: enough to hide round trips,
+#: few enough not to swamp a shared server (MLflow's default server has few workers).
+POOL_SIZE = 4
+PROMPT_FILTER = "tags.`mlflow.prompt.is_prompt` = 'true'"
+
+
+@dataclass(slots=True)
+class ServerArtifactRoot(ArtifactRoot):
+    """A run's or model's artifacts as the server's artifact proxy serves them."""
+
+    #: The path under the proxy (`mlflow-artifacts:/<this>`); None when not proxied.
+    proxy_path: str | None = None
+
+
+class ServerStore(Store):
+    """An MLflow tracking server, read over HTTP; its registry is written only through
+    `RegistryWriter` (the plan-and-confirm flow), never by reading."""
+
+    kind = "server"
+    # The caches in the user's cache folder key on local files; a server has none.
+    use_cache = False
+
+    def __init__(self, url: str, *, client: ServerClient | None = None) -> None:
+        super().__init__()
+        self.client = client or ServerClient(url)
+        self.location = self.client.location
+        self._pool: ThreadPoolExecutor | None = None
+        # One small request now, so a wrong URL, a refused connection or refused credentials
+        # is said on opening rather than on the first screen.
+        self.client.get_json(EXPERIMENTS_SEARCH, {"max_results": 1})
+
+    def __repr__(self) -> str:
+        return f"ServerStore({self.location!r})"
+
+    # -- paging ------------------------------------------------------------------------------
+    def _pages(self, fetch: Callable[[str | None], dict[str, Any]], key: str) -> Iterator[list]:
+        """Each page's `key` list, following next_page_token until the last page."""
+        token: str | None = None
+        seen: set[str] = set()
+        while True:
+            page = fetch(token)
+            yield page.get(key) or []
+            token = page.get("next_page_token") or None
+            if token is None or token in seen:  # a repeated token would loop forever
+                return
+            seen.add(token)
+
+    def _get_pages(self, endpoint: str, params: dict[str, Any], key: str) -> Iterator[list]:
+        return self._pages(
+            lambda token: self.client.get_json(endpoint, {**params, "page_token": token}), key
+        )
+
+    # -- experiments -------------------------------------------------------------------------
+    def experiments(self, include_deleted: bool = False) -> list[Experiment]:
+        params = {"max_results": 1000, "view_type": "ALL" if include_deleted else "ACTIVE_ONLY"}
+        return [
+            convert.experiment(e)
+            for page in self._get_pages(EXPERIMENTS_SEARCH, params, "experiments")
+            for e in page
+        ]
+
+    # -- runs --------------------------------------------------------------------------------
+    def _experiment_ids(self, experiment_ids: Sequence[str] | None, include_deleted: bool):
+        if experiment_ids is None:
+            return [e.experiment_id for e in self.experiments(include_deleted)]
+        return [str(i) for i in experiment_ids]
+
+    def _search(
+        self,
+        experiment_ids: list[str],
+        include_deleted: bool,
+        filter_string: str = "",
+        order_by: Sequence[str] = (),
+    ) -> Iterator[list[Run]]:
+        if not experiment_ids:
+            return
+        body: dict[str, Any] = {
+            "experiment_ids": experiment_ids,
+            "run_view_type": "ALL" if include_deleted else "ACTIVE_ONLY",
+            "filter": filter_string,
+            "order_by": list(order_by),
+        }
+        sizes = list(RUN_PAGE_SIZES)
+
+        def fetch(token: str | None) -> dict[str, Any]:
+            size = sizes.pop(0) if sizes else RUN_PAGE_SIZES[-1]
+            started = time.monotonic()
+            try:
+                page = self.client.post_json(
+                    RUNS_SEARCH, {**body, "max_results": size, "page_token": token}
+                )
+            except BadRequest as exc:
+                raise FilterError(str(exc)) from None
+            if time.monotonic() - started > SLOW_PAGE_SECONDS:
+                # The server scans every run for each page (a file-store backend): the rest
+                # comes in one page rather than several scans.
+                sizes.clear()
+            return page
+
+        for page in self._pages(fetch, "runs"):
+            yield [convert.run(r) for r in page]
+
+    def iter_runs(
+        self, experiment_ids: Sequence[str] | None = None, include_deleted: bool = False
+    ) -> Iterator[list[Run]]:
+        """Runs, a page at a time as each arrives (the first page is small: rows show at once)."""
+        yield from self._search(
+            self._experiment_ids(experiment_ids, include_deleted), include_deleted
+        )
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        filter_string: str = "",
+        order_by: Sequence[str] = (),
+        include_deleted: bool = False,
+    ) -> list[Run]:
+        """Filtered and ordered by the server; the expression is checked here first, so a
+        mistake reads as it does on a local store."""
+        parse_filter(filter_string)
+        parse_order_by(order_by)
+        ids = self._experiment_ids(experiment_ids, include_deleted)
+        out: list[Run] = []
+        for batch in self._search(ids, include_deleted, filter_string, order_by):
+            out.extend(batch)
+        return out
+
+    def run(self, run_id: str) -> Run | None:
+        try:
+            data = self.client.get_json(RUNS_GET, {"run_id": run_id})
+        except (NotFound, BadRequest):
+            return None
+        return convert.run(data.get("run") or {})
+
+    def dataset_inputs(self, run_ids: Iterable[str]) -> dict[str, list[DatasetInput]]:
+        out: dict[str, list[DatasetInput]] = {}
+        for run in self._in_pool(self.run, list(run_ids)):
+            if run is not None and run.inputs is not None:
+                out[run.run_id] = run.inputs
+        return out
+
+    # -- metric histories --------------------------------------------------------------------
+    def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        params = {"run_id": run_id, "metric_key": key, "max_results": HISTORY_PAGE}
+        try:
+            return [
+                convert.metric(m)
+                for page in self._get_pages(METRIC_HISTORY, params, "metrics")
+                for m in page
+            ]
+        except NotFound:
+            return []
+
+    def metric_series(self, run_id: str, key: str) -> Series:
+        return series_from_history(self.metric_history(run_id, key))
+
+    def metric_series_many(
+        self, pairs: Iterable[tuple[str, str]]
+    ) -> Iterator[tuple[tuple[str, str], Series]]:
+        """Full histories, several requests in flight at once, handed over as each arrives.
+
+        Not the server's get-history-bulk-interval: it samples steps evenly and drops the
+        points between, so a spike between two sampled steps would vanish from the chart.
+        """
+        yield from self._in_pool(lambda p: self.metric_series(*p), list(pairs), ordered=False)
+
+    def _in_pool(self, func: Callable[[Any], Any], items: list, *, ordered: bool = True):
+        """func(item) of each item, at most POOL_SIZE at once; in order, or (item, result) as
+        each completes with `ordered=False`. Pending calls are cancelled if the caller stops."""
+        if not items:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="mltui-server")
+        pending: dict[Future, Any] = {self._pool.submit(func, item): item for item in items}
+        try:
+            if ordered:
+                for future in list(pending):
+                    yield future.result()
+                    del pending[future]
+                return
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    item = pending.pop(future)
+                    yield (item, future.result())
+        finally:
+            for future in pending:
+                future.cancel()
+
+    # -- logged models and registry ----------------------------------------------------------
+    def logged_models(
+        self, experiment_ids: Iterable[str] | None = None, include_deleted: bool = False
+    ) -> list[LoggedModel]:
+        """MLflow 3 logged models (the server never lists deleted ones); [] from MLflow 2."""
+        del include_deleted
+        ids = (
+            [e.experiment_id for e in self.experiments(include_deleted=True)]
+            if experiment_ids is None
+            else [str(i) for i in experiment_ids]
+        )
+        if not ids:
+            return []
+        body = {"experiment_ids": ids, "max_results": 1000}
+        try:
+            models = [
+                convert.logged_model(m)
+                for page in self._pages(
+                    lambda token: self.client.post_json(
+                        LOGGED_MODELS_SEARCH, {**body, "page_token": token}
+                    ),
+                    "models",
+                )
+                for m in page
+            ]
+        except EndpointMissing:
+            return []
+        return sorted(models, key=logged_model_order)
+
+    def registered_models(self, include_prompts: bool = False) -> list[RegisteredModel]:
+        """Registered models by name; prompts only with `include_prompts` (as MLflow's search)."""
+        filters = [""] + ([PROMPT_FILTER] if include_prompts else [])
+        models = [
+            convert.registered_model(m)
+            for wanted in filters
+            for page in self._get_pages(
+                REGISTERED_MODELS_SEARCH,
+                {"max_results": 1000, "filter": wanted or None},
+                "registered_models",
+            )
+            for m in page
+        ]
+        return sorted(models, key=lambda m: m.name)
+
+    def model_versions(self, name: str, workspace: str | None = None) -> list[ModelVersion]:
+        """Versions newest first, each with its aliases (the search leaves them out)."""
+        del workspace  # a server answers for its own workspace
+        params = {"filter": f"name={_quoted(name)}", "max_results": 10_000}
+        versions = [
+            convert.model_version(v)
+            for page in self._get_pages(MODEL_VERSIONS_SEARCH, params, "model_versions")
+            for v in page
+        ]
+        try:
+            model = self.client.get_json(REGISTERED_MODEL_GET, {"name": name})
+        except NotFound:
+            model = {}
+        by_version: dict[str, list[str]] = {}
+        for alias in (model.get("registered_model") or {}).get("aliases") or ():
+            by_version.setdefault(str(alias.get("version")), []).append(str(alias.get("alias")))
+        for version in versions:
+            version.aliases = sorted(
+                set(version.aliases) | set(by_version.get(version.version, ()))
+            )
+        return sorted(versions, key=lambda v: -int(v.version) if v.version.isdigit() else 0)
+
+    # -- traces ------------------------------------------------------------------------------
+    def traces(self, experiment_ids: Iterable[str]) -> list[TraceInfo]:
+        """MLflow 3 traces, oldest first; [] from a server older than MLflow 3."""
+        locations = [
+            {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": str(i)}}
+            for i in experiment_ids
+        ]
+        if not locations:
+            return []
+        body = {"locations": locations, "max_results": TRACE_PAGE}
+        try:
+            infos = [
+                convert.trace_info(t)
+                for page in self._pages(
+                    lambda token: self.client.post_json(
+                        TRACES_SEARCH, {**body, "page_token": token}
+                    ),
+                    "traces",
+                )
+                for t in page
+            ]
+        except EndpointMissing:
+            return []
+        return sorted(infos, key=lambda t: (t.request_time or 0, t.trace_id))
+
+    def trace(self, trace_id: str) -> Trace | None:
+        try:
+            data = self.client.get_json(TRACE_GET, {"trace_id": trace_id})
+        except (NotFound, EndpointMissing):
+            return None
+        return convert.trace(data.get("trace") or {})
+
+    # -- artifacts ---------------------------------------------------------------------------
+    def artifact_root(self, run: Run) -> ArtifactRoot:
+        return self.artifact_root_of(run.artifact_uri)
+
+    def artifact_root_of(self, uri: str) -> ServerArtifactRoot:
+        """Where the proxy serves `uri`; a root it does not serve is named, never fetched."""
+        proxy = self._proxy_path(uri)
+        if proxy is not None:
+            return ServerArtifactRoot(uri, None, None, proxy)
+        note = (
+            f"{uri} is not served through the tracking server's artifact proxy "
+            "(start it with --artifacts-destination); mltui does not fetch it"
+            if uri
+            else "no artifact location was recorded"
+        )
+        return ServerArtifactRoot(uri, None, note, None)
+
+    def _proxy_path(self, uri: str) -> str | None:
+        parts = urlsplit(uri)
+        if parts.scheme == "mlflow-artifacts":
+            return parts.path.strip("/")
+        own = urlsplit(self.location)
+        marker = self.client.prefix + ARTIFACT_PROXY
+        if (
+            parts.scheme in ("http", "https")
+            and parts.netloc == own.netloc
+            and parts.path.startswith(marker)
+        ):
+            return parts.path[len(marker) :].strip("/")
+        return None
+
+    def can_browse_artifacts(self, root: ArtifactRoot) -> bool:
+        return isinstance(root, ServerArtifactRoot) and root.proxy_path is not None
+
+    def list_artifacts(self, root: ArtifactRoot, rel: str = "") -> list[ArtifactEntry]:
+        """The proxy's listing of folder `rel`, folders first, then by name."""
+        base, rel = self._proxied(root, rel)
+        data = self.client.get_json(ARTIFACT_PROXY, {"path": _join(base, rel)})
+        entries = []
+        for item in data.get("files") or ():
+            name = str(item.get("path", "")).strip("/").rsplit("/", 1)[-1]
+            if not name or name in (".", ".."):
+                continue
+            is_dir = bool(item.get("is_dir"))
+            size = None if is_dir else convert.integer(item.get("file_size"))
+            entries.append(ArtifactEntry(_join(rel, name), is_dir, size))
+        entries.sort(key=lambda e: (not e.is_dir, e.path))
+        return entries
+
+    def read_text_preview(self, root: ArtifactRoot, rel: str, limit: int) -> str | None:
+        """The first `limit` bytes through the proxy (a range request: no whole download)."""
+        base, rel = self._proxied(root, rel)
+        path = f"{ARTIFACT_PROXY}/{quote(_join(base, rel))}"
+        response = self.client.request(
+            "GET",
+            path,
+            headers={"Range": f"bytes=0-{limit}"},
+            endpoint=ARTIFACT_PROXY,
+            limit=limit + 1,
+        )
+        self.client.raise_for_status(ARTIFACT_PROXY, response)
+        return preview_text(response.body, limit)
+
+    def _proxied(self, root: ArtifactRoot, rel: str) -> tuple[str, str]:
+        if not self.can_browse_artifacts(root):
+            raise StoreError(root.note or f"{root.recorded} cannot be browsed through the server")
+        rel = (rel or "").replace("\\", "/").strip("/")
+        if rel and (posixpath.normpath(rel) != rel or rel.split("/", 1)[0] == ".."):
+            raise StoreError(f"refusing {rel!r}: it leads outside the artifact folder")
+        assert isinstance(root, ServerArtifactRoot) and root.proxy_path is not None
+        return root.proxy_path, rel
+
+    def registry_backend(self, model_type: type, version_type: type) -> RestBackend:
+        """What `RegistryWriter` writes through: the server's REST API."""
+        from .registry import RestBackend
+
+        return RestBackend(self, model_type, version_type)
+
+    # -- live --------------------------------------------------------------------------------
+    def follower(
+        self,
+        *,
+        poll_seconds: float | None = None,
+        max_rate_hz: float = 4,
+        since_ns: int | None = None,
+    ) -> ServerFollower:
+        """A follower polling the server (it has no push), backing off when nothing changes."""
+        from .follow import ServerFollower
+
+        return ServerFollower(
+            self, poll_seconds=poll_seconds, max_rate_hz=max_rate_hz, since_ns=since_ns
+        )
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        self.client.close()
+
+
+def _join(base: str, rel: str) -> str:
+    return f"{base}/{rel}" if base and rel else base or rel
+
+
+def _quoted(value: str) -> str:
+    """A string literal for MLflow's registry filter."""
+    if "'" in value and '"' not in value:
+        return f'"{value}"'
+    return "'" + value.replace("'", "\\'") + "'"

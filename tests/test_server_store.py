@@ -1,0 +1,405 @@
+"""The tracking-server backend against a real `mlflow server` over a copy of a fixture database.
+
+One server per test process (it takes 10-25 s to start: MLflow's imports): every test here
+shares it. Parity is checked two ways: `mltui export http://...` equals `mltui export` of the
+same database read directly, and the reading equals MLflow's own client through the server.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from mltui.store import open_store
+from mltui.store.server import ServerStore
+from mltui.tui.cli import main
+from tests.conftest import STORES_DIR
+
+SOURCE = STORES_DIR / "mlflow-3.18.0-sqlite"
+#: Where the fixture was written: its artifact URIs start here.
+RECORDED_ROOT = "/tmp/mltui-fixture-build/mlflow-3.18.0-sqlite/mlruns"
+START_TIMEOUT = 180.0
+
+
+@dataclass
+class Server:
+    url: str
+    db: Path
+    artifacts: Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proxied_copy(folder: Path) -> Path:
+    """A copy of the fixture whose artifact URIs are the proxy's (mlflow-artifacts:/...), as a
+    server started with --artifacts-destination records them."""
+    shutil.copytree(SOURCE, folder)
+    db = folder / "mlflow.db"
+    with sqlite3.connect(db) as conn:
+        for table, column in (
+            ("runs", "artifact_uri"),
+            ("experiments", "artifact_location"),
+            ("logged_models", "artifact_location"),
+        ):
+            conn.execute(
+                f"UPDATE {table} SET {column} = replace({column}, ?, 'mlflow-artifacts:')",
+                (RECORDED_ROOT,),
+            )
+    conn.close()
+    return db
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"mlflow server exited: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"mlflow server did not answer /health in {START_TIMEOUT} s")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tracking-server")
+    db = proxied_copy(folder / "store")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    log = folder / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "mlflow", "server",
+                "--backend-store-uri", f"sqlite:///{db}",
+                "--artifacts-destination", str(folder / "store" / "mlruns"),
+                "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+            ],
+            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        # While the server starts (mostly MLflow's own imports), import what the tests use.
+        import mlflow  # noqa: F401
+
+        import mltui.tui.app  # noqa: F401
+
+        wait_healthy(url, proc, log)
+        yield Server(url, db, folder / "store" / "mlruns")
+    finally:
+        # Killed outright: a graceful stop waits for idle keep-alive connections to close.
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.fixture
+def store(server):
+    opened = open_store(server.url)
+    yield opened
+    opened.close()
+
+
+def export(capsys, *args: str) -> str:
+    code = main(["export", *args])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        [],
+        ["--all", "--history"],
+        ["--filter", "metrics.rmse < 1 and params.solver = 'saga'", "--order-by", "metrics.r2"],
+        ["--logged-models"],
+    ],
+    ids=["default", "all-history", "filter-order", "logged-models"],
+)
+def test_export_over_the_server_equals_export_of_the_database(server, capsys, options):
+    over_http = export(capsys, server.url, *options)
+    direct = export(capsys, str(server.db), *options)
+    assert over_http.splitlines() and over_http == direct
+
+
+def test_open_store_and_environment_variable_open_a_server(server, monkeypatch):
+    from mltui.store.locate import default_store_target
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+    target = default_store_target()
+    assert target == server.url
+    store = open_store(target)
+    assert isinstance(store, ServerStore) and store.kind == "server"
+    assert store.location == server.url
+
+
+def same_value(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def test_reading_equals_mlflow_client_field_by_field(server, store):
+    from mlflow import MlflowClient
+    from mlflow.entities import ViewType
+
+    client = MlflowClient(tracking_uri=server.url, registry_uri=server.url)
+    theirs_exps = {e.experiment_id: e for e in client.search_experiments(view_type=ViewType.ALL)}
+    ours_exps = {e.experiment_id: e for e in store.experiments(include_deleted=True)}
+    assert set(ours_exps) == set(theirs_exps)
+    for exp_id, exp in ours_exps.items():
+        theirs = theirs_exps[exp_id]
+        assert (exp.name, exp.lifecycle_stage, exp.artifact_location, exp.tags) == (
+            theirs.name,
+            theirs.lifecycle_stage,
+            theirs.artifact_location,
+            theirs.tags,
+        )
+    ids = list(ours_exps)
+    theirs_runs = {r.info.run_id: r for r in client.search_runs(ids, run_view_type=ViewType.ALL)}
+    ours_runs = {r.run_id: r for r in store.runs(ids, include_deleted=True)}
+    assert set(ours_runs) == set(theirs_runs) and ours_runs
+    # Our histories fetched as charts fetch them (several at once, whole: not the server's
+    # sampled bulk endpoint), each against MLflow's.
+    pairs = [(run_id, key) for run_id, run in ours_runs.items() for key in run.metrics]
+    series = dict(store.metric_series_many(pairs))
+    assert set(series) == set(pairs) and pairs
+    for run_id, run in ours_runs.items():
+        theirs = theirs_runs[run_id]
+        info = theirs.info
+        assert (
+            run.run_name, run.status, run.start_time, run.end_time, run.lifecycle_stage,
+            run.artifact_uri, run.user_id, run.params, run.tags,
+        ) == (
+            info.run_name, info.status, info.start_time, info.end_time, info.lifecycle_stage,
+            info.artifact_uri, info.user_id, theirs.data.params, theirs.data.tags,
+        )  # fmt: skip
+        assert set(run.metrics) == set(theirs.data.metrics)
+        for key, metric in run.metrics.items():
+            assert same_value(metric.value, theirs.data.metrics[key])
+            ours = series[(run_id, key)]
+            want = client.get_metric_history(run_id, key)
+            assert list(zip(ours.steps, ours.timestamps, strict=True)) == [
+                (m.step, m.timestamp) for m in want
+            ]
+            assert all(same_value(a, b.value) for a, b in zip(ours.values, want, strict=True))
+        assert [d.dataset.digest for d in run.inputs or ()] == [
+            d.dataset.digest for d in theirs.inputs.dataset_inputs
+        ]
+    models = store.registered_models()
+    assert [m.name for m in models] == sorted(m.name for m in client.search_registered_models())
+    for model in models:
+        theirs = client.get_registered_model(model.name)
+        assert (model.description, model.tags, model.aliases) == (
+            theirs.description,
+            theirs.tags,
+            theirs.aliases,
+        )
+        versions = store.model_versions(model.name)
+        want = sorted(
+            client.search_model_versions(f"name='{model.name}'"), key=lambda v: -int(v.version)
+        )
+        assert [(v.version, v.current_stage, v.source, v.run_id, v.tags) for v in versions] == [
+            (v.version, v.current_stage, v.source, v.run_id, v.tags) for v in want
+        ]
+        for version in versions:
+            assert version.aliases == sorted(
+                a for a, v in model.aliases.items() if v == version.version
+            )
+    logged = store.logged_models()
+    theirs_logged = client.search_logged_models(experiment_ids=ids)
+    assert {m.model_id: (m.name, m.params, m.tags) for m in logged} == {
+        m.model_id: (m.name, m.params, m.tags) for m in theirs_logged
+    }
+
+
+def test_first_page_of_runs_arrives_as_a_batch_of_its_own(store):
+    batches = list(store.iter_runs())
+    assert sum(len(b) for b in batches) == len(store.runs())
+    assert all(batches)
+
+
+def test_artifacts_are_listed_and_previewed_through_the_proxy(server, store):
+    run = next(r for r in store.runs() if (server.artifacts / r.experiment_id / r.run_id).is_dir())
+    folder = server.artifacts / run.experiment_id / run.run_id / "artifacts"
+    root = store.artifact_root(run)
+    assert store.can_browse_artifacts(root)
+    entries = store.list_artifacts(root)
+    assert {e.path for e in entries} == {p.name for p in folder.iterdir()}
+    first_file = next(e for e in entries if not e.is_dir)
+    text = store.read_text_preview(root, first_file.path, 10)
+    assert text == (folder / first_file.path).read_text()[:10]
+    for hostile in ("../../1", "a/../../x"):
+        with pytest.raises(Exception, match="outside"):
+            store.list_artifacts(root, hostile)
+    # A logged model's folder too (what the run screen's models tab opens).
+    from mltui.store.mlmodel import logged_model_artifact_root
+
+    model = next(m for m in store.logged_models() if m.source_run_id)
+    model_root = logged_model_artifact_root(store, model)
+    assert store.can_browse_artifacts(model_root)
+    assert "MLmodel" in {e.path for e in store.list_artifacts(model_root)}
+    remote = store.artifact_root_of("s3://bucket/1/abc/artifacts")
+    assert not store.can_browse_artifacts(remote)
+    assert "s3://bucket/1/abc/artifacts" in (remote.note or "")
+
+
+def test_follower_reports_a_new_run_and_its_new_points(server, store):
+    from mlflow import MlflowClient
+
+    from mltui.store.server.follow import ServerFollower
+    from mltui.store.watch import StoreFollower
+
+    client = MlflowClient(tracking_uri=server.url)
+    exp_id = client.create_experiment(f"followed-{time.time_ns()}")
+    seen = []
+    # What the app constructs today: the file/SQLite follower hands a server to its own.
+    follower = StoreFollower(store, poll_seconds=0.2)
+    assert isinstance(follower, ServerFollower)
+    follower.start(seen.append)
+    try:
+        assert follower.wait_ready(60)
+        run = client.create_run(exp_id)
+        run_id = run.info.run_id
+        client.log_metric(run_id, "loss", 1.0, step=0)
+        assert wait_for(lambda: any(run_id in c.runs for c in seen))
+        client.log_metric(run_id, "loss", 0.5, step=1)
+        client.log_metric(run_id, "loss", 0.25, step=2)
+
+        def points() -> list:
+            return [p.step for c in seen for p in c.metric_points.get((run_id, "loss"), [])]
+
+        assert wait_for(lambda: 2 in points())
+        assert points()[-2:] == [1, 2]
+        client.delete_run(run_id)
+        assert wait_for(lambda: any(run_id in c.deleted_runs for c in seen))
+    finally:
+        follower.stop()
+        client.delete_experiment(exp_id)
+
+
+def wait_for(check, seconds: float = 60.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return check()
+
+
+@pytest.mark.anyio
+async def test_app_on_the_server_shows_experiments_and_a_run(server):
+    from textual.widgets import DataTable
+
+    from mltui.tui.app import MltuiApp
+    from mltui.tui.screens.run import RunScreen
+    from tests.tui.helpers import settle
+
+    store = open_store(server.url)
+    run = next(r for r in store.runs() if r.params)
+    app = MltuiApp(store, watch=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#experiments-table", DataTable)
+        shown = {table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)}
+        assert shown == {e.experiment_id for e in store.experiments()}
+        await app.push_screen(RunScreen(run.run_id))
+        await settle(pilot)
+        text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+        assert run.run_name in text
+        params = app.screen.query_one("#params-table", DataTable)
+        assert params.row_count == len(run.params)
+    store.close()
+
+
+def test_traces_over_the_server_equal_the_database_read_directly(server, capsys):
+    """A trace with nested spans, typed attributes, an event and assessments, logged through the
+    server: its OpenTelemetry JSON reads as the database's stored spans do."""
+    import mlflow
+    from mlflow.entities import AssessmentSource, SpanEvent
+
+    mlflow.set_tracking_uri(server.url)
+    name = f"traced-{time.time_ns()}"
+    mlflow.set_experiment(name)
+
+    @mlflow.trace(span_type="LLM")
+    def answer(question: str) -> dict:
+        return {"text": question.upper(), "n": 3}
+
+    with mlflow.start_span("root") as span:
+        span.set_inputs({"q": "hi"})
+        span.set_attribute("score", 0.5)
+        span.add_event(SpanEvent("checked", attributes={"k": "v"}))
+        answer("hi")
+    mlflow.flush_trace_async_logging()
+    trace_id = mlflow.get_last_active_trace_id()
+    source = AssessmentSource(source_type="HUMAN", source_id="me")
+    mlflow.log_feedback(trace_id=trace_id, name="quality", value=True, source=source)
+    mlflow.log_expectation(trace_id=trace_id, name="expected", value={"a": [1, 2]})
+    over_http = export(capsys, server.url, "--traces", "--experiment", name)
+    direct = export(capsys, str(server.db), "--traces", "--experiment", name)
+    assert over_http == direct
+    record = json.loads(over_http)
+    assert record["trace_id"] == trace_id and len(record["spans"]) == 2
+    assert {a["name"] for a in record["assessments"]} == {"quality", "expected"}
+
+
+def test_registry_writes_over_rest_are_read_back_by_mlflow(server, store):
+    from mlflow import MlflowClient
+
+    from mltui.store.registry_write import RegistryWriter
+
+    client = MlflowClient(tracking_uri=server.url, registry_uri=server.url)
+    writer = RegistryWriter(store)
+    assert writer.refusal() is None
+    name = f"written-{time.time_ns()}"
+    writer.apply(writer.plan_create_registered_model(name, description="d", tags={"a": "b"}))
+    logged = next(m for m in store.logged_models() if m.source_run_id)
+    plan = writer.plan_create_model_version(
+        name, f"models:/{logged.model_id}", model_id=logged.model_id, tags={"t": "1"}
+    )
+    version = writer.apply(plan).version
+    assert version == "1"
+    writer.apply(writer.plan_set_alias(name, "champion", version))
+    writer.apply(writer.plan_transition_stage(name, version, "Staging", False))
+    writer.apply(writer.plan_update_version_description(name, version, "first"))
+    writer.apply(writer.plan_set_model_tag(name, "team", "growth"))
+    writer.apply(writer.plan_delete_model_tag(name, "a"))
+    model = client.get_registered_model(name)
+    assert (model.description, model.tags, model.aliases) == (
+        "d",
+        {"team": "growth"},
+        {"champion": "1"},
+    )
+    mv = client.get_model_version(name, version)
+    assert (mv.current_stage, mv.description, mv.tags, mv.run_id) == (
+        "Staging",
+        "first",
+        {"t": "1"},
+        logged.source_run_id,
+    )
+    # ...and mltui reads back what it wrote, as MLflow does.
+    (ours,) = store.model_versions(name)
+    assert (ours.current_stage, ours.description, ours.aliases) == (
+        "Staging",
+        "first",
+        ["champion"],
+    )
