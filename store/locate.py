@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlparse
 
 from .base import Store
 from .errors import NotAStoreError
+from .postgres.connect import is_postgres_uri
 from .rawread import read_db_header
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -81,8 +82,11 @@ def open_store(target: str | os.PathLike[str]) -> Store:
     Raises NotAStoreError with one sentence saying what was expected.
     """
     from .file_store import FileStore
+    from .postgres.store import PostgresStore
     from .sqlite_store import SqliteStore
 
+    if is_postgres_uri(os.fspath(target)):
+        return PostgresStore(os.fspath(target))
     kind, path = path_from_uri(os.fspath(target))
     if not path.exists():
         raise NotAStoreError(
@@ -122,6 +126,7 @@ def default_store_target(env: dict[str, str] | None = None, cwd: Path | None = N
     cwd = Path.cwd() if cwd is None else cwd
     uri = env.get("MLFLOW_TRACKING_URI", "").strip()
     remote = uri.split(":", 1)[0].lower() in REMOTE_SCHEMES if ":" in uri else False
+    remote = remote and not is_postgres_uri(uri)  # a database mltui opens directly
     if uri and not remote:
         return uri
     if (cwd / "mlruns").is_dir() and _has_experiment_folders(cwd / "mlruns"):

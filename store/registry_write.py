@@ -299,8 +299,11 @@ class RegistryWriter:
             self._backend: _Backend = _FileBackend(Path(root))
         elif store.kind == "sqlite":
             self._backend = _SqliteBackend(Path(store.location), busy_timeout, workspace)
-        else:  # pragma: no cover - only two backends exist
-            raise StoreError(f"cannot write to a {store.kind} store")
+        else:  # a backend mltui reads only (PostgreSQL): every write refused, in its words
+            reason = getattr(store, "write_refusal", None)
+            self._backend = _RefusingBackend(
+                store.kind, reason or f"mltui does not write to a {store.kind} store"
+            )
 
     @property
     def kind(self) -> str:
@@ -910,6 +913,17 @@ class _Backend:
     def run(self, name: str, clock, build) -> tuple[int, int | None]:
         """Snapshot, build the mutations, write them; (timestamp, created version)."""
         raise NotImplementedError
+
+
+class _RefusingBackend(_Backend):
+    """A store mltui does not write to: `refusal` says why, before anything is read."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        self.kind = kind
+        self.reason = reason
+
+    def refusal(self) -> str | None:
+        return self.reason
 
 
 def _writable(path: Path) -> bool:

@@ -13,6 +13,8 @@ from mltui.tui.text import clean
 
 def store_label(location: Path) -> str:
     """The store's path as a person would type it: relative to here or to ~ when shorter."""
+    if "://" in str(location):  # a database URI (its password already taken out)
+        return str(location)
     path = Path(location)
     for base, prefix in ((Path.cwd(), ""), (Path.home(), "~/")):
         try:
@@ -27,7 +29,7 @@ def store_crumb(location: Path, demo: bool = False) -> str:
     name (`mlruns`, `mlflow.db`), or "demo store" for `mltui --demo`, as the top screen says."""
     if demo:
         return "demo store"
-    return location.name or str(location)
+    return getattr(location, "name", "") or str(location)
 
 
 class Breadcrumbs(Widget):

@@ -1,0 +1,121 @@
+"""PostgreSQL URIs as `mlflow ui --backend-store-uri` takes them, and connecting to one.
+
+psycopg (3) is imported here, only when a PostgreSQL store is opened. The password comes from
+the URI, or from PGPASSWORD or ~/.pgpass as libpq finds it; it never appears in a message or
+in `display_uri`'s result.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from ..errors import NotAStoreError, StoreError
+
+#: SQLAlchemy spells the driver after a "+"; libpq knows only postgresql:// and postgres://.
+SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
+#: Seconds libpq waits for a server that does not answer (a firewall dropping packets).
+CONNECT_TIMEOUT = 10
+
+
+class DatabaseUnreachable(StoreError):
+    """No PostgreSQL server answered at that address (refused, unknown host, timed out)."""
+
+
+class AuthenticationFailed(StoreError):
+    """The server refused the user name or password."""
+
+
+def is_postgres_uri(target: str) -> bool:
+    return target.split("://", 1)[0].lower() in SCHEMES if "://" in target else False
+
+
+def libpq_uri(uri: str) -> str:
+    """`uri` with the scheme libpq accepts (SQLAlchemy's `+driver` dropped)."""
+    scheme, rest = uri.split("://", 1)
+    if scheme.lower() not in SCHEMES:
+        raise NotAStoreError(f"{display_uri(uri)} is not a PostgreSQL URI")
+    return "postgresql://" + rest
+
+
+def display_uri(uri: str) -> str:
+    """`uri` with any password taken out (of the user part and of the query)."""
+    try:
+        parts = urlsplit(uri)
+        netloc = parts.netloc
+        if "@" in netloc:
+            user, host = netloc.rsplit("@", 1)
+            netloc = f"{user.split(':', 1)[0]}@{host}"
+        query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "password"])
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:  # a malformed URI (a bad port): show its scheme and no more
+        return uri.split("://", 1)[0] + "://..."
+
+
+def database_name(uri: str) -> str:
+    return urlsplit(uri).path.lstrip("/") or "(the user's default database)"
+
+
+def _timeout(uri: str) -> str:
+    """The seconds libpq waited to connect: the URI's connect_timeout, else ours."""
+    return dict(parse_qsl(urlsplit(uri).query)).get("connect_timeout", str(CONNECT_TIMEOUT))
+
+
+def connect(uri: str):
+    """A psycopg connection for reading only, each transaction one consistent snapshot."""
+    import psycopg
+    from psycopg.types.string import TextLoader
+
+    # A connect_timeout in the URI is the user's; otherwise ours, so that nothing hangs.
+    given = "connect_timeout=" in uri.split("?", 1)[-1] if "?" in uri else False
+    try:
+        conn = psycopg.connect(
+            libpq_uri(uri), **({} if given else {"connect_timeout": CONNECT_TIMEOUT})
+        )
+    except psycopg.Error as exc:
+        raise connect_error(uri, exc) from None
+    except ValueError as exc:  # psycopg's URI parsing (a port that is not a number)
+        raise NotAStoreError(f"{display_uri(uri)} is not a valid PostgreSQL URI") from exc
+    conn.read_only = True
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    # MLflow's json columns as the text SQLite holds, not parsed objects.
+    for name in ("json", "jsonb"):
+        conn.adapters.register_loader(name, TextLoader)
+    return conn
+
+
+#: libpq's words for each failure (its messages are not localised in the C locale; a server's
+#: FATAL message may be, so unmatched ones are passed on as they are).
+_REASONS = (
+    (re.compile(r"password authentication failed|no password supplied|authentication failed"),
+     AuthenticationFailed, "the server refused the user name or password (give it in the URI, "
+     "PGPASSWORD or ~/.pgpass)"),
+    (re.compile(r"database \".*\" does not exist"), NotAStoreError,
+     "no database {database} on that server"),
+    (re.compile(r"Connection refused"), DatabaseUnreachable,
+     "nothing listens at that address (is the server running?)"),
+    (re.compile(r"could not translate host name|Name or service not known"), DatabaseUnreachable,
+     "the host name is unknown"),
+    (re.compile(r"timeout expired|timed out"), DatabaseUnreachable,
+     "the server did not answer within {timeout} s"),
+)  # fmt: skip
+
+
+def connect_error(uri: str, exc: Exception) -> StoreError:
+    """One sentence for a failed connection; the password is never in it."""
+    text = str(exc)
+    for pattern, kind, reason in _REASONS:
+        if pattern.search(text):
+            said = reason.format(database=database_name(uri), timeout=_timeout(uri))
+            return kind(f"cannot open {display_uri(uri)}: {said}")
+    first = text.replace("connection failed: ", "").strip().splitlines()[0] if text else ""
+    return DatabaseUnreachable(f"cannot open {display_uri(uri)}: {_scrubbed(first, uri)}")
+
+
+def _scrubbed(text: str, uri: str) -> str:
+    """`text` with the URI's password, if it has one, replaced."""
+    try:
+        password = urlsplit(uri).password
+    except ValueError:
+        password = None
+    return text.replace(password, "***") if password else text

@@ -1,0 +1,218 @@
+"""PostgresStore reads a PostgreSQL database exactly as MlflowClient reads it.
+
+A real PostgreSQL server runs for the session (tests/postgres_server.py) and MLflow itself fills
+a database with the fixture content (tests/fixtures/make_fixtures.py --backend postgres), writing
+its own reading beside it (expected.json): experiments, search_runs/get_run, get_metric_history,
+search_logged_models, search_registered_models/get_model_version.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from mltui.store import StoreError, open_store
+from mltui.store.errors import NotAStoreError, ReadOnlyError
+from mltui.store.postgres.connect import AuthenticationFailed, DatabaseUnreachable
+from mltui.store.postgres.store import PostgresStore
+from mltui.store.registry_write import RegistryWriter
+from mltui.tui.cli import main
+from tests.postgres_server import PASSWORD
+from tests.readings import assert_same_reading
+
+
+@pytest.fixture(scope="module")
+def pg(postgres_mlflow_store):
+    uri, folder = postgres_mlflow_store
+    return uri, json.loads((folder / "expected.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def store(pg):
+    s = PostgresStore(pg[0])
+    yield s
+    s.close()
+
+
+def export(capsys, *args: str) -> tuple[int, list[dict], str]:
+    code = main(["export", *args])
+    out, err = capsys.readouterr()
+    return code, [json.loads(line) for line in out.splitlines()], err
+
+
+def test_reading_equals_mlflows(store, pg):
+    assert_same_reading(store, pg[1])
+    assert store.warnings.messages == []
+    assert store.known_revision and store.kind == "postgres"
+
+
+def test_export_equals_mlflows_search_runs_and_histories(pg, capsys):
+    uri, expected = pg
+    code, records, err = export(capsys, uri, "--all", "--history")
+    assert code == 0, err
+    want = {r["run_id"]: r for r in expected["runs"]}
+    assert sorted(r["run_id"] for r in records) == sorted(want)
+    fields = ("experiment_id", "run_name", "status", "lifecycle_stage", "start_time",
+              "end_time", "params", "metrics", "tags")  # fmt: skip
+    for record in records:
+        run = want[record["run_id"]]
+        assert {f: record[f] for f in fields} == {f: run[f] for f in fields}
+        history = {k: sorted(points) for k, points in record["history"].items()}
+        assert history == expected["metric_history"][record["run_id"]], record["run_id"]
+
+
+def test_export_of_logged_models_equals_mlflows_search(pg, capsys):
+    uri, expected = pg
+    code, records, err = export(capsys, uri, "--logged-models")
+    assert code == 0, err
+    got = sorted(records, key=lambda r: r["model_id"])
+    assert len(got) == len(expected["logged_models"]) == 4
+    for record, want in zip(got, expected["logged_models"], strict=True):
+        shared = sorted(set(record) & set(want))
+        assert len(shared) >= 7, shared  # the export adds metrics, leaves out locations
+        assert {k: record[k] for k in shared} == {k: want[k] for k in shared}
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql+psycopg", "postgresql+psycopg2"])
+def test_every_uri_spelling_opens_the_store(postgres_server, pg, scheme):
+    uri = postgres_server.uri("mlflow", scheme=scheme)
+    store = open_store(uri)
+    try:
+        assert isinstance(store, PostgresStore)
+        assert len(store.experiments(include_deleted=True)) == len(pg[1]["experiments"])
+        assert PASSWORD not in str(store.location)
+        assert str(store.location) == f"{scheme}://postgres@127.0.0.1:{postgres_server.port}/mlflow"
+    finally:
+        store.close()
+
+
+def test_password_from_pgpassword_or_pgpass(postgres_server, pg, monkeypatch, tmp_path):
+    uri = postgres_server.uri("mlflow", password=None)
+    monkeypatch.setenv("PGPASSWORD", PASSWORD)
+    PostgresStore(uri).close()
+    monkeypatch.delenv("PGPASSWORD")
+    pgpass = tmp_path / "pgpass"
+    pgpass.write_text(f"127.0.0.1:{postgres_server.port}:*:postgres:{PASSWORD}\n")
+    pgpass.chmod(0o600)
+    monkeypatch.setenv("PGPASSFILE", str(pgpass))
+    PostgresStore(uri).close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_connection_errors_are_one_sentence_without_the_password(postgres_server, pg, capsys):
+    cases = [
+        (postgres_server.uri("mlflow", password="wrong-pw"), AuthenticationFailed,
+         "refused the user name or password"),
+        (postgres_server.uri("mlflow", password=None), AuthenticationFailed,
+         "refused the user name or password"),
+        (postgres_server.uri("no_such_db"), NotAStoreError, "no database no_such_db"),
+        (f"postgresql://postgres:{PASSWORD}@127.0.0.1:{_closed_port()}/mlflow",
+         DatabaseUnreachable, "nothing listens at that address"),
+    ]  # fmt: skip
+    for uri, kind, words in cases:
+        with pytest.raises(kind) as caught:
+            open_store(uri)
+        message = str(caught.value)
+        assert words in message and "\n" not in message
+        assert PASSWORD not in message and "wrong-pw" not in message
+        code, records, err = export(capsys, uri)
+        assert code == 2 and records == []
+        assert err.count("\n") == 1 and words in err and "pw" not in err
+        assert message.startswith(f"cannot open {uri.split(':')[0]}://postgres@127.0.0.1:")
+
+
+def test_a_server_that_never_answers_times_out():
+    """A listening socket that never speaks: the URI's connect_timeout ends the wait."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        uri = f"postgresql://postgres:{PASSWORD}@127.0.0.1:{port}/mlflow?connect_timeout=2"
+        with pytest.raises(DatabaseUnreachable) as caught:
+            PostgresStore(uri)
+    assert str(caught.value) == (
+        f"cannot open postgresql://postgres@127.0.0.1:{port}/mlflow?connect_timeout=2: "
+        "the server did not answer within 2 s"
+    )
+
+
+def test_not_an_mlflow_database(postgres_server):
+    uri = postgres_server.create_database("empty_db")
+    with pytest.raises(NotAStoreError, match="is an empty PostgreSQL database, not MLflow's"):
+        open_store(uri)
+    postgres_server.execute("empty_db", "CREATE TABLE experiments (id integer)")
+    with pytest.raises(NotAStoreError) as caught:
+        open_store(uri)
+    assert str(caught.value) == (
+        f"{postgres_server.uri('empty_db', password=None)} is not an MLflow database "
+        "(no experiments.experiment_id, experiments.name, runs.run_uuid)"
+    )
+
+
+def test_a_newer_schema_is_read_with_a_warning(postgres_server, pg):
+    postgres_server.execute("postgres", 'CREATE DATABASE "newer" TEMPLATE "mlflow"')
+    postgres_server.execute("newer", "UPDATE alembic_version SET version_num = 'ffff00000000'")
+    store = PostgresStore(postgres_server.uri("newer"))
+    try:
+        assert not store.known_revision
+        assert store.warnings.messages == [
+            f"{store.location} has schema revision ffff00000000, unknown to mltui (a newer "
+            "MLflow?); reading the tables and columns it recognises"
+        ]
+        assert len(store.runs(include_deleted=True)) == len(pg[1]["runs"])
+    finally:
+        store.close()
+
+
+def test_reads_are_in_read_only_transactions(store):
+    with pytest.raises(StoreError, match="read-only transaction"):
+        store._read(lambda conn: conn.execute("CREATE TABLE mltui_was_here (a integer)"))
+    assert store.experiments()  # the connection is usable after the refusal
+
+
+def test_registry_writes_are_refused_in_one_sentence(store):
+    writer = RegistryWriter(store)
+    assert writer.refusal() == store.write_refusal
+    with pytest.raises(ReadOnlyError, match="does not write to a PostgreSQL store yet"):
+        writer.plan_set_model_tag("churn-model", "k", "v")
+
+
+def test_a_dropped_connection_is_made_again(store, postgres_server):
+    before = len(store.experiments())
+    postgres_server.execute(
+        "postgres",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = 'mlflow' AND pid <> pg_backend_pid()",
+    )
+    with pytest.raises(StoreError):  # the read that meets the closed connection
+        store.experiments()
+    assert len(store.experiments()) == before
+
+
+def test_reads_from_many_threads_at_once(store, pg):
+    with ThreadPoolExecutor(4) as pool:
+        counts = list(pool.map(lambda _: len(store.runs(include_deleted=True)), range(4)))
+    assert counts == [len(pg[1]["runs"])] * 4
+
+
+def test_artifact_roots_this_machine_cannot_reach_are_named(store, pg):
+    run = next(r for r in store.runs() if r.run_name == "hello-default")
+    root = store.artifact_root(run)
+    assert root.path is None and root.recorded == run.artifact_uri
+    assert root.note and Path(run.artifact_uri).as_posix() in root.note
+
+
+def test_mlflow_tracking_uri_naming_postgresql_is_opened(tmp_path):
+    from mltui.store.locate import default_store_target
+
+    uri = "postgresql://me@db.example/mlflow"
+    assert default_store_target({"MLFLOW_TRACKING_URI": uri}, tmp_path) == uri
