@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mltui.store import StoreError, open_store
-from mltui.store.errors import NotAStoreError, ReadOnlyError
+from mltui.store.errors import NotAStoreError, ReadOnlyError, as_sentence
 from mltui.store.postgres.connect import AuthenticationFailed, DatabaseUnreachable
 from mltui.store.postgres.store import PostgresStore
 from mltui.store.registry_write import RegistryWriter
@@ -182,7 +182,8 @@ def test_reads_are_in_read_only_transactions(store):
 def test_registry_writes_are_refused_in_one_sentence(store):
     writer = RegistryWriter(store)
     assert writer.refusal() == store.write_refusal
-    with pytest.raises(ReadOnlyError, match="does not write to a PostgreSQL store yet"):
+    refused = "^Registry changes are not written to a PostgreSQL store by mltui yet; "
+    with pytest.raises(ReadOnlyError, match=refused):
         writer.plan_set_model_tag("churn-model", "k", "v")
 
 
@@ -216,3 +217,53 @@ def test_mlflow_tracking_uri_naming_postgresql_is_opened(tmp_path):
 
     uri = "postgresql://me@db.example/mlflow"
     assert default_store_target({"MLFLOW_TRACKING_URI": uri}, tmp_path) == uri
+
+
+@pytest.mark.anyio
+async def test_the_app_browses_a_postgresql_store(pg, monkeypatch, tmp_path):
+    """Experiments, a sweep's runs, a run, the registry; a registry write is refused in one
+    notice, and the password is nowhere on screen."""
+    from textual.widgets import DataTable
+
+    from tests.tui.helpers import make_app, record_notices, settle
+
+    monkeypatch.setenv("MLTUI_CACHE_DIR", str(tmp_path / "cache"))
+    uri, expected = pg
+    app = make_app(uri)
+    notices = record_notices(app)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        assert app.sub_title == str(app.store.location) and PASSWORD not in app.sub_title
+        table = app.screen.query_one("#experiments-table", DataTable)
+        active = [e for e in expected["experiments"] if e["lifecycle_stage"] == "active"]
+        assert table.row_count == len(active)
+        sweep = next(e["experiment_id"] for e in active if e["name"] == "elasticnet-sweep")
+        table.move_cursor(row=table.get_row_index(sweep))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "RunsScreen"
+        assert app.screen.query(DataTable).first().row_count == 6
+        await pilot.press("enter")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "RunScreen"
+        for _ in range(2):
+            await pilot.press("escape")
+            await settle(pilot)
+        await pilot.press("M", "enter")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ModelVersionsScreen"
+        await pilot.press("t")  # a stage transition: refused before any dialog
+        await settle(pilot)
+    assert notices == [as_sentence(PostgresStore.write_refusal)]
+
+
+def test_psycopg_is_imported_only_when_a_postgresql_store_opens():
+    from tests.test_import_hygiene import modules_after
+
+    loaded = modules_after(
+        "import mltui.tui.cli, mltui.store.postgres.store\n"
+        "from mltui.store.locate import default_store_target, open_store\n"
+        "default_store_target({'MLFLOW_TRACKING_URI': 'postgresql://me@db/mlflow'})\n"
+        "open_store('tests/fixtures/stores/mlflow-3.18.0-sqlite/mlflow.db').close()"
+    )
+    assert "mltui.store.postgres.store" in loaded and "psycopg" not in loaded

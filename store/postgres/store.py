@@ -31,8 +31,8 @@ class PostgresStore(SqliteStore):
     database_kind = "PostgreSQL"
     #: Why registry writes are refused (store/registry_write.py says it before any dialog).
     write_refusal = (
-        "mltui does not write to a PostgreSQL store yet; nothing was written (make registry "
-        "changes through MLflow: a tracking server or MlflowClient)"
+        "registry changes are not written to a PostgreSQL store by mltui yet; nothing was "
+        "written (make them through MLflow: a tracking server or MlflowClient)"
     )
     #: The series cache keys histories by a database file's state; a server has no such file.
     use_cache = False
