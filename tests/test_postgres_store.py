@@ -267,3 +267,46 @@ def test_psycopg_is_imported_only_when_a_postgresql_store_opens():
         "open_store('tests/fixtures/stores/mlflow-3.18.0-sqlite/mlflow.db').close()"
     )
     assert "mltui.store.postgres.store" in loaded and "psycopg" not in loaded
+
+
+# -- search: MlflowClient.search_runs on the same PostgreSQL database ------------------------
+@pytest.fixture(scope="module")
+def search_store(postgres_server):
+    """tests/test_search_parity.py's runs, written by MLflow into a database of their own."""
+    from tests.test_search_parity import open_live_store
+
+    uri = postgres_server.create_database("search")
+    driver_uri = uri.replace("postgresql://", "postgresql+psycopg://", 1)
+    live = open_live_store(driver_uri, lambda: PostgresStore(uri))
+    yield live
+    live.ours.close()
+
+
+def _search_filters() -> list[str]:
+    """test_search_parity's filters, but those where MLflow's SQL stores answer differently
+    from its file store (whose answer mltui gives; LIKE's `%` matching a newline, ILIKE on
+    non-ASCII letters in the C locale): PostgreSQL answers them as SQLite does."""
+    from tests.test_search_parity import SQL_DIFFERENT, STORE_FILTERS
+
+    return [f for f in STORE_FILTERS if f not in SQL_DIFFERENT]
+
+
+def _search_orders() -> list[list[str]]:
+    from tests.test_search_parity import STORE_ORDERS
+
+    return STORE_ORDERS
+
+
+@pytest.mark.parametrize("f", _search_filters())
+def test_search_filters_equal_mlflows(search_store, f):
+    from tests.test_search_parity import mlflow_ids, our_ids
+
+    f = f.format(**search_store.ids)
+    assert our_ids(search_store.runs, f, []) == mlflow_ids(search_store, f, [])
+
+
+@pytest.mark.parametrize("order_by", _search_orders(), ids=str)
+def test_search_orders_equal_mlflows(search_store, order_by):
+    from tests.test_search_parity import mlflow_ids, our_ids
+
+    assert our_ids(search_store.runs, "", order_by) == mlflow_ids(search_store, "", order_by)
