@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -194,8 +195,11 @@ def test_a_dropped_connection_is_made_again(store, postgres_server):
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
         "WHERE datname = 'mlflow' AND pid <> pg_backend_pid()",
     )
-    with pytest.raises(StoreError):  # the read that meets the closed connection
+    with pytest.raises(DatabaseUnreachable) as caught:  # the read meeting the closed connection
         store.experiments()
+    message = str(caught.value)
+    assert message.startswith(f"lost the connection to {store.location} (")
+    assert message.endswith("); the next read connects again") and "\n" not in message
     assert len(store.experiments()) == before
 
 
@@ -310,3 +314,26 @@ def test_search_orders_equal_mlflows(search_store, order_by):
     from tests.test_search_parity import mlflow_ids, our_ids
 
     assert our_ids(search_store.runs, "", order_by) == mlflow_ids(search_store, "", order_by)
+
+
+def test_a_read_waits_for_a_schema_change_no_longer_than_lock_timeout(pg, monkeypatch):
+    """MVCC readers wait only for a lock such as a migration's: lock_timeout ends the wait."""
+    import psycopg
+
+    from mltui.store.postgres import connect
+
+    monkeypatch.setattr(connect, "LOCK_TIMEOUT", "1s")
+    store = PostgresStore(pg[0])
+    with psycopg.connect(pg[0]) as migration:
+        migration.execute("LOCK TABLE experiments IN ACCESS EXCLUSIVE MODE")
+        # Without the timeout the read would wait for ever: the lock ends in 30 s regardless.
+        release = threading.Timer(30, migration.close)
+        release.start()
+        with pytest.raises(StoreError) as caught:
+            store.experiments()
+        release.cancel()
+    assert str(caught.value) == (
+        f"cannot read {store.location}: canceling statement due to lock timeout"
+    )
+    assert store.experiments()  # the lock released, the same store reads again
+    store.close()

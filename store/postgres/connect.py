@@ -16,6 +16,18 @@ from ..errors import NotAStoreError, StoreError
 SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
 #: Seconds libpq waits for a server that does not answer (a firewall dropping packets).
 CONNECT_TIMEOUT = 10
+#: libpq settings that keep a read from hanging, each used unless the URI gives its own: the
+#: connect timeout, and TCP keepalives that notice a server gone from the network in ~25 s
+#: (the system's default is two hours).
+DEFAULTS = {
+    "connect_timeout": str(CONNECT_TIMEOUT),
+    "keepalives": "1",
+    "keepalives_idle": "10",
+    "keepalives_interval": "5",
+    "keepalives_count": "3",
+}
+#: How long a read waits for a lock held by a schema change (a migration) before it fails.
+LOCK_TIMEOUT = "10s"
 
 
 class DatabaseUnreachable(StoreError):
@@ -56,9 +68,9 @@ def database_name(uri: str) -> str:
     return urlsplit(uri).path.lstrip("/") or "(the user's default database)"
 
 
-def _timeout(uri: str) -> str:
-    """The seconds libpq waited to connect: the URI's connect_timeout, else ours."""
-    return dict(parse_qsl(urlsplit(uri).query)).get("connect_timeout", str(CONNECT_TIMEOUT))
+def _settings(uri: str) -> dict[str, str]:
+    """DEFAULTS with the URI's own query parameters over them."""
+    return {**DEFAULTS, **dict(parse_qsl(urlsplit(uri).query))}
 
 
 def connect(uri: str):
@@ -66,16 +78,14 @@ def connect(uri: str):
     import psycopg
     from psycopg.types.string import TextLoader
 
-    # A connect_timeout in the URI is the user's; otherwise ours, so that nothing hangs.
-    given = "connect_timeout=" in uri.split("?", 1)[-1] if "?" in uri else False
     try:
-        conn = psycopg.connect(
-            libpq_uri(uri), **({} if given else {"connect_timeout": CONNECT_TIMEOUT})
-        )
+        conn = psycopg.connect(libpq_uri(uri), **_settings(uri))
     except psycopg.Error as exc:
         raise connect_error(uri, exc) from None
     except ValueError as exc:  # psycopg's URI parsing (a port that is not a number)
         raise NotAStoreError(f"{display_uri(uri)} is not a valid PostgreSQL URI") from exc
+    conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+    conn.commit()
     conn.read_only = True
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     # MLflow's json columns as the text SQLite holds, not parsed objects.
@@ -106,7 +116,8 @@ def connect_error(uri: str, exc: Exception) -> StoreError:
     text = str(exc)
     for pattern, kind, reason in _REASONS:
         if pattern.search(text):
-            said = reason.format(database=database_name(uri), timeout=_timeout(uri))
+            timeout = _settings(uri)["connect_timeout"]
+            said = reason.format(database=database_name(uri), timeout=timeout)
             return kind(f"cannot open {display_uri(uri)}: {said}")
     first = text.replace("connection failed: ", "").strip().splitlines()[0] if text else ""
     return DatabaseUnreachable(f"cannot open {display_uri(uri)}: {_scrubbed(first, uri)}")

@@ -20,7 +20,7 @@ from ..base import ArtifactRoot, Store
 from ..entities import Run
 from ..errors import StoreError
 from ..sqlite_store import SqliteStore
-from .connect import connect, connect_error, display_uri
+from .connect import DatabaseUnreachable, connect, display_uri
 from .dialect import Dialect
 
 
@@ -71,11 +71,12 @@ class PostgresStore(SqliteStore):
         return self._conn
 
     def _error(self, exc: Exception) -> StoreError:
-        import psycopg
-
-        if isinstance(exc, psycopg.OperationalError):
-            return connect_error(self._uri, exc)
+        """One sentence for an error met while reading (connecting says its own)."""
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if self._conn is not None and (self._conn.closed or self._conn.broken):
+            return DatabaseUnreachable(
+                f"lost the connection to {self.location} ({first}); the next read connects again"
+            )
         return StoreError(f"cannot read {self.location}: {first}")
 
     @contextmanager
