@@ -337,3 +337,48 @@ def test_a_read_waits_for_a_schema_change_no_longer_than_lock_timeout(pg, monkey
     )
     assert store.experiments()  # the lock released, the same store reads again
     store.close()
+
+
+def test_following_polls_points_runs_experiments_and_registry(postgres_server, pg):
+    """MLflow writes to a copy of the database while a follower polls it; each change is
+    reported: a point logged to a running run, a new run, a deleted run, an experiment tag,
+    a registry tag."""
+    import time
+
+    from mlflow import MlflowClient
+
+    from mltui.store.watch import StoreFollower
+
+    postgres_server.execute("postgres", 'CREATE DATABASE "live" TEMPLATE "mlflow"')
+    uri = postgres_server.uri("live")
+    client = MlflowClient(tracking_uri=uri.replace("postgresql://", "postgresql+psycopg://"))
+    store = PostgresStore(uri)
+    follower = StoreFollower(store, poll_seconds=0.2)
+    seen: list = []
+    follower.start(seen.append)
+    try:
+        assert follower.wait_ready(60) and follower.mode == "polling"
+
+        def reported(check) -> bool:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if any(check(changes) for changes in list(seen)):
+                    return True
+                time.sleep(0.1)
+            return False
+
+        running = next(r for r in store.runs() if r.run_name == "still-running")
+        client.log_metric(running.run_id, "live_metric", 0.5, step=7)
+        assert reported(lambda c: running.run_id in c.runs)
+        new = client.create_run(running.experiment_id, run_name="appeared").info.run_id
+        assert reported(lambda c: new in c.runs)
+        client.delete_run(new)
+        assert reported(lambda c: new in c.deleted_runs)
+        client.set_experiment_tag(running.experiment_id, "followed", "yes")
+        assert reported(lambda c: running.experiment_id in c.experiments)
+        client.set_registered_model_tag("churn-model", "followed", "yes")
+        assert reported(lambda c: c.registry)
+        assert not any(c.notices for c in seen)
+    finally:
+        follower.stop()
+        store.close()
