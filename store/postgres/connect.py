@@ -108,19 +108,22 @@ _REASONS = (
      "the host name is unknown"),
     (re.compile(r"timeout expired|timed out"), DatabaseUnreachable,
      "the server did not answer within {timeout} s"),
+    (re.compile(r"invalid (port number|URI|connection option|integer value|sslmode)"),
+     NotAStoreError, "the URI is not valid ({detail})"),
 )  # fmt: skip
 
 
 def connect_error(uri: str, exc: Exception) -> StoreError:
     """One sentence for a failed connection; the password is never in it."""
     text = str(exc)
+    lines = re.sub(r"^connection (failed|is bad): ", "", text.strip()).splitlines()
+    detail = _scrubbed(lines[0] if lines else type(exc).__name__, uri)
     for pattern, kind, reason in _REASONS:
         if pattern.search(text):
             timeout = _settings(uri)["connect_timeout"]
-            said = reason.format(database=database_name(uri), timeout=timeout)
+            said = reason.format(database=database_name(uri), timeout=timeout, detail=detail)
             return kind(f"cannot open {display_uri(uri)}: {said}")
-    first = text.replace("connection failed: ", "").strip().splitlines()[0] if text else ""
-    return DatabaseUnreachable(f"cannot open {display_uri(uri)}: {_scrubbed(first, uri)}")
+    return DatabaseUnreachable(f"cannot open {display_uri(uri)}: {detail}")
 
 
 def _scrubbed(text: str, uri: str) -> str:
