@@ -26,6 +26,10 @@ from mltui.tui.cli import main
 from tests.postgres_server import PASSWORD
 from tests.readings import assert_same_reading
 
+# One pytest-xdist worker takes them all (pyproject's --dist loadgroup): one server and one
+# database filled by MLflow (about 20 s) for the session instead of one per worker.
+pytestmark = pytest.mark.xdist_group("postgres")
+
 
 @pytest.fixture(scope="module")
 def pg(postgres_mlflow_store):
