@@ -1657,7 +1657,8 @@ class _PolledDatabaseFollower(_Backend):
     transaction of every run's state (new, changed and deleted runs), the live runs' point
     counts and tags (a point logged shows as its run changed, which screens read again whole),
     and the experiments with their tags; the registry is compared whole (`registry_sig`).
-    Changes made between the store's first read and the first look are not reported.
+    What changed between the store's first read and the first look is told from the times
+    the rows carry (`baseline`).
     """
 
     recursive = False
@@ -1687,8 +1688,23 @@ class _PolledDatabaseFollower(_Backend):
         return self.store._read(read)
 
     def baseline(self, since_ns: int | None = None) -> StoreChanges:
+        """Given `since_ns`, what may have changed since then, by the times rows carry (the
+        writers' clocks): runs ended, deleted or still running (their points), experiments
+        updated. Registry changes from then are not told apart."""
         self.runs, self.live, self.exps = self.store._read(self._state)
-        return StoreChanges()
+        out = StoreChanges()
+        if since_ns is None:
+            return out
+        since_ms = since_ns // 1_000_000
+        for rid, (_, _, status, end, stage, deleted) in self.runs.items():
+            if stage == DELETED and (deleted or 0) >= since_ms:
+                out.run_deleted(rid)
+            elif stage != DELETED and (status in LIVE_STATUSES or (end or 0) >= since_ms):
+                out.run_changed(rid)
+        for eid, state in self.exps.items():
+            if state[2] != DELETED and (state[3] or 0) >= since_ms:
+                out.experiment_changed(eid)
+        return out
 
     def on_paths(self, paths: set[str], out: StoreChanges) -> None:
         self.scan(out, verify=False, sweep=True)

@@ -362,31 +362,39 @@ def test_following_polls_points_runs_experiments_and_registry(postgres_server, p
     uri = postgres_server.uri("live")
     client = MlflowClient(tracking_uri=uri.replace("postgresql://", "postgresql+psycopg://"))
     store = PostgresStore(uri)
-    follower = StoreFollower(store, poll_seconds=0.2)
+    running = next(r for r in store.runs() if r.run_name == "still-running")
+    # Between the first read and following's start: in the first change set.
+    client.set_terminated(running.run_id, "FINISHED")
+    follower = StoreFollower(store, poll_seconds=0.2, since_ns=store.opened_ns)
     seen: list = []
+
+    def reported(check, write=None, start: int | None = None) -> bool:
+        """Whether a change set after `write` (done here) passes `check`, within 60 s."""
+        start = len(seen) if start is None else start
+        if write is not None:
+            write()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if any(check(changes) for changes in seen[start:]):
+                return True
+            time.sleep(0.1)
+        return False
+
     follower.start(seen.append)
     try:
         assert follower.wait_ready(60) and follower.mode == "polling"
-
-        def reported(check) -> bool:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                if any(check(changes) for changes in list(seen)):
-                    return True
-                time.sleep(0.1)
-            return False
-
-        running = next(r for r in store.runs() if r.run_name == "still-running")
-        client.log_metric(running.run_id, "live_metric", 0.5, step=7)
-        assert reported(lambda c: running.run_id in c.runs)
+        assert reported(lambda c: running.run_id in c.runs, start=0)  # the first change set
+        assert reported(lambda c: running.run_id in c.runs,
+                        lambda: client.update_run(running.run_id, "RUNNING"))  # fmt: skip
+        log = lambda: client.log_metric(running.run_id, "live_metric", 0.5, step=7)  # noqa: E731
+        assert reported(lambda c: running.run_id in c.runs, log)
         new = client.create_run(running.experiment_id, run_name="appeared").info.run_id
         assert reported(lambda c: new in c.runs)
-        client.delete_run(new)
-        assert reported(lambda c: new in c.deleted_runs)
-        client.set_experiment_tag(running.experiment_id, "followed", "yes")
-        assert reported(lambda c: running.experiment_id in c.experiments)
-        client.set_registered_model_tag("churn-model", "followed", "yes")
-        assert reported(lambda c: c.registry)
+        assert reported(lambda c: new in c.deleted_runs, lambda: client.delete_run(new))
+        tag = lambda: client.set_experiment_tag(running.experiment_id, "followed", "yes")  # noqa: E731
+        assert reported(lambda c: running.experiment_id in c.experiments, tag)
+        tag = lambda: client.set_registered_model_tag("churn-model", "followed", "yes")  # noqa: E731
+        assert reported(lambda c: c.registry, tag)
         assert not any(c.notices for c in seen)
     finally:
         follower.stop()
