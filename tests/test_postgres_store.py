@@ -399,3 +399,40 @@ def test_following_polls_points_runs_experiments_and_registry(postgres_server, p
     finally:
         follower.stop()
         store.close()
+
+
+def test_artifacts_on_a_shared_disk_are_browsed_and_remote_ones_named(
+    postgres_server, pg, tmp_path
+):
+    """A run's folder inside its experiment's artifact location, seen from this machine, is
+    browsed; an S3 or tracking-server location is named, not fetched."""
+    from dataclasses import replace
+
+    from mltui.store.artifacts import list_artifacts
+
+    postgres_server.execute("postgres", 'CREATE DATABASE "shared_disk" TEMPLATE "mlflow"')
+    run_folder = tmp_path / "exp" / "run1" / "artifacts"
+    run_folder.mkdir(parents=True)
+    (run_folder / "model.txt").write_text("weights")
+    postgres_server.execute(
+        "shared_disk",
+        f"UPDATE experiments SET artifact_location = '{(tmp_path / 'exp').as_uri()}' "
+        "WHERE name = 'Default'",
+        f"UPDATE runs SET artifact_uri = '{run_folder}' WHERE name = 'hello-default'",
+    )
+    store = PostgresStore(postgres_server.uri("shared_disk"))
+    try:
+        run = next(r for r in store.runs() if r.run_name == "hello-default")
+        root = store.artifact_root(run)
+        assert root.path == run_folder and root.note is None
+        assert [e.path for e in list_artifacts(root)] == ["model.txt"]
+        s3 = store.artifact_root(replace(run, artifact_uri="s3://bucket/1/run1/artifacts"))
+        assert s3.path is None and "stored remotely (s3:)" in s3.note
+        served = store.artifact_root(replace(run, artifact_uri="mlflow-artifacts:/1/r/artifacts"))
+        assert served.path is None
+        assert served.note == (
+            "artifacts are served by a tracking server (mlflow-artifacts:/1/r/artifacts); "
+            "open the server's URL to browse them"
+        )
+    finally:
+        store.close()
