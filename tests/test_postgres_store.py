@@ -56,6 +56,17 @@ def test_reading_equals_mlflows(store, pg):
     assert store.known_revision and store.kind == "postgres"
 
 
+def test_experiment_activity_counted_by_the_server_equals_counting_the_runs(store):
+    """The SQL aggregate (SQLite's typeof guard rewritten for PostgreSQL) against the base
+    class's count over the runs themselves."""
+    from mltui.store.base import Store
+
+    for deleted in (False, True):
+        ours = store.experiment_activity(include_deleted=deleted)
+        assert ours == Store.experiment_activity(store, include_deleted=deleted)
+        assert ours
+
+
 def test_export_equals_mlflows_search_runs_and_histories(pg, capsys):
     uri, expected = pg
     code, records, err = export(capsys, uri, "--all", "--history")
