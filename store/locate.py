@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlparse
 
 from .base import Store
 from .errors import NotAStoreError
+from .postgres.connect import is_postgres_uri
 from .rawread import read_db_header
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -91,6 +92,10 @@ def open_store(target: str | os.PathLike[str]) -> Store:
     from .file_store import FileStore
     from .sqlite_store import SqliteStore
 
+    if is_postgres_uri(os.fspath(target)):
+        from .postgres.store import PostgresStore
+
+        return PostgresStore(os.fspath(target))
     if isinstance(target, str) and _scheme(target) in SERVER_SCHEMES:
         from .server import ServerStore
 
@@ -134,7 +139,8 @@ def default_store_target(env: dict[str, str] | None = None, cwd: Path | None = N
     cwd = Path.cwd() if cwd is None else cwd
     uri = env.get("MLFLOW_TRACKING_URI", "").strip()
     scheme = _scheme(uri)
-    if uri and (scheme not in REMOTE_SCHEMES or scheme in SERVER_SCHEMES):
+    # A server or a PostgreSQL database is opened directly; other remote URIs are not.
+    if uri and (scheme not in REMOTE_SCHEMES or scheme in SERVER_SCHEMES or is_postgres_uri(uri)):
         return uri
     if (cwd / "mlruns").is_dir() and _has_experiment_folders(cwd / "mlruns"):
         return str(cwd / "mlruns")

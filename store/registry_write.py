@@ -301,8 +301,11 @@ class RegistryWriter:
             self._backend = _SqliteBackend(Path(store.location), busy_timeout, workspace)
         elif hasattr(store, "registry_backend"):  # a tracking server: its REST API
             self._backend = store.registry_backend(_Model, _Version)
-        else:  # pragma: no cover - only two backends exist
-            raise StoreError(f"cannot write to a {store.kind} store")
+        else:  # a backend mltui reads only (PostgreSQL): every write refused, in its words
+            reason = getattr(store, "write_refusal", None)
+            self._backend = _RefusingBackend(
+                store.kind, reason or f"mltui does not write to a {store.kind} store"
+            )
 
     @property
     def kind(self) -> str:
@@ -912,6 +915,17 @@ class _Backend:
     def run(self, name: str, clock, build) -> tuple[int, int | None]:
         """Snapshot, build the mutations, write them; (timestamp, created version)."""
         raise NotImplementedError
+
+
+class _RefusingBackend(_Backend):
+    """A store mltui does not write to: `refusal` says why, before anything is read."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        self.kind = kind
+        self.reason = reason
+
+    def refusal(self) -> str | None:
+        return self.reason
 
 
 def _writable(path: Path) -> bool:

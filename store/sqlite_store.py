@@ -155,6 +155,8 @@ class SqliteStore(Store):
     """An MLflow SQLite database, read as MLflow's SQLAlchemy store reads it; never written."""
 
     kind = "sqlite"
+    #: The database engine, as messages name it.
+    database_kind = "SQLite"
 
     def __init__(self, db_path: Path | str, *, busy_timeout: float = 10.0) -> None:
         super().__init__()
@@ -436,6 +438,15 @@ class SqliteStore(Store):
             return columns, revisions, self._run_index(conn, "metrics", tables), workspaces, marks
 
         columns, revisions, self._metrics_index, workspaces, marks = self._read(read)
+        self._check_schema(columns, revisions, workspaces)
+        if marks is not None:
+            self.fill_run_states(marks)
+            self.opened_state = marks
+
+    def _check_schema(self, columns: dict, revisions: list, workspaces: list) -> None:
+        """Refuse a database that is not MLflow's; note its workspaces and schema revision.
+
+        Shared with PostgresStore (store/postgres/), which names itself by `_name()`."""
         if [w for w in workspaces if w not in (None, "default")]:
             # MLflow 3.12+ multi-tenant servers keep workspaces apart; we show them all.
             self.notes.append(
@@ -449,26 +460,29 @@ class SqliteStore(Store):
         ]
         if missing:
             if not columns:
-                raise NotAStoreError(f"{self.location} is an empty SQLite database, not MLflow's")
+                raise NotAStoreError(
+                    f"{self.location} is an empty {self.database_kind} database, not MLflow's"
+                )
             raise NotAStoreError(
                 f"{self.location} is not an MLflow database (no {', '.join(missing)})"
             )
-        if marks is not None:
-            self.fill_run_states(marks)
-            self.opened_state = marks
         if revisions:
             self.schema_revision = str(revisions[0])
         self.known_revision = len(revisions) == 1 and self.schema_revision in _KNOWN
         if self.schema_revision is None:
             self.warnings.add(
-                f"{self.location.name} records no schema revision (no alembic_version); "
+                f"{self._name()} records no schema revision (no alembic_version); "
                 "reading the tables and columns mltui recognises"
             )
         elif not self.known_revision:
             self.warnings.add(
-                f"{self.location.name} has schema revision {', '.join(map(str, revisions))}, "
+                f"{self._name()} has schema revision {', '.join(map(str, revisions))}, "
                 "unknown to mltui (a newer MLflow?); reading the tables and columns it recognises"
             )
+
+    def _name(self) -> str:
+        """The database as warnings name it."""
+        return self.location.name
 
     @staticmethod
     def _run_index(conn: sqlite3.Connection, table: str, tables: list[str]) -> str | None:

@@ -112,25 +112,30 @@ def fresh_mlflow_stores(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("fresh-mlflow-stores")
     stores = {}
     for backend in ("file", "sqlite"):
-        target = root / f"mlflow-{version}-{backend}"
-        done = subprocess.run(
-            [
-                sys.executable,
-                str(FIXTURES_DIR / "make_fixtures.py"),
-                str(target),
-                "--backend",
-                backend,
-                "--build-root",
-                str(root / "build"),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        if done.returncode != 0:
-            pytest.fail(f"make_fixtures.py --backend {backend} failed:\n{done.stderr[-4000:]}")
-        stores[backend] = target
+        stores[backend] = make_fixture_store(root / f"mlflow-{version}-{backend}", backend)
     return stores
+
+
+def make_fixture_store(target: Path, backend: str, *options: str) -> Path:
+    """`target` made by make_fixtures.py with the installed MLflow (built beside it)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(FIXTURES_DIR / "make_fixtures.py"),
+            str(target),
+            "--backend",
+            backend,
+            "--build-root",
+            str(target.parent / "build"),
+            *options,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"make_fixtures.py --backend {backend} failed:\n{done.stderr[-4000:]}")
+    return target
 
 
 WORKSPACES_SCRIPT = textwrap.dedent(
@@ -196,3 +201,35 @@ def two_workspaces(tmp_path: Path) -> Path:
     folder = copy_fixture(fixture, tmp_path)
     mlflow_workspaces(folder, "build")
     return folder
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server of our own for the session (tests/postgres_server.py)."""
+    from tests.postgres_server import PostgresServer, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        pytest.fail(
+            "PostgreSQL is not installed: no initdb, pg_ctl and postgres on PATH or in "
+            "/usr/lib/postgresql/*/bin (Debian: apt-get install postgresql)",
+            pytrace=False,
+        )
+    server = PostgresServer(bin_dir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_mlflow_store(postgres_server, tmp_path_factory) -> tuple[str, Path]:
+    """(URI, folder): a PostgreSQL database the installed MLflow filled with make_fixtures.py's
+    content, and the folder holding its artifacts and expected.json (MLflow's reading)."""
+    if importlib.util.find_spec("mlflow") is None:
+        pytest.skip("mlflow is not installed (it comes with the test extra)")
+    uri = postgres_server.create_database("mlflow")
+    root = tmp_path_factory.mktemp("postgres-mlflow-store")
+    driver_uri = uri.replace("postgresql://", "postgresql+psycopg://", 1)  # SQLAlchemy's
+    return uri, make_fixture_store(root / "mlflow-postgres", "postgres", "--uri", driver_uri)

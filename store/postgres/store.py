@@ -1,0 +1,142 @@
+"""An MLflow tracking database on PostgreSQL, read directly (`mltui postgresql://...`).
+
+The reading is SqliteStore's (store/sqlite_store.py): the same queries over the same tables,
+which MLflow's alembic migrations make alike on both databases. What differs is below: the
+connection (psycopg 3, read-only, one REPEATABLE READ snapshot per read transaction, kept short
+as the SQLite reader keeps them), the schema introspection (information_schema for PRAGMA and
+sqlite_master), the SQL dialect (store/postgres/dialect.py), errors, and where artifacts are.
+Never written: registry writes are refused with `write_refusal` (store/registry_write.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..artifacts import local_path_of, resolve_artifact_root
+from ..base import ArtifactRoot, Store
+from ..entities import Run
+from ..errors import StoreError
+from ..sqlite_store import SqliteStore
+from .connect import DatabaseUnreachable, connect, display_uri
+from .dialect import Dialect
+
+
+class PostgresStore(SqliteStore):
+    """An MLflow database on a PostgreSQL server, read as MLflow's SQLAlchemy store reads it."""
+
+    kind = "postgres"
+    database_kind = "PostgreSQL"
+    #: Why registry writes are refused (store/registry_write.py says it before any dialog).
+    write_refusal = (
+        "registry changes are not written to a PostgreSQL store by mltui yet; nothing was "
+        "written (make them through MLflow: a tracking server or MlflowClient)"
+    )
+    #: The series cache keys histories by a database file's state; a server has no such file.
+    use_cache = False
+
+    def __init__(self, uri: str) -> None:
+        Store.__init__(self)
+        self._uri = uri
+        #: The URI without its password: what messages and the UI show.
+        self.location = display_uri(uri)  # type: ignore[assignment]
+        self.store_root = Path.cwd()
+        self.busy_timeout = 0.0
+        self.schema_revision: str | None = None
+        self.known_revision = False
+        self.opened_state = None
+        self._lock = threading.RLock()
+        self._closed = threading.Event()
+        self._conn = None
+        self._columns: dict[str, frozenset[str]] = {}
+        self._metrics_index = None
+        self._private = self._wal_unseen = False
+        self._experiment_roots: dict[str, str | None] = {}
+        try:
+            self._read_schema()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- connection --------------------------------------------------------------------------
+    def _connection(self):
+        if self._closed.is_set():
+            raise StoreError(f"{self.location} is closed")
+        if self._conn is not None and (self._conn.closed or self._conn.broken):
+            self._conn = None  # the server went away: connect again
+        if self._conn is None:
+            self._conn = connect(self._uri)
+        return self._conn
+
+    def _error(self, exc: Exception) -> StoreError:
+        """One sentence for an error met while reading (connecting says its own)."""
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if self._conn is not None and (self._conn.closed or self._conn.broken):
+            return DatabaseUnreachable(
+                f"lost the connection to {self.location} ({first}); the next read connects again"
+            )
+        return StoreError(f"cannot read {self.location}: {first}")
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[Dialect]:
+        """One read-only transaction: the queries inside it see one state of the database."""
+        import psycopg
+
+        with self._lock:
+            try:
+                conn = self._connection()
+                with conn.transaction():
+                    yield Dialect(conn)
+            except psycopg.Error as exc:
+                raise self._error(exc) from None
+
+    def _read_schema(self) -> None:
+        def read(conn: Dialect):
+            columns: dict[str, set[str]] = {}
+            for table, column in conn.execute(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema()"
+            ):
+                columns.setdefault(table, set()).add(column)
+            revisions = workspaces = []
+            if "version_num" in columns.get("alembic_version", ()):
+                revisions = [r for (r,) in conn.execute("SELECT version_num FROM alembic_version")]
+            if "workspace" in columns.get("experiments", ()):
+                sql = "SELECT DISTINCT workspace FROM experiments"
+                workspaces = [w for (w,) in conn.execute(sql)]
+            return {t: frozenset(c) for t, c in columns.items()}, revisions, workspaces
+
+        self._columns, revisions, workspaces = self._read(read)
+        self._check_schema(self._columns, revisions, workspaces)
+
+    def _name(self) -> str:
+        return str(self.location)
+
+    def _series_job(self, run_id: str, key: str) -> tuple | None:
+        return None  # read here: worker processes would each open a connection of their own
+
+    # -- artifacts ---------------------------------------------------------------------------
+    def artifact_root(self, run: Run) -> ArtifactRoot:
+        """A run's artifact folder when this machine sees it (a shared disk), inside its
+        experiment's artifact location; a remote or absent one is named, not fetched."""
+        base = self._experiment_root(run.experiment_id)
+        root = resolve_artifact_root(run.artifact_uri, base or self.store_root)
+        if root.path is None and root.note and root.recorded.startswith("mlflow-artifacts:"):
+            root.note = (
+                f"artifacts are served by a tracking server ({root.recorded}); open the "
+                "server's URL to browse them"
+            )
+        return root
+
+    def _experiment_root(self, experiment_id: str) -> Path | None:
+        """The local folder of an experiment's artifact location, if it is one."""
+        if experiment_id not in self._experiment_roots:
+            exp = self.experiment(experiment_id)
+            local = None
+            if exp is not None and exp.artifact_location:
+                local, _ = local_path_of(exp.artifact_location)
+            self._experiment_roots[experiment_id] = local
+        local = self._experiment_roots[experiment_id]
+        return Path(local) if local and Path(local).is_absolute() else None
