@@ -80,8 +80,8 @@ def open_store(target: str | os.PathLike[str]) -> Store:
 
     Raises NotAStoreError with one sentence saying what was expected.
     """
-    from .file_store import FileStore
-    from .sqlite_store import SqliteStore
+    from .file.reader import FileStore
+    from .sqlite.reader import SqliteStore
 
     kind, path = path_from_uri(os.fspath(target))
     if not path.exists():

@@ -105,7 +105,7 @@ def _executor() -> ProcessPoolExecutor | None:
                 _start_tracker()
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload(
-                    ["mltui.store.file_store", "mltui.store.sqlite_store"]
+                    ["mltui.store.file.reader", "mltui.store.sqlite.reader"]
                 )
                 _pool = ProcessPoolExecutor(worker_count(), mp_context=context, initializer=_quiet)
             except Exception:  # whatever stops a pool here, reading in the thread still works

@@ -76,7 +76,7 @@ from .entities import STAGE_DELETED_INTERNAL, STAGES, logged_model_order
 from .errors import ReadOnlyError, StoreError, as_sentence
 from .process import umask
 from .rawread import MAX_FILE_BYTES, check_size, open_regular, read_bytes, read_rest
-from .registry_schema import load_tested_schemas, registry_schema, untested_difference
+from .sqlite.registry_schema import load_tested_schemas, registry_schema, untested_difference
 
 try:
     from yaml import CSafeDumper as _SafeDumper

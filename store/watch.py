@@ -54,7 +54,7 @@ from . import yamlfast
 from .base import Store
 from .entities import ACTIVE, DELETED, Metric
 from .errors import StoreError
-from .file_store import (
+from .file.reader import (
     REGISTRY,
     RESERVED_EXPERIMENT_FOLDERS,
     TRASH,
@@ -62,7 +62,7 @@ from .file_store import (
     _status_name,
 )
 from .rawread import open_regular, read_bytes
-from .sqlite_store import FOLLOWED_TABLES, LIVE_STATUSES, FollowState
+from .sqlite.reader import FOLLOWED_TABLES, LIVE_STATUSES, FollowState
 
 log = logging.getLogger(__name__)
 

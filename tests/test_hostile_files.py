@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mltui.store.file_store import FileStore
+from mltui.store.file.reader import FileStore
 from tests.conftest import copy_fixture
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,7 +28,7 @@ CHILD_MEMORY = 2 << 30
 _READ_IN_CHILD = textwrap.dedent(
     """
     import json, sys
-    from mltui.store.file_store import FileStore
+    from mltui.store.file.reader import FileStore
     from tests.readings import reading_of
     store = FileStore(sys.argv[1], use_cache=False)
     reading = reading_of(store)

@@ -12,7 +12,7 @@ import pytest
 
 from mltui.store import open_store
 from mltui.store.base import Store
-from mltui.store.file_store import FileStore, _complete_lines, _parse_metric_line, metric_columns
+from mltui.store.file.reader import FileStore, _complete_lines, _parse_metric_line, metric_columns
 from mltui.store.series import Series
 from tests.conftest import FIXTURE_IDS, FIXTURE_STORES, copy_fixture, store_path
 

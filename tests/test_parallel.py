@@ -13,8 +13,9 @@ from dataclasses import replace
 
 import pytest
 
-from mltui.store import file_store, open_store, parallel
+from mltui.store import open_store, parallel
 from mltui.store.export import run_record
+from mltui.store.file import reader as file_store
 from mltui.store.series import Series
 from tests.conftest import FIXTURE_IDS, FIXTURE_STORES, copy_fixture, store_path
 

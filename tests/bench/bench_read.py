@@ -123,10 +123,10 @@ def open_ours(path: Path):
         return open_store(path)
     except ImportError:
         if path.suffix == ".db":
-            from mltui.store.sqlite_store import SqliteStore
+            from mltui.store.sqlite.reader import SqliteStore
 
             return SqliteStore(path)
-        from mltui.store.file_store import FileStore
+        from mltui.store.file.reader import FileStore
 
         return FileStore(path, use_cache=True)
 
@@ -220,10 +220,10 @@ try:
     store = open_store(path)
 except ImportError:
     if path.suffix == ".db":
-        from mltui.store.sqlite_store import SqliteStore
+        from mltui.store.sqlite.reader import SqliteStore
         store = SqliteStore(path)
     else:
-        from mltui.store.file_store import FileStore
+        from mltui.store.file.reader import FileStore
         store = FileStore(path, use_cache=True)
 n = len(store.runs()) if sys.argv[3] == "load" else 0
 

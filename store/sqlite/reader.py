@@ -31,10 +31,10 @@ from operator import itemgetter
 from pathlib import Path
 from urllib.parse import quote
 
-from . import parallel
-from .artifacts import resolve_artifact_root
-from .base import ArtifactRoot, Store
-from .entities import (
+from .. import parallel
+from ..artifacts import resolve_artifact_root
+from ..base import ArtifactRoot, Store
+from ..entities import (
     ACTIVE,
     DELETED,
     STAGE_DELETED_INTERNAL,
@@ -51,13 +51,13 @@ from .entities import (
     Run,
     is_prompt,
 )
-from .errors import NotAStoreError, StoreError, StoreLocked
-from .process import GcPause
-from .rawread import read_db_header
-from .series import Series
-from .sqlite_traces import read_spans, read_trace_infos
-from .traces import Trace, TraceInfo
-from .values import as_text, as_time, shown
+from ..errors import NotAStoreError, StoreError, StoreLocked
+from ..process import GcPause
+from ..rawread import read_db_header
+from ..series import Series
+from ..traces import Trace, TraceInfo
+from ..values import as_text, as_time, shown
+from .traces import read_spans, read_trace_infos
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -1301,7 +1301,7 @@ _opened: dict[tuple[str, str | None], SqliteStore] = {}
 
 def sqlite_series_job(db_path: str, run_id: str, key: str, cache: str | None) -> parallel.JobResult:
     """One SQLite history, read by a worker through a read-only store of its own."""
-    from .series_cache import SeriesCache
+    from ..series_cache import SeriesCache
 
     store = _opened.get((db_path, cache))
     if store is None:

@@ -32,10 +32,10 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from . import parallel, yamlfast
-from .artifacts import resolve_artifact_root
-from .base import ArtifactRoot, Store, StoreWarnings
-from .entities import (
+from .. import parallel, yamlfast
+from ..artifacts import resolve_artifact_root
+from ..base import ArtifactRoot, Store, StoreWarnings
+from ..entities import (
     ACTIVE,
     DELETED,
     RUN_STATUS_BY_CODE,
@@ -55,9 +55,9 @@ from .entities import (
     is_prompt,
     logged_model_order,
 )
-from .errors import NotAStoreError
-from .process import GcPause as _GcPause
-from .rawread import (
+from ..errors import NotAStoreError
+from ..process import GcPause as _GcPause
+from ..rawread import (
     CHUNK,
     MAX_FILE_BYTES,
     O_NOFOLLOW_READ,
@@ -67,10 +67,9 @@ from .rawread import (
     read_rest,
     read_rewritten,
 )
-from .scan_cache import ScanCache, entry_parts, stat_entry
-from .series import Series
-from .series_cache import SeriesCache
-from .traces import (
+from ..series import Series
+from ..series_cache import SeriesCache
+from ..traces import (
     Assessment,
     Span,
     Trace,
@@ -81,7 +80,8 @@ from .traces import (
     trace_info_from_dict,
     without_location,
 )
-from .values import as_time, shown
+from ..values import as_time, shown
+from .scan_cache import ScanCache, entry_parts, stat_entry
 
 TRASH = ".trash"
 REGISTRY = "models"
