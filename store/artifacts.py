@@ -10,12 +10,30 @@ from __future__ import annotations
 import os
 import re
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from .base import ArtifactEntry, ArtifactRoot
 from .errors import StoreError
 from .rawread import inside, read_head
+
+
+@dataclass(slots=True)
+class ArtifactRoot:
+    """Where a run's or model's artifacts are on this machine, and how we found them."""
+
+    recorded: str
+    path: Path | None
+    #: Why `path` differs from `recorded` (a relocated store), or why it is None (remote URI).
+    note: str | None = None
+
+
+@dataclass(slots=True)
+class ArtifactEntry:
+    path: str  # relative to the artifact root, with "/" separators
+    is_dir: bool
+    size: int | None
+
 
 #: How much of a file a text preview reads by default.
 PREVIEW_LIMIT = 64 * 1024

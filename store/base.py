@@ -7,7 +7,9 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from .artifacts import ArtifactRoot
 from .entities import (
     ACTIVE,
     DatasetInput,
@@ -23,22 +25,9 @@ from .series import Series, series_from_history
 from .series_cache import SeriesCache
 from .traces import Trace, TraceInfo
 
-
-@dataclass(slots=True)
-class ArtifactRoot:
-    """Where a run's or model's artifacts are on this machine, and how we found them."""
-
-    recorded: str
-    path: Path | None
-    #: Why `path` differs from `recorded` (a relocated store), or why it is None (remote URI).
-    note: str | None = None
-
-
-@dataclass(slots=True)
-class ArtifactEntry:
-    path: str  # relative to the artifact root, with "/" separators
-    is_dir: bool
-    size: int | None
+if TYPE_CHECKING:
+    from .follow import FollowerBackend, StoreFollower
+    from .registry import RegistryBackend, RegistryWriter
 
 
 @dataclass
@@ -242,6 +231,37 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def artifact_root(self, run: Run) -> ArtifactRoot:
         """The local folder of a run's artifacts, resolved relative to the store if moved."""
+
+    # -- following and writing ---------------------------------------------------------------
+    def follower(
+        self,
+        *,
+        poll_seconds: float | None = None,
+        max_rate_hz: float = 4,
+        since_ns: int | None = None,
+    ) -> StoreFollower:
+        """A follower of this store's changes (not started: `start(callback)`); see
+        store/follow/follower.py. A backend that finds changes another way overrides this."""
+        from .follow import StoreFollower
+
+        return StoreFollower(
+            self, poll_seconds=poll_seconds, max_rate_hz=max_rate_hz, since_ns=since_ns
+        )
+
+    def change_source(self) -> FollowerBackend:
+        """What `StoreFollower` asks about this store's changes (store/follow/backend.py)."""
+        raise ValueError(f"cannot follow a {self.kind!r} store")
+
+    def registry_writer(self, *, read_only: bool = False, **options: Any) -> RegistryWriter:
+        """The writer of this store's model registry (store/registry/writer.py): it plans each
+        write, and applies a plan through this store's `registry_backend`."""
+        from .registry import RegistryWriter
+
+        return RegistryWriter(self, read_only=read_only, **options)
+
+    def registry_backend(self, **options: Any) -> RegistryBackend:
+        """How this store's registry is snapshotted and written (store/registry/backend.py)."""
+        raise ValueError(f"cannot write the registry of a {self.kind!r} store")
 
     def close(self) -> None:  # noqa: B027 - optional for backends holding nothing open
         """Release anything held open."""

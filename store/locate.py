@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from .base import Store
-from .errors import NotAStoreError
+from .errors import NotAStoreError, StoreError
 from .rawread import read_db_header
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -132,3 +132,35 @@ def default_store_target(env: dict[str, str] | None = None, cwd: Path | None = N
         return str(cwd / "mlruns")
     # A remote tracking URI with no local store here: opening it says remote is not supported.
     return uri or None
+
+
+#: How many "artifacts" folders up `enclosing_store` looks for the store a model sits in.
+STORE_SEARCH_LEVELS = 12
+
+
+def enclosing_store(model_dir: Path) -> Store | None:
+    """The store a model folder lives in, found from MLflow's layouts; None when it is loose.
+
+    Run artifacts sit at `<mlruns>/<exp>/<run>/artifacts/...` and MLflow 3 logged models at
+    `<mlruns>/<exp>/models/<id>/artifacts`; an SQLite store keeps that `mlruns` beside its
+    `mlflow.db`, which then is the store.
+    """
+    folder = Path(os.path.abspath(model_dir))
+    tried: set[Path] = set()
+    for level, artifacts in enumerate([folder, *folder.parents]):
+        if level > STORE_SEARCH_LEVELS:
+            break
+        if artifacts.name != "artifacts" or len(artifacts.parents) < 4:
+            continue
+        owner = artifacts.parent
+        logged_model = owner.name.startswith("m-") and owner.parent.name == "models"
+        mlruns = artifacts.parents[3 if logged_model else 2]
+        for candidate in (mlruns.parent / "mlflow.db", mlruns):
+            if candidate in tried or not candidate.exists():
+                continue
+            tried.add(candidate)
+            try:
+                return open_store(candidate)
+            except StoreError:
+                continue
+    return None

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from mltui.store.file.reader import FileStore
-from tests.conftest import copy_fixture
+from tests.conftest import child_pythonpath, copy_fixture
 
 REPO = Path(__file__).resolve().parents[1]
 #: Generous: a clean read of the fixture takes well under a second.
@@ -44,7 +44,7 @@ def _limit_memory() -> None:
 
 
 def _child(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(REPO), MLTUI_CACHE_DIR=str(tmp_path / "cache"))
+    env = dict(os.environ, PYTHONPATH=child_pythonpath(), MLTUI_CACHE_DIR=str(tmp_path / "cache"))
     try:
         return subprocess.run(
             [sys.executable, *args],

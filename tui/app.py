@@ -26,7 +26,7 @@ from mltui.tui.text import clean
 
 if TYPE_CHECKING:
     from mltui.store.entities import LoggedModel, Run
-    from mltui.store.watch import StoreChanges, StoreFollower
+    from mltui.store.follow import StoreChanges, StoreFollower
 
 __all__ = ["MltuiApp", "StoreChanged"]
 
@@ -186,14 +186,12 @@ class MltuiApp(App[int]):
 
     # -- following the store live ------------------------------------------------------------
     def start_following(self) -> None:
-        from mltui.store.watch import StoreFollower
-
         assert self.store is not None  # only a model folder's app has none, and it never follows
         try:
             # From when the store was opened: a change made while the first screens were read
             # (before following starts) still reaches them.
-            self.follower = StoreFollower(
-                self.store, poll_seconds=self.poll_seconds, since_ns=self.store.opened_ns
+            self.follower = self.store.follower(
+                poll_seconds=self.poll_seconds, since_ns=self.store.opened_ns
             )
         except ValueError as error:
             self.notify(str(error), title="Not following changes", severity="warning")

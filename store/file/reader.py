@@ -33,12 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import parallel, yamlfast
-from ..artifacts import resolve_artifact_root
-from ..base import ArtifactRoot, Store, StoreWarnings
+from ..artifacts import ArtifactRoot, resolve_artifact_root
+from ..base import Store, StoreWarnings
 from ..entities import (
     ACTIVE,
     DELETED,
-    RUN_STATUS_BY_CODE,
     STAGE_DELETED_INTERNAL,
     STAGES,
     TAG_RUN_NAME,
@@ -81,16 +80,24 @@ from ..traces import (
     without_location,
 )
 from ..values import as_time, shown
+from .follower import FileFollower
+from .layout import (
+    INT64_MAX,
+    INT64_MIN,
+    REGISTRY,
+    RESERVED_EXPERIMENT_FOLDERS,
+    TRASH,
+    fit_64_bits,
+    parse_metric_line,
+    status_name,
+)
+from .registry import FileRegistryBackend
 from .scan_cache import ScanCache, entry_parts, stat_entry
 
-TRASH = ".trash"
-REGISTRY = "models"
 #: Metric files longer than this are read in blocks of this size to find their latest point.
 STREAM_BLOCK = 4 << 20
 #: A metric line longer than this is malformed (MLflow's are under 100 bytes).
 MAX_LINE = 1 << 20
-#: Folders of an experiment that are not runs (FileStore.RESERVED_EXPERIMENT_FOLDERS).
-RESERVED_EXPERIMENT_FOLDERS = frozenset({"tags", "datasets", "traces", "models"})
 #: Runs handed over per batch by `iter_runs`.
 BATCH_SIZE = 500
 #: The first batch is smaller: what a screen shows first, handed over as soon as it is read.
@@ -115,8 +122,6 @@ _NOT_SEPARATORS = bytes(sorted(set(range(256)) - set(b" \n")))
 _NUMBER_BYTES = b"0123456789.+-eEnaif \n"
 _SEPARATORS_TO_COMMAS = bytes.maketrans(b" \n", b",,")
 _NEWLINES_TO_SPACES = bytes.maketrans(b"\n", b" ")
-#: Steps and timestamps must fit these: MLflow's SQL stores and our charts' arrays hold 64 bits.
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 # A run record is plain data, so that the scan cache can store it with marshal.
 # (run_id, experiment_id, run_name, status, start_time, end_time, lifecycle_stage, artifact_uri,
@@ -132,31 +137,10 @@ def _complete_lines(data: bytes) -> bytes:
     return data[: end + 1] if end >= 0 else b""
 
 
-def _parse_metric_line(line: bytes) -> tuple[int, int, float] | None:
-    """(step, timestamp, value) of one metric line, or None when it is malformed.
-
-    2 fields are the pre-1.0 form (step 0); 5 fields are 3.x points logged with a dataset.
-    MLflow 3.x reads a 5-field line's step as 0 (file_store._get_metric_from_line only takes
-    the step from 3-field lines); we keep the step that was logged.
-    """
-    parts = line.strip().split(b" ")
-    n = len(parts)
-    if n != 3 and n != 2 and n != 5:
-        return None
-    try:
-        step, timestamp = (int(parts[2]) if n > 2 else 0), int(parts[0])
-        value = float(parts[1])
-    except ValueError:
-        return None
-    if not _fit_64_bits((step, timestamp)):
-        return None
-    return step, timestamp, value
-
-
 def metric_columns(data: bytes) -> tuple[Sequence[int], Sequence[int], Sequence[float], int]:
     """(steps, timestamps, values, malformed lines) of a metric file, in file order.
 
-    The points are exactly those `_parse_metric_line` takes from the file's complete lines (an
+    The points are exactly those `parse_metric_line` takes from the file's complete lines (an
     unterminated last line is left out). A file of plain 3-field lines, as MLflow writes them,
     is converted whole (`_json_columns`): the columns then come as arrays ('q', 'q', 'd');
     anything else goes line by line and comes as lists.
@@ -172,7 +156,7 @@ def metric_columns(data: bytes) -> tuple[Sequence[int], Sequence[int], Sequence[
     values: list[float] = []
     bad = 0
     for line in body.split(b"\n")[:-1]:
-        point = _parse_metric_line(line)
+        point = parse_metric_line(line)
         if point is None:
             bad += 1
         else:
@@ -193,7 +177,7 @@ def _json_columns(body: bytes) -> tuple[array, array, array] | None:
     JSON numbers are a subset of what int() and float() read, with the same values. Anything
     JSON refuses, a timestamp or step that is not an integer (array('q') refuses a float) or
     does not fit 64 bits, and a value written `-0` (which JSON reads as the integer 0, float()
-    as -0.0) send the file line by line, where `_parse_metric_line` decides.
+    as -0.0) send the file line by line, where `parse_metric_line` decides.
     """
     lines = body.count(b"\n")
     if body.translate(None, _NOT_SEPARATORS) != b"  \n" * lines:
@@ -284,11 +268,11 @@ def latest_point(
             except ValueError:
                 pass  # parsed line by line below, and counted
             else:
-                if _fit_64_bits(point[:2]):
+                if fit_64_bits(point[:2]):
                     return (point if best is None or point > best else best), 0
     elif body.translate(None, _NOT_SEPARATORS) == b"  \n" * lines:
         # Three fields on every line, as MLflow writes them: each column is converted whole,
-        # in C, by the int() and float() `_parse_metric_line` applies to one line's fields
+        # in C, by the int() and float() `parse_metric_line` applies to one line's fields
         # (the same fields: both split at single spaces). Anything they refuse, anywhere,
         # sends the file line by line, to skip just those lines and count them.
         tokens = body[:-1].translate(_NEWLINES_TO_SPACES).split(b" ")
@@ -299,14 +283,10 @@ def latest_point(
         except ValueError:
             pass
         else:
-            if max(steps) > _INT64_MAX or min(steps) < _INT64_MIN or not _fit_64_bits(timestamps):
+            if max(steps) > INT64_MAX or min(steps) < INT64_MIN or not fit_64_bits(timestamps):
                 return _latest_by_lines(body, best)  # to skip and count those lines
             return _greatest(steps, timestamps, values, best), 0
     return _latest_by_lines(body, best)
-
-
-def _fit_64_bits(numbers: Sequence[int]) -> bool:
-    return min(numbers) >= _INT64_MIN and max(numbers) <= _INT64_MAX
 
 
 def _greatest(
@@ -329,7 +309,7 @@ def _latest_by_lines(
     """`latest_point` of complete lines, each parsed on its own (bad ones skipped, counted)."""
     bad = 0
     for line in body.split(b"\n")[:-1]:
-        point = _parse_metric_line(line)
+        point = parse_metric_line(line)
         if point is None:
             bad += 1
         elif best is None or point > best:
@@ -391,17 +371,6 @@ def _decode(data: bytes, path: str, warn) -> str:
     except UnicodeDecodeError:
         warn(f"{path}: not valid UTF-8; undecodable bytes shown as \ufffd")
         return data.decode("utf-8", "replace")
-
-
-def _status_name(raw: Any) -> str | None:
-    """A RunStatus name from meta.yaml's integer (missing means RUNNING, as MLflow reads it)."""
-    if raw is None:
-        return "RUNNING"
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return RUN_STATUS_BY_CODE.get(raw)
-    if isinstance(raw, str) and raw in RUN_STATUS_BY_CODE.values():
-        return raw
-    return None
 
 
 def _child_dirs(folder: str, dirs: bool = True) -> list[str]:
@@ -729,7 +698,7 @@ class FileStore(Store):
         exp_id = meta.get("experiment_id")
         if isinstance(exp_id, int) and not isinstance(exp_id, bool):
             exp_id = str(exp_id)  # written as an int before MLflow 1.0
-        status = _status_name(meta.get("status"))
+        status = status_name(meta.get("status"))
         if status is None:
             self._warn(f"{meta_path}: unknown status {meta.get('status')!r}")
             status = str(meta.get("status"))
@@ -1416,6 +1385,13 @@ class FileStore(Store):
         return sorted(versions, key=lambda v: int(v.version), reverse=True)
 
     # -- artifacts ------------------------------------------------------------------------
+    def change_source(self) -> FileFollower:
+        return FileFollower(self)
+
+    def registry_backend(self, **_options: Any) -> FileRegistryBackend:
+        """Takes no options (the SQLite backend's busy_timeout and workspace mean nothing here)."""
+        return FileRegistryBackend(Path(self.root))
+
     def artifact_root(self, run: Run) -> ArtifactRoot:
         """The run's artifact folder; `<exp>/<run>/artifacts` here if the store was moved."""
         run_dir = self._find_run_dir(run.run_id)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
-from mltui.store.watch import StoreChanges
+from mltui.store.follow import StoreChanges
 from mltui.tui.app import StoreChanged
 from mltui.tui.screens.confirm import (
     ConfirmWriteScreen,

@@ -20,7 +20,7 @@ from textual.worker import Worker, WorkerState
 from mltui.store import Store
 from mltui.store.entities import ModelVersion, RegisteredModel, Run
 from mltui.store.mlmodel import version_model_folder
-from mltui.store.registry_write import WriteResult
+from mltui.store.registry import WriteResult
 from mltui.tui.screens.base import MltuiScreen
 from mltui.tui.screens.confirm import (
     DescriptionScreen,
@@ -38,7 +38,7 @@ from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 from mltui.tui.widgets.keyed_table import KeyedTable
 
 if TYPE_CHECKING:
-    from mltui.store.watch import StoreChanges
+    from mltui.store.follow import StoreChanges
 
 
 @dataclass(slots=True)

@@ -34,7 +34,7 @@ from mltui.tui.widgets.runs_table import (
 )
 
 if TYPE_CHECKING:
-    from mltui.store.watch import StoreChanges
+    from mltui.store.follow import StoreChanges
 
 #: How an attribute column sorts in MLflow's order-by syntax; duration has no MLflow equivalent.
 ORDER_BY_ATTRIBUTE = {

@@ -1,0 +1,68 @@
+"""What a follower reports: the experiments, runs and points that changed since its last report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..entities import Metric
+
+
+@dataclass
+class StoreChanges:
+    """What changed in the store since the previous callback."""
+
+    #: Experiment ids, new or changed (name, tags, lifecycle back to active).
+    experiments: set[str] = field(default_factory=set)
+    #: Run ids, new or changed (meta.yaml: status, end time, name; params; tags).
+    runs: set[str] = field(default_factory=set)
+    #: Only the points logged since the last look, in the order they were written.
+    metric_points: dict[tuple[str, str], list[Metric]] = field(default_factory=dict)
+    deleted_runs: set[str] = field(default_factory=set)
+    deleted_experiments: set[str] = field(default_factory=set)
+    #: The model registry changed: a model or version added or deleted, a stage, alias,
+    #: tag or description set (compared whole: registries are small).
+    registry: bool = False
+    #: The store folder or database file disappeared (or was replaced).
+    store_gone: bool = False
+    notices: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.experiments
+            or self.runs
+            or self.metric_points
+            or self.deleted_runs
+            or self.deleted_experiments
+            or self.registry
+            or self.store_gone
+            or self.notices
+        )
+
+    @property
+    def point_count(self) -> int:
+        return sum(len(points) for points in self.metric_points.values())
+
+    def run_changed(self, run_id: str) -> None:
+        self.deleted_runs.discard(run_id)
+        self.runs.add(run_id)
+
+    def run_deleted(self, run_id: str) -> None:
+        self.runs.discard(run_id)
+        self.deleted_runs.add(run_id)
+
+    def experiment_changed(self, experiment_id: str) -> None:
+        self.deleted_experiments.discard(experiment_id)
+        self.experiments.add(experiment_id)
+
+    def experiment_deleted(self, experiment_id: str) -> None:
+        self.experiments.discard(experiment_id)
+        self.deleted_experiments.add(experiment_id)
+
+    def add_points(self, run_id: str, key: str, points: list[Metric]) -> None:
+        if points:
+            self.metric_points.setdefault((run_id, key), []).extend(points)
+
+
+Callback = Callable[[StoreChanges], Any]
