@@ -1333,7 +1333,7 @@ def test_register_by_run_and_path_picks_the_logged_model_mlflow_picks(fixture: s
     version = mlflow.register_model(f"runs:/{run_id}/twin", "twins")
     newest = max(made, key=lambda m: m.creation_timestamp)
     assert version.source == f"models:/{newest.model_id}"
-    assert plan.args["source"] == version.source
+    assert plan.operation.source == version.source
 
 
 def test_logged_model_tag_appends(tmp_path: Path):

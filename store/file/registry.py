@@ -106,6 +106,13 @@ class FileRegistryBackend(RegistryBackend):
     #: Our temporary files and folders older than this (seconds) were left by a crashed write.
     STALE_SECONDS = 60.0
 
+    tag_writes_bump_model = True
+
+    def check_model_name(self, name: str) -> None:
+        if "%" in name or os.sep in name or (os.altsep and os.altsep in name):
+            # The file store keeps each model in a folder named after it.
+            raise InvalidWriteError(f"invalid model name {name!r}: the file store refuses '%'")
+
     def __init__(self, root: Path) -> None:
         self.root = root
         #: Files are read only inside it (see rawread.open_regular).

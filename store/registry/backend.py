@@ -13,7 +13,15 @@ from .model import ModelSnapshot, Mutation
 
 
 class RegistryBackend:
+    """How one backend snapshots a registered model and applies a write's mutations."""
+
     kind: str
+    #: Whether the backend's MLflow store bumps the model's last-updated time when a tag or
+    #: alias is set or deleted (FileStore.set_registered_model_tag does; the SQL store does not).
+    tag_writes_bump_model = False
+
+    def check_model_name(self, name: str) -> None:
+        """Raise InvalidWriteError for a name this backend cannot hold (beyond MLflow's rules)."""
 
     def refusal(self) -> str | None:
         raise NotImplementedError

@@ -4,15 +4,16 @@ aliases, versions and stages (mlflow/utils/validation.py)."""
 
 from __future__ import annotations
 
-import os
 import posixpath
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..entities import STAGE_DELETED_INTERNAL, STAGES
 from ..errors import StoreError
+
+if TYPE_CHECKING:
+    from .operations import Operation
 
 #: The tag on an MLflow 3 logged model listing the versions registered from it (fluent
 #: `mlflow.register_model`, mlflow/tracking/_model_registry/fluent.py).
@@ -36,12 +37,12 @@ class InvalidWriteError(StoreError, ValueError):
 class WritePlan:
     """A checked write, described for confirmation; hand it to `RegistryWriter.apply`."""
 
-    operation: str
+    #: What to write (store/registry/operations.py): computed again when applied.
+    operation: Operation
     #: One line saying what the write does.
     summary: str
     #: Every change it makes, one line each (fields, tags, timestamps).
     changes: tuple[str, ...]
-    args: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -127,16 +128,14 @@ def _path_not_unique(name: str) -> bool:
     return norm != name or norm == "." or norm.startswith("..") or norm.startswith("/")
 
 
-def validate_model_name(name: str, kind: str) -> None:
+def validate_model_name(name: str) -> None:
+    """What every MLflow store refuses; a backend may refuse more (`check_model_name`)."""
     if not isinstance(name, str) or not name.strip():
         raise InvalidWriteError("a registered model needs a name")
     if "/" in name or ":" in name:
         raise InvalidWriteError(f"invalid model name {name!r}: names cannot contain '/' or ':'")
     if _path_not_unique(name):
         raise InvalidWriteError(f"invalid model name {name!r}: not a plain name")
-    if kind == "file" and ("%" in name or os.sep in name or (os.altsep and os.altsep in name)):
-        # The file store keeps each model in a folder named after it.
-        raise InvalidWriteError(f"invalid model name {name!r}: the file store refuses '%'")
 
 
 def validate_tag(key: str, value: str | None, *, model_tag: bool) -> None:

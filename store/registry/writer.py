@@ -69,7 +69,21 @@ from .model import (
     canonical_stage,
     validate_version,
 )
-from .operations import _OPS
+from .operations import (
+    CreateModelVersion,
+    CreateRegisteredModel,
+    DeleteAlias,
+    DeleteModelTag,
+    DeleteVersionTag,
+    Operation,
+    RemoveIncompleteModel,
+    SetAlias,
+    SetModelTag,
+    SetVersionTag,
+    TransitionStage,
+    UpdateModelDescription,
+    UpdateVersionDescription,
+)
 
 if TYPE_CHECKING:
     from ..base import Store
@@ -114,27 +128,34 @@ class RegistryWriter:
             raise ReadOnlyError(as_sentence(reason))
 
     # -- planning and applying ---------------------------------------------------------------
-    def _plan(self, operation: str, name: str, **args: Any) -> WritePlan:
+    def _plan(self, operation: type[Operation], name: str, **args: Any) -> WritePlan:
+        # Refusals come first; the operation is made (and validated) after them.
         self._refuse(self.refusal())
-        model = self._backend.snapshot(name)
-        done = _OPS[operation](self, model, self._clock(), **args)
-        self._refuse(self._backend.refusal_for(done.mutations))
-        return WritePlan(operation, done.summary, tuple(done.lines), {"name": name, **args})
+        return self._checked_plan(operation(name, **args))
+
+    def plan(self, operation: Operation) -> WritePlan:
+        """Check `operation` against the registry as it is now, and describe it."""
+        self._refuse(self.refusal())
+        return self._checked_plan(operation)
+
+    def _checked_plan(self, operation: Operation) -> WritePlan:
+        backend = self._backend
+        done = operation.compute(backend.snapshot(operation.name), self._clock(), backend)
+        self._refuse(backend.refusal_for(done.mutations))
+        return WritePlan(operation, done.summary, tuple(done.lines))
 
     def apply(self, plan: WritePlan) -> WriteResult:
         """Perform a planned write, checked again against the registry as it is now."""
         self._refuse(self.refusal())
-        compute = _OPS[plan.operation]
-        args = dict(plan.args)
-        name = args.pop("name")
+        operation, backend = plan.operation, self._backend
 
         def build(model: ModelSnapshot, now: int) -> list[Mutation]:
             # Runs inside the write (the SQLite transaction): nothing is written yet.
-            muts = compute(self, model, now, **args).mutations
-            self._refuse(self._backend.refusal_for(muts))
+            muts = operation.compute(model, now, backend).mutations
+            self._refuse(backend.refusal_for(muts))
             return muts
 
-        now, version = self._backend.run(name, self._clock, build)
+        now, version = backend.run(operation.name, self._clock, build)
         return WriteResult(plan, now, None if version is None else str(version))
 
     # -- registered models -------------------------------------------------------------------
@@ -142,7 +163,7 @@ class RegistryWriter:
         self, name: str, description: str | None = None, tags: Mapping[str, str] | None = None
     ) -> WritePlan:
         return self._plan(
-            "create_registered_model", name, description=description, tags=dict(tags or {})
+            CreateRegisteredModel, name, description=description, tags=dict(tags or {})
         )
 
     def create_registered_model(
@@ -153,37 +174,37 @@ class RegistryWriter:
     def plan_remove_incomplete_model(self, name: str) -> WritePlan:
         """Remove `models/<name>/` of a file store: a folder without meta.yaml (a create that
         was interrupted), which MLflow cannot read; refused once it has its meta.yaml."""
-        return self._plan("remove_incomplete_model", name)
+        return self._plan(RemoveIncompleteModel, name)
 
     def remove_incomplete_model(self, name: str) -> WriteResult:
         return self.apply(self.plan_remove_incomplete_model(name))
 
     def plan_update_model_description(self, name: str, description: str | None) -> WritePlan:
-        return self._plan("update_model_description", name, description=description)
+        return self._plan(UpdateModelDescription, name, description=description)
 
     def update_model_description(self, name: str, description: str | None) -> WriteResult:
         return self.apply(self.plan_update_model_description(name, description))
 
     def plan_set_model_tag(self, name: str, key: str, value: str) -> WritePlan:
-        return self._plan("set_model_tag", name, key=key, value=value)
+        return self._plan(SetModelTag, name, key=key, value=value)
 
     def set_model_tag(self, name: str, key: str, value: str) -> WriteResult:
         return self.apply(self.plan_set_model_tag(name, key, value))
 
     def plan_delete_model_tag(self, name: str, key: str) -> WritePlan:
-        return self._plan("delete_model_tag", name, key=key)
+        return self._plan(DeleteModelTag, name, key=key)
 
     def delete_model_tag(self, name: str, key: str) -> WriteResult:
         return self.apply(self.plan_delete_model_tag(name, key))
 
     def plan_set_alias(self, name: str, alias: str, version: int | str) -> WritePlan:
-        return self._plan("set_alias", name, alias=alias, version=validate_version(version))
+        return self._plan(SetAlias, name, alias=alias, version=validate_version(version))
 
     def set_alias(self, name: str, alias: str, version: int | str) -> WriteResult:
         return self.apply(self.plan_set_alias(name, alias, version))
 
     def plan_delete_alias(self, name: str, alias: str) -> WritePlan:
-        return self._plan("delete_alias", name, alias=alias)
+        return self._plan(DeleteAlias, name, alias=alias)
 
     def delete_alias(self, name: str, alias: str) -> WriteResult:
         return self.apply(self.plan_delete_alias(name, alias))
@@ -208,7 +229,7 @@ class RegistryWriter:
         """
         source_run, location = self._resolve_source(source)
         return self._plan(
-            "create_model_version",
+            CreateModelVersion,
             name,
             source=source,
             run_id=run_id or source_run,
@@ -250,7 +271,7 @@ class RegistryWriter:
         source_run, location = self._resolve_source(source)
         logged = self._logged_model(model_id) if model_id else None
         return self._plan(
-            "create_model_version",
+            CreateModelVersion,
             name,
             source=source,
             run_id=run or source_run,
@@ -274,7 +295,7 @@ class RegistryWriter:
         archive_existing_versions: bool = False,
     ) -> WritePlan:
         return self._plan(
-            "transition_stage",
+            TransitionStage,
             name,
             version=validate_version(version),
             stage=canonical_stage(stage),
@@ -292,7 +313,7 @@ class RegistryWriter:
         self, name: str, version: int | str, description: str | None
     ) -> WritePlan:
         return self._plan(
-            "update_version_description",
+            UpdateVersionDescription,
             name,
             version=validate_version(version),
             description=description,
@@ -307,14 +328,14 @@ class RegistryWriter:
         self, name: str, version: int | str, key: str, value: str
     ) -> WritePlan:
         return self._plan(
-            "set_version_tag", name, version=validate_version(version), key=key, value=value
+            SetVersionTag, name, version=validate_version(version), key=key, value=value
         )
 
     def set_version_tag(self, name: str, version: int | str, key: str, value: str) -> WriteResult:
         return self.apply(self.plan_set_version_tag(name, version, key, value))
 
     def plan_delete_version_tag(self, name: str, version: int | str, key: str) -> WritePlan:
-        return self._plan("delete_version_tag", name, version=validate_version(version), key=key)
+        return self._plan(DeleteVersionTag, name, version=validate_version(version), key=key)
 
     def delete_version_tag(self, name: str, version: int | str, key: str) -> WriteResult:
         return self.apply(self.plan_delete_version_tag(name, version, key))
