@@ -20,6 +20,7 @@ from .entities import (
     RegisteredModel,
     Run,
 )
+from .parallel import WorkerPool
 from .process import GcPause
 from .series import Series, series_from_history
 from .series_cache import SeriesCache
@@ -61,6 +62,7 @@ class Store(abc.ABC):
         #: after, so following it from here loses nothing (`StoreFollower(since_ns=...)`).
         self.opened_ns = time.time_ns()
         self._series: SeriesCache | None = None
+        self._workers: WorkerPool | None = None
 
     def _series_cache(self) -> SeriesCache | None:
         """The cache of parsed long histories (store/series_cache.py), unless `use_cache` is off."""
@@ -193,11 +195,9 @@ class Store(abc.ABC):
         Long histories that the series cache does not hold are read in worker processes, several
         at once (store/parallel.py); the rest in this thread meanwhile.
         """
-        from .parallel import read_series
+        return self.workers.read_series(self, list(pairs))
 
-        return read_series(self, list(pairs))
-
-    def _series_job(self, run_id: str, key: str) -> tuple | None:
+    def series_job(self, run_id: str, key: str) -> tuple | None:
         """(function, *arguments) reading this history in a worker process, which returns
         `parallel.JobResult`; None to read it in the calling thread (backends say when not)."""
         return None
@@ -263,5 +263,15 @@ class Store(abc.ABC):
         """How this store's registry is snapshotted and written (store/registry/backend.py)."""
         raise ValueError(f"cannot write the registry of a {self.kind!r} store")
 
-    def close(self) -> None:  # noqa: B027 - optional for backends holding nothing open
-        """Release anything held open."""
+    @property
+    def workers(self) -> WorkerPool:
+        """This store's worker processes (store/parallel.py): none run until a long read needs
+        them or `workers.warm()` is called; `close()` stops them."""
+        if self._workers is None:
+            self._workers = WorkerPool()
+        return self._workers
+
+    def close(self) -> None:
+        """Release anything held open, and stop this store's worker processes."""
+        if self._workers is not None:
+            self._workers.shutdown()

@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.signal import Signal
 from textual.worker import get_current_worker
 
-from mltui.store import Store, parallel, process
+from mltui.store import Store, process
 from mltui.tui.messages import StoreChanged
 from mltui.tui.text import clean
 
@@ -228,7 +228,8 @@ class MltuiApp(App[int]):
     def on_unmount(self) -> None:
         if self.follower is not None:
             self.follower.stop(timeout=1.0)
-        parallel.shutdown()
+        if self.store is not None:
+            self.store.close()  # and its worker processes
 
     def notify(
         self,

@@ -875,7 +875,7 @@ class FileStore(Store):
         """The record of each job's run folder, in order (None for a folder that is no run).
 
         When thousands of folders are not in the cache at all (a first open), those are sent to
-        worker processes (`parallel.map_in_order`) at once, and the first batch is read here
+        worker processes (`self.workers.map_in_order`) at once, and the first batch is read here
         meanwhile, so that it still shows quickly. The rest is read as without workers: from
         the cache where unchanged, else here.
         """
@@ -886,7 +886,7 @@ class FileStore(Store):
         if len(absent) >= parallel.MIN_SCAN_RUNS:
             size = parallel.SCAN_CHUNK
             chunks = [(self.root, absent[i : i + size]) for i in range(0, len(absent), size)]
-            results = parallel.map_in_order(scan_runs_job, chunks)
+            results = self.workers.map_in_order(scan_runs_job, chunks)
         for _, key, run_dir in head:
             yield self._load_run(key, run_dir, cache)
         if results is None:
@@ -1054,7 +1054,7 @@ class FileStore(Store):
             self._warn(warning)
         return columns
 
-    def _series_job(self, run_id: str, key: str) -> tuple | None:
+    def series_job(self, run_id: str, key: str) -> tuple | None:
         """Reading this history in a worker process (store/parallel.py), or None to read it here:
         a short file, one the series cache holds (or holds all but the new lines of), no file."""
         path = self._metric_path(run_id, key)

@@ -302,6 +302,7 @@ class SqliteStore(Store):
 
     def close(self) -> None:
         """Close the connection; a read waiting for a writer's lock gives up."""
+        super().close()
         self._closed.set()
         with self._lock:
             if self._conn is not None:
@@ -960,7 +961,7 @@ class SqliteStore(Store):
             columns = self._metric_columns(run_id, key)
         return Series(*columns)
 
-    def _series_job(self, run_id: str, key: str) -> tuple | None:
+    def series_job(self, run_id: str, key: str) -> tuple | None:
         """Reading this history in a worker process (store/parallel.py), or None to read it here:
         one the series cache holds, or one whose latest step says it is short."""
         cache = self._series_cache()

@@ -141,11 +141,8 @@ def ours_runs(path: Path) -> dict[str, dict[str, float]]:
 
 
 def workers(count: str | None) -> None:
-    """Stop mltui's worker processes; later reads start `count` ($MLTUI_WORKERS; None: default)."""
-    from mltui.store import parallel
-
-    parallel.shutdown()
-    parallel._unusable = False
+    """Stores opened from now on start `count` workers ($MLTUI_WORKERS; None: the default).
+    Each store owns its worker pool and `close()` stops it, so none is left from before."""
     if count is None:
         os.environ.pop("MLTUI_WORKERS", None)
     else:

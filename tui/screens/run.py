@@ -20,7 +20,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Markdown, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from mltui.store import ArtifactRoot, Store, parallel
+from mltui.store import ArtifactRoot, Store
 from mltui.store.entities import (
     DELETED,
     TAG_LOG_MODEL_HISTORY,
@@ -447,7 +447,7 @@ class RunScreen(TabbedScreen):
         details = RunDetails(run, experiment, parent, store.artifact_root(run))
         details.models = model_rows(store, run)
         self.post_message(self.Loaded(details))
-        parallel.warm_for([run])  # its long histories chart sooner with the workers up
+        self.store.workers.warm_for([run])  # its long histories chart sooner with the workers up
 
     def _read_again(self) -> None:
         self.load()

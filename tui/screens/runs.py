@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
-from mltui.store import parallel, process
+from mltui.store import process
 from mltui.store.entities import DELETED, DatasetInput, Run
 from mltui.store.errors import FilterError, StoreError
 from mltui.tui import clock
@@ -744,7 +744,7 @@ class RunsScreen(MltuiScreen[None]):
         self.marked ^= {run_id}
         self.table.set_marked(run_id, run_id in self.marked)
         if run_id in self.marked and run_id in self.runs:
-            parallel.warm_for([self.runs[run_id]])  # about to be charted or compared
+            self.store.workers.warm_for([self.runs[run_id]])  # about to be charted or compared
         self.table.action_cursor_down()
         self.update_status()
 
