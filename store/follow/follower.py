@@ -1,41 +1,30 @@
-"""Following a store live: new runs, changed runs and new metric points while a job trains.
+"""Following a store live: the loop every backend shares.
 
-`StoreFollower(store).start(callback)` calls `callback(StoreChanges)` from a background thread
+`store.follower().start(callback)` calls `callback(StoreChanges)` from a background thread
 whenever the store changed, at most `max_rate_hz` times a second: a training job may append
 thousands of metric points a second, and they come out together in one change set.
 
-How changes are found:
+This module is the loop: a watchdog observer on the folder the backend names marks paths dirty
+and wakes the follower thread, which asks the backend (a `FollowerBackend`, store/follow/
+backend.py, handed out by `Store.change_source()`) what changed there; the registry is compared
+whole (registries are small) after changes and on scans. How a format finds its changes is its
+backend's: store/file/follower.py (appended metric bytes, stat scans of what may change) and
+store/sqlite/follower.py (rows past the last seen rowids).
 
-- File store: a watchdog observer on the `mlruns/` folder (recursive) marks paths dirty; the
-  follower thread then looks only at those paths. Metric files are append-only (MLflow's
-  `append_to`), so each keeps a byte offset and only the bytes past it are read; an unterminated
-  last line is a point still being written and waits for its newline (toolong's watcher does
-  the same for log files).
-- SQLite: the database file and its `-wal` are watched; a change re-reads only rows past the
-  last seen `rowid` of `metrics`, `runs`, `tags`, `params`, the runs that were RUNNING (whose
-  status and end time change) and, at most every couple of seconds, the run states (to see
-  deleted runs).
 - Polling, where file events cannot be had (watchdog fails to start, e.g. the inotify limit;
-  a network filesystem, where another machine's writes raise no event): a cheap stat scan of
-  the folders that gain new experiments and runs, of the runs still RUNNING (and those that
-  changed lately), and a slow round-robin sweep over finished runs; never a full re-read.
-- In event mode a stat scan of the same live things runs every few seconds as a check: a change
-  older than a couple of seconds that no event reported means events are not arriving (the
-  inotify watch limit is hit silently below the root, or the filesystem does not deliver
-  them), and the follower falls back to polling with a one-line notice.
+  a network filesystem, where another machine's writes raise no event): the backend's cheap
+  stat scan, every `poll_seconds`; never a full re-read.
+- In event mode the same scan runs every few seconds as a check: a change older than a couple
+  of seconds that no event reported means events are not arriving (the inotify watch limit is
+  hit silently below the root, or the filesystem does not deliver them), and the follower falls
+  back to polling with a one-line notice.
 
-Points are "new" when they were not in the store when the follower started: offsets start at
-each metric file's size then, and a run folder that appears later is read from its start.
-
-What changed between reading the store and starting to follow it (the app starts following a
-moment after its first screen was read) is not lost: given `since_ns`, the time the reading
-began, the first change set names every experiment, run and registry touched since then.
-A file store tells by file times (a folder moved in counts by its ctime; a finished run's tag
-rewritten in place and a run folder removed meanwhile are not seen this way). SQLite rows carry
-no time, so the store's first read recorded, in its own transaction, the max rowids and the
-runs', experiments' and registry's state (`SqliteStore.opened_state`); the baseline compares
-with it (a finished run's tag updated in place is not seen). Those named are re-read whole by
-whoever shows them, so their points are not repeated.
+Points are "new" when they were not in the store when the follower started. What changed
+between reading the store and starting to follow it (the app starts following a moment after
+its first screen was read) is not lost: given `since_ns`, the time the reading began, the first
+change set names every experiment, run and registry touched since then, as far as the backend
+can tell (see each backend's module). Those named are re-read whole by whoever shows them, so
+their points are not repeated.
 """
 
 from __future__ import annotations

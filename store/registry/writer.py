@@ -16,7 +16,7 @@ What is written mirrors MLflow 3.17.2's registry stores field for field:
   transaction per operation; unlike the file store, tags and aliases leave timestamps alone.
 
 Refusals (`ReadOnlyError`: read-only writer, files or database not writable, SQLite registry
-tables unlike those of every MLflow whose writes are tested, see registry_schema.py) and invalid
+tables unlike those of every MLflow whose writes are tested, see store/sqlite/registry_schema.py) and invalid
 writes (`InvalidWriteError`: what MLflow's validation would reject) happen before anything is
 written.
 

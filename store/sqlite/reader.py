@@ -482,7 +482,7 @@ class SqliteStore(Store):
             part = ids[start : start + size]
             yield part, ",".join("?" * len(part))
 
-    # -- following (store/watch.py) -----------------------------------------------------------
+    # -- following (store/sqlite/follower.py) -------------------------------------------------
     def state_run_columns(self) -> str:
         """The columns of a run's state as following compares it (run_uuid first)."""
         return self._run_columns(_STATE_RUN_FIELDS)
