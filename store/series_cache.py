@@ -70,7 +70,7 @@ MAX_BYTES = 256 << 20
 _PREFIX = "series-"
 _SUFFIX = ".marshal"
 
-#: (steps, timestamps, values, malformed lines) as `file.reader.metric_columns` gives them.
+#: (steps, timestamps, values, malformed lines) as `file.metrics.metric_columns` gives them.
 Columns = tuple[Sequence[int], Sequence[int], Sequence[float], int]
 
 

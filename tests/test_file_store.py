@@ -17,8 +17,9 @@ import yaml
 
 from mltui.store import yamlfast
 from mltui.store.errors import NotAStoreError
-from mltui.store.file import reader as file_store
-from mltui.store.file.reader import FileStore, _latest_by_lines, latest_point, latest_point_of_file
+from mltui.store.file import metrics
+from mltui.store.file.metrics import _latest_by_lines, latest_point, latest_point_of_file
+from mltui.store.file.reader import FileStore
 from tests.conftest import FIXTURE_STORES, copy_fixture, expected_reading
 from tests.readings import assert_same_reading as check_reading
 
@@ -294,18 +295,18 @@ def test_latest_point_whole_file_path_reads_as_line_by_line():
 def _latest_streamed(path: Path) -> tuple:
     fd = os.open(path, os.O_RDONLY)
     try:
-        return latest_point_of_file(os.read(fd, file_store.CHUNK), fd, path.stat().st_size)
+        return latest_point_of_file(os.read(fd, metrics.CHUNK), fd, path.stat().st_size)
     finally:
         os.close(fd)
 
 
 def test_latest_point_read_in_blocks_is_that_of_the_whole_file(tmp_path, monkeypatch):
     """Cut into blocks anywhere (inside lines, between NaN ties), the answer is the same."""
-    monkeypatch.setattr("mltui.store.file.reader.CHUNK", 16)
+    monkeypatch.setattr("mltui.store.file.metrics.CHUNK", 16)
     rng = random.Random(7)
     path = tmp_path / "metric"
     for _ in range(400):
-        monkeypatch.setattr("mltui.store.file.reader.STREAM_BLOCK", rng.choice((16, 23, 40, 64)))
+        monkeypatch.setattr("mltui.store.file.metrics.STREAM_BLOCK", rng.choice((16, 23, 40, 64)))
         lines = [
             b" ".join(rng.choice(_FIELDS) for _ in range(rng.choice((3, 3, 3, 2, 5))))
             for _ in range(rng.randint(1, 30))
@@ -319,9 +320,9 @@ def test_latest_point_read_in_blocks_is_that_of_the_whole_file(tmp_path, monkeyp
 
 
 def test_overlong_metric_line_is_one_bad_line(tmp_path, monkeypatch):
-    monkeypatch.setattr("mltui.store.file.reader.CHUNK", 16)
-    monkeypatch.setattr("mltui.store.file.reader.STREAM_BLOCK", 32)
-    monkeypatch.setattr("mltui.store.file.reader.MAX_LINE", 100)
+    monkeypatch.setattr("mltui.store.file.metrics.CHUNK", 16)
+    monkeypatch.setattr("mltui.store.file.metrics.STREAM_BLOCK", 32)
+    monkeypatch.setattr("mltui.store.file.metrics.MAX_LINE", 100)
     path = tmp_path / "metric"
     path.write_bytes(b"1 0.5 0\n" + b"9" * 1000 + b" 1 1\n2 0.7 1\n" + b"3" * 500)
     assert _latest_streamed(path) == ((1, 2, 0.7), 1, False)
@@ -329,7 +330,7 @@ def test_overlong_metric_line_is_one_bad_line(tmp_path, monkeypatch):
 
 def test_long_metric_file_is_listed_in_bounded_memory(tmp_path, monkeypatch):
     """A run's latest point of a long history takes a few blocks of memory, not the file's."""
-    monkeypatch.setattr("mltui.store.file.reader.STREAM_BLOCK", 256 << 10)
+    monkeypatch.setattr("mltui.store.file.metrics.STREAM_BLOCK", 256 << 10)
     mlruns = copy_fixture("mlflow-3.17.2-file", tmp_path) / "mlruns"
     store = FileStore(mlruns, use_cache=False)
     run = next(r for r in store.runs() if r.run_name == "sweep-1")

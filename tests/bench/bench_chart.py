@@ -215,7 +215,7 @@ def wait_for_workers(pool, workers: int) -> None:
 # -- main -----------------------------------------------------------------------------------------
 def grown_history(store, run, repeat: int) -> float | None:
     """Seconds to re-read a cached 100k-point metric file after 1,000 points were appended."""
-    from mltui.store.file.reader import metric_columns
+    from mltui.store.file.metrics import metric_columns
     from mltui.store.series_cache import SeriesCache
 
     if store.kind != "file":
