@@ -20,6 +20,7 @@ from .entities import (
     RegisteredModel,
     Run,
 )
+from .errors import StoreError
 from .parallel import WorkerPool
 from .process import GcPause
 from .series import Series, series_from_history
@@ -261,7 +262,7 @@ class Store(abc.ABC):
 
     def registry_backend(self, **options: Any) -> RegistryBackend:
         """How this store's registry is snapshotted and written (store/registry/backend.py)."""
-        raise ValueError(f"cannot write the registry of a {self.kind!r} store")
+        raise StoreError(f"cannot write to a {self.kind} store")
 
     @property
     def workers(self) -> WorkerPool:
