@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .base import ArtifactEntry, ArtifactRoot, Store
+from .artifacts import ArtifactEntry, ArtifactRoot
+from .base import Store
 from .errors import FilterError, NotAStoreError, ReadOnlyError, StoreError
 from .locate import open_store
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .entities import (
     ACTIVE,
@@ -20,10 +21,16 @@ from .entities import (
     RegisteredModel,
     Run,
 )
+from .errors import StoreError
+from .parallel import WorkerPool
 from .process import GcPause
 from .series import Series, series_from_history
 from .series_cache import SeriesCache
 from .traces import Trace, TraceInfo
+
+if TYPE_CHECKING:
+    from .follow import FollowerBackend, StoreFollower
+    from .registry import RegistryBackend, RegistryWriter
 
 
 @dataclass
@@ -57,6 +64,7 @@ class Store(abc.ABC):
         #: after, so following it from here loses nothing (`StoreFollower(since_ns=...)`).
         self.opened_ns = time.time_ns()
         self._series: SeriesCache | None = None
+        self._workers: WorkerPool | None = None
 
     def _series_cache(self) -> SeriesCache | None:
         """The cache of parsed long histories (store/series_cache.py), unless `use_cache` is off."""
@@ -189,11 +197,9 @@ class Store(abc.ABC):
         Long histories that the series cache does not hold are read in worker processes, several
         at once (store/parallel.py); the rest in this thread meanwhile.
         """
-        from .parallel import read_series
+        return self.workers.read_series(self, list(pairs))
 
-        return read_series(self, list(pairs))
-
-    def _series_job(self, run_id: str, key: str) -> tuple | None:
+    def series_job(self, run_id: str, key: str) -> tuple | None:
         """(function, *arguments) reading this history in a worker process, which returns
         `parallel.JobResult`; None to read it in the calling thread (backends say when not)."""
         return None
@@ -245,5 +251,46 @@ class Store(abc.ABC):
 
         return read_text_preview(root, rel, limit)
 
-    def close(self) -> None:  # noqa: B027 - optional for backends holding nothing open
-        """Release anything held open."""
+    # -- following and writing ---------------------------------------------------------------
+    def follower(
+        self,
+        *,
+        poll_seconds: float | None = None,
+        max_rate_hz: float = 4,
+        since_ns: int | None = None,
+    ) -> StoreFollower:
+        """A follower of this store's changes (not started: `start(callback)`); see
+        store/follow/follower.py. A backend that finds changes another way overrides this."""
+        from .follow import StoreFollower
+
+        return StoreFollower(
+            self, poll_seconds=poll_seconds, max_rate_hz=max_rate_hz, since_ns=since_ns
+        )
+
+    def change_source(self) -> FollowerBackend:
+        """What `StoreFollower` asks about this store's changes (store/follow/backend.py)."""
+        raise ValueError(f"cannot follow a {self.kind!r} store")
+
+    def registry_writer(self, *, read_only: bool = False, **options: Any) -> RegistryWriter:
+        """The writer of this store's model registry (store/registry/writer.py): it plans each
+        write, and applies a plan through this store's `registry_backend`."""
+        from .registry import RegistryWriter
+
+        return RegistryWriter(self, read_only=read_only, **options)
+
+    def registry_backend(self, **options: Any) -> RegistryBackend:
+        """How this store's registry is snapshotted and written (store/registry/backend.py)."""
+        raise StoreError(f"cannot write to a {self.kind} store")
+
+    @property
+    def workers(self) -> WorkerPool:
+        """This store's worker processes (store/parallel.py): none run until a long read needs
+        them or `workers.warm()` is called; `close()` stops them."""
+        if self._workers is None:
+            self._workers = WorkerPool()
+        return self._workers
+
+    def close(self) -> None:
+        """Release anything held open, and stop this store's worker processes."""
+        if self._workers is not None:
+            self._workers.shutdown()

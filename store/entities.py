@@ -16,6 +16,8 @@ DELETED = "deleted"
 RUN_STATUS_BY_CODE = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
 RUN_STATUS_CODE = {name: code for code, name in RUN_STATUS_BY_CODE.items()}
 TERMINAL_STATUSES = frozenset({"FINISHED", "FAILED", "KILLED"})
+#: A run in these may still change (status, end time, new points): followers look at it often.
+LIVE_STATUSES = frozenset({"RUNNING", "SCHEDULED"})
 
 #: Registry stages, as MLflow spells them (mlflow/entities/model_registry/model_version_stages.py).
 STAGES = ("None", "Staging", "Production", "Archived")

@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from .base import Store
-from .errors import NotAStoreError
+from .errors import NotAStoreError, StoreError
 from .postgres.connect import is_postgres_uri
 from .rawread import read_db_header
 
@@ -89,8 +89,8 @@ def open_store(target: str | os.PathLike[str]) -> Store:
     An http(s):// URL opens a tracking server (store/server/). Raises NotAStoreError (or a
     ServerError) with one sentence saying what was expected.
     """
-    from .file_store import FileStore
-    from .sqlite_store import SqliteStore
+    from .file.reader import FileStore
+    from .sqlite.reader import SqliteStore
 
     if is_postgres_uri(os.fspath(target)):
         from .postgres.store import PostgresStore
@@ -150,3 +150,35 @@ def default_store_target(env: dict[str, str] | None = None, cwd: Path | None = N
         return str(cwd / "mlruns")
     # A remote tracking URI with no local store here: opening it says remote is not supported.
     return uri or None
+
+
+#: How many "artifacts" folders up `enclosing_store` looks for the store a model sits in.
+STORE_SEARCH_LEVELS = 12
+
+
+def enclosing_store(model_dir: Path) -> Store | None:
+    """The store a model folder lives in, found from MLflow's layouts; None when it is loose.
+
+    Run artifacts sit at `<mlruns>/<exp>/<run>/artifacts/...` and MLflow 3 logged models at
+    `<mlruns>/<exp>/models/<id>/artifacts`; an SQLite store keeps that `mlruns` beside its
+    `mlflow.db`, which then is the store.
+    """
+    folder = Path(os.path.abspath(model_dir))
+    tried: set[Path] = set()
+    for level, artifacts in enumerate([folder, *folder.parents]):
+        if level > STORE_SEARCH_LEVELS:
+            break
+        if artifacts.name != "artifacts" or len(artifacts.parents) < 4:
+            continue
+        owner = artifacts.parent
+        logged_model = owner.name.startswith("m-") and owner.parent.name == "models"
+        mlruns = artifacts.parents[3 if logged_model else 2]
+        for candidate in (mlruns.parent / "mlflow.db", mlruns):
+            if candidate in tried or not candidate.exists():
+                continue
+            tried.add(candidate)
+            try:
+                return open_store(candidate)
+            except StoreError:
+                continue
+    return None

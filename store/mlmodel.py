@@ -20,16 +20,19 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from . import yamlfast
 from .artifacts import resolve_artifact_root
-from .base import ArtifactRoot, Store
 from .entities import LoggedModel, ModelVersion
 from .errors import StoreError
 from .rawread import read_bytes, read_head
+
+if TYPE_CHECKING:
+    from .artifacts import ArtifactRoot
+    from .base import Store
 
 MLMODEL = "MLmodel"
 #: Rows of an input example kept for display.
@@ -768,10 +771,6 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-#: How many "artifacts" folders up `enclosing_store` looks for the store a model sits in.
-STORE_SEARCH_LEVELS = 12
-
-
 # -- finding model folders ---------------------------------------------------------------------
 def mlmodel_target(target: str | os.PathLike[str] | None) -> Path | None:
     """The model folder when `target` is one (or is its MLmodel file); else None."""
@@ -785,34 +784,4 @@ def mlmodel_target(target: str | os.PathLike[str] | None) -> Path | None:
             return path
     except OSError:
         return None
-    return None
-
-
-def enclosing_store(model_dir: Path) -> Store | None:
-    """The store a model folder lives in, found from MLflow's layouts; None when it is loose.
-
-    Run artifacts sit at `<mlruns>/<exp>/<run>/artifacts/...` and MLflow 3 logged models at
-    `<mlruns>/<exp>/models/<id>/artifacts`; an SQLite store keeps that `mlruns` beside its
-    `mlflow.db`, which then is the store.
-    """
-    from .locate import open_store
-
-    folder = Path(os.path.abspath(model_dir))
-    tried: set[Path] = set()
-    for level, artifacts in enumerate([folder, *folder.parents]):
-        if level > STORE_SEARCH_LEVELS:
-            break
-        if artifacts.name != "artifacts" or len(artifacts.parents) < 4:
-            continue
-        owner = artifacts.parent
-        logged_model = owner.name.startswith("m-") and owner.parent.name == "models"
-        mlruns = artifacts.parents[3 if logged_model else 2]
-        for candidate in (mlruns.parent / "mlflow.db", mlruns):
-            if candidate in tried or not candidate.exists():
-                continue
-            tried.add(candidate)
-            try:
-                return open_store(candidate)
-            except StoreError:
-                continue
     return None

@@ -43,7 +43,20 @@ from pathlib import Path
 from typing import Any
 
 from .rawread import open_regular, read_rest
-from .scan_cache import RACY_NS, cache_dir
+
+#: A file modified this recently is not trusted to show its next change in its signature
+#: (the scan cache of file stores, store/file/scan_cache.py, uses it too).
+RACY_NS = 3_000_000_000
+
+
+def cache_dir(env: dict[str, str] | None = None) -> Path:
+    """Where mltui keeps caches: $MLTUI_CACHE_DIR, else $XDG_CACHE_HOME/mltui, else ~/.cache/mltui."""
+    env = os.environ if env is None else env
+    if env.get("MLTUI_CACHE_DIR"):
+        return Path(env["MLTUI_CACHE_DIR"]).expanduser()
+    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "mltui"
+
 
 #: Bump when the entry layout or the reader's semantics change: old entries are then ignored.
 FORMAT = 1
@@ -57,7 +70,7 @@ MAX_BYTES = 256 << 20
 _PREFIX = "series-"
 _SUFFIX = ".marshal"
 
-#: (steps, timestamps, values, malformed lines) as `file_store.metric_columns` gives them.
+#: (steps, timestamps, values, malformed lines) as `file.metrics.metric_columns` gives them.
 Columns = tuple[Sequence[int], Sequence[int], Sequence[float], int]
 
 

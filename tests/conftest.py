@@ -26,6 +26,15 @@ FIXTURE_STORES: list[Path] = sorted(
     p for p in STORES_DIR.glob("mlflow-*") if (p / "expected.json").is_file()
 )
 FIXTURE_IDS: list[str] = [p.name for p in FIXTURE_STORES]
+REPO = Path(__file__).resolve().parents[1]
+
+
+def child_pythonpath() -> str:
+    """PYTHONPATH for a child Python: the repository (for `tests`), then what this process
+    was given (which may name the worktree whose `mltui` is under test)."""
+    return os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+
+
 #: Where MLflow's client writes when not told: never a test's business to inherit.
 MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 

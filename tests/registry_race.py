@@ -82,7 +82,7 @@ def race(folder: Path, seconds: float, rounds: int = 0) -> dict[str, Any]:
 
     from mltui.store import open_store
     from mltui.store.errors import StoreError
-    from mltui.store.registry_write import RegistryWriter
+    from mltui.store.registry import RegistryWriter
 
     uri = (folder / "mlruns").as_uri()
     args = [uri, MODEL, VERSION, seconds, rounds, GIVE_UP_SECONDS]

@@ -8,10 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from mltui.store.artifacts import list_artifacts, read_text_preview, resolve_artifact_root
-from mltui.store.base import ArtifactRoot
+from mltui.store.artifacts import (
+    ArtifactRoot,
+    list_artifacts,
+    read_text_preview,
+    resolve_artifact_root,
+)
 from mltui.store.errors import StoreError
-from mltui.store.file_store import FileStore
+from mltui.store.file.reader import FileStore
 from tests.conftest import FIXTURE_STORES, copy_fixture
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mltui.store.errors import NotAStoreError
-from mltui.store.file_store import FileStore
+from mltui.store.file.reader import FileStore
 from tests.conftest import FIXTURE_STORES, copy_fixture
 from tests.readings import problems_reading, reading_of
 
@@ -262,7 +262,7 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
 def test_reading_never_writes_into_the_store(mlruns, monkeypatch, tmp_path):
     from mltui.store.artifacts import list_artifacts, read_text_preview
 
-    monkeypatch.setattr("mltui.store.file_store.CACHE_MIN_RUNS", 1)
+    monkeypatch.setattr("mltui.store.file.reader.CACHE_MIN_RUNS", 1)
     before = _snapshot(mlruns.parent)
     for _ in range(2):  # the second pass reads through the scan cache
         store = FileStore(mlruns)

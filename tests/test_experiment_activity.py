@@ -37,7 +37,7 @@ def test_file_store_counts_from_meta_yaml_agree_with_a_full_read_of_a_damaged_st
     """The file store counts from meta.yaml alone; it must skip exactly the runs a full read
     skips: an empty meta.yaml, malformed YAML, a run filed under the wrong experiment."""
     from mltui.store.base import Store
-    from mltui.store.file_store import FileStore
+    from mltui.store.file.reader import FileStore
 
     mlruns = copy_fixture("mlflow-3.17.2-file", tmp_path) / "mlruns"
     metas = sorted(mlruns.glob("[0-9]*/*/meta.yaml"))

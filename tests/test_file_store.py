@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mltui.store import file_store, yamlfast
+from mltui.store import yamlfast
 from mltui.store.errors import NotAStoreError
-from mltui.store.file_store import FileStore, _latest_by_lines, latest_point, latest_point_of_file
+from mltui.store.file import metrics
+from mltui.store.file.metrics import _latest_by_lines, latest_point, latest_point_of_file
+from mltui.store.file.reader import FileStore
 from tests.conftest import FIXTURE_STORES, copy_fixture, expected_reading
 from tests.readings import assert_same_reading as check_reading
 
@@ -48,8 +50,8 @@ def test_reading_matches_mlflow(fixture_dir):
 @pytest.mark.parametrize("fixture_dir", FILE_FIXTURES, ids=[p.name for p in FILE_FIXTURES])
 def test_reading_through_the_cache_matches_mlflow(fixture_dir, monkeypatch):
     # The fixtures are small; force the cache on to check that cached records read the same.
-    monkeypatch.setattr("mltui.store.file_store.CACHE_MIN_RUNS", 1)
-    monkeypatch.setattr("mltui.store.scan_cache.RACY_NS", 0)
+    monkeypatch.setattr("mltui.store.file.reader.CACHE_MIN_RUNS", 1)
+    monkeypatch.setattr("mltui.store.file.scan_cache.RACY_NS", 0)
     FileStore(fixture_dir / "mlruns").runs(include_deleted=True)  # fills the cache
     store = FileStore(fixture_dir / "mlruns")
     assert_same_reading(store, fixture_dir)
@@ -135,8 +137,8 @@ def test_keys_with_slashes_are_walked():
 
 
 def test_iter_runs_hands_over_batches(tmp_path, monkeypatch):
-    monkeypatch.setattr("mltui.store.file_store.BATCH_SIZE", 3)
-    monkeypatch.setattr("mltui.store.file_store.FIRST_BATCH", 2)
+    monkeypatch.setattr("mltui.store.file.reader.BATCH_SIZE", 3)
+    monkeypatch.setattr("mltui.store.file.reader.FIRST_BATCH", 2)
     fixture = copy_fixture(_store("3").location.parent.name, tmp_path)
     batches = list(FileStore(fixture / "mlruns", use_cache=False).iter_runs(include_deleted=True))
     assert len(batches) > 2
@@ -148,7 +150,7 @@ def test_iter_runs_hands_over_batches(tmp_path, monkeypatch):
 
 def test_iter_runs_hands_over_a_batch_when_reading_is_slow(tmp_path, monkeypatch):
     """Runs slow to read (long metric files) come as read, not once a batch is full."""
-    monkeypatch.setattr("mltui.store.file_store.BATCH_SECONDS", 0.0)
+    monkeypatch.setattr("mltui.store.file.reader.BATCH_SECONDS", 0.0)
     fixture = copy_fixture(_store("3").location.parent.name, tmp_path)
     batches = list(FileStore(fixture / "mlruns", use_cache=False).iter_runs(include_deleted=True))
     assert [len(b) for b in batches] == [1] * len(expected_reading(fixture)["runs"])
@@ -293,18 +295,18 @@ def test_latest_point_whole_file_path_reads_as_line_by_line():
 def _latest_streamed(path: Path) -> tuple:
     fd = os.open(path, os.O_RDONLY)
     try:
-        return latest_point_of_file(os.read(fd, file_store.CHUNK), fd, path.stat().st_size)
+        return latest_point_of_file(os.read(fd, metrics.CHUNK), fd, path.stat().st_size)
     finally:
         os.close(fd)
 
 
 def test_latest_point_read_in_blocks_is_that_of_the_whole_file(tmp_path, monkeypatch):
     """Cut into blocks anywhere (inside lines, between NaN ties), the answer is the same."""
-    monkeypatch.setattr("mltui.store.file_store.CHUNK", 16)
+    monkeypatch.setattr("mltui.store.file.metrics.CHUNK", 16)
     rng = random.Random(7)
     path = tmp_path / "metric"
     for _ in range(400):
-        monkeypatch.setattr("mltui.store.file_store.STREAM_BLOCK", rng.choice((16, 23, 40, 64)))
+        monkeypatch.setattr("mltui.store.file.metrics.STREAM_BLOCK", rng.choice((16, 23, 40, 64)))
         lines = [
             b" ".join(rng.choice(_FIELDS) for _ in range(rng.choice((3, 3, 3, 2, 5))))
             for _ in range(rng.randint(1, 30))
@@ -318,9 +320,9 @@ def test_latest_point_read_in_blocks_is_that_of_the_whole_file(tmp_path, monkeyp
 
 
 def test_overlong_metric_line_is_one_bad_line(tmp_path, monkeypatch):
-    monkeypatch.setattr("mltui.store.file_store.CHUNK", 16)
-    monkeypatch.setattr("mltui.store.file_store.STREAM_BLOCK", 32)
-    monkeypatch.setattr("mltui.store.file_store.MAX_LINE", 100)
+    monkeypatch.setattr("mltui.store.file.metrics.CHUNK", 16)
+    monkeypatch.setattr("mltui.store.file.metrics.STREAM_BLOCK", 32)
+    monkeypatch.setattr("mltui.store.file.metrics.MAX_LINE", 100)
     path = tmp_path / "metric"
     path.write_bytes(b"1 0.5 0\n" + b"9" * 1000 + b" 1 1\n2 0.7 1\n" + b"3" * 500)
     assert _latest_streamed(path) == ((1, 2, 0.7), 1, False)
@@ -328,7 +330,7 @@ def test_overlong_metric_line_is_one_bad_line(tmp_path, monkeypatch):
 
 def test_long_metric_file_is_listed_in_bounded_memory(tmp_path, monkeypatch):
     """A run's latest point of a long history takes a few blocks of memory, not the file's."""
-    monkeypatch.setattr("mltui.store.file_store.STREAM_BLOCK", 256 << 10)
+    monkeypatch.setattr("mltui.store.file.metrics.STREAM_BLOCK", 256 << 10)
     mlruns = copy_fixture("mlflow-3.17.2-file", tmp_path) / "mlruns"
     store = FileStore(mlruns, use_cache=False)
     run = next(r for r in store.runs() if r.run_name == "sweep-1")

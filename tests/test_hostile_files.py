@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from mltui.store.file_store import FileStore
-from tests.conftest import copy_fixture
+from mltui.store.file.reader import FileStore
+from tests.conftest import child_pythonpath, copy_fixture
 
 REPO = Path(__file__).resolve().parents[1]
 #: Generous: a clean read of the fixture takes well under a second.
@@ -28,7 +28,7 @@ CHILD_MEMORY = 2 << 30
 _READ_IN_CHILD = textwrap.dedent(
     """
     import json, sys
-    from mltui.store.file_store import FileStore
+    from mltui.store.file.reader import FileStore
     from tests.readings import reading_of
     store = FileStore(sys.argv[1], use_cache=False)
     reading = reading_of(store)
@@ -44,7 +44,7 @@ def _limit_memory() -> None:
 
 
 def _child(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(REPO), MLTUI_CACHE_DIR=str(tmp_path / "cache"))
+    env = dict(os.environ, PYTHONPATH=child_pythonpath(), MLTUI_CACHE_DIR=str(tmp_path / "cache"))
     try:
         return subprocess.run(
             [sys.executable, *args],

@@ -23,9 +23,9 @@ def modules_after(statement: str, cwd: Path | None = None) -> set[str]:
 
 def test_store_imports_no_textual_mlflow_or_pandas():
     loaded = modules_after(
-        "import mltui.store, mltui.store.file_store, mltui.store.sqlite_store, "
-        "mltui.store.search, mltui.store.export, mltui.store.watch, mltui.store.series, "
-        "mltui.store.mlmodel, mltui.store.registry_write, mltui.store.demo, mltui.store.synth"
+        "import mltui.store, mltui.store.file.reader, mltui.store.sqlite.reader, "
+        "mltui.store.search, mltui.store.export, mltui.store.follow, mltui.store.series, "
+        "mltui.store.mlmodel, mltui.store.registry, mltui.store.demo, mltui.store.synth"
     )
     for heavy in ("textual", "mlflow", "pandas", "numpy", "plotext", "rich", "watchdog"):
         assert heavy not in loaded, f"mltui.store imported {heavy}"

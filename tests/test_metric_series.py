@@ -12,7 +12,9 @@ import pytest
 
 from mltui.store import open_store
 from mltui.store.base import Store
-from mltui.store.file_store import FileStore, _complete_lines, _parse_metric_line, metric_columns
+from mltui.store.file.layout import parse_metric_line
+from mltui.store.file.metrics import complete_lines, metric_columns
+from mltui.store.file.reader import FileStore
 from mltui.store.series import Series
 from tests.conftest import FIXTURE_IDS, FIXTURE_STORES, copy_fixture, store_path
 
@@ -157,8 +159,8 @@ def test_long_history_file(mlruns):
 # -- the whole-file parse against the line-by-line rules -------------------------------------------
 def _line_by_line(data: bytes) -> tuple[list, list, list, int]:
     steps, timestamps, values, bad = [], [], [], 0
-    for line in _complete_lines(data).split(b"\n")[:-1]:
-        point = _parse_metric_line(line)
+    for line in complete_lines(data).split(b"\n")[:-1]:
+        point = parse_metric_line(line)
         if point is None:
             bad += 1
         else:

@@ -13,8 +13,9 @@ from dataclasses import replace
 
 import pytest
 
-from mltui.store import file_store, open_store, parallel
+from mltui.store import Store, open_store, parallel
 from mltui.store.export import run_record
+from mltui.store.file import reader as file_store
 from mltui.store.series import Series
 from tests.conftest import FIXTURE_IDS, FIXTURE_STORES, copy_fixture, store_path
 
@@ -24,17 +25,31 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+#: Stores a test opened: each owns its worker pool, which closing the store stops.
+_opened: list[Store] = []
+
+
+def opened(path) -> Store:
+    _opened.append(open_store(path))
+    return _opened[-1]
+
+
+def file_at(path, **kwargs) -> file_store.FileStore:
+    _opened.append(file_store.FileStore(path, **kwargs))
+    return _opened[-1]  # type: ignore[return-value]
+
+
 @pytest.fixture(autouse=True)
 def _fresh_pool(tmp_path, monkeypatch):
-    """Each test starts without a pool, sends every history to the workers, uses its own cache."""
+    """Each test sends every history to the workers, uses its own cache, and stops the workers
+    of every store it opened."""
     monkeypatch.setenv("MLTUI_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("MLTUI_WORKERS", "2")
     monkeypatch.setattr(parallel, "MIN_JOB_BYTES", 1)
     monkeypatch.setattr(parallel, "MIN_JOB_STEPS", 0)
-    parallel.shutdown()
-    monkeypatch.setattr(parallel, "_unusable", False)
     yield
-    parallel.shutdown()
+    while _opened:
+        _opened.pop().close()
 
 
 def all_pairs(store) -> list[tuple[str, str]]:
@@ -49,14 +64,13 @@ def columns(series: Series) -> tuple:
 
 @pytest.mark.parametrize("fixture", FIXTURE_STORES, ids=FIXTURE_IDS)
 def test_workers_read_what_the_thread_reads(fixture):
-    store = open_store(store_path(fixture))
+    store = opened(store_path(fixture))
     pairs = all_pairs(store)
-    jobs = [pair for pair in pairs if store._series_job(*pair) is not None]
+    jobs = [pair for pair in pairs if store.series_job(*pair) is not None]
     assert len(jobs) >= 2, "the fixture should send its histories to the workers"
-    before = parallel.worker_reads
     many = dict(store.metric_series_many(pairs))
-    assert parallel.worker_reads - before == len(jobs)
-    assert parallel._pool is not None and not parallel._unusable
+    assert store.workers.reads == len(jobs)
+    assert store.workers.started and not store.workers.unusable
     assert sorted(many) == sorted(pairs)
     for pair in pairs:
         assert columns(many[pair]) == columns(store.metric_series(*pair)), pair
@@ -64,7 +78,7 @@ def test_workers_read_what_the_thread_reads(fixture):
 
 def test_a_worker_warns_of_malformed_lines(tmp_path):
     target = copy_fixture("mlflow-3.17.2-file", tmp_path)
-    store = open_store(target / "mlruns")
+    store = opened(target / "mlruns")
     pairs = all_pairs(store)
     run_id, key = pairs[0]
     path = store._metric_path(run_id, key)
@@ -72,13 +86,13 @@ def test_a_worker_warns_of_malformed_lines(tmp_path):
         fh.write(b"garbage line\n")
     many = dict(store.metric_series_many(pairs))
     assert f"{path}: 1 malformed line(s) ignored" in store.warnings.messages
-    fresh = open_store(target / "mlruns")
+    fresh = opened(target / "mlruns")
     assert columns(many[(run_id, key)]) == columns(fresh.metric_series(run_id, key))
 
 
 @pytest.mark.parametrize("fixture", FIXTURE_STORES, ids=FIXTURE_IDS)
 def test_unknown_metrics_and_runs_come_back_empty(fixture):
-    store = open_store(store_path(fixture))
+    store = opened(store_path(fixture))
     pairs = all_pairs(store)
     unknown = [(pairs[0][0], "no-such-metric"), ("0" * 32, pairs[0][1])]
     many = dict(store.metric_series_many(pairs + unknown))
@@ -88,35 +102,35 @@ def test_unknown_metrics_and_runs_come_back_empty(fixture):
 
 def test_no_workers_when_told_so(monkeypatch):
     monkeypatch.setenv("MLTUI_WORKERS", "0")
-    store = open_store(store_path(FIXTURE_STORES[0]))
+    store = opened(store_path(FIXTURE_STORES[0]))
     pairs = all_pairs(store)
     many = dict(store.metric_series_many(pairs))
-    assert parallel._pool is None and parallel._unusable
+    assert not store.workers.started and store.workers.unusable
     for pair in pairs:
         assert columns(many[pair]) == columns(store.metric_series(*pair))
 
 
 def test_a_pool_that_stopped_taking_work_falls_back_to_the_thread():
-    store = open_store(store_path(FIXTURE_STORES[0]))
+    store = opened(store_path(FIXTURE_STORES[0]))
     pairs = all_pairs(store)
-    pool = parallel._executor()
+    pool = store.workers.executor()
     assert pool is not None
-    pool.shutdown()  # still the module's pool, but submitting now raises
+    pool.shutdown()  # still the store's pool, but submitting now raises
     many = dict(store.metric_series_many(pairs))
-    assert parallel._unusable and parallel._pool is None
+    assert store.workers.unusable and not store.workers.started
     for pair in pairs:
         assert columns(many[pair]) == columns(store.metric_series(*pair))
 
 
 def test_a_worker_killed_midway_falls_back_to_the_thread():
-    store = open_store(store_path(FIXTURE_STORES[-1]))
+    store = opened(store_path(FIXTURE_STORES[-1]))
     pairs = all_pairs(store)
-    pool = parallel._executor()
+    pool = store.workers.executor()
     assert pool is not None and pool.submit(os.getpid).result() != os.getpid()
     with pytest.raises(BrokenProcessPool):
         pool.submit(os._exit, 1).result()  # takes a worker down: the pool breaks
     many = dict(store.metric_series_many(pairs))
-    assert parallel._unusable
+    assert store.workers.unusable
     for pair in pairs:
         assert columns(many[pair]) == columns(store.metric_series(*pair))
 
@@ -135,17 +149,18 @@ def test_the_pool_starts_under_a_captured_stderr(monkeypatch):
             return -1
 
     monkeypatch.setattr(sys, "stderr", Captured())
-    store = open_store(store_path(FIXTURE_STORES[-1]))
+    store = opened(store_path(FIXTURE_STORES[-1]))
     pairs = all_pairs(store)
     many = dict(store.metric_series_many(pairs))
-    assert parallel._pool is not None and not parallel._unusable
+    assert store.workers.started and not store.workers.unusable
     assert len(many) == len(pairs)
 
 
 def test_warm_starts_the_workers_in_the_background():
-    parallel.warm()
+    workers = opened(store_path(FIXTURE_STORES[-1])).workers
+    workers.warm()
     for _ in range(200):
-        pool = parallel._pool
+        pool = workers.executor() if workers.started else None
         if pool is not None and len(getattr(pool, "_processes", {})) == 2:
             break
         __import__("time").sleep(0.05)
@@ -176,8 +191,7 @@ def reading(store) -> list[str]:
 def read_in_thread(path, monkeypatch) -> list[str]:
     with monkeypatch.context() as m:
         m.setenv("MLTUI_WORKERS", "0")
-        m.setattr(parallel, "_unusable", False)  # set again on leaving: workers usable again
-        return reading(file_store.FileStore(path, use_cache=False))
+        return reading(file_at(path, use_cache=False))
 
 
 @pytest.mark.parametrize("fixture", FILE_FIXTURES, ids=[p.name for p in FILE_FIXTURES])
@@ -185,16 +199,14 @@ def test_a_first_scan_in_workers_reads_what_the_thread_reads(fixture, scan_in_wo
     path = fixture / "mlruns"
     expected = read_in_thread(path, monkeypatch)
     assert len(expected) > 2, "the fixture should leave runs for the workers"
-    before = parallel.worker_jobs
-    store = file_store.FileStore(path)
+    store = file_at(path)
     assert reading(store) == expected
-    assert parallel.worker_jobs > before
+    assert store.workers.jobs > 0
     assert store.warnings.messages == []
     # What the workers read was cached: reopening reads it all back without them.
-    before = parallel.worker_jobs
-    again = file_store.FileStore(path)
+    again = file_at(path)
     assert reading(again) == expected
-    assert parallel.worker_jobs == before
+    assert again.workers.jobs == 0
     cache = again._scan_cache()
     assert len(cache.entries) >= len(expected)
     assert all(cache.get(key, str(path) + "/" + key) is not None for key in cache.entries), (
@@ -206,7 +218,7 @@ def test_a_first_scan_in_workers_warns_and_caches_nothing_it_warned_of(
     tmp_path, scan_in_workers, monkeypatch
 ):
     target = copy_fixture("mlflow-3.17.2-file", tmp_path) / "mlruns"
-    store = file_store.FileStore(target, use_cache=False)
+    store = file_at(target, use_cache=False)
     runs = store.runs(None, include_deleted=True)
     run_dirs = sorted(store._run_dirs.values())
     broken_meta = run_dirs[-1] + "/meta.yaml"
@@ -218,11 +230,10 @@ def test_a_first_scan_in_workers_warns_and_caches_nothing_it_warned_of(
         fh.write(b"garbage line\n")
 
     expected = read_in_thread(target, monkeypatch)
-    before = parallel.worker_jobs
-    fresh = file_store.FileStore(target)
+    fresh = file_at(target)
     assert reading(fresh) == expected
     assert len(expected) == len(runs) - 1
-    assert parallel.worker_jobs > before
+    assert fresh.workers.jobs > 0
     messages = fresh.warnings.messages
     assert any(m.startswith(f"{broken_meta}: malformed YAML") for m in messages), messages
     assert f"{metric_file}: 1 malformed line(s) ignored" in messages
@@ -231,7 +242,7 @@ def test_a_first_scan_in_workers_warns_and_caches_nothing_it_warned_of(
     assert run_dirs[-1].removeprefix(root) not in keys
     assert store._run_dirs[garbled.run_id].removeprefix(root) not in keys
     # Warned again when reopened: what warned was not cached.
-    again = file_store.FileStore(target)
+    again = file_at(target)
     reading(again)
     assert f"{metric_file}: 1 malformed line(s) ignored" in again.warnings.messages
 
@@ -239,27 +250,36 @@ def test_a_first_scan_in_workers_warns_and_caches_nothing_it_warned_of(
 def test_a_first_scan_falls_back_to_the_thread_when_a_worker_dies(scan_in_workers, monkeypatch):
     path = FILE_FIXTURES[-1] / "mlruns"
     expected = read_in_thread(path, monkeypatch)
-    pool = parallel._executor()
+    store = file_at(path)
+    pool = store.workers.executor()
     assert pool is not None
     with pytest.raises(BrokenProcessPool):
         pool.submit(os._exit, 1).result()
-    assert reading(file_store.FileStore(path)) == expected
-    assert parallel._unusable
+    assert reading(store) == expected
+    assert store.workers.unusable
 
 
 def test_warm_for_starts_workers_only_for_runs_with_long_histories(monkeypatch):
     monkeypatch.setattr(parallel, "MIN_JOB_STEPS", 50_000)
-    store = open_store(store_path(FIXTURE_STORES[-1]))
+    store = opened(store_path(FIXTURE_STORES[-1]))
     runs = [
         run
         for run in store.runs(None, include_deleted=True)
         if run.metrics and all(m.step < 1000 for m in run.metrics.values())
     ]
     assert runs
-    parallel.warm_for(runs)  # short histories
-    assert parallel._pool is None and not parallel._warmed
+    store.workers.warm_for(runs)  # short histories
+    assert not store.workers.started and not store.workers.warmed
     run = runs[0]
     key = next(iter(run.metrics))
     run.metrics[key] = replace(run.metrics[key], step=parallel.MIN_JOB_STEPS)
-    parallel.warm_for([run])
-    assert parallel._warmed
+    store.workers.warm_for([run])
+    assert store.workers.warmed
+
+
+def test_closing_a_store_stops_its_workers():
+    store = opened(store_path(FIXTURE_STORES[-1]))
+    dict(store.metric_series_many(all_pairs(store)))
+    assert store.workers.started and store.workers.reads > 0
+    store.close()
+    assert not store.workers.started

@@ -21,7 +21,7 @@ from mltui.store import StoreError, open_store
 from mltui.store.errors import NotAStoreError, ReadOnlyError, as_sentence
 from mltui.store.postgres.connect import AuthenticationFailed, DatabaseUnreachable
 from mltui.store.postgres.store import PostgresStore
-from mltui.store.registry_write import RegistryWriter
+from mltui.store.registry import RegistryWriter
 from mltui.tui.cli import main
 from tests.postgres_server import PASSWORD
 from tests.readings import assert_same_reading
@@ -367,8 +367,6 @@ def test_following_polls_points_runs_experiments_and_registry(postgres_server, p
 
     from mlflow import MlflowClient
 
-    from mltui.store.watch import StoreFollower
-
     postgres_server.execute("postgres", 'CREATE DATABASE "live" TEMPLATE "mlflow"')
     uri = postgres_server.uri("live")
     client = MlflowClient(tracking_uri=uri.replace("postgresql://", "postgresql+psycopg://"))
@@ -376,7 +374,7 @@ def test_following_polls_points_runs_experiments_and_registry(postgres_server, p
     running = next(r for r in store.runs() if r.run_name == "still-running")
     # Between the first read and following's start: in the first change set.
     client.set_terminated(running.run_id, "FINISHED")
-    follower = StoreFollower(store, poll_seconds=0.2, since_ns=store.opened_ns)
+    follower = store.follower(poll_seconds=0.2, since_ns=store.opened_ns)
     seen: list = []
 
     def reported(check, write=None, start: int | None = None) -> bool:

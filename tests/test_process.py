@@ -154,7 +154,7 @@ def test_importing_mltui_changes_no_process_state():
 
 
 def test_following_a_store_adds_no_warnings_filter(tmp_path):
-    from mltui.store.watch import StoreFollower
+    from mltui.store.follow import StoreFollower
 
     store = open_store(copy_fixture(FILE, tmp_path))
     with warnings.catch_warnings():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mltui.store.registry_schema import (
+from mltui.store.sqlite.registry_schema import (
     TESTED_SCHEMAS_FILE,
     load_tested_schemas,
     registry_schema,

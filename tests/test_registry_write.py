@@ -31,13 +31,14 @@ import yaml
 
 from mltui.store import ReadOnlyError, open_store
 from mltui.store.errors import as_sentence
-from mltui.store.registry_write import (
+from mltui.store.registry import (
     TAG_MODEL_VERSIONS,
     InvalidWriteError,
     RegistryWriter,
     WriteResult,
 )
 from tests.conftest import (
+    child_pythonpath,
     copy_fixture,
     mlflow_workspaces,
     skip_unless_mlflow_opens,
@@ -953,7 +954,7 @@ def test_description_reverted_by_another_writer_is_put_back_then_given_up(
     """A rewrite from a stale copy (as MLflow's file registry does) is undone while it lasts;
     past the time allowed, the write fails with one clear sentence, and nothing else is lost."""
     from mltui.store.errors import StoreError
-    from mltui.store.registry_write import _FileBackend
+    from mltui.store.file.registry import FileRegistryBackend
 
     folder = copy_fixture("mlflow-3.17.2-file", tmp_path)
     meta = folder / "mlruns" / "models" / W / "meta.yaml"
@@ -982,7 +983,7 @@ def test_description_reverted_by_another_writer_is_put_back_then_given_up(
     assert client_for(folder).get_registered_model(W).description == "first"
 
     # Reverted for longer than allowed: a clear error, and the file is MLflow's as it was.
-    monkeypatch.setattr(_FileBackend, "REWRITE_SECONDS", 0.5)
+    monkeypatch.setattr(FileRegistryBackend, "REWRITE_SECONDS", 0.5)
     other = threading.Thread(target=revert_for, args=(30, stop))
     other.start()
     try:
@@ -1011,7 +1012,7 @@ def test_an_mlflow_write_between_our_read_and_replace_is_kept(
 ):
     """MLflow writes the very file we are rewriting, right after we read it: our swap notices,
     reads again and keeps MLflow's change with ours."""
-    from mltui.store.registry_write import _FileBackend
+    from mltui.store.file.registry import FileRegistryBackend
 
     folder = copy_fixture("mlflow-3.17.2-file", tmp_path)
     client = client_for(folder)
@@ -1020,7 +1021,7 @@ def test_an_mlflow_write_between_our_read_and_replace_is_kept(
         "model": lambda: client.update_registered_model(W, description="MLflow's"),
         "version": lambda: client.transition_model_version_stage(W, "5", "Staging"),
     }[target]
-    real = _FileBackend._load_meta
+    real = FileRegistryBackend._load_meta
     interleaved = []
 
     def read_then_mlflow_writes(self, path, required=()):
@@ -1030,7 +1031,7 @@ def test_an_mlflow_write_between_our_read_and_replace_is_kept(
             theirs()
         return found
 
-    monkeypatch.setattr(_FileBackend, "_load_meta", read_then_mlflow_writes)
+    monkeypatch.setattr(FileRegistryBackend, "_load_meta", read_then_mlflow_writes)
     if target == "model":
         writer.set_model_tag(W, "ours", "1")
         rm = client.get_registered_model(W)
@@ -1065,7 +1066,7 @@ CREATE_THEN_DIE = textwrap.dedent(
     """
     import os, signal, sys
     from mltui.store import open_store
-    from mltui.store.registry_write import RegistryWriter
+    from mltui.store.registry import RegistryWriter
     root, prefix, die_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
     writer = RegistryWriter(open_store(root))
     writer.create_registered_model(f"{prefix}-whole", description="d", tags={"k": "v"})
@@ -1091,7 +1092,7 @@ def test_killed_while_creating_a_model_leaves_mlflow_able_to_list_models(
     incomplete one."""
     folder = copy_fixture("mlflow-3.17.2-file", tmp_path)
     root = folder / "mlruns"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": child_pythonpath()}
     done = subprocess.run(
         [sys.executable, "-c", CREATE_THEN_DIE, str(root), "m", str(die_at)],
         capture_output=True,
@@ -1156,7 +1157,7 @@ def test_a_model_folder_holding_versions_is_not_removed(tmp_path: Path):
 def test_leftovers_of_a_crashed_write_are_cleared_by_the_next(tmp_path: Path, monkeypatch):
     """Our temporary files and folders are removed by the next write there, once a minute old;
     anything else (another name, a fresh one of a write under way) is left alone."""
-    from mltui.store.registry_write import _FileBackend
+    from mltui.store.file.registry import FileRegistryBackend
 
     folder = copy_fixture("mlflow-3.17.2-file", tmp_path)
     root = folder / "mlruns"
@@ -1182,7 +1183,7 @@ def test_leftovers_of_a_crashed_write_are_cleared_by_the_next(tmp_path: Path, mo
     writer.set_model_tag(W, "k", "v")
     writer.create_registered_model("fresh")
     assert all(p.exists() for p in ours + others)  # under a minute old: maybe a write under way
-    monkeypatch.setattr(_FileBackend, "STALE_SECONDS", 0.0)
+    monkeypatch.setattr(FileRegistryBackend, "STALE_SECONDS", 0.0)
     writer.set_model_tag(W, "k", "w")
     writer.create_registered_model("fresh2")
     assert not [p for p in ours if p.exists()]
@@ -1332,7 +1333,7 @@ def test_register_by_run_and_path_picks_the_logged_model_mlflow_picks(fixture: s
     version = mlflow.register_model(f"runs:/{run_id}/twin", "twins")
     newest = max(made, key=lambda m: m.creation_timestamp)
     assert version.source == f"models:/{newest.model_id}"
-    assert plan.args["source"] == version.source
+    assert plan.operation.source == version.source
 
 
 def test_logged_model_tag_appends(tmp_path: Path):

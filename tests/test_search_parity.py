@@ -488,7 +488,7 @@ def file_store(tmp_path_factory) -> LiveStore:
     os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
 
     def open_ours():
-        from mltui.store.file_store import FileStore
+        from mltui.store.file.reader import FileStore
 
         return FileStore(root, use_cache=False)
 
@@ -506,7 +506,7 @@ def sqlite_store(tmp_path_factory) -> LiveStore:
     db = tmp_path_factory.mktemp("search-sqlite") / "mlflow.db"
 
     def open_ours():
-        from mltui.store.sqlite_store import SqliteStore
+        from mltui.store.sqlite.reader import SqliteStore
 
         return SqliteStore(db)
 
@@ -654,7 +654,7 @@ def test_filters_mlflow_rejects_raise(file_store, f):
 def test_store_search_runs_wiring(file_store):
     """Store.search_runs (store/base.py) gives MLflow's answer for an ordinary query."""
     if file_store.ours is None:
-        pytest.skip("mltui.store.file_store is not there yet")
+        pytest.skip("mltui.store.file.reader is not there yet")
     f, order_by = "params.opt ILIKE 'adam' and metrics.rmse < 1", ["metrics.rmse DESC"]
     found = file_store.ours.search_runs(file_store.exp_ids, f, order_by)
     assert [r.run_id for r in found] == mlflow_ids(file_store, f, order_by)

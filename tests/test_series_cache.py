@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from mltui.store import series_cache
-from mltui.store.file_store import FileStore, metric_columns
+from mltui.store.file.metrics import metric_columns
+from mltui.store.file.reader import FileStore
 from mltui.store.series_cache import SeriesCache
-from mltui.store.sqlite_store import SqliteStore
+from mltui.store.sqlite.reader import SqliteStore
 from tests.conftest import FIXTURE_STORES, copy_fixture
 
 HOUR_NS = 3600 * 10**9
@@ -247,7 +248,7 @@ def test_file_store_reads_every_history_the_same_from_the_cache(tmp_path, cache_
     expected = {p: _bits(plain.metric_series(*p)) for p in pairs}
     histories = {p: _points(plain.metric_history(*p)) for p in pairs}
     parsed = Parser()
-    monkeypatch.setattr("mltui.store.file_store.metric_columns", parsed)
+    monkeypatch.setattr("mltui.store.file.metrics.metric_columns", parsed)
     for _ in range(2):  # filling the cache, then from it
         parsed.calls.clear()
         store = FileStore(mlruns)

@@ -258,7 +258,7 @@ def test_keep_alive_reuses_one_connection(peer_with):
 def test_a_write_whose_answer_was_lost_is_checked_not_sent_again(peer_with):
     """The server applied the tag but the connection dropped before its answer: the registry
     is read again, the tag is there, and the write is not repeated."""
-    from mltui.store.registry_write import RegistryWriter
+    from mltui.store.registry import RegistryWriter
 
     tags: dict[str, str] = {}
     writes = []

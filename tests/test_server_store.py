@@ -266,13 +266,12 @@ def test_follower_reports_a_new_run_and_its_new_points(server, store):
     from mlflow import MlflowClient
 
     from mltui.store.server.follow import ServerFollower
-    from mltui.store.watch import StoreFollower
 
     client = MlflowClient(tracking_uri=server.url)
     exp_id = client.create_experiment(f"followed-{time.time_ns()}")
     seen = []
-    # What the app constructs today: the file/SQLite follower hands a server to its own.
-    follower = StoreFollower(store, poll_seconds=0.2)
+    # What the app asks for: the store's own follower.
+    follower = store.follower(poll_seconds=0.2)
     assert isinstance(follower, ServerFollower)
     follower.start(seen.append)
     try:
@@ -365,7 +364,7 @@ def test_traces_over_the_server_equal_the_database_read_directly(server, capsys)
 def test_registry_writes_over_rest_are_read_back_by_mlflow(server, store):
     from mlflow import MlflowClient
 
-    from mltui.store.registry_write import RegistryWriter
+    from mltui.store.registry import RegistryWriter
 
     client = MlflowClient(tracking_uri=server.url, registry_uri=server.url)
     writer = RegistryWriter(store)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from mltui.store import sqlite_store
 from mltui.store.errors import NotAStoreError, StoreError
-from mltui.store.sqlite_store import SqliteStore
+from mltui.store.sqlite import reader as sqlite_store
+from mltui.store.sqlite.reader import SqliteStore
 from tests.conftest import FIXTURE_STORES, expected_reading
 from tests.readings import SECTIONS, differences, problems_reading, reading_of
 

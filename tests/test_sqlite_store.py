@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mltui.store import open_store
-from mltui.store.sqlite_store import KNOWN_REVISIONS, SqliteStore
+from mltui.store.sqlite.reader import KNOWN_REVISIONS, SqliteStore
 from tests.conftest import FIXTURE_STORES, copy_fixture, expected_reading, store_path
 from tests.readings import assert_same_reading as check_reading
 from tests.readings import jsonable_float

@@ -1,4 +1,4 @@
-"""Following a store live (store/watch.py), against real writers in other processes.
+"""Following a store live (store/follow/, store/file/follower.py, store/sqlite/follower.py), against real writers in other processes.
 
 MLflow's own client writes to copies of the fixture stores (one subprocess for both backends,
 since importing MLflow takes seconds); raw writers append metric lines as MLflow does. Every
@@ -20,9 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from mltui.store import open_store, synth, watch
+from mltui.store import open_store, synth
 from mltui.store.entities import Metric
-from mltui.store.watch import StoreChanges, StoreFollower, _network_filesystem
+from mltui.store.file import follower as file_follower
+from mltui.store.follow import StoreChanges, StoreFollower
+from mltui.store.follow import follower as watch
+from mltui.store.follow.follower import network_filesystem
+from mltui.store.sqlite import follower as sqlite_follower
 from tests.conftest import copy_fixture, store_path
 
 WAIT = 10.0
@@ -266,7 +270,7 @@ def test_registry_writes_are_reported(tmp_path, followers, monkeypatch, backend,
     """Each kind of registry write is seen, rows added and values changed in place, within a
     few seconds: by its events, not the verify scan (5 s), even writes in quick succession
     (SQLite looks at the registry at most once a second, and then at what it put off)."""
-    from mltui.store.registry_write import RegistryWriter
+    from mltui.store.registry import RegistryWriter
 
     fixture = "mlflow-3.17.2-file" if backend == "file" else "mlflow-3.17.2-sqlite"
     store = open_store(store_path(copy_fixture(fixture, tmp_path)))
@@ -571,7 +575,8 @@ def test_events_that_never_arrive_are_noticed(tmp_path, followers, monkeypatch, 
 
     monkeypatch.setattr(watchdog.observers, "Observer", Deaf)
     monkeypatch.setattr(watch, "VERIFY_SECONDS", 0.3)
-    monkeypatch.setattr(watch, "EVENT_GRACE_NS", 300_000_000)
+    monkeypatch.setattr(file_follower, "EVENT_GRACE_NS", 300_000_000)
+    monkeypatch.setattr(sqlite_follower, "EVENT_GRACE_NS", 300_000_000)
     if backend == "file":
         root = store_path(copy_fixture("mlflow-3.17.2-file", tmp_path))
         run = synth.RunSpec("cd" * 16, "live", int(time.time() * 1000), status="RUNNING")
@@ -609,7 +614,7 @@ def test_network_filesystems_are_recognised():
         "srv:/export /mnt/nfs nfs4 rw 0 0\n"
         "me@host:/ /home/me/remote\\040dir fuse.sshfs rw 0 0\n"
     )
-    assert _network_filesystem("/mnt/nfs/project/mlruns", mounts) == "nfs4"
-    assert _network_filesystem("/home/me/remote dir/mlruns", mounts) == "fuse.sshfs"
-    assert _network_filesystem("/mnt/nfsish/mlruns", mounts) is None
-    assert _network_filesystem("/home/me/mlruns", mounts) is None
+    assert network_filesystem("/mnt/nfs/project/mlruns", mounts) == "nfs4"
+    assert network_filesystem("/home/me/remote dir/mlruns", mounts) == "fuse.sshfs"
+    assert network_filesystem("/mnt/nfsish/mlruns", mounts) is None
+    assert network_filesystem("/home/me/mlruns", mounts) is None

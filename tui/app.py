@@ -20,13 +20,13 @@ from textual.screen import Screen
 from textual.signal import Signal
 from textual.worker import get_current_worker
 
-from mltui.store import Store, parallel, process
+from mltui.store import Store, process
 from mltui.tui.messages import StoreChanged
 from mltui.tui.text import clean
 
 if TYPE_CHECKING:
     from mltui.store.entities import LoggedModel, Run
-    from mltui.store.watch import StoreChanges, StoreFollower
+    from mltui.store.follow import StoreChanges, StoreFollower
 
 __all__ = ["MltuiApp", "StoreChanged"]
 
@@ -191,14 +191,12 @@ class MltuiApp(App[int]):
 
     # -- following the store live ------------------------------------------------------------
     def start_following(self) -> None:
-        from mltui.store.watch import StoreFollower
-
         assert self.store is not None  # only a model folder's app has none, and it never follows
         try:
             # From when the store was opened: a change made while the first screens were read
             # (before following starts) still reaches them.
-            self.follower = StoreFollower(
-                self.store, poll_seconds=self.poll_seconds, since_ns=self.store.opened_ns
+            self.follower = self.store.follower(
+                poll_seconds=self.poll_seconds, since_ns=self.store.opened_ns
             )
         except ValueError as error:
             self.notify(str(error), title="Not following changes", severity="warning")
@@ -235,7 +233,8 @@ class MltuiApp(App[int]):
     def on_unmount(self) -> None:
         if self.follower is not None:
             self.follower.stop(timeout=1.0)
-        parallel.shutdown()
+        if self.store is not None:
+            self.store.close()  # and its worker processes
 
     def notify(
         self,

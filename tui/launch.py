@@ -60,7 +60,7 @@ def launch(args: argparse.Namespace) -> int:
 
 def run_model_folder(model_dir: Path, *, read_only: bool) -> int:
     """The MLmodel page of `model_dir` alone, in the store around it if any; the exit status."""
-    from mltui.store.mlmodel import enclosing_store
+    from mltui.store.locate import enclosing_store
     from mltui.tui.app import MltuiApp
 
     store = enclosing_store(model_dir)

@@ -1,6 +1,6 @@
 """The SQL the SQLite reader writes, said in PostgreSQL's dialect.
 
-SqliteStore builds its queries for SQLite (store/sqlite_store.py); PostgresStore runs the same
+SqliteStore builds its queries for SQLite (store/sqlite/reader.py); PostgresStore runs the same
 queries through `Dialect`, a stand-in for the sqlite3 connection that rewrites each query
 once (cached) before psycopg runs it. The rewrites cover what those queries use:
 

@@ -1,11 +1,11 @@
 """An MLflow tracking database on PostgreSQL, read directly (`mltui postgresql://...`).
 
-The reading is SqliteStore's (store/sqlite_store.py): the same queries over the same tables,
+The reading is SqliteStore's (store/sqlite/reader.py): the same queries over the same tables,
 which MLflow's alembic migrations make alike on both databases. What differs is below: the
 connection (psycopg 3, read-only, one REPEATABLE READ snapshot per read transaction, kept short
 as the SQLite reader keeps them), the schema introspection (information_schema for PRAGMA and
 sqlite_master), the SQL dialect (store/postgres/dialect.py), errors, and where artifacts are.
-Never written: registry writes are refused with `write_refusal` (store/registry_write.py).
+Never written: registry writes are refused with `write_refusal` (through `registry_backend`).
 """
 
 from __future__ import annotations
@@ -14,14 +14,20 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..artifacts import local_path_of, resolve_artifact_root
 from ..base import ArtifactRoot, Store
 from ..entities import Run
 from ..errors import StoreError
-from ..sqlite_store import SqliteStore
+from ..registry.backend import RefusingBackend
+from ..sqlite.reader import SqliteStore
 from .connect import DatabaseUnreachable, connect, display_uri
 from .dialect import Dialect
+from .follower import POLL_SECONDS, PolledDatabaseFollower
+
+if TYPE_CHECKING:
+    from ..follow import StoreFollower
 
 
 class PostgresStore(SqliteStore):
@@ -29,7 +35,7 @@ class PostgresStore(SqliteStore):
 
     kind = "postgres"
     database_kind = "PostgreSQL"
-    #: Why registry writes are refused (store/registry_write.py says it before any dialog).
+    #: Why registry writes are refused (the registry screens say it before any dialog).
     write_refusal = (
         "registry changes are not written to a PostgreSQL store by mltui yet; nothing was "
         "written (make them through MLflow: a tracking server or MlflowClient)"
@@ -59,6 +65,25 @@ class PostgresStore(SqliteStore):
         except BaseException:
             self.close()
             raise
+
+    # -- following and writing ---------------------------------------------------------------
+    def follower(
+        self,
+        *,
+        poll_seconds: float | None = None,
+        max_rate_hz: float = 4,
+        since_ns: int | None = None,
+    ) -> StoreFollower:
+        """A database server raises no file event: it is always polled, gently by default."""
+        return super().follower(
+            poll_seconds=poll_seconds or POLL_SECONDS, max_rate_hz=max_rate_hz, since_ns=since_ns
+        )
+
+    def change_source(self) -> PolledDatabaseFollower:
+        return PolledDatabaseFollower(self)
+
+    def registry_backend(self, **_options: Any) -> RefusingBackend:  # type: ignore[override]
+        return RefusingBackend(self.kind, self.write_refusal)
 
     # -- connection --------------------------------------------------------------------------
     def _connection(self):

@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..changes import StoreChanges
 from ..entities import Metric, Run
+from ..follow.changes import StoreChanges
 from .errors import ServerError
 
 if TYPE_CHECKING:

@@ -12,49 +12,46 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..registry.backend import RegistryBackend
+from ..registry.model import ModelSnapshot, Mutation, VersionSnapshot
 from .errors import NotFound, ServerTimeout, ServerUnreachable
 
 if TYPE_CHECKING:
-    from ..registry_write import _Model, _Mutation
     from .store import ServerStore
 
 API = "/api/2.0/mlflow"
 
 
-class RestBackend:
-    """A `registry_write._Backend` (duck-typed: importing registry_write would import the
-    local backends through it, and a backend imports no other)."""
+class RestBackend(RegistryBackend):
+    """The registry backend (store/registry/backend.py) of a tracking server."""
 
     kind = "server"
 
-    def __init__(self, store: ServerStore, model_type: type, version_type: type) -> None:
+    def __init__(self, store: ServerStore) -> None:
         self.store = store
         self.client = store.client
-        #: registry_write's _Model and _Version, handed over by RegistryWriter.
-        self._model = model_type
-        self._version = version_type
 
     def refusal(self) -> str | None:
         return None  # the server says what it refuses (401, 403, a permission error)
 
-    def refusal_for(self, mutations: list[_Mutation]) -> str | None:
+    def refusal_for(self, mutations: list[Mutation]) -> str | None:
         return None
 
     # -- reading -----------------------------------------------------------------------------
-    def snapshot(self, name: str) -> _Model:
+    def snapshot(self, name: str) -> ModelSnapshot:
         try:
             data = self.client.get_json(f"{API}/registered-models/get", {"name": name})
         except NotFound:
-            return self._model(name, exists=False)
+            return ModelSnapshot(name, exists=False)
         model = data.get("registered_model") or {}
         versions = {
-            int(v.version): self._version(
+            int(v.version): VersionSnapshot(
                 int(v.version), v.current_stage, v.description, dict(v.tags)
             )
             for v in self.store.model_versions(name)
             if v.version.isdigit()
         }
-        return self._model(
+        return ModelSnapshot(
             name,
             exists=True,
             description=model.get("description"),
@@ -69,7 +66,10 @@ class RestBackend:
 
     # -- writing -----------------------------------------------------------------------------
     def run(
-        self, name: str, clock: Callable[[], int], build: Callable[[_Model, int], list[_Mutation]]
+        self,
+        name: str,
+        clock: Callable[[], int],
+        build: Callable[[ModelSnapshot, int], list[Mutation]],
     ) -> tuple[int, int | None]:
         now = clock()
         mutations = build(self.snapshot(name), now)
@@ -85,7 +85,7 @@ class RestBackend:
                 created = given
         return now, created
 
-    def _send_checked(self, m: _Mutation) -> int | None:
+    def _send_checked(self, m: Mutation) -> int | None:
         try:
             return self._send(m)
         except (ServerTimeout, ServerUnreachable):
@@ -95,7 +95,7 @@ class RestBackend:
                 return done
             return self._send(m)
 
-    def _send(self, m: _Mutation) -> int | None:
+    def _send(self, m: Mutation) -> int | None:
         """The REST call for one change; the version number for a created version."""
         call = self.client.post_json
         name = m.name
@@ -136,7 +136,7 @@ class RestBackend:
         # append_model_version: a file store's bookkeeping; the server does its own.
         return None
 
-    def _update_version(self, m: _Mutation) -> None:
+    def _update_version(self, m: Mutation) -> None:
         call = self.client.post_json
         version = str(m.version)
         if "current_stage" in m.fields:
@@ -155,7 +155,7 @@ class RestBackend:
             }
             call(f"{API}/model-versions/update", body, idempotent=False, method="PATCH")
 
-    def _done(self, m: _Mutation) -> int | None:
+    def _done(self, m: Mutation) -> int | None:
         """Whether the server holds the change already: the version number for a created
         version, 0 for any other change, None when it is not there."""
         model = self.snapshot(m.name)

@@ -418,11 +418,11 @@ class ServerStore(Store):
         assert isinstance(root, ServerArtifactRoot) and root.proxy_path is not None
         return root.proxy_path, rel
 
-    def registry_backend(self, model_type: type, version_type: type) -> RestBackend:
-        """What `RegistryWriter` writes through: the server's REST API."""
+    def registry_backend(self, **options: Any) -> RestBackend:
+        """What `RegistryWriter` writes through: the server's REST API (no options)."""
         from .registry import RestBackend
 
-        return RestBackend(self, model_type, version_type)
+        return RestBackend(self)
 
     # -- live --------------------------------------------------------------------------------
     def follower(

@@ -200,13 +200,13 @@ async def draw_timings(series, repeat: int) -> dict[str, float | tuple[float, fl
     return times
 
 
-def wait_for_workers(parallel, workers: int) -> None:
-    """Start the worker pool and wait until its processes are up (at most 30 s)."""
-    parallel.warm()
+def wait_for_workers(pool, workers: int) -> None:
+    """Start a store's worker pool and wait until its processes are up (at most 30 s)."""
+    pool.warm()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        pool = parallel._pool
-        if pool is not None and len(getattr(pool, "_processes", {})) >= workers:
+        executor = pool.executor() if pool.started else None
+        if executor is not None and len(getattr(executor, "_processes", {})) >= workers:
             time.sleep(0.2)  # let the started workers finish importing
             return
         time.sleep(0.02)
@@ -215,7 +215,7 @@ def wait_for_workers(parallel, workers: int) -> None:
 # -- main -----------------------------------------------------------------------------------------
 def grown_history(store, run, repeat: int) -> float | None:
     """Seconds to re-read a cached 100k-point metric file after 1,000 points were appended."""
-    from mltui.store.file_store import metric_columns
+    from mltui.store.file.metrics import metric_columns
     from mltui.store.series_cache import SeriesCache
 
     if store.kind != "file":
@@ -351,14 +351,14 @@ def bench(target: Path, label: str, repeat: int) -> list[tuple[str, str]]:
         read_many()
 
     def first_open_many_cold() -> None:
-        parallel.shutdown()
+        store.workers.shutdown()
         first_open_many()
 
-    parallel_reads = parallel.worker_reads
-    wait_for_workers(parallel, workers)
+    parallel_reads = store.workers.reads
+    wait_for_workers(store.workers, workers)
     t_many = timed(repeat, first_open_many)
     t_many_cold = timed(repeat, first_open_many_cold)
-    parallel_reads = parallel.worker_reads - parallel_reads
+    parallel_reads = store.workers.reads - parallel_reads
     assert holder.pop("many") == series, "the workers read other points"
     read_series()
     t_reopen = timed(repeat, read_series)

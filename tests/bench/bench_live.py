@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_large_store import make_store
 
 from mltui.store import open_store
+from mltui.store.follow import StoreChanges, StoreFollower
 from mltui.store.synth import (
     ExperimentSpec,
     RunSpec,
@@ -43,7 +44,6 @@ from mltui.store.synth import (
     write_experiment,
     write_run,
 )
-from mltui.store.watch import StoreChanges, StoreFollower
 
 LIVE_EXPERIMENT = "424242"
 HISTOGRAM_MS = 60_000

@@ -123,10 +123,10 @@ def open_ours(path: Path):
         return open_store(path)
     except ImportError:
         if path.suffix == ".db":
-            from mltui.store.sqlite_store import SqliteStore
+            from mltui.store.sqlite.reader import SqliteStore
 
             return SqliteStore(path)
-        from mltui.store.file_store import FileStore
+        from mltui.store.file.reader import FileStore
 
         return FileStore(path, use_cache=True)
 
@@ -141,11 +141,8 @@ def ours_runs(path: Path) -> dict[str, dict[str, float]]:
 
 
 def workers(count: str | None) -> None:
-    """Stop mltui's worker processes; later reads start `count` ($MLTUI_WORKERS; None: default)."""
-    from mltui.store import parallel
-
-    parallel.shutdown()
-    parallel._unusable = False
+    """Stores opened from now on start `count` workers ($MLTUI_WORKERS; None: the default).
+    Each store owns its worker pool and `close()` stops it, so none is left from before."""
     if count is None:
         os.environ.pop("MLTUI_WORKERS", None)
     else:
@@ -220,10 +217,10 @@ try:
     store = open_store(path)
 except ImportError:
     if path.suffix == ".db":
-        from mltui.store.sqlite_store import SqliteStore
+        from mltui.store.sqlite.reader import SqliteStore
         store = SqliteStore(path)
     else:
-        from mltui.store.file_store import FileStore
+        from mltui.store.file.reader import FileStore
         store = FileStore(path, use_cache=True)
 n = len(store.runs()) if sys.argv[3] == "load" else 0
 

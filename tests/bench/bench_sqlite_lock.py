@@ -97,7 +97,7 @@ def mlflow_writer(db: str, seconds: float, pause: float) -> None:
 
 
 def full_read(db: Path) -> int:
-    from mltui.store.sqlite_store import SqliteStore
+    from mltui.store.sqlite.reader import SqliteStore
 
     store = SqliteStore(db)
     try:
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.chunk:
-        from mltui.store import sqlite_store
+        from mltui.store.sqlite import reader as sqlite_store
 
         sqlite_store.RUNS_PER_TRANSACTION = args.chunk
     args.workdir.mkdir(parents=True, exist_ok=True)

@@ -139,7 +139,7 @@ class Ours:
 
     def write_loop(self, store) -> None:
         from mltui.store.errors import StoreError
-        from mltui.store.registry_write import RegistryWriter
+        from mltui.store.registry import RegistryWriter
 
         writer = RegistryWriter(store)
         n = 0
@@ -157,7 +157,7 @@ class Ours:
 
 def soak(backend: str, minutes: float, alone_seconds: float, work: Path) -> dict:
     from mltui.store import open_store
-    from mltui.store.watch import StoreFollower
+    from mltui.store.follow import StoreFollower
 
     folder = copy_fixture(FIXTURES[backend], work)
     target = store_path(folder)

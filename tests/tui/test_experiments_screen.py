@@ -163,7 +163,7 @@ async def test_a_change_after_a_quiet_spell_is_read_at_once(tmp_path, monkeypatc
     import time
 
     from mltui.store import synth
-    from mltui.store.watch import StoreChanges
+    from mltui.store.follow import StoreChanges
     from mltui.tui.app import StoreChanged
     from mltui.tui.screens import experiments
     from tests.conftest import copy_fixture, store_path
@@ -195,7 +195,7 @@ async def test_a_page_under_another_hears_store_changes(tmp_path, monkeypatch):
     import time
 
     from mltui.store import synth
-    from mltui.store.watch import StoreChanges
+    from mltui.store.follow import StoreChanges
     from mltui.tui.messages import StoreChanged
     from mltui.tui.screens import experiments
     from mltui.tui.screens.registry import RegisteredModelsScreen

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
-from mltui.store.mlmodel import enclosing_store, find_mlmodels, mlmodel_target
+from mltui.store.locate import enclosing_store
+from mltui.store.mlmodel import find_mlmodels, mlmodel_target
 from mltui.tui.app import MltuiApp
 from mltui.tui.screens.mlmodel import MLmodelScreen
 from mltui.tui.screens.run import RunScreen

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
-from mltui.store.watch import StoreChanges
+from mltui.store.follow import StoreChanges
 from mltui.tui.app import StoreChanged
 from mltui.tui.screens.dialogs.confirm_write import ConfirmWriteScreen
 from mltui.tui.screens.dialogs.inputs import TagInputScreen, TextInputScreen

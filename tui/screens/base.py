@@ -14,7 +14,7 @@ from textual.screen import Screen
 
 if TYPE_CHECKING:
     from mltui.store import Store
-    from mltui.store.watch import StoreChanges
+    from mltui.store.follow import StoreChanges
     from mltui.tui.app import MltuiApp
 
 ResultType = TypeVar("ResultType")

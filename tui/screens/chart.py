@@ -27,7 +27,7 @@ from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 from mltui.tui.widgets.metric_chart import ChartSeries, MetricChart
 
 if TYPE_CHECKING:
-    from mltui.store.watch import StoreChanges
+    from mltui.store.follow import StoreChanges
 
 #: Seconds between hand-overs of histories read: the first one at once, so a curve shows while
 #: the others load, then no more often than this (each hand-over redraws the chart).

@@ -21,7 +21,7 @@ from mltui.tui.text import format_time, literal, one_line
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_label
 
 if TYPE_CHECKING:
-    from mltui.store.watch import StoreChanges
+    from mltui.store.follow import StoreChanges
 
 MARK = "●"
 #: While changes keep coming, the list (and every experiment's activity: a scan) is read again

@@ -19,7 +19,7 @@ from textual.worker import Worker, WorkerState
 
 from mltui.store.entities import LoggedModel, LoggedModelMetric
 from mltui.store.mlmodel import logged_model_artifact_root
-from mltui.store.registry_write import TAG_MODEL_VERSIONS
+from mltui.store.registry import TAG_MODEL_VERSIONS
 from mltui.tui.present.compare import lower_is_better
 from mltui.tui.screens.sortable import SortableFilterable
 from mltui.tui.screens.tabbed import TabbedScreen, number_key_bindings

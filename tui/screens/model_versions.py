@@ -20,7 +20,7 @@ from textual.worker import Worker, WorkerState
 from mltui.store import Store
 from mltui.store.entities import ModelVersion, RegisteredModel, Run
 from mltui.store.mlmodel import version_model_folder
-from mltui.store.registry_write import WriteResult
+from mltui.store.registry import WriteResult
 from mltui.tui.screens.base import MltuiScreen
 from mltui.tui.screens.dialogs.inputs import DescriptionScreen, TagInputScreen, TextInputScreen
 from mltui.tui.screens.dialogs.transition import Transition, TransitionScreen
@@ -35,7 +35,7 @@ from mltui.tui.widgets.keyed_table import KeyedTable
 from mltui.tui.widgets.registry_cells import aliases_text, stage_text, tags_text
 
 if TYPE_CHECKING:
-    from mltui.store.watch import StoreChanges
+    from mltui.store.follow import StoreChanges
 
 
 @dataclass(slots=True)

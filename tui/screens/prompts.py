@@ -24,7 +24,7 @@ from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 from mltui.tui.widgets.keyed_table import KeyedTable
 
 if TYPE_CHECKING:
-    from mltui.store.watch import StoreChanges
+    from mltui.store.follow import StoreChanges
 
 
 def user_tags(tags: dict[str, str]) -> dict[str, str]:

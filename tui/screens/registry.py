@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from mltui.store.entities import RegisteredModel
-from mltui.store.registry_write import WriteResult
+from mltui.store.registry import WriteResult
 from mltui.tui.screens.base import MltuiScreen
 from mltui.tui.screens.dialogs.inputs import TagInputScreen
 from mltui.tui.screens.dialogs.write_flow import (
@@ -33,7 +33,7 @@ from mltui.tui.widgets.keyed_table import KeyedTable
 from mltui.tui.widgets.registry_cells import STAGE_STYLE, aliases_text, tags_text
 
 if TYPE_CHECKING:
-    from mltui.store.watch import StoreChanges
+    from mltui.store.follow import StoreChanges
 
 #: Stages in the order a person looks for them (MLflow lists None first).
 STAGE_COLUMNS = ("Production", "Staging", "None", "Archived")

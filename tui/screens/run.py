@@ -21,7 +21,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Markdown, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from mltui.store import ArtifactRoot, Store, parallel
+from mltui.store import ArtifactRoot, Store
 from mltui.store.entities import (
     DELETED,
     TAG_LOG_MODEL_HISTORY,
@@ -479,7 +479,7 @@ class RunScreen(TabbedScreen):
         details.metric_groups = metrics_by_dataset(store, run, in_experiment)
         details.eval_tables = [read_eval_table(store, run, p) for p in eval_table_paths(store, run)]
         self.post_message(self.Loaded(details))
-        parallel.warm_for([run])  # its long histories chart sooner with the workers up
+        self.store.workers.warm_for([run])  # its long histories chart sooner with the workers up
 
     def _read_again(self) -> None:
         self.load()

@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
-from mltui.store import parallel, process
+from mltui.store import process
 from mltui.store.entities import DELETED, DatasetInput, Run
 from mltui.store.errors import FilterError, StoreError
 from mltui.tui.present.runs_view import (
@@ -34,7 +34,7 @@ from mltui.tui.widgets.filter_bar import FilterBar, RunPredicate, compile_query
 from mltui.tui.widgets.runs_table import MARK_COLUMN, RunsTable
 
 if TYPE_CHECKING:
-    from mltui.store.watch import StoreChanges
+    from mltui.store.follow import StoreChanges
 
 #: Runs whose dataset inputs are read at a time for a `datasets.*` filter (one message each).
 INPUTS_BATCH = 500
@@ -609,7 +609,7 @@ class RunsScreen(MltuiScreen[None]):
         self.marked ^= {run_id}
         self.table.set_marked(run_id, run_id in self.marked)
         if run_id in self.marked and run_id in self.runs:
-            parallel.warm_for([self.runs[run_id]])  # about to be charted or compared
+            self.store.workers.warm_for([self.runs[run_id]])  # about to be charted or compared
         self.table.action_cursor_down()
         self.update_status()
 

@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from mltui.store.registry_write import WritePlan
+from mltui.store.registry import WritePlan
 from mltui.tui.screens.dialogs.style import DIALOG_CSS
 from mltui.tui.text import literal
 

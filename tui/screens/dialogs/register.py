@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from mltui.store.registry_write import RunModel, WriteResult
+from mltui.store.registry import RunModel, WriteResult
 from mltui.tui.screens.dialogs.style import DIALOG_CSS
 from mltui.tui.screens.dialogs.write_flow import RegistryWriteFlow, writer_for
 from mltui.tui.text import literal, one_line

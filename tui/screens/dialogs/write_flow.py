@@ -22,7 +22,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from mltui.store.entities import RegisteredModel
 from mltui.store.errors import StoreError, as_sentence
-from mltui.store.registry_write import RegistryWriter, WritePlan, WriteResult
+from mltui.store.registry import RegistryWriter, WritePlan, WriteResult
 from mltui.tui.screens.dialogs.confirm_write import ConfirmWriteScreen
 from mltui.tui.screens.dialogs.inputs import DescriptionScreen
 from mltui.tui.text import literal, one_line
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 def writer_for(app: MltuiApp) -> RegistryWriter:
     """A writer on the app's store that refuses everything when the app is read-only."""
     assert app.store is not None  # the registry's pages open only on a store
-    return RegistryWriter(app.store, read_only=app.read_only)
+    return app.store.registry_writer(read_only=app.read_only)
 
 
 #: The actions of the registry screens that write; while writes are refused they are dimmed.
@@ -187,7 +187,7 @@ class RegistryWriteFlow:
         app = self.app  # type: ignore[attr-defined]
         reason = self.write_refusal
         if reason is None and app.read_only:
-            reason = RegistryWriter(app.store, read_only=True).refusal()
+            reason = app.store.registry_writer(read_only=True).refusal()
         if reason:
             self.notify(as_sentence(reason), title="Not written", severity="error")  # type: ignore[attr-defined]
             return True

@@ -33,14 +33,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .process import GcPause
+from ..process import GcPause
+from ..series_cache import RACY_NS, cache_dir
 
 #: Bump when the record layout or the reader's semantics change: old caches are then ignored.
 FORMAT = 4
 _MAGIC = "mltui-scan-cache"
 _DIGEST_SIZE = hashlib.sha256().digest_size
-#: A file modified this recently is not trusted to show its next change in its signature.
-RACY_NS = 3_000_000_000
 
 #: Stat signature of a run folder as the reader collects it: a flat list of
 #: (relative path, mtime_ns, size, inode) entries, None fields for a missing path.
@@ -56,15 +55,6 @@ def unseal(sealed: bytes) -> bytes | None:
     """The data of a cache file, or None when it does not match its SHA-256 (damaged)."""
     digest, data = sealed[:_DIGEST_SIZE], sealed[_DIGEST_SIZE:]
     return data if hashlib.sha256(data).digest() == digest else None
-
-
-def cache_dir(env: dict[str, str] | None = None) -> Path:
-    """Where mltui keeps caches: $MLTUI_CACHE_DIR, else $XDG_CACHE_HOME/mltui, else ~/.cache/mltui."""
-    env = os.environ if env is None else env
-    if env.get("MLTUI_CACHE_DIR"):
-        return Path(env["MLTUI_CACHE_DIR"]).expanduser()
-    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "mltui"
 
 
 def stat_entry(path: str, rel: str) -> Sig:

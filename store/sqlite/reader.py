@@ -25,18 +25,18 @@ import time
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from urllib.parse import quote
 
-from . import parallel
-from .artifacts import resolve_artifact_root
-from .base import ArtifactRoot, Store
-from .entities import (
+from .. import parallel
+from ..artifacts import ArtifactRoot, resolve_artifact_root
+from ..base import Store
+from ..entities import (
     ACTIVE,
     DELETED,
+    LIVE_STATUSES,
     STAGE_DELETED_INTERNAL,
     TAG_RUN_NAME,
     Dataset,
@@ -51,13 +51,15 @@ from .entities import (
     Run,
     is_prompt,
 )
-from .errors import NotAStoreError, StoreError, StoreLocked
-from .process import GcPause
-from .rawread import read_db_header
-from .series import Series
-from .sqlite_traces import read_spans, read_trace_infos
-from .traces import Trace, TraceInfo
-from .values import as_text, as_time, shown
+from ..errors import NotAStoreError, StoreError, StoreLocked
+from ..process import GcPause
+from ..rawread import read_db_header
+from ..series import Series
+from ..traces import Trace, TraceInfo
+from ..values import as_text, as_time, shown
+from .follower import FOLLOWED_TABLES, FollowState, SqliteFollower
+from .registry import BUSY_TIMEOUT, SqliteRegistryBackend
+from .traces import read_spans, read_trace_infos
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -97,8 +99,6 @@ RUNS_PER_TRANSACTION = 100
 RUN_BATCH = 1000
 #: Runs whose state following records per read transaction (`fill_run_states`): ~2 ms of CPU.
 RUN_STATES_PER_TRANSACTION = 1000
-#: Tables whose new rows following finds by rowid (store/watch.py).
-FOLLOWED_TABLES = ("metrics", "runs", "tags", "params", "experiment_tags")
 #: The model registry's tables: following compares them whole (registries are small).
 REGISTRY_TABLES = (
     "registered_models",
@@ -107,8 +107,6 @@ REGISTRY_TABLES = (
     "model_version_tags",
     "registered_model_aliases",
 )
-#: Run statuses that still change (status, end time, tags updated in place).
-LIVE_STATUSES = frozenset({"RUNNING", "SCHEDULED"})
 _NAN = float("nan")
 _FIRST, _SECOND, _THIRD, _FOURTH = (itemgetter(i) for i in range(4))
 #: The types a column holds as MLflow writes it; SQLite keeps any type anywhere, so a row with
@@ -131,24 +129,6 @@ _EXPERIMENT_TYPES = ((int, str), (str,), _TEXT, _TEXT, _TIME, _TIME)
 
 def _text(value: bytes) -> str:
     return value.decode("utf-8", "replace")
-
-
-@dataclass(slots=True)
-class FollowState:
-    """What following compares against: the marks read in one transaction (`follow_marks`),
-    the runs' states after (`fill_run_states`)."""
-
-    #: The largest rowid of each of FOLLOWED_TABLES (0: empty or absent).
-    max_rowid: dict[str, int]
-    #: run id -> (experiment_id, name, status, end_time, lifecycle_stage, deleted_time), for
-    #: the runs up to max_rowid["runs"]
-    runs: dict[str, tuple]
-    #: experiment id -> (name, artifact_location, lifecycle_stage, last_update_time)
-    experiments: dict[str, tuple]
-    #: A hash of each live run's tags: `set_tag` on an existing key updates its row in place.
-    live_tags: dict[str, int]
-    #: A hash of the registry tables' rows.
-    registry: int
 
 
 class SqliteStore(Store):
@@ -314,8 +294,17 @@ class SqliteStore(Store):
             self._conn = self._open()
         return self._conn
 
+    def change_source(self) -> SqliteFollower:
+        return SqliteFollower(self)
+
+    def registry_backend(
+        self, *, busy_timeout: float = BUSY_TIMEOUT, workspace: str | None = None
+    ) -> SqliteRegistryBackend:
+        return SqliteRegistryBackend(Path(self.location), busy_timeout, workspace)
+
     def close(self) -> None:
         """Close the connection; a read waiting for a writer's lock gives up."""
+        super().close()
         self._closed.set()
         with self._lock:
             if self._conn is not None:
@@ -507,7 +496,7 @@ class SqliteStore(Store):
             part = ids[start : start + size]
             yield part, ",".join("?" * len(part))
 
-    # -- following (store/watch.py) -----------------------------------------------------------
+    # -- following (store/sqlite/follower.py) -------------------------------------------------
     def state_run_columns(self) -> str:
         """The columns of a run's state as following compares it (run_uuid first)."""
         return self._run_columns(_STATE_RUN_FIELDS)
@@ -986,7 +975,7 @@ class SqliteStore(Store):
             columns = self._metric_columns(run_id, key)
         return Series(*columns)
 
-    def _series_job(self, run_id: str, key: str) -> tuple | None:
+    def series_job(self, run_id: str, key: str) -> tuple | None:
         """Reading this history in a worker process (store/parallel.py), or None to read it here:
         one the series cache holds, or one whose latest step says it is short."""
         cache = self._series_cache()
@@ -1315,7 +1304,7 @@ _opened: dict[tuple[str, str | None], SqliteStore] = {}
 
 def sqlite_series_job(db_path: str, run_id: str, key: str, cache: str | None) -> parallel.JobResult:
     """One SQLite history, read by a worker through a read-only store of its own."""
-    from .series_cache import SeriesCache
+    from ..series_cache import SeriesCache
 
     store = _opened.get((db_path, cache))
     if store is None:

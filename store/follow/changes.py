@@ -1,10 +1,12 @@
-"""What a follower reports: the changes of a store since its previous report (any backend)."""
+"""What a follower reports: the experiments, runs and points that changed since its last report."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from .entities import Metric
+from ..entities import Metric
 
 
 @dataclass
@@ -61,3 +63,6 @@ class StoreChanges:
     def add_points(self, run_id: str, key: str, points: list[Metric]) -> None:
         if points:
             self.metric_points.setdefault((run_id, key), []).extend(points)
+
+
+Callback = Callable[[StoreChanges], Any]

@@ -28,17 +28,15 @@ import threading
 import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from . import parallel, yamlfast
-from .artifacts import resolve_artifact_root
-from .base import ArtifactRoot, Store, StoreWarnings
-from .entities import (
+from .. import parallel, yamlfast
+from ..artifacts import ArtifactRoot, resolve_artifact_root
+from ..base import Store, StoreWarnings
+from ..entities import (
     ACTIVE,
     DELETED,
-    RUN_STATUS_BY_CODE,
     STAGE_DELETED_INTERNAL,
     STAGES,
     TAG_RUN_NAME,
@@ -55,9 +53,9 @@ from .entities import (
     is_prompt,
     logged_model_order,
 )
-from .errors import NotAStoreError
-from .process import GcPause as _GcPause
-from .rawread import (
+from ..errors import NotAStoreError
+from ..process import GcPause as _GcPause
+from ..rawread import (
     CHUNK,
     MAX_FILE_BYTES,
     O_NOFOLLOW_READ,
@@ -67,10 +65,8 @@ from .rawread import (
     read_rest,
     read_rewritten,
 )
-from .scan_cache import ScanCache, entry_parts, stat_entry
-from .series import Series
-from .series_cache import SeriesCache
-from .traces import (
+from ..series import Series
+from ..traces import (
     Assessment,
     Span,
     Trace,
@@ -81,16 +77,18 @@ from .traces import (
     trace_info_from_dict,
     without_location,
 )
-from .values import as_time, shown
+from ..values import as_time, shown
+from .follower import FileFollower
+from .layout import (
+    REGISTRY,
+    RESERVED_EXPERIMENT_FOLDERS,
+    TRASH,
+    status_name,
+)
+from .metrics import complete_lines, file_series_job, latest_point_of_file, read_metric_file
+from .registry import FileRegistryBackend
+from .scan_cache import ScanCache, entry_parts, stat_entry
 
-TRASH = ".trash"
-REGISTRY = "models"
-#: Metric files longer than this are read in blocks of this size to find their latest point.
-STREAM_BLOCK = 4 << 20
-#: A metric line longer than this is malformed (MLflow's are under 100 bytes).
-MAX_LINE = 1 << 20
-#: Folders of an experiment that are not runs (FileStore.RESERVED_EXPERIMENT_FOLDERS).
-RESERVED_EXPERIMENT_FOLDERS = frozenset({"tags", "datasets", "traces", "models"})
 #: Runs handed over per batch by `iter_runs`.
 BATCH_SIZE = 500
 #: The first batch is smaller: what a screen shows first, handed over as soon as it is read.
@@ -108,131 +106,11 @@ LOGGED_MODEL_STATUS = {0: "UNSPECIFIED", 1: "PENDING", 2: "READY", 3: "FAILED"}
 #: meta.yaml keys whose value MLflow writes as a list or mapping (all others are scalars).
 _NESTED_KEYS = frozenset({"tags", "aliases", "params", "metrics"})
 _RUN_ID = re.compile(r"[0-9a-f]{32}\Z")
-# For `metric_columns`: every byte but the separators (deleted, what is left is the layout of
-# the lines), the bytes of numbers as str(float) writes them (deleted, nothing may be left), and
-# the separators turned into JSON commas.
-_NOT_SEPARATORS = bytes(sorted(set(range(256)) - set(b" \n")))
-_NUMBER_BYTES = b"0123456789.+-eEnaif \n"
-_SEPARATORS_TO_COMMAS = bytes.maketrans(b" \n", b",,")
-_NEWLINES_TO_SPACES = bytes.maketrans(b"\n", b" ")
-#: Steps and timestamps must fit these: MLflow's SQL stores and our charts' arrays hold 64 bits.
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 # A run record is plain data, so that the scan cache can store it with marshal.
 # (run_id, experiment_id, run_name, status, start_time, end_time, lifecycle_stage, artifact_uri,
 #  user_id, deleted_time, params, tags, metrics{key: (value, timestamp, step)})
 Record = tuple
-
-
-def _complete_lines(data: bytes) -> bytes:
-    """`data` without an unterminated last line (a metric point still being written)."""
-    if not data or data[-1:] == b"\n":
-        return data
-    end = data.rfind(b"\n")
-    return data[: end + 1] if end >= 0 else b""
-
-
-def _parse_metric_line(line: bytes) -> tuple[int, int, float] | None:
-    """(step, timestamp, value) of one metric line, or None when it is malformed.
-
-    2 fields are the pre-1.0 form (step 0); 5 fields are 3.x points logged with a dataset.
-    MLflow 3.x reads a 5-field line's step as 0 (file_store._get_metric_from_line only takes
-    the step from 3-field lines); we keep the step that was logged.
-    """
-    parts = line.strip().split(b" ")
-    n = len(parts)
-    if n != 3 and n != 2 and n != 5:
-        return None
-    try:
-        step, timestamp = (int(parts[2]) if n > 2 else 0), int(parts[0])
-        value = float(parts[1])
-    except ValueError:
-        return None
-    if not _fit_64_bits((step, timestamp)):
-        return None
-    return step, timestamp, value
-
-
-def metric_columns(data: bytes) -> tuple[Sequence[int], Sequence[int], Sequence[float], int]:
-    """(steps, timestamps, values, malformed lines) of a metric file, in file order.
-
-    The points are exactly those `_parse_metric_line` takes from the file's complete lines (an
-    unterminated last line is left out). A file of plain 3-field lines, as MLflow writes them,
-    is converted whole (`_json_columns`): the columns then come as arrays ('q', 'q', 'd');
-    anything else goes line by line and comes as lists.
-    """
-    body = _complete_lines(data)
-    if not body:
-        return [], [], [], 0
-    columns = _json_columns(body)
-    if columns is not None:
-        return (*columns, 0)
-    steps: list[int] = []
-    timestamps: list[int] = []
-    values: list[float] = []
-    bad = 0
-    for line in body.split(b"\n")[:-1]:
-        point = _parse_metric_line(line)
-        if point is None:
-            bad += 1
-        else:
-            steps.append(point[0])
-            timestamps.append(point[1])
-            values.append(point[2])
-    return steps, timestamps, values, bad
-
-
-def _json_columns(body: bytes) -> tuple[array, array, array] | None:
-    """The columns of complete lines `<ts> <value> <step>`, or None to go line by line.
-
-    The file is checked to hold lines of exactly three fields of number characters, made a
-    JSON list by turning separators into commas (`nan`/`inf` into JSON's `NaN`/`Infinity`),
-    and parsed by the json module's C scanner: 100,000 points in ~50 ms, where a regex check
-    and int()/float() over split tokens take ~100 ms, and going line by line ~80 ms.
-
-    JSON numbers are a subset of what int() and float() read, with the same values. Anything
-    JSON refuses, a timestamp or step that is not an integer (array('q') refuses a float) or
-    does not fit 64 bits, and a value written `-0` (which JSON reads as the integer 0, float()
-    as -0.0) send the file line by line, where `_parse_metric_line` decides.
-    """
-    lines = body.count(b"\n")
-    if body.translate(None, _NOT_SEPARATORS) != b"  \n" * lines:
-        return None  # not two single spaces on every line: 2- or 5-field lines, or garbage
-    if body.translate(None, _NUMBER_BYTES) or b" -0 " in body:
-        return None
-    if b"n" in body:
-        body = body.replace(b"nan", b"NaN").replace(b"inf", b"Infinity")
-    try:
-        flat = json.loads(b"[" + body.translate(_SEPARATORS_TO_COMMAS)[:-1] + b"]")
-        return array("q", flat[2::3]), array("q", flat[0::3]), array("d", flat[1::3])
-    except (ValueError, TypeError, OverflowError):
-        return None
-
-
-def read_metric_file(
-    path: str, cache: SeriesCache | None, root_real: str
-) -> tuple[tuple | None, str | None]:
-    """((steps, timestamps, values) or None when there is no such file, a warning or None).
-
-    A whole history is read however long (only a regular file inside `root_real`).
-    """
-    try:
-        if cache is None:
-            steps, timestamps, values, bad = metric_columns(read_bytes(path, root_real, None))
-        else:
-            steps, timestamps, values, bad = cache.metric_file(path, metric_columns, root_real)
-    except (FileNotFoundError, NotADirectoryError):
-        return None, None
-    except OSError as exc:
-        return None, f"{path}: cannot be read ({exc.strerror or exc})"
-    return (steps, timestamps, values), f"{path}: {bad} malformed line(s) ignored" if bad else None
-
-
-def file_series_job(path: str, cache: str | None, root_real: str) -> parallel.JobResult:
-    """`read_metric_file` in a worker process (store/parallel.py), the columns as bytes."""
-    series_cache = None if cache is None else SeriesCache(Path(cache))
-    columns, warning = read_metric_file(path, series_cache, root_real)
-    return parallel.as_result(*(columns or ((), (), ())), warning)
 
 
 def scan_runs_job(root: str, items: Sequence[tuple[str, str]]) -> bytes:
@@ -262,117 +140,6 @@ def scan_runs_job(root: str, items: Sequence[tuple[str, str]]) -> bytes:
 _scanners: dict[str, FileStore] = {}
 
 
-def latest_point(
-    data: bytes, best: tuple[int, int, float] | None = None
-) -> tuple[tuple[int, int, float] | None, int]:
-    """The (step, timestamp, value)-greatest point of a metric file, and how many lines were bad.
-
-    "Greatest" is Python's tuple order, as MLflow's `max(..., key=lambda m: (m.step,
-    m.timestamp, m.value))`: NaN never wins a tie on (step, timestamp), and on equal tuples the
-    first line wins. `best` is the greatest point of the lines before `data` (a file read in
-    blocks): the result is then that of the whole, as `max` goes on from it.
-    """
-    body = data if data[-1:] == b"\n" else _complete_lines(data)
-    if not body:
-        return best, 0
-    lines = body.count(b"\n")
-    if lines == 1:  # most metric files of a sweep: one point
-        parts = body.split(b" ")
-        if len(parts) == 3:
-            try:
-                point = (int(parts[2]), int(parts[0]), float(parts[1]))
-            except ValueError:
-                pass  # parsed line by line below, and counted
-            else:
-                if _fit_64_bits(point[:2]):
-                    return (point if best is None or point > best else best), 0
-    elif body.translate(None, _NOT_SEPARATORS) == b"  \n" * lines:
-        # Three fields on every line, as MLflow writes them: each column is converted whole,
-        # in C, by the int() and float() `_parse_metric_line` applies to one line's fields
-        # (the same fields: both split at single spaces). Anything they refuse, anywhere,
-        # sends the file line by line, to skip just those lines and count them.
-        tokens = body[:-1].translate(_NEWLINES_TO_SPACES).split(b" ")
-        try:
-            steps = list(map(int, tokens[2::3]))
-            timestamps = list(map(int, tokens[0::3]))
-            values = list(map(float, tokens[1::3]))
-        except ValueError:
-            pass
-        else:
-            if max(steps) > _INT64_MAX or min(steps) < _INT64_MIN or not _fit_64_bits(timestamps):
-                return _latest_by_lines(body, best)  # to skip and count those lines
-            return _greatest(steps, timestamps, values, best), 0
-    return _latest_by_lines(body, best)
-
-
-def _fit_64_bits(numbers: Sequence[int]) -> bool:
-    return min(numbers) >= _INT64_MIN and max(numbers) <= _INT64_MAX
-
-
-def _greatest(
-    steps: list[int], timestamps: list[int], values: list[float], best: tuple | None
-) -> tuple[int, int, float] | None:
-    """`max` of `best` (if any) then the columns' points, tuples built only when steps tie."""
-    top = max(steps)
-    if best is not None and top < best[0]:
-        return best  # no point here beats it: tuple order looks at the step first
-    if (best is None or top > best[0]) and steps.count(top) == 1:
-        i = steps.index(top)
-        return top, timestamps[i], values[i]
-    points = zip(steps, timestamps, values, strict=True)
-    return max(points if best is None else chain((best,), points))
-
-
-def _latest_by_lines(
-    body: bytes, best: tuple[int, int, float] | None = None
-) -> tuple[tuple[int, int, float] | None, int]:
-    """`latest_point` of complete lines, each parsed on its own (bad ones skipped, counted)."""
-    bad = 0
-    for line in body.split(b"\n")[:-1]:
-        point = _parse_metric_line(line)
-        if point is None:
-            bad += 1
-        elif best is None or point > best:
-            best = point
-    return best, bad
-
-
-def latest_point_of_file(
-    head: bytes, fd: int, size: int
-) -> tuple[tuple[int, int, float] | None, int, bool]:
-    """`latest_point` of an open metric file, and whether it is blank, in bounded memory.
-
-    `head` is the file's first CHUNK bytes, already read. A file up to `STREAM_BLOCK` is read
-    whole; a longer one (a history of millions of points) block by block, each cut after its
-    last newline, so memory stays a few blocks whatever the file's size. A line longer than
-    `MAX_LINE` is skipped as malformed.
-    """
-    if len(head) < CHUNK:
-        return *latest_point(head), not head.strip()
-    if size <= STREAM_BLOCK:
-        data = head + read_rest(fd, CHUNK, size, STREAM_BLOCK)
-        if len(data) <= STREAM_BLOCK:
-            return *latest_point(data), not data.strip()
-    os.lseek(fd, 0, os.SEEK_SET)  # long, or grown past a block since fstat: read in blocks
-    best, bad = None, 0
-    carry = b""
-    overlong = False  # within a line longer than MAX_LINE, dropped up to its newline
-    while block := os.read(fd, STREAM_BLOCK):
-        data = carry + block if carry else block
-        end = data.rfind(b"\n") + 1
-        if overlong and end:
-            first = data.index(b"\n") + 1
-            bad, overlong = bad + 1, False
-            data, end = data[first:], end - first
-        if end:
-            best, n = latest_point(data[:end], best)
-            bad += n
-        carry = data[end:]
-        if len(carry) > MAX_LINE:
-            carry, overlong = b"", True
-    return best, bad, False
-
-
 def _is_record(value: Any) -> bool:
     """True when a record from the cache has the shape `_run_record` gives (else: re-read)."""
     return (
@@ -391,17 +158,6 @@ def _decode(data: bytes, path: str, warn) -> str:
     except UnicodeDecodeError:
         warn(f"{path}: not valid UTF-8; undecodable bytes shown as \ufffd")
         return data.decode("utf-8", "replace")
-
-
-def _status_name(raw: Any) -> str | None:
-    """A RunStatus name from meta.yaml's integer (missing means RUNNING, as MLflow reads it)."""
-    if raw is None:
-        return "RUNNING"
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return RUN_STATUS_BY_CODE.get(raw)
-    if isinstance(raw, str) and raw in RUN_STATUS_BY_CODE.values():
-        return raw
-    return None
 
 
 def _child_dirs(folder: str, dirs: bool = True) -> list[str]:
@@ -729,7 +485,7 @@ class FileStore(Store):
         exp_id = meta.get("experiment_id")
         if isinstance(exp_id, int) and not isinstance(exp_id, bool):
             exp_id = str(exp_id)  # written as an int before MLflow 1.0
-        status = _status_name(meta.get("status"))
+        status = status_name(meta.get("status"))
         if status is None:
             self._warn(f"{meta_path}: unknown status {meta.get('status')!r}")
             status = str(meta.get("status"))
@@ -906,7 +662,7 @@ class FileStore(Store):
         """The record of each job's run folder, in order (None for a folder that is no run).
 
         When thousands of folders are not in the cache at all (a first open), those are sent to
-        worker processes (`parallel.map_in_order`) at once, and the first batch is read here
+        worker processes (`self.workers.map_in_order`) at once, and the first batch is read here
         meanwhile, so that it still shows quickly. The rest is read as without workers: from
         the cache where unchanged, else here.
         """
@@ -917,7 +673,7 @@ class FileStore(Store):
         if len(absent) >= parallel.MIN_SCAN_RUNS:
             size = parallel.SCAN_CHUNK
             chunks = [(self.root, absent[i : i + size]) for i in range(0, len(absent), size)]
-            results = parallel.map_in_order(scan_runs_job, chunks)
+            results = self.workers.map_in_order(scan_runs_job, chunks)
         for _, key, run_dir in head:
             yield self._load_run(key, run_dir, cache)
         if results is None:
@@ -1085,7 +841,7 @@ class FileStore(Store):
             self._warn(warning)
         return columns
 
-    def _series_job(self, run_id: str, key: str) -> tuple | None:
+    def series_job(self, run_id: str, key: str) -> tuple | None:
         """Reading this history in a worker process (store/parallel.py), or None to read it here:
         a short file, one the series cache holds (or holds all but the new lines of), no file."""
         path = self._metric_path(run_id, key)
@@ -1190,7 +946,7 @@ class FileStore(Store):
         best: dict[tuple[bytes, ...], tuple[int, int, float]] = {}
         run_ids: dict[tuple[bytes, ...], bytes] = {}
         bad = 0
-        for line in _complete_lines(data).split(b"\n")[:-1]:
+        for line in complete_lines(data).split(b"\n")[:-1]:
             parts = line.strip().split(b" ")
             if len(parts) not in (4, 6):
                 bad += 1
@@ -1416,6 +1172,13 @@ class FileStore(Store):
         return sorted(versions, key=lambda v: int(v.version), reverse=True)
 
     # -- artifacts ------------------------------------------------------------------------
+    def change_source(self) -> FileFollower:
+        return FileFollower(self)
+
+    def registry_backend(self, **_options: Any) -> FileRegistryBackend:
+        """Takes no options (the SQLite backend's busy_timeout and workspace mean nothing here)."""
+        return FileRegistryBackend(Path(self.root))
+
     def artifact_root(self, run: Run) -> ArtifactRoot:
         """The run's artifact folder; `<exp>/<run>/artifacts` here if the store was moved."""
         run_dir = self._find_run_dir(run.run_id)

@@ -11,7 +11,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 
-from .traces import (
+from ..traces import (
     TOKEN_USAGE,
     TRACE_NAME,
     Assessment,

@@ -1,0 +1,8 @@
+"""Following a store live: the follower loop, what it reports, and the protocol a backend
+implements (see follower.py for how changes are found)."""
+
+from .backend import FollowerBackend
+from .changes import StoreChanges
+from .follower import StoreFollower
+
+__all__ = ["FollowerBackend", "StoreChanges", "StoreFollower"]

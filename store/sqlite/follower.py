@@ -1,0 +1,353 @@
+"""Following an MLflow SQLite database: rows past the last seen rowids, and the runs that may change.
+
+The database file and its `-wal` are watched; a change re-reads only rows past the last seen
+`rowid` of `metrics`, `runs`, `tags`, `params`, the runs that were RUNNING (whose status and end
+time change) and, at most every couple of seconds, the run states (to see deleted runs). Rows
+carry no time, so with `since_ns` the baseline compares with the state the store's first read
+recorded (`SqliteStore.opened_state`). The loop around it is store/follow/follower.py's.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..entities import DELETED, LIVE_STATUSES, Metric
+from ..errors import StoreError
+from ..follow.backend import EVENT_GRACE_NS, FollowerBackend, one_line, stat_sig
+from ..follow.changes import StoreChanges
+
+if TYPE_CHECKING:
+    from ..base import Store
+
+#: Tables whose new rows following finds by rowid (this module).
+FOLLOWED_TABLES = ("metrics", "runs", "tags", "params", "experiment_tags")
+
+
+@dataclass(slots=True)
+class FollowState:
+    """What following compares against: the marks read in one transaction (`follow_marks`),
+    the runs' states after (`fill_run_states`)."""
+
+    #: The largest rowid of each of FOLLOWED_TABLES (0: empty or absent).
+    max_rowid: dict[str, int]
+    #: run id -> (experiment_id, name, status, end_time, lifecycle_stage, deleted_time), for
+    #: the runs up to max_rowid["runs"]
+    runs: dict[str, tuple]
+    #: experiment id -> (name, artifact_location, lifecycle_stage, last_update_time)
+    experiments: dict[str, tuple]
+    #: A hash of each live run's tags: `set_tag` on an existing key updates its row in place.
+    live_tags: dict[str, int]
+    #: A hash of the registry tables' rows.
+    registry: int
+
+
+#: SQLite: the whole `runs` table is compared (for deletions) at most this often.
+SQLITE_FULL_DIFF_SECONDS = 2.0
+
+
+class SqliteFollower(FollowerBackend):
+    """Follows an MLflow SQLite database through the store's read-only connection."""
+
+    recursive = False
+    registry_anywhere = True
+
+    def __init__(self, store: Store) -> None:
+        self.store: Any = store
+        self.path = os.path.abspath(os.fspath(store.location))
+        self.watch_dir = os.path.dirname(self.path)
+        self.where = self.path
+        # The `-journal` of rollback mode comes and goes within each write; the db file itself
+        # changes at commit. `-shm` is written by readers too (us): never a reason to look.
+        self._names = frozenset({self.path, self.path + "-wal"})
+        self.ino: int | None = None
+        self.last_sig: tuple | None = None
+        self.max_rowid: dict[str, int] = {}
+        self.run_states: dict[str, tuple] = {}
+        self.live: dict[str, tuple] = {}
+        self.exps: dict[str, tuple] = {}
+        self.next_full = 0.0
+        self.full_pending = False
+        self.failures = 0
+        self.retry_at: float | None = None
+        #: Events arrived since the last verify scan; that scan found a change with none.
+        self.evented = False
+        self.suspect = False
+        self._registry_read: tuple[tuple, object] | None = None
+
+    def relevant(self, path: str) -> bool:
+        return path in self._names
+
+    def registrystat_sig(self) -> object:
+        """The registry tables' rows, hashed; read again only when the database changed."""
+        sig = self._filestat_sig()  # before reading: a commit during the read shows next time
+        if self._registry_read is not None and self._registry_read[0] == sig:
+            return self._registry_read[1]
+        value = self.store._read(self.store.registry_hash)
+        self._registry_read = (sig, value)
+        return value
+
+    def gone(self) -> bool:
+        sig = stat_sig(self.path)
+        return sig is None or (self.ino is not None and sig[2] != self.ino)
+
+    def gone_notice(self) -> str:
+        return f"{self.where} is gone (deleted, moved or replaced); showing what was read before."
+
+    def back(self) -> bool:
+        return os.path.exists(self.path)
+
+    def back_notice(self) -> str:
+        return f"{self.where} is back; reopen it to follow it again."
+
+    def _filestat_sig(self) -> tuple:
+        return (stat_sig(self.path), stat_sig(self.path + "-wal"))
+
+    def baseline(self, since_ns: int | None = None) -> StoreChanges:
+        """Given `since_ns`, the first change set is what changed since the store's first read
+        (`opened_state`): rows carry no time of change, but that read recorded the state."""
+        st = os.stat(self.path)
+        self.ino = st.st_ino
+        self.last_sig = self._filestat_sig()
+        store = self.store
+        opened = store.opened_state if since_ns is not None else None
+
+        def read(conn):
+            now = store.follow_marks(conn)
+            return now, (self._touched(conn, opened.max_rowid, now.max_rowid) if opened else {})
+
+        now, touched = store._read(read)
+        store.fill_run_states(now)
+        self.max_rowid = dict(now.max_rowid)
+        self.run_states = dict(now.runs)
+        self.live = {
+            rid: (state, now.live_tags.get(rid))
+            for rid, state in now.runs.items()
+            if state[2] in LIVE_STATUSES
+        }
+        self.exps = dict(now.experiments)
+        self.next_full = time.monotonic() + SQLITE_FULL_DIFF_SECONDS
+        self.full_pending = False
+        return StoreChanges() if opened is None else self._since(opened, now, touched)
+
+    def _touched(self, conn, since: dict[str, int], until: dict[str, int]) -> dict[str, set]:
+        """The runs (experiments, for experiment_tags) with rows added between two states."""
+        touched = {}
+        for t in FOLLOWED_TABLES:
+            if t != "runs" and self.store._has(t) and until[t] > since.get(t, 0):
+                col = "experiment_id" if t == "experiment_tags" else "run_uuid"
+                touched[t] = {
+                    str(r[0])
+                    for r in conn.execute(
+                        f"SELECT DISTINCT {col} FROM {t} WHERE rowid > ? AND rowid <= ?",
+                        (since.get(t, 0), until[t]),
+                    )
+                }
+        return touched
+
+    def _since(self, opened: FollowState, now: FollowState, touched: dict) -> StoreChanges:
+        """What changed from `opened` to `now`: runs and experiments to read again whole
+        (their points included, so none is reported twice), and whether the registry did."""
+        out = StoreChanges(registry=opened.registry != now.registry)
+        for rid, state in now.runs.items():
+            was = opened.runs.get(rid)
+            tags = now.live_tags.get(rid)
+            if was != state or opened.live_tags.get(rid, tags) != tags:
+                self._report_run(rid, state, out)
+        for rid in opened.runs.keys() - now.runs.keys():
+            out.run_deleted(rid)
+        for t in ("metrics", "tags", "params"):
+            for rid in touched.get(t, ()):
+                state = now.runs.get(rid)
+                if state is not None and state[4] != DELETED:
+                    out.run_changed(rid)
+        for eid, state in now.experiments.items():
+            if opened.experiments.get(eid) != state:
+                if state[2] == DELETED:
+                    out.experiment_deleted(eid)
+                else:
+                    out.experiment_changed(eid)
+        for eid in opened.experiments.keys() - now.experiments.keys():
+            out.experiment_deleted(eid)
+        for eid in touched.get("experiment_tags", ()):
+            state = now.experiments.get(eid)
+            if state is not None and state[2] != DELETED:
+                out.experiment_changed(eid)
+        return out
+
+    def on_paths(self, paths: set[str], out: StoreChanges) -> None:
+        if paths:
+            self.evented = True
+        self.retry_at = self._refresh(out)
+
+    def retry_after(self) -> float | None:
+        if self.retry_at is None:
+            return None
+        return max(0.0, self.retry_at - time.monotonic())
+
+    def scan(self, out: StoreChanges, *, verify: bool, sweep: bool) -> bool:
+        sig = self._filestat_sig()
+        changed = sig != self.last_sig
+        evented, self.evented = self.evented, False
+        suspect, self.suspect = self.suspect, False
+        if not changed and not self.full_pending:
+            return False
+        missed = False
+        if verify and changed and not evented:
+            # Changed with no event since the last scan. Its event may be in flight: leave it
+            # for one more scan, unless it is old or was already suspect then.
+            newest = max((s[0] for s in sig if s is not None), default=None)
+            if (newest is not None and newest < time.time_ns() - EVENT_GRACE_NS) or suspect:
+                missed = True
+            else:
+                self.suspect = True
+                return False
+        self.retry_at = self._refresh(out)
+        return missed
+
+    def _refresh(self, out: StoreChanges) -> float | None:
+        """Read what is new since the last look, in one read transaction.
+
+        Returns when (monotonic) to look again with no event: a full comparison is due, or
+        the database was locked.
+        """
+        store = self.store
+        sig = self._filestat_sig()  # before reading: a commit during the read shows next time
+        now = time.monotonic()
+        full = now >= self.next_full
+        run_cols = store.state_run_columns()
+        exp_sql = store.state_experiments_sql()
+        c = store._col
+        maxes = dict(self.max_rowid)
+        live_ids = list(self.live)
+
+        def read(conn):
+            got: dict[str, Any] = {}
+            if store._has("metrics"):
+                t = "metrics"
+                got["metrics"] = conn.execute(
+                    f"SELECT rowid, run_uuid, key, value, {c(t, 'timestamp', '0')}, "
+                    f"{c(t, 'step', '0')}, {c(t, 'is_nan', '0')} FROM metrics "
+                    "WHERE rowid > ? ORDER BY rowid",
+                    (maxes["metrics"],),
+                ).fetchall()
+            got["new_runs"] = conn.execute(
+                f"SELECT rowid, {run_cols} FROM runs WHERE rowid > ?", (maxes["runs"],)
+            ).fetchall()
+            live_rows = []
+            for part, marks in store._id_chunks(live_ids):
+                live_rows += conn.execute(
+                    f"SELECT {run_cols} FROM runs WHERE run_uuid IN ({marks})", part
+                ).fetchall()
+            got["live"] = live_rows
+            for t in ("tags", "params", "experiment_tags"):
+                if store._has(t):
+                    col = "experiment_id" if t == "experiment_tags" else "run_uuid"
+                    got[t] = conn.execute(
+                        f"SELECT rowid, {col} FROM {t} WHERE rowid > ?", (maxes[t],)
+                    ).fetchall()
+            got["exps"] = conn.execute(exp_sql).fetchall()
+            if full:
+                got["all_runs"] = conn.execute(f"SELECT {run_cols} FROM runs").fetchall()
+            new_live = {r[1] for r in got["new_runs"] if r[4] in LIVE_STATUSES}
+            got["tags_hash"] = store.live_tags(conn, set(live_ids) | new_live)
+            return got
+
+        try:
+            got = store._read(read)
+        except StoreError as exc:
+            # Locked by a long write, most likely: nothing advanced, so try again shortly.
+            self.failures += 1
+            if self.failures == 3:
+                out.notices.append(f"live updates are waiting: {one_line(exc)}")
+            return time.monotonic() + 1.0
+        self.failures = 0
+        self.last_sig = sig
+
+        for rowid, rid, key, value, ts, step, is_nan in got.get("metrics", ()):
+            value = math.nan if is_nan or value is None else value
+            out.add_points(rid, key, [Metric(key, value, ts, step or 0)])
+            maxes["metrics"] = max(maxes["metrics"], rowid)
+        tags_hash = got["tags_hash"]
+        for row in got["new_runs"]:
+            rowid, rid, state = row[0], row[1], row[2:]
+            maxes["runs"] = max(maxes["runs"], rowid)
+            self.run_states[rid] = state
+            self._report_run(rid, state, out)
+            if state[2] in LIVE_STATUSES:
+                self.live[rid] = (state, tags_hash.get(rid))
+        seen_live = set()
+        for row in got["live"]:
+            rid, state = row[0], row[1:]
+            seen_live.add(rid)
+            old_state, old_tags = self.live.get(rid, (None, None))
+            new_tags = tags_hash.get(rid)
+            if state != old_state or new_tags != old_tags:
+                self._report_run(rid, state, out)
+            self.run_states[rid] = state
+            if state[2] in LIVE_STATUSES:
+                self.live[rid] = (state, new_tags)
+            else:
+                self.live.pop(rid, None)
+        for rid in live_ids:
+            if rid not in seen_live:  # the row is gone (garbage-collected)
+                self.live.pop(rid, None)
+                self.run_states.pop(rid, None)
+                out.run_deleted(rid)
+        for t in ("tags", "params"):
+            for rowid, rid in got.get(t, ()):
+                maxes[t] = max(maxes[t], rowid)
+                state = self.run_states.get(rid)
+                if state is None or state[4] != DELETED:
+                    out.run_changed(rid)
+        for rowid, eid in got.get("experiment_tags", ()):
+            maxes["experiment_tags"] = max(maxes["experiment_tags"], rowid)
+            exp = self.exps.get(str(eid))
+            if exp is None or exp[2] != DELETED:
+                out.experiment_changed(str(eid))
+        exps = {str(e[0]): e[1:] for e in got["exps"]}
+        report_experiments(self.exps, exps, out)
+        self.exps = exps
+        self.max_rowid = maxes
+
+        if full:
+            self.next_full = now + SQLITE_FULL_DIFF_SECONDS
+            self.full_pending = False
+            states = {r[0]: r[1:] for r in got["all_runs"]}
+            for rid, state in states.items():
+                if self.run_states.get(rid) != state:
+                    self._report_run(rid, state, out)
+                    if state[2] in LIVE_STATUSES and rid not in self.live:
+                        self.live[rid] = (state, None)  # resumed: follow its status again
+            for rid in self.run_states:
+                if rid not in states:
+                    out.run_deleted(rid)
+                    self.live.pop(rid, None)
+            self.run_states = states
+            return None
+        # A finished run deleted or renamed shows only in the full comparison: have one soon.
+        self.full_pending = True
+        return self.next_full
+
+    @staticmethod
+    def _report_run(run_id: str, state: tuple, out: StoreChanges) -> None:
+        # state: (experiment_id, name, status, end_time, lifecycle_stage, deleted_time)
+        if state[4] == DELETED:
+            out.run_deleted(run_id)
+        else:
+            out.run_changed(run_id)
+
+
+def report_experiments(was: dict[str, tuple], now: dict[str, tuple], out: StoreChanges) -> None:
+    """Experiments whose state (name, location, lifecycle stage, ...) differs between two looks."""
+    for eid, state in now.items():
+        if was.get(eid) != state:
+            if state[2] == DELETED:
+                out.experiment_deleted(eid)
+            else:
+                out.experiment_changed(eid)
+    for eid in was.keys() - now.keys():
+        out.experiment_deleted(eid)
