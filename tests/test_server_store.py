@@ -353,8 +353,15 @@ def test_traces_over_the_server_equal_the_database_read_directly(server, capsys)
     source = AssessmentSource(source_type="HUMAN", source_id="me")
     mlflow.log_feedback(trace_id=trace_id, name="quality", value=True, source=source)
     mlflow.log_expectation(trace_id=trace_id, name="expected", value={"a": [1, 2]})
-    over_http = export(capsys, server.url, "--traces", "--experiment", name)
-    direct = export(capsys, str(server.db), "--traces", "--experiment", name)
+    # The server may still be storing what it was sent (its own queue and jobs, slower on a
+    # busy machine): read both ways until the two readings are of the same state.
+    deadline = time.monotonic() + 60
+    while True:
+        over_http = export(capsys, server.url, "--traces", "--experiment", name)
+        direct = export(capsys, str(server.db), "--traces", "--experiment", name)
+        if over_http == direct or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert over_http == direct
     record = json.loads(over_http)
     assert record["trace_id"] == trace_id and len(record["spans"]) == 2

@@ -167,7 +167,7 @@ class FileFollower(FollowerBackend):
     def in_registry(self, path: str) -> bool:
         return path == self._registry or path.startswith(self._registry + os.sep)
 
-    def registrystat_sig(self) -> object:
+    def registry_sig(self) -> object:
         """Every folder and file of `models/` with its size, time and inode (MLflow rewrites
         meta.yaml and tag files in place; our writes replace them: either changes these)."""
         seen = []
@@ -241,7 +241,7 @@ class FileFollower(FollowerBackend):
                         continue
 
     @staticmethod
-    def _valuesstat_sig(folder: str, with_stat: bool) -> tuple[int, int]:
+    def _values_sig(folder: str, with_stat: bool) -> tuple[int, int]:
         """A hash of a params/tags folder (names; for tags each file's mtime and size too), and
         the newest mtime seen (of the files, else of the folder).
 
@@ -326,21 +326,19 @@ class FileFollower(FollowerBackend):
         now = time.monotonic()
         for exp in self.exps.values():
             if exp.tags_sig is None:
-                exp.tags_sig = self._valuesstat_sig(os.path.join(exp.path, "tags"), True)[0]
+                exp.tags_sig = self._values_sig(os.path.join(exp.path, "tags"), True)[0]
         for run in self.runs.values():
             if run.dirs_sig is None and not run.live(now):
-                run.dirs_sig = self._dirsstat_sig(run)
+                run.dirs_sig = self._dirs_sig(run)
 
     @staticmethod
-    def _dirsstat_sig(run: _Run) -> int:
+    def _dirs_sig(run: _Run) -> int:
         return hash(tuple(_mtime(os.path.join(run.path, d)) for d in ("params", "tags", "metrics")))
 
     def _record_values(self, run: _Run) -> int:
         """Record the run's params and tags; returns the newest file time seen in them."""
-        run.params_sig, params_newest = self._valuesstat_sig(
-            os.path.join(run.path, "params"), False
-        )
-        run.tags_sig, tags_newest = self._valuesstat_sig(os.path.join(run.path, "tags"), True)
+        run.params_sig, params_newest = self._values_sig(os.path.join(run.path, "params"), False)
+        run.tags_sig, tags_newest = self._values_sig(os.path.join(run.path, "tags"), True)
         return max(params_newest, tags_newest)
 
     def _add_experiment(self, exp_id: str, path: str, out: StoreChanges | None) -> None:
@@ -352,14 +350,14 @@ class FileFollower(FollowerBackend):
         with contextlib.suppress(_Retry, OSError):
             self._read_experiment_meta(exp)
         if out is None and self._since is not None:
-            tags_sig, tags_newest = self._valuesstat_sig(os.path.join(path, "tags"), True)
+            tags_sig, tags_newest = self._values_sig(os.path.join(path, "tags"), True)
             exp.tags_sig = tags_sig
             meta_time = exp.meta_sig[0] if exp.meta_sig else None
             # A folder moved in keeps its times but gets a new ctime.
             if self._changed_since(_stamp(path), meta_time, tags_newest):
                 self._report_experiment(exp, self._caught_up)
         if out is not None:
-            exp.tags_sig = self._valuesstat_sig(os.path.join(path, "tags"), True)[0]
+            exp.tags_sig = self._values_sig(os.path.join(path, "tags"), True)[0]
             self._report_experiment(exp, out)
         for run_id, run_path in self._list_runs(path).items():
             if not self._add_run(exp, run_id, run_path, out):
@@ -410,7 +408,7 @@ class FileFollower(FollowerBackend):
         if live:
             newest = max(newest, self._record_values(run))
         if self.polling:
-            run.dirs_sig = self._dirsstat_sig(run)
+            run.dirs_sig = self._dirs_sig(run)
         self.runs[run_id] = run
         exp.run_ids.add(run_id)
         if out is None and self._since is not None:
@@ -592,7 +590,7 @@ class FileFollower(FollowerBackend):
                 continue
             self._check_experiment_meta(exp, out, retry, force=True)
             if exp.tags_sig is not None:
-                exp.tags_sig = self._valuesstat_sig(os.path.join(exp.path, "tags"), True)[0]
+                exp.tags_sig = self._values_sig(os.path.join(exp.path, "tags"), True)[0]
         for exp_id, run_id in run_dirs:
             exp = self.exps.get(exp_id)
             if exp is not None:
@@ -747,7 +745,7 @@ class FileFollower(FollowerBackend):
             self._seen_change(exp.exp_id, meta_sig[0] if meta_sig else None)
             self._check_experiment_meta(exp, out, {})
         if exp.tags_sig is not None and self.polling:
-            tags_sig, _ = self._valuesstat_sig(os.path.join(exp.path, "tags"), True)
+            tags_sig, _ = self._values_sig(os.path.join(exp.path, "tags"), True)
             if tags_sig != exp.tags_sig:
                 exp.tags_sig = tags_sig
                 out.experiment_changed(exp.exp_id)
@@ -764,10 +762,8 @@ class FileFollower(FollowerBackend):
         if run.params_sig is None or run.tags_sig is None:
             self._record_values(run)
         else:
-            params_sig, params_newest = self._valuesstat_sig(
-                os.path.join(run.path, "params"), False
-            )
-            tags_sig, tags_newest = self._valuesstat_sig(os.path.join(run.path, "tags"), True)
+            params_sig, params_newest = self._values_sig(os.path.join(run.path, "params"), False)
+            tags_sig, tags_newest = self._values_sig(os.path.join(run.path, "tags"), True)
             if (params_sig, tags_sig) != (run.params_sig, run.tags_sig):
                 run.params_sig, run.tags_sig = params_sig, tags_sig
                 run.hot_until = time.monotonic() + HOT_SECONDS
@@ -783,7 +779,7 @@ class FileFollower(FollowerBackend):
                     run.offsets[_intern(key)] = 0
                 self._read_points(run, key, out)
         if self.polling:
-            run.dirs_sig = self._dirsstat_sig(run)
+            run.dirs_sig = self._dirs_sig(run)
 
     def _sweep_finished(self, out: StoreChanges, now: float) -> None:
         """Check a slice of the finished runs, so that a 10,000-run store costs little a poll."""
@@ -816,7 +812,7 @@ class FileFollower(FollowerBackend):
             return
         if meta_sig != run.meta_sig:
             self._check_run_meta(run, out, {})
-        dirs_sig = self._dirsstat_sig(run)
+        dirs_sig = self._dirs_sig(run)
         if dirs_sig != run.dirs_sig:
             known = run.dirs_sig is not None
             run.dirs_sig = dirs_sig

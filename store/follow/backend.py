@@ -32,7 +32,7 @@ class FollowerBackend:
         """Whether `path` is part of the model registry (compared by `registry_sig`)."""
         return False
 
-    def registrystat_sig(self) -> object:
+    def registry_sig(self) -> object:
         """Equal between two looks when the registry did not change (may raise OSError or
         StoreError: then it is compared at the next look)."""
         return None

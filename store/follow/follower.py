@@ -240,7 +240,7 @@ class StoreFollower:
         """Compare the registry with the last look (`out` None: only record it)."""
         self._next_registry = time.monotonic() + REGISTRY_SECONDS
         try:
-            sig = self._backend.registrystat_sig()
+            sig = self._backend.registry_sig()
         except (OSError, StoreError):
             # Unreadable for now (locked, a folder going away): look again after a while.
             self._registry_pending = True

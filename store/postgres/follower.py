@@ -48,7 +48,7 @@ class PolledDatabaseFollower(FollowerBackend):
     def gone(self) -> bool:
         return False  # an unreachable server is said by the failing look, not as gone
 
-    def registrystat_sig(self) -> object:
+    def registry_sig(self) -> object:
         def read(conn) -> int:
             # A server returns rows in no set order: sorted, so that equal tables hash equal.
             tables = [t for t in REGISTRY_TABLES if self.store._has(t)]

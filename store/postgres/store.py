@@ -139,7 +139,7 @@ class PostgresStore(SqliteStore):
     def _name(self) -> str:
         return str(self.location)
 
-    def _series_job(self, run_id: str, key: str) -> tuple | None:
+    def series_job(self, run_id: str, key: str) -> tuple | None:
         return None  # read here: worker processes would each open a connection of their own
 
     # -- artifacts ---------------------------------------------------------------------------

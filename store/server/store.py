@@ -440,6 +440,7 @@ class ServerStore(Store):
         )
 
     def close(self) -> None:
+        super().close()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None

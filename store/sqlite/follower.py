@@ -81,9 +81,9 @@ class SqliteFollower(FollowerBackend):
     def relevant(self, path: str) -> bool:
         return path in self._names
 
-    def registrystat_sig(self) -> object:
+    def registry_sig(self) -> object:
         """The registry tables' rows, hashed; read again only when the database changed."""
-        sig = self._filestat_sig()  # before reading: a commit during the read shows next time
+        sig = self._file_sig()  # before reading: a commit during the read shows next time
         if self._registry_read is not None and self._registry_read[0] == sig:
             return self._registry_read[1]
         value = self.store._read(self.store.registry_hash)
@@ -103,7 +103,7 @@ class SqliteFollower(FollowerBackend):
     def back_notice(self) -> str:
         return f"{self.where} is back; reopen it to follow it again."
 
-    def _filestat_sig(self) -> tuple:
+    def _file_sig(self) -> tuple:
         return (stat_sig(self.path), stat_sig(self.path + "-wal"))
 
     def baseline(self, since_ns: int | None = None) -> StoreChanges:
@@ -111,7 +111,7 @@ class SqliteFollower(FollowerBackend):
         (`opened_state`): rows carry no time of change, but that read recorded the state."""
         st = os.stat(self.path)
         self.ino = st.st_ino
-        self.last_sig = self._filestat_sig()
+        self.last_sig = self._file_sig()
         store = self.store
         opened = store.opened_state if since_ns is not None else None
 
@@ -189,7 +189,7 @@ class SqliteFollower(FollowerBackend):
         return max(0.0, self.retry_at - time.monotonic())
 
     def scan(self, out: StoreChanges, *, verify: bool, sweep: bool) -> bool:
-        sig = self._filestat_sig()
+        sig = self._file_sig()
         changed = sig != self.last_sig
         evented, self.evented = self.evented, False
         suspect, self.suspect = self.suspect, False
@@ -215,7 +215,7 @@ class SqliteFollower(FollowerBackend):
         the database was locked.
         """
         store = self.store
-        sig = self._filestat_sig()  # before reading: a commit during the read shows next time
+        sig = self._file_sig()  # before reading: a commit during the read shows next time
         now = time.monotonic()
         full = now >= self.next_full
         run_cols = store.state_run_columns()
