@@ -9,15 +9,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,11 +21,11 @@ from mltui.store import open_store
 from mltui.store.server import ServerStore
 from mltui.tui.cli import main
 from tests.conftest import STORES_DIR
+from tests.mlflow_server import mlflow_server
 
 SOURCE = STORES_DIR / "mlflow-3.18.0-sqlite"
 #: Where the fixture was written: its artifact URIs start here.
 RECORDED_ROOT = "/tmp/mltui-fixture-build/mlflow-3.18.0-sqlite/mlruns"
-START_TIMEOUT = 180.0
 
 
 @dataclass
@@ -39,12 +33,6 @@ class Server:
     url: str
     db: Path
     artifacts: Path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def proxied_copy(folder: Path) -> Path:
@@ -66,50 +54,14 @@ def proxied_copy(folder: Path) -> Path:
     return db
 
 
-def wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"mlflow server exited: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"mlflow server did not answer /health in {START_TIMEOUT} s")
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tracking-server")
     db = proxied_copy(folder / "store")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    log = folder / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "mlflow", "server",
-                "--backend-store-uri", f"sqlite:///{db}",
-                "--artifacts-destination", str(folder / "store" / "mlruns"),
-                "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-            ],
-            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        # While the server starts (mostly MLflow's own imports), import what the tests use.
-        import mlflow  # noqa: F401
-
-        import mltui.tui.app  # noqa: F401
-
-        wait_healthy(url, proc, log)
+    with mlflow_server(
+        f"sqlite:///{db}", folder / "store" / "mlruns", folder / "server.log"
+    ) as url:
         yield Server(url, db, folder / "store" / "mlruns")
-    finally:
-        # Killed outright: a graceful stop waits for idle keep-alive connections to close.
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 @pytest.fixture

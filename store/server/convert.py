@@ -142,6 +142,16 @@ def logged_model(data: Json) -> LoggedModel:
     )
 
 
+def model_id_of_source(source: object) -> str | None:
+    """The logged model a version was registered from, as MLflow's stores take it from a
+    `models:/m-...` source; the REST API does not send a version's model_id."""
+    if isinstance(source, str) and source.startswith("models:/m-"):
+        tail = source[len("models:/") :]
+        if "/" not in tail:
+            return tail
+    return None
+
+
 def model_version(data: Json) -> ModelVersion:
     return ModelVersion(
         name=str(data.get("name", "")),
@@ -157,7 +167,7 @@ def model_version(data: Json) -> ModelVersion:
         user_id=data.get("user_id"),
         run_link=data.get("run_link") or None,
         storage_location=data.get("storage_location"),
-        model_id=data.get("model_id"),
+        model_id=data.get("model_id") or model_id_of_source(data.get("source")),
         tags=pairs(data.get("tags")),
         aliases=[str(a) for a in data.get("aliases") or ()],
     )
