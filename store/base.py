@@ -49,9 +49,10 @@ class StoreWarnings:
 class Store(abc.ABC):
     """A local MLflow store, read as MLflow reads it. Never writes unless asked to."""
 
-    #: "file" or "sqlite"
+    #: "file", "sqlite", "server" or "postgres"
     kind: str
-    #: The directory or database file opened; a tracking server's URL (a str, no credentials).
+    #: The directory or database file opened; a server's URL or a database URI (a str, with no
+    #: credentials).
     location: Path | str
     #: Whether reads may use (and fill) the caches in the user's cache folder.
     use_cache: bool = True
@@ -231,6 +232,12 @@ class Store(abc.ABC):
         return None
 
     # -- artifacts ---------------------------------------------------------------------------
+    @property
+    def folder(self) -> Path | None:
+        """The local folder the store's files are shown relative to (`mlruns/1/...`): the
+        mlruns folder, or the database's folder; None for a store on a server."""
+        return None
+
     @abc.abstractmethod
     def artifact_root(self, run: Run) -> ArtifactRoot:
         """The local folder of a run's artifacts, resolved relative to the store if moved."""

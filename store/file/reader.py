@@ -197,6 +197,10 @@ class FileStore(Store):
 
     kind = "file"
 
+    @property
+    def folder(self) -> Path:
+        return Path(self.location)
+
     def __init__(self, root: str | os.PathLike[str], use_cache: bool = True):
         super().__init__()
         self.location = Path(root)

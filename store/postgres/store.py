@@ -34,6 +34,11 @@ class PostgresStore(SqliteStore):
     """An MLflow database on a PostgreSQL server, read as MLflow's SQLAlchemy store reads it."""
 
     kind = "postgres"
+
+    @property
+    def folder(self) -> Path | None:
+        return None  # a database on a server: no folder of its own here
+
     database_kind = "PostgreSQL"
     #: Why registry writes are refused (the registry screens say it before any dialog).
     write_refusal = (

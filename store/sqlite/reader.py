@@ -135,6 +135,11 @@ class SqliteStore(Store):
     """An MLflow SQLite database, read as MLflow's SQLAlchemy store reads it; never written."""
 
     kind = "sqlite"
+
+    @property
+    def folder(self) -> Path | None:
+        return Path(self.location).parent
+
     #: The database engine, as messages name it.
     database_kind = "SQLite"
 

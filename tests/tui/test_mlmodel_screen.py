@@ -222,6 +222,20 @@ async def test_enter_on_a_run_model_opens_the_mlmodel_view():
         assert isinstance(app.screen, RunScreen)
 
 
+async def test_the_trail_names_the_store_as_the_other_pages_do():
+    """The demo's model page says "demo store" (not the demo's temporary folder name)."""
+    app = make_app(fixture_store_path(STORE), demo=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await app.push_screen(RunScreen(RUN_ID))
+        await settle(pilot)
+        await pilot.press("6", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, MLmodelScreen)
+        first_line = screen_text(app).splitlines()[0]
+        assert first_line.split("›")[0].strip() == "demo store", first_line
+
+
 async def test_enter_on_an_mlflow2_history_row_opens_the_mlmodel_view():
     name = "mlflow-2.22.5-file"
     runs = json.loads((FIXTURES / name / "expected.json").read_text())["runs"]

@@ -38,7 +38,7 @@ from mltui.store.mlmodel import (
 from mltui.tui.screens.tabbed import TabbedScreen, number_key_bindings
 from mltui.tui.text import clean, format_time, literal, one_line
 from mltui.tui.widgets.artifact_browser import ArtifactBrowser, format_size
-from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_label
+from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb, store_label
 
 #: (pane id, tab label) in the order of the number keys.
 TABS = [
@@ -344,7 +344,11 @@ class MLmodelScreen(TabbedScreen):
         yield Footer()
 
     def _trail(self) -> list[str]:
-        where = self.model_store.location.name if self.model_store is not None else ""
+        where = (
+            store_crumb(self.model_store.location, self.app.demo)
+            if self.model_store is not None
+            else ""
+        )
         folder = self.model_dir
         # An MLflow 3 logged model's folder is <model id>/artifacts: the id says more.
         name = folder.parent.name if folder.name == "artifacts" else folder.name
@@ -402,9 +406,8 @@ class MLmodelScreen(TabbedScreen):
             self._focus_pane(self.query_one(TabbedContent).active)
 
     def _folder_label(self) -> str:
-        if self.model_store is not None:
-            base = Path(self.model_store.location)
-            base = base if self.model_store.kind == "file" else base.parent
+        base = self.model_store.folder if self.model_store is not None else None
+        if base is not None:
             try:
                 return str(Path(base.name) / self.model_dir.resolve().relative_to(base.resolve()))
             except ValueError:
@@ -467,10 +470,7 @@ class MLmodelScreen(TabbedScreen):
             table.add_row(*cells, key=str(r))
 
     def _browse_files(self) -> None:
-        store_dir = None
-        if self.model_store is not None:
-            location = Path(self.model_store.location)
-            store_dir = location if self.model_store.kind == "file" else location.parent
+        store_dir = self.model_store.folder if self.model_store is not None else None
         folder = Path(os.path.abspath(self.model_dir))
         root = ArtifactRoot(str(folder), folder)
         self.query_one(ArtifactBrowser).set_root(root, "Model folder", store_dir=store_dir)

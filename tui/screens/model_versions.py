@@ -284,8 +284,9 @@ class ModelVersionsScreen(RegistryWriteFlow, MltuiScreen[None]):
 
     def _shown_path(self, folder: Path) -> str:
         """A local folder from the store's own folder on (`mlruns/1/…`), else as it is."""
-        location = Path(self.store.location)
-        base = location if self.store.kind == "file" else location.parent
+        base = self.store.folder
+        if base is None:
+            return str(folder)
         try:
             return str(Path(base.name) / folder.resolve().relative_to(base.resolve()))
         except ValueError:

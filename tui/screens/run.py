@@ -773,12 +773,8 @@ class RunScreen(TabbedScreen):
         self.refresh_bindings()
 
     def _store_dir(self) -> Path | None:
-        """The folder paths are shown relative to: the mlruns folder, or the database's folder;
-        None for a tracking server (its artifact URIs are shown as they are)."""
-        if self.store.kind == "server":
-            return None
-        location = Path(self.store.location)
-        return location if self.store.kind == "file" else location.parent
+        """The folder paths are shown relative to (None: artifact URIs are shown as they are)."""
+        return self.store.folder
 
     @on(DataTable.RowSelected, "#models-table")
     def _model_selected(self, event: DataTable.RowSelected) -> None:
