@@ -205,15 +205,20 @@ async def test_unreadable_mlmodel_says_why(tmp_path):
         assert app.return_code == 0
 
 
+async def open_from_models_tab(app, pilot) -> None:
+    """The run's Models tab, Enter on its first model: its MLmodel page."""
+    await settle(pilot)
+    await app.push_screen(RunScreen(RUN_ID))
+    await settle(pilot)
+    await pilot.press("6", "enter")
+    await settle(pilot)
+    assert isinstance(app.screen, MLmodelScreen)
+
+
 async def test_enter_on_a_run_model_opens_the_mlmodel_view():
     app = make_app(fixture_store_path(STORE))
     async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot)
-        await app.push_screen(RunScreen(RUN_ID))
-        await settle(pilot)
-        await pilot.press("6", "enter")
-        await settle(pilot)
-        assert isinstance(app.screen, MLmodelScreen)
+        await open_from_models_tab(app, pilot)
         assert app.screen.model_dir == fixture_model_dir()
         await pilot.press("5")  # the files of the model folder
         await settle(pilot)
@@ -226,12 +231,7 @@ async def test_the_trail_names_the_store_as_the_other_pages_do():
     """The demo's model page says "demo store" (not the demo's temporary folder name)."""
     app = make_app(fixture_store_path(STORE), demo=True)
     async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot)
-        await app.push_screen(RunScreen(RUN_ID))
-        await settle(pilot)
-        await pilot.press("6", "enter")
-        await settle(pilot)
-        assert isinstance(app.screen, MLmodelScreen)
+        await open_from_models_tab(app, pilot)
         first_line = screen_text(app).splitlines()[0]
         assert first_line.split("›")[0].strip() == "demo store", first_line
 
