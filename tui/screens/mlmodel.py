@@ -344,7 +344,8 @@ class MLmodelScreen(TabbedScreen):
         yield Footer()
 
     def _trail(self) -> list[str]:
-        where = self.model_store.location.name if self.model_store is not None else ""
+        # A tracking server's location is its URL, a str: Path takes its last part all the same.
+        where = Path(self.model_store.location).name if self.model_store is not None else ""
         folder = self.model_dir
         # An MLflow 3 logged model's folder is <model id>/artifacts: the id says more.
         name = folder.parent.name if folder.name == "artifacts" else folder.name
