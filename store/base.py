@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +29,7 @@ from .series_cache import SeriesCache
 from .traces import Trace, TraceInfo
 
 if TYPE_CHECKING:
-    from .follow import FollowerBackend, StoreFollower
+    from .follow import Follower, FollowerBackend
     from .registry import RegistryBackend, RegistryWriter
 
 
@@ -192,7 +192,7 @@ class Store(abc.ABC):
 
     def metric_series_many(
         self, pairs: Iterable[tuple[str, str]]
-    ) -> Iterator[tuple[tuple[str, str], Series]]:
+    ) -> Generator[tuple[tuple[str, str], Series], None, None]:
         """`metric_series` of each (run_id, key), handed over as each is read, in any order.
 
         Long histories that the series cache does not hold are read in worker processes, several
@@ -265,7 +265,7 @@ class Store(abc.ABC):
         poll_seconds: float | None = None,
         max_rate_hz: float = 4,
         since_ns: int | None = None,
-    ) -> StoreFollower:
+    ) -> Follower:
         """A follower of this store's changes (not started: `start(callback)`); see
         store/follow/follower.py. A backend that finds changes another way overrides this."""
         from .follow import StoreFollower
@@ -285,8 +285,13 @@ class Store(abc.ABC):
 
         return RegistryWriter(self, read_only=read_only, **options)
 
-    def registry_backend(self, **options: Any) -> RegistryBackend:
-        """How this store's registry is snapshotted and written (store/registry/backend.py)."""
+    def registry_backend(
+        self, *, busy_timeout: float | None = None, workspace: str | None = None
+    ) -> RegistryBackend:
+        """How this store's registry is snapshotted and written (store/registry/backend.py).
+
+        The options mean something to the SQLite backend only: `busy_timeout` (seconds a write
+        waits for another writer's lock; None: its default) and `workspace` (MLflow 3.12+)."""
         raise StoreError(f"cannot write to a {self.kind} store")
 
     @property

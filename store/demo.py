@@ -662,6 +662,7 @@ class _DemoBuilder:
         # A finished baseline, 20 epochs of about 50 s.
         t = self.now - 20 * HOUR
         baseline = self.cnn_run("baseline-cnn", t, epochs=20, planned=20, dropout=0.0)
+        assert baseline.end_time is not None, "all epochs planned were run, so it has ended"
         exp.runs.append(baseline)
         # MLflow 2-style model in the run's own artifacts, registered from there.
         artifact_uri = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -133,7 +134,9 @@ def open_store(target: str | os.PathLike[str]) -> Store:
     )
 
 
-def default_store_target(env: dict[str, str] | None = None, cwd: Path | None = None) -> str | None:
+def default_store_target(
+    env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> str | None:
     """What `mltui` with no argument opens, as `mlflow ui` would find it; None if nothing."""
     env = os.environ if env is None else env
     cwd = Path.cwd() if cwd is None else cwd

@@ -682,6 +682,7 @@ def logged_model_artifact_root(store: Store, model: LoggedModel) -> ArtifactRoot
     # A file store's own layout keeps them at <mlruns>/<exp>/models/<id>/artifacts; a SQLite
     # store's artifacts sit beside the database; a tracking server serves them (or names them).
     if store.kind == "server":
+        # ServerStore's own method: this backend-neutral module may not import the backend.
         return store.artifact_root_of(model.artifact_location)  # type: ignore[attr-defined]
     if store.kind == "file":
         store_root = Path(store.location)

@@ -35,7 +35,7 @@ import multiprocessing
 import os
 import threading
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import resource_tracker
@@ -176,7 +176,7 @@ class WorkerPool:
 
     def read_series(
         self, store: Store, pairs: Sequence[tuple[str, str]]
-    ) -> Iterator[tuple[tuple[str, str], Series]]:
+    ) -> Generator[tuple[tuple[str, str], Series], None, None]:
         """`store.metric_series` of each (run_id, key), handed over as each is read, in any
         order. Closing the iterator early drops the jobs not yet started."""
         jobs: dict[tuple[str, str], tuple] = {}
@@ -295,7 +295,9 @@ def _column(typecode: str, data: bytes) -> array:
     return column
 
 
-def as_result(steps: Sequence, timestamps: Sequence, values: Sequence, warning: str | None):
+def as_result(
+    steps: Sequence, timestamps: Sequence, values: Sequence, warning: str | None
+) -> JobResult:
     """A job's result: the columns as raw array bytes (cheap to send between processes)."""
     return (
         _as_array("q", steps).tobytes(),

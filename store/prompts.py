@@ -48,7 +48,8 @@ class PromptVersion:
 
     @property
     def variables(self) -> list[str]:
-        text = self.template if self.is_text_prompt else json.dumps(self.template)
+        # A str exactly when is_text_prompt (see `prompt_version`).
+        text = self.template if isinstance(self.template, str) else json.dumps(self.template)
         return sorted(set(_VARIABLE.findall(text)))
 
 
@@ -108,8 +109,8 @@ def prompt_version(mv: ModelVersion) -> PromptVersion:
 def template_lines(pv: PromptVersion) -> list[str]:
     """The template as lines of plain text: a chat template as one `role: content` per message
     (a multi-line content keeps its lines, indented under its role)."""
-    if pv.is_text_prompt:
-        return str(pv.template).split("\n")
+    if isinstance(pv.template, str):  # is_text_prompt (see `prompt_version`)
+        return pv.template.split("\n")
     lines = []
     for message in pv.template:
         role = str(message.get("role", "?"))

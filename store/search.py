@@ -31,7 +31,7 @@ import re
 import shlex
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .entities import Run
 from .errors import FilterError
@@ -95,8 +95,8 @@ _ALLOWED = {
     TAG: _KEYED_STRING_COMPARATORS,
     DATASET: _DATASET_COMPARATORS,
 }
-_COMPARATOR_ORDER = ("=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN", "NOT IN")
-_COMPARATOR_ORDER += ("IS NULL", "IS NOT NULL")
+_COMPARATOR_ORDER: tuple[str, ...] = ("=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN")
+_COMPARATOR_ORDER += ("NOT IN", "IS NULL", "IS NOT NULL")
 
 
 def _translate_key(key: str) -> str:
@@ -252,7 +252,11 @@ class SortKey:
 
 
 # -- filter parsing ------------------------------------------------------------------------------
-class _Parser:
+#: What a parser makes of each clause: a Clause for runs, a test for traces (trace_search.py).
+_C = TypeVar("_C")
+
+
+class _Parser(Generic[_C]):
     def __init__(self, text: str, label: str = "") -> None:
         self.text = text
         self.label = label  # what `text` is, for messages: "" for a filter, "order_by "
@@ -313,11 +317,10 @@ class _Parser:
                 break
         return self.text[first.start : end]
 
-    def parse(self) -> list[Clause]:
-        clauses: list[Clause] = []
+    def parse(self) -> list[_C]:
+        clauses: list[_C] = []
         prev_form: str | None = None  # form of the previous clause when no AND came between
-        while self.peek() is not None:
-            tok = self.peek()
+        while (tok := self.peek()) is not None:
             if tok.is_kw("AND"):
                 # MLflow (via sqlparse) ignores stray, leading and doubled ANDs.
                 self.i += 1
@@ -339,7 +342,7 @@ class _Parser:
             clauses.append(clause)
         return clauses
 
-    def clause(self, raw: str, nxt: _Token) -> tuple[Clause, str]:
+    def clause(self, raw: str, nxt: _Token) -> tuple[_C, str]:
         if nxt.kind == _COMP:
             self.i += 1
             value = self.value(f"'{raw} {nxt.text}'")
@@ -354,7 +357,8 @@ class _Parser:
                 return self.build(raw, comparator, None), "null"
             shown = null.text if null else "end of filter"
             raise self.fail(f"Expected NULL or NOT NULL after '{raw} IS', found '{shown}'")
-        if nxt.is_kw("IN") or (nxt.is_kw("NOT") and self.peek(1) and self.peek(1).is_kw("IN")):
+        after_not = self.peek(1)
+        if nxt.is_kw("IN") or (nxt.is_kw("NOT") and after_not and after_not.is_kw("IN")):
             negated = nxt.is_kw("NOT")
             self.i += 2 if negated else 1
             paren = self.peek()
@@ -382,16 +386,26 @@ class _Parser:
     def parenthesised(self) -> str:
         open_tok = self.take()
         depth = 1
+        close = open_tok  # the last token taken: the matching ")" once depth is 0
         while depth:
             tok = self.peek()
             if tok is None:
                 raise self.fail("Unclosed '('")
             self.i += 1
+            close = tok
             if tok.text == "(" and tok.kind == _PUNCT:
                 depth += 1
             elif tok.text == ")" and tok.kind == _PUNCT:
                 depth -= 1
-        return self.text[open_tok.start : tok.end]
+        return self.text[open_tok.start : close.end]
+
+    def build(self, raw: str, comparator: str, value: _Value | None) -> _C:
+        """The clause `raw comparator value` (`value` None for IS NULL / IS NOT NULL)."""
+        raise NotImplementedError
+
+
+class _RunParser(_Parser[Clause]):
+    """The run filter's parser: a Clause each."""
 
     # MLflow's _get_identifier, _get_value and the comparator checks of _does_run_match_clause.
     def build(self, raw: str, comparator: str, value: _Value | None) -> Clause:
@@ -468,9 +482,10 @@ def _split_identifier(
     if not dot:
         kind, key = ATTRIBUTE, prefix
     else:
-        kind = _PREFIXES.get(prefix[1:-1] if _is_quoted(prefix, "`") else prefix)
-        if kind is None:
+        known = _PREFIXES.get(prefix[1:-1] if _is_quoted(prefix, "`") else prefix)
+        if known is None:
             raise fail(f"Unknown prefix '{prefix}' in '{raw}'", f"use {_PREFIX_NAMES}")
+        kind = known
     key = _strip_key_quotes(key)
     if kind == ATTRIBUTE and key not in attributes:
         aliases = "created, `Run name`" if "run name" in attributes else "created"
@@ -497,7 +512,7 @@ def parse_filter(filter_string: str | None) -> RunFilter:
     text = filter_string or ""
     if not text.strip():
         return RunFilter(text, [])
-    return RunFilter(text, _Parser(text).parse())
+    return RunFilter(text, _RunParser(text).parse())
 
 
 def validate_filter(filter_string: str | None) -> None:
@@ -628,7 +643,7 @@ def _compile(clause: Clause) -> Callable[[Run], bool]:
 def _parse_order_term(term: str) -> SortKey:
     # MLflow needs the whole term to be one sqlparse identifier, optionally followed by a plain
     # ASC/DESC: so no leading or trailing space, no "NULLS LAST", no commas.
-    parser = _Parser(term, "order_by ")
+    parser = _RunParser(term, "order_by ")
     fail = parser.fail
     if not term or term != term.strip():
         raise fail("Unexpected space" if term else "Empty term", "write e.g. metrics.rmse DESC")

@@ -371,7 +371,7 @@ def time_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     raw = (hi - lo) / max(count, 1)
     if raw < 1:
         return nice_ticks(lo, hi, count)
-    step = next((s for s in _TIME_STEPS if s >= raw * 0.999), None)
+    step: float | None = next((s for s in _TIME_STEPS if s >= raw * 0.999), None)
     if step is None:
         step = _nice_step(raw / 31536000, (1, 2, 5, 10)) * 31536000
     first = math.ceil(lo / step - 1e-9)

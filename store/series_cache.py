@@ -38,7 +38,7 @@ import tempfile
 import threading
 import time
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ from .rawread import open_regular, read_rest
 RACY_NS = 3_000_000_000
 
 
-def cache_dir(env: dict[str, str] | None = None) -> Path:
+def cache_dir(env: Mapping[str, str] | None = None) -> Path:
     """Where mltui keeps caches: $MLTUI_CACHE_DIR, else $XDG_CACHE_HOME/mltui, else ~/.cache/mltui."""
     env = os.environ if env is None else env
     if env.get("MLTUI_CACHE_DIR"):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -486,7 +486,7 @@ def python_env_yaml(python_version: str) -> str:
     return yaml.safe_dump(env, sort_keys=False, default_flow_style=False)
 
 
-def input_example_files(columns: list[str], rows: list[list[object]]) -> dict[str, str]:
+def input_example_files(columns: list[str], rows: Sequence[Sequence[object]]) -> dict[str, str]:
     """input_example.json (pandas split orient) and serving_input_example.json."""
     split = {"columns": columns, "data": rows}
     return {
@@ -508,6 +508,6 @@ def write_store(root: Path, spec: StoreSpec) -> Path:
             write_run(folder, exp.experiment_id, location, run)
         for model in exp.logged_models:
             write_logged_model(folder, exp.experiment_id, location, model)
-    for model in spec.registered_models:
-        write_registered_model(root, model)
+    for registered in spec.registered_models:
+        write_registered_model(root, registered)
     return root

@@ -72,10 +72,10 @@ class TraceFilter:
         return f"TraceFilter({self.text!r})"
 
 
-class _TraceParser(_Parser):
+class _TraceParser(_Parser[Callable[[TraceInfo], bool]]):
     """The run filter's parser with search_traces' keys: `build` gives a test per clause."""
 
-    def build(self, raw: str, comparator: str, value: Value | None) -> Any:
+    def build(self, raw: str, comparator: str, value: Value | None) -> Callable[[TraceInfo], bool]:
         kind, key = self.key_of(raw)
         if kind == ATTRIBUTE and key in _MAPPED:
             if comparator in ("IN", "NOT IN"):
@@ -89,7 +89,7 @@ class _TraceParser(_Parser):
             raise self.fail(
                 f"Invalid comparator '{comparator}' for '{raw}'", f"use one of {', '.join(allowed)}"
             )
-        get = _ATTRIBUTE_VALUE.get(key) if kind == ATTRIBUTE else _entry(kind, key)
+        get = _ATTRIBUTE_VALUE[key] if kind == ATTRIBUTE else _entry(kind, key)
         if value is None:  # IS NULL / IS NOT NULL, on a tag or metadata entry
             present = comparator == "IS NOT NULL"
             return lambda info: (get(info) is not None) == present
@@ -112,12 +112,13 @@ class _TraceParser(_Parser):
             prefix = prefix[1:-1] if _is_quoted(prefix, "`") else prefix
             if prefix in _SQL_ONLY_PREFIXES:
                 raise self.fail(f"Unsupported key '{raw}'", "only MLflow's SQL store searches it")
-            kind = _PREFIXES.get(prefix)
-            if kind is None:
+            known = _PREFIXES.get(prefix)
+            if known is None:
                 raise self.fail(
                     f"Unknown prefix '{prefix}' in '{raw}'",
                     "use attributes., tags. or metadata.",
                 )
+            kind = known
         key = _strip_key_quotes(key)
         if kind != ATTRIBUTE:
             return kind, key

@@ -24,7 +24,8 @@ from yaml.resolver import Resolver
 try:
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    # Another class with the same API; the ignore is unused where types-PyYAML is missing.
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment, unused-ignore]
 
 _RESOLVERS = Resolver.yaml_implicit_resolvers
 _TAG = "tag:yaml.org,2002:"

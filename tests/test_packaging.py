@@ -40,3 +40,5 @@ def test_wheel_has_one_top_level_package_with_every_subpackage(tmp_path):
     }
     assert expected <= packaged, f"missing from the wheel: {sorted(expected - packaged)}"
     assert any(name.startswith("mltui/tui/") and name.endswith(".tcss") for name in names)
+    # Typed packages (PEP 561): mypy checks mltui as installed.
+    assert {"mltui/store/py.typed", "mltui/tui/py.typed"} <= set(names)

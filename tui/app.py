@@ -26,7 +26,7 @@ from mltui.tui.text import clean
 
 if TYPE_CHECKING:
     from mltui.store.entities import LoggedModel, Run
-    from mltui.store.follow import StoreChanges, StoreFollower
+    from mltui.store.follow import Follower, StoreChanges
 
 __all__ = ["MltuiApp", "StoreChanged"]
 
@@ -82,12 +82,19 @@ class MltuiApp(App[int]):
             self.sub_title = str(model_dir)
         elif store is not None:
             self.sub_title = ("demo store: " if demo else "") + str(store.location)
-        self.follower: StoreFollower | None = None
+        self.follower: Follower | None = None
         #: Metric key -> lower is better, as chosen with `b` this session (compare and plots).
         self.metric_directions: dict[str, bool] = {}
         #: Every page hears of live store changes here (subscribed by `MltuiScreen`).
         self.store_changed_signal: Signal[StoreChanges] = Signal(self, "store-changed")
         own_the_process()
+
+    @property
+    def opened_store(self) -> Store:
+        """`store`, for the pages that read one: all but a loose model folder's (it has none)."""
+        if self.store is None:
+            raise RuntimeError("this page needs a store; the app has none (a loose model folder)")
+        return self.store
 
     def on_mount(self) -> None:
         if self.model_dir is not None:

@@ -17,6 +17,7 @@ def launch(args: argparse.Namespace) -> int:
     from mltui.store.locate import default_store_target
 
     demo_dir = None
+    target: str | None
     if args.demo:
         from mltui.store.demo import build_demo_store
 

@@ -206,7 +206,7 @@ class FileFollower(FollowerBackend):
 
     @staticmethod
     def _list_runs(exp_path: str) -> dict[str, str]:
-        out = {}
+        out: dict[str, str] = {}
         try:
             it = os.scandir(exp_path)
         except OSError:
@@ -248,7 +248,7 @@ class FileFollower(FollowerBackend):
         Params are never rewritten by MLflow (it refuses another value), so names suffice;
         `set_tag` on an existing key rewrites the file in place, so tags need their stat.
         """
-        items = []
+        items: list[str | tuple[str, int, int]] = []  # names alone unless `with_stat`
         newest = _mtime(folder) or 0
         stack = [(folder, "")]
         while stack:

@@ -126,7 +126,8 @@ def file_series_job(path: str, cache: str | None, root_real: str) -> parallel.Jo
     """`read_metric_file` in a worker process (store/parallel.py), the columns as bytes."""
     series_cache = None if cache is None else SeriesCache(Path(cache))
     columns, warning = read_metric_file(path, series_cache, root_real)
-    return parallel.as_result(*(columns or ((), (), ())), warning)
+    steps, timestamps, values = columns or ((), (), ())
+    return parallel.as_result(steps, timestamps, values, warning)
 
 
 def latest_point(

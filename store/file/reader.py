@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -125,12 +125,14 @@ def scan_runs_job(root: str, items: Sequence[tuple[str, str]]) -> bytes:
         store = _scanners[root] = FileStore(root, use_cache=False)
     out = []
     for key, run_dir in items:
-        store._local.collector = warned = []
+        warned: list[str] = []
+        store._local.collector = warned
         try:
             record, sig = store._run_record(run_dir, want_sig=True)
         finally:
             store._local.collector = None
-        parts = entry_parts(sig, time.time_ns()) if record is not None else None
+        # A record comes with its signature (asked for); a folder that is no run has neither.
+        parts = entry_parts(sig, time.time_ns()) if record is not None and sig is not None else None
         out.append((key, record, parts, warned))
     store.warnings = StoreWarnings()  # the collector has them; nothing piles up here
     return marshal.dumps(out)
@@ -196,6 +198,7 @@ class FileStore(Store):
     """An `mlruns/` folder, read as MLflow's FileStore reads it."""
 
     kind = "file"
+    location: Path
 
     @property
     def folder(self) -> Path:
@@ -350,11 +353,13 @@ class FileStore(Store):
                             fd, st = open_regular(file_path, root_real)
                         try:
                             if file_sig is not None:
+                                assert st is not None  # taken above when file_sig is
                                 file_sig.extend(
                                     (file_path[base_len:], st.st_mtime_ns, st.st_size, st.st_ino)
                                 )
                             data = o_read(fd, CHUNK)
                             if read is not None:
+                                assert st is not None  # taken above when read is
                                 data = read(data, fd, st.st_size)
                             elif len(data) == CHUNK:
                                 size = o_fstat(fd).st_size if st is None else st.st_size
@@ -581,12 +586,14 @@ class FileStore(Store):
         record = cache.get(key, run_dir)
         if record is not None and _is_record(record):
             return record
-        self._local.collector = warned = []
+        warned: list[str] = []
+        self._local.collector = warned
         try:
             record, sig = self._run_record(run_dir, want_sig=True)
         finally:
             self._local.collector = None
-        if record is not None and not warned:
+        # A record comes with its signature (asked for); a folder that is no run has neither.
+        if record is not None and sig is not None and not warned:
             with cache.lock:
                 cache.put(key, sig, record)
         return record
@@ -662,7 +669,7 @@ class FileStore(Store):
 
     def _records(
         self, jobs: list[tuple[str, str, str]], cache: ScanCache | None
-    ) -> Iterator[Record | None]:
+    ) -> Generator[Record | None, None, None]:
         """The record of each job's run folder, in order (None for a folder that is no run).
 
         When thousands of folders are not in the cache at all (a first open), those are sent to

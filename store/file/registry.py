@@ -36,7 +36,8 @@ from ..registry.model import (
 try:
     from yaml import CSafeDumper as _SafeDumper
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml import SafeDumper as _SafeDumper  # type: ignore[assignment]
+    # Another class with the same API; the ignore is unused where types-PyYAML is missing.
+    from yaml import SafeDumper as _SafeDumper  # type: ignore[assignment, unused-ignore]
 
 # -- file store ------------------------------------------------------------------------------
 _TMP_PREFIX = ".mltui-"
@@ -144,19 +145,19 @@ class FileRegistryBackend(RegistryBackend):
         if m.kind == "update_model":
             return [model, model / "meta.yaml"]
         if m.kind in ("set_model_tag", "delete_model_tag"):
-            return [model, model / "tags" / m.key]
+            return [model, model / "tags" / m.named_key]
         if m.kind in ("set_alias", "delete_alias"):
-            return [model, model / "aliases" / m.key]
+            return [model, model / "aliases" / m.named_key]
         if m.kind == "create_version":
             return [model]
         if m.kind == "update_version":
-            vdir = self.version_dir(m.name, m.version)
+            vdir = self.version_dir(m.name, m.named_version)
             return [vdir, vdir / "meta.yaml"]
         if m.kind in ("set_version_tag", "delete_version_tag"):
-            vdir = self.version_dir(m.name, m.version)
-            return [vdir, vdir / "tags" / m.key]
+            vdir = self.version_dir(m.name, m.named_version)
+            return [vdir, vdir / "tags" / m.named_key]
         if m.kind == "append_model_version":
-            lm = self.root / str(m.value) / "models" / m.key
+            lm = self.root / str(m.value) / "models" / m.named_key
             return [lm, lm / "tags" / TAG_MODEL_VERSIONS]
         return []
 

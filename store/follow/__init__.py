@@ -3,6 +3,6 @@ implements (see follower.py for how changes are found)."""
 
 from .backend import FollowerBackend
 from .changes import StoreChanges
-from .follower import StoreFollower
+from .follower import Follower, StoreFollower
 
-__all__ = ["FollowerBackend", "StoreChanges", "StoreFollower"]
+__all__ = ["Follower", "FollowerBackend", "StoreChanges", "StoreFollower"]

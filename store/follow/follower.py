@@ -35,7 +35,7 @@ import math
 import os
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import StoreError
 from .backend import FollowerBackend, one_line
@@ -62,6 +62,25 @@ NETWORK_FILESYSTEMS = frozenset(
         "gpfs", "davfs", "vboxsf", "sshfs", "beegfs", "ocfs2", "gfs2",
     }
 )  # fmt: skip
+
+
+class Follower(Protocol):
+    """What following a store offers (the app uses nothing else): `StoreFollower`, or a
+    backend's own loop (store/server/follow.py's `ServerFollower`)."""
+
+    #: "events" or "polling".
+    mode: str
+    #: Why the follower polls when it was not asked to, as one sentence; else None.
+    notice: str | None
+
+    def start(self, callback: Callback) -> None: ...
+
+    def wait_ready(self, timeout: float | None = None) -> bool: ...
+
+    def stop(self, timeout: float = 5.0) -> None: ...
+
+    @property
+    def running(self) -> bool: ...
 
 
 class StoreFollower:

@@ -8,6 +8,7 @@ in `display_uri`'s result.
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..errors import NotAStoreError, StoreError
@@ -68,7 +69,7 @@ def database_name(uri: str) -> str:
     return urlsplit(uri).path.lstrip("/") or "(the user's default database)"
 
 
-def _settings(uri: str) -> dict[str, str]:
+def _settings(uri: str) -> dict[str, Any]:
     """DEFAULTS with the URI's own query parameters over them."""
     return {**DEFAULTS, **dict(parse_qsl(urlsplit(uri).query))}
 

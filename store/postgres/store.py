@@ -27,7 +27,7 @@ from .dialect import Dialect
 from .follower import POLL_SECONDS, PolledDatabaseFollower
 
 if TYPE_CHECKING:
-    from ..follow import StoreFollower
+    from ..follow import Follower, FollowerBackend
 
 
 class PostgresStore(SqliteStore):
@@ -47,11 +47,14 @@ class PostgresStore(SqliteStore):
     )
     #: The series cache keys histories by a database file's state; a server has no such file.
     use_cache = False
+    #: A psycopg connection, not SqliteStore's sqlite3 one: only this class's own methods use it.
+    _conn: Any
 
     def __init__(self, uri: str) -> None:
         Store.__init__(self)
         self._uri = uri
-        #: The URI without its password: what messages and the UI show.
+        #: The URI without its password: what messages and the UI show. (A str where
+        #: SqliteStore's is the database file: the methods reading that file are not used here.)
         self.location = display_uri(uri)  # type: ignore[assignment]
         self.store_root = Path.cwd()
         self.busy_timeout = 0.0
@@ -78,16 +81,16 @@ class PostgresStore(SqliteStore):
         poll_seconds: float | None = None,
         max_rate_hz: float = 4,
         since_ns: int | None = None,
-    ) -> StoreFollower:
+    ) -> Follower:
         """A database server raises no file event: it is always polled, gently by default."""
         return super().follower(
             poll_seconds=poll_seconds or POLL_SECONDS, max_rate_hz=max_rate_hz, since_ns=since_ns
         )
 
-    def change_source(self) -> PolledDatabaseFollower:
+    def change_source(self) -> FollowerBackend:
         return PolledDatabaseFollower(self)
 
-    def registry_backend(self, **_options: Any) -> RefusingBackend:  # type: ignore[override]
+    def registry_backend(self, **_options: Any) -> RefusingBackend:
         return RefusingBackend(self.kind, self.write_refusal)
 
     # -- connection --------------------------------------------------------------------------
@@ -109,8 +112,10 @@ class PostgresStore(SqliteStore):
             )
         return StoreError(f"cannot read {self.location}: {first}")
 
+    # SqliteStore's reading takes the snapshot as a sqlite3 connection and uses only `execute`,
+    # which Dialect provides over psycopg; typing that subset would retype all of its readers.
     @contextmanager
-    def _snapshot(self) -> Iterator[Dialect]:
+    def _snapshot(self) -> Iterator[Dialect]:  # type: ignore[override]
         """One read-only transaction: the queries inside it see one state of the database."""
         import psycopg
 

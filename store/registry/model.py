@@ -114,6 +114,18 @@ class Mutation:
     value: Any = None
     fields: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def named_key(self) -> str:
+        """`key`, for the kinds that always name one (tags, aliases, a logged model's id)."""
+        assert self.key is not None, f"a {self.kind} change names its key"
+        return self.key
+
+    @property
+    def named_version(self) -> int:
+        """`version`, for the kinds that change an existing version."""
+        assert self.version is not None, f"a {self.kind} change names its version"
+        return self.version
+
 
 @dataclass
 class Computed:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -78,6 +78,8 @@ class ServerStore(Store):
     `RegistryWriter` (the plan-and-confirm flow), never by reading."""
 
     kind = "server"
+    #: The server's URL, without credentials.
+    location: str
     # The caches in the user's cache folder key on local files; a server has none.
     use_cache = False
 
@@ -217,7 +219,7 @@ class ServerStore(Store):
 
     def metric_series_many(
         self, pairs: Iterable[tuple[str, str]]
-    ) -> Iterator[tuple[tuple[str, str], Series]]:
+    ) -> Generator[tuple[tuple[str, str], Series], None, None]:
         """Full histories, several requests in flight at once, handed over as each arrives.
 
         Not the server's get-history-bulk-interval: it samples steps evenly and drops the

@@ -161,8 +161,8 @@ class SqliteFollower(FollowerBackend):
             out.run_deleted(rid)
         for t in ("metrics", "tags", "params"):
             for rid in touched.get(t, ()):
-                state = now.runs.get(rid)
-                if state is not None and state[4] != DELETED:
+                current = now.runs.get(rid)
+                if current is not None and current[4] != DELETED:
                     out.run_changed(rid)
         for eid, state in now.experiments.items():
             if opened.experiments.get(eid) != state:
@@ -173,8 +173,8 @@ class SqliteFollower(FollowerBackend):
         for eid in opened.experiments.keys() - now.experiments.keys():
             out.experiment_deleted(eid)
         for eid in touched.get("experiment_tags", ()):
-            state = now.experiments.get(eid)
-            if state is not None and state[2] != DELETED:
+            current = now.experiments.get(eid)
+            if current is not None and current[2] != DELETED:
                 out.experiment_changed(eid)
         return out
 

@@ -52,8 +52,10 @@ from ..entities import (
     is_prompt,
 )
 from ..errors import NotAStoreError, StoreError, StoreLocked
+from ..follow import FollowerBackend
 from ..process import GcPause
 from ..rawread import read_db_header
+from ..registry.backend import RegistryBackend
 from ..series import Series
 from ..traces import Trace, TraceInfo
 from ..values import as_text, as_time, shown
@@ -135,6 +137,8 @@ class SqliteStore(Store):
     """An MLflow SQLite database, read as MLflow's SQLAlchemy store reads it; never written."""
 
     kind = "sqlite"
+    #: The database file (PostgresStore: its URI without the password, a str).
+    location: Path
 
     @property
     def folder(self) -> Path | None:
@@ -195,7 +199,7 @@ class SqliteStore(Store):
 
     def _files(self) -> tuple:
         """(mtime_ns, size, inode) of the database, its `-wal` and its `-shm`; None if absent."""
-        out = []
+        out: list[tuple[int, int, int] | None] = []
         for suffix in ("", "-wal", "-shm"):
             try:
                 st = os.stat(f"{self.location}{suffix}")
@@ -299,13 +303,14 @@ class SqliteStore(Store):
             self._conn = self._open()
         return self._conn
 
-    def change_source(self) -> SqliteFollower:
+    def change_source(self) -> FollowerBackend:
         return SqliteFollower(self)
 
     def registry_backend(
-        self, *, busy_timeout: float = BUSY_TIMEOUT, workspace: str | None = None
-    ) -> SqliteRegistryBackend:
-        return SqliteRegistryBackend(Path(self.location), busy_timeout, workspace)
+        self, *, busy_timeout: float | None = None, workspace: str | None = None
+    ) -> RegistryBackend:
+        timeout = BUSY_TIMEOUT if busy_timeout is None else busy_timeout
+        return SqliteRegistryBackend(Path(self.location), timeout, workspace)
 
     def close(self) -> None:
         """Close the connection; a read waiting for a writer's lock gives up."""
@@ -847,9 +852,10 @@ class SqliteStore(Store):
             run.outputs = []
         _fill_dataset_inputs(runs, rows.get("datasets", ()), rows.get("input_tags", ()))
         for rid, model_id, step in rows.get("outputs", ()):
-            run = runs.get(rid)
-            if run is not None:
-                run.outputs.append(ModelOutput(model_id=model_id, step=step or 0))
+            owner = runs.get(rid)
+            if owner is not None:
+                assert owner.outputs is not None  # every run's were set to [] above
+                owner.outputs.append(ModelOutput(model_id=model_id, step=step or 0))
 
     def _put_value(self, values: dict, owner: str, what: str, key, value) -> None:
         """`values[key] = value` for a key or value of another type than text (a warning each):
@@ -1368,6 +1374,7 @@ def _fill_dataset_inputs(
         if di is None:
             di = DatasetInput(Dataset(name, digest, stype, source, schema, profile))
             per_run[(rid, ds_uuid)] = di
+            assert run.inputs is not None  # the caller set every run's to []
             run.inputs.append(di)
         by_input[input_uuid] = di
     for input_uuid, key, value in tag_rows:

@@ -291,7 +291,7 @@ class SqliteRegistryBackend(RegistryBackend):
                 else:
                     self._delete(conn, "model_version_tags", ws, keys)
             elif m.kind == "append_model_version":
-                self._append_model_version(conn, m.key, name, created or 0)
+                self._append_model_version(conn, m.named_key, name, created or 0)
             else:  # pragma: no cover
                 raise StoreError(f"unknown change {m.kind}")
         return created

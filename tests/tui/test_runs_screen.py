@@ -133,6 +133,16 @@ async def test_running_duration_ticks(monkeypatch):
         assert cell(screen, finished, "duration") == before_finished
 
 
+async def test_the_table_keeps_textual_s_running_flag():
+    """The table's list of running runs once shadowed MessagePump._running (the flag that its
+    message loop runs): with no running run shown, Textual took the table for stopped."""
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        assert not any(run.is_running for run in screen.runs.values())
+        assert screen.table.is_running is True
+
+
 async def test_read_error_keeps_what_was_read(monkeypatch):
     app = make_app(fixture_store_path(STORE))
     seen = record_notices(app)

@@ -39,8 +39,8 @@ def _parse_bound(text: str, mode: XMode, day: float) -> float:
     if mode == "wall":
         clock = _CLOCK.fullmatch(text)
         if clock:
-            h, m, s = (int(g or 0) for g in clock.groups())
-            return day + h * 3600 + m * 60 + s
+            hh, mm, ss = (int(g or 0) for g in clock.groups())
+            return day + hh * 3600 + mm * 60 + ss
         try:
             return datetime.fromisoformat(text.upper()).replace(tzinfo=UTC).timestamp()
         except ValueError:
@@ -99,16 +99,16 @@ def y_ticks(lo: float, hi: float, count: int, log: bool) -> tuple[list[float], l
     if hi - lo >= 1:
         # Decades, with 2x and 5x in between when they fit, else thinned to fit.
         first, last = math.floor(lo), math.ceil(hi)
-        ticks = [
+        marks = [
             (e + math.log10(m), decade(e, m))
             for e in range(first, last + 1)
             for m in (1, 2, 5)
             if lo <= e + math.log10(m) <= hi
         ]
-        if len(ticks) > count + 1:
+        if len(marks) > count + 1:
             every = max(1, math.ceil((last - first + 1) / max(count, 1)))
-            ticks = [(float(e), decade(e)) for e in range(first, last + 1, every) if lo <= e <= hi]
-        return [t for t, _ in ticks], [label for _, label in ticks]
+            marks = [(float(e), decade(e)) for e in range(first, last + 1, every) if lo <= e <= hi]
+        return [t for t, _ in marks], [label for _, label in marks]
     values = nice_ticks(10**lo, 10**hi, count)
     values = [v for v in values if v > 0]
     decimals = tick_decimals(values)

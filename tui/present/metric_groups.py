@@ -9,7 +9,7 @@ one unit only: every curve of a chart shares its one y axis.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 SYSTEM_PREFIX = "system/"
 
@@ -36,7 +36,7 @@ def one_chart(keys: Sequence[str]) -> tuple[list[str], list[str]]:
     ]
 
 
-def split_metrics(keys: Sequence[str]) -> tuple[list[str], list[str]]:
+def split_metrics(keys: Collection[str]) -> tuple[list[str], list[str]]:
     """(model metric keys, system metric keys), each sorted."""
     return sorted(k for k in keys if not is_system_metric(k)), sorted(
         filter(is_system_metric, keys)

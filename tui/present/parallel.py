@@ -88,11 +88,11 @@ def parallel_data(
     complete: list[tuple[Run, list[str], float]] = []
     for run in runs:
         value = raw_value(run, metric)
-        texts = [raw_value(run, key) for key in params]
-        if not isinstance(value, float) or not is_finite_metric(value) or None in texts:
+        raw = [raw_value(run, key) for key in params]
+        if not isinstance(value, float) or not is_finite_metric(value) or None in raw:
             data.left_out += 1
             continue
-        complete.append((run, [str(t) for t in texts], value))
+        complete.append((run, [str(t) for t in raw], value))
     for i, key in enumerate(params):
         column = [texts[i] for _, texts, _ in complete]
         numbers = parse_numbers(column)

@@ -4,8 +4,9 @@ the columns shown by default. No Textual, no Rich."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
+from typing import Any
 
 from mltui.store.entities import TAG_SOURCE_NAME, TAG_USER, Run
 from mltui.store.errors import FilterError
@@ -104,7 +105,7 @@ def sort_runs(runs: list[Run], column: str, descending: bool) -> list[Run]:
     now = clock.now_ms()
     kind, _, key = column.partition(".")
 
-    def value(run: Run) -> object:
+    def value(run: Run) -> Any:  # of one type in a column, so they sort
         if column == "duration":
             return run_duration(run, now)
         if kind == "metrics":
@@ -116,12 +117,12 @@ def sort_runs(runs: list[Run], column: str, descending: bool) -> list[Run]:
 
     present = [r for r in runs if value(r) is not None]
     missing = [r for r in runs if value(r) is None]
-    present.sort(key=value, reverse=descending)  # type: ignore[arg-type]
+    present.sort(key=value, reverse=descending)
     return present + missing
 
 
 def tree_rows(
-    runs: list[Run], collapsed: set[str], context: set[str] = frozenset()
+    runs: list[Run], collapsed: set[str], context: Set[str] = frozenset()
 ) -> list[RunRow]:
     """Runs (already sorted) as a tree: each child under its parent, siblings in sort order.
 

@@ -7,26 +7,39 @@ import cycle runs through it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import events
 from textual.screen import Screen
 
 if TYPE_CHECKING:
+    from textual import getters
+
     from mltui.store import Store
     from mltui.store.follow import StoreChanges
     from mltui.tui.app import MltuiApp
 
 ResultType = TypeVar("ResultType")
 
+if TYPE_CHECKING:
+
+    class MixinHost(Screen[Any]):
+        """A screen of mltui as the type checker sees the mixins of screens (write_flow.py's,
+        sortable.py's) that derive from it; at run time they derive from object."""
+
+        app = getters.app(MltuiApp)
+
+else:
+    MixinHost = object
+
 
 class MltuiScreen(Screen[ResultType]):
     """A page of mltui: reads the app's store, follows its live changes, goes back on escape."""
 
     if TYPE_CHECKING:
-
-        @property
-        def app(self) -> MltuiApp: ...
+        # Textual's way to type `app` as our App (for the type checker only: at run time the
+        # screens may not import the app, which imports them).
+        app = getters.app(MltuiApp)
 
     @property
     def store(self) -> Store:

@@ -11,6 +11,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input
 
 from mltui.store.entities import DELETED, Experiment
@@ -84,7 +85,7 @@ class ExperimentsScreen(SortableFilterable, MltuiScreen[None]):
         self.sort_key = "last"
         self.sort_reverse = True
         self.quick_filter = ""
-        self._reload_timer = None
+        self._reload_timer: Timer | None = None
         self._loading = False
         self._loaded_at = -RELOAD_SECONDS
 

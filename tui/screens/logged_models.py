@@ -87,9 +87,9 @@ def short_id(run_id: str | None) -> Text:
     return literal(one_line(run_id[:8], 8)) if run_id else Text("no run", style="dim")
 
 
-def open_model_mlmodel(screen: Screen, model: LoggedModel) -> None:
+def open_model_mlmodel(screen: LoggedModelsScreen | LoggedModelScreen, model: LoggedModel) -> None:
     """Push the MLmodel view of a logged model's artifacts, or say why there is none."""
-    store = screen.app.store
+    store = screen.app.opened_store
     root = logged_model_artifact_root(store, model)
     if root.path is None:
         screen.notify(one_line(root.note or "its artifacts cannot be read here"), markup=False)
@@ -141,7 +141,9 @@ class LoggedModelsScreen(SortableFilterable, Screen[None]):
         self.quick_filter = ""
 
     def compose(self) -> ComposeResult:
-        yield Breadcrumbs(store_crumb(self.app.store.location, self.app.demo), "Logged models")
+        yield Breadcrumbs(
+            store_crumb(self.app.opened_store.location, self.app.demo), "Logged models"
+        )
         box = Input(placeholder="filter by name, id, run or param", id="logged-models-filter")
         box.display = False
         yield box
@@ -160,7 +162,7 @@ class LoggedModelsScreen(SortableFilterable, Screen[None]):
     # -- reading ---------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="logged-models", exit_on_error=False)
     def load(self) -> None:
-        store = self.app.store
+        store = self.app.opened_store
         names = []
         for exp_id in self.experiment_ids:
             exp = store.experiment_by_name_or_id(exp_id)
@@ -185,7 +187,7 @@ class LoggedModelsScreen(SortableFilterable, Screen[None]):
             table.add_column(label, key=key)
         self.refresh_table()
         self.query_one("#logged-models-empty").display = not self.models
-        for warning in self.app.store.warnings.messages:
+        for warning in self.app.opened_store.warnings.messages:
             self.notify(one_line(warning), severity="warning", timeout=8)
 
     # -- the table -------------------------------------------------------------------------------
@@ -365,7 +367,7 @@ class LoggedModelScreen(TabbedScreen):
 
     def compose(self) -> ComposeResult:
         model = self.model
-        crumb = store_crumb(self.app.store.location, self.app.demo)
+        crumb = store_crumb(self.app.opened_store.location, self.app.demo)
         yield Breadcrumbs(crumb, "Logged models", f"{model.name} ({model.model_id})")
         yield Static(id="logged-model-header")
         with TabbedContent(id="logged-model-tabs"):
@@ -408,7 +410,9 @@ class LoggedModelScreen(TabbedScreen):
         """The type and flavors (the MLmodel file is read off the UI thread)."""
         from mltui.tui.screens.run import logged_model_kind
 
-        kind = logged_model_kind(self.model, logged_model_artifact_root(self.app.store, self.model))
+        kind = logged_model_kind(
+            self.model, logged_model_artifact_root(self.app.opened_store, self.model)
+        )
         header = model_header(self.model, kind)
         self.app.call_from_thread(self.query_one("#logged-model-header", Static).update, header)
 

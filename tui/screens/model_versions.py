@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
@@ -225,7 +225,7 @@ class ModelVersionsScreen(RegistryWriteFlow, MltuiScreen[None]):
         if model.aliases:
             title.append("   ")
             title.append_text(aliases_text(model.aliases))
-        lines: list[object] = [title]
+        lines: list[RenderableType] = [title]
         description = one_line((model.description or "").strip(), 300)
         lines.append(literal(description) if description else Text("No description.", style="dim"))
         if model.tags:

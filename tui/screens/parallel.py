@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from rich.style import Style
 from rich.text import Text
@@ -23,6 +24,9 @@ from mltui.tui.present.scatter import (
 from mltui.tui.screens.dialogs.columns import ColumnsScreen
 from mltui.tui.screens.runs_plot import RunsPlotScreen
 from mltui.tui.text import clean, format_value, literal, one_line
+
+#: Where plotext's `text` puts a label against its x.
+Alignment = Literal["left", "center", "right"]
 
 #: Axes chosen when none are given: the params that vary, up to this many.
 DEFAULT_AXES = 6
@@ -53,7 +57,7 @@ class ParallelPlot(PlotextPlot):
             self.refresh()
             return
         count = len(data.axes)
-        xs = list(range(count))
+        xs: list[float] = list(range(count))
         for line in data.lines:
             plt.plot(xs, line.positions, marker="braille", color=gradient(line.goodness))
         # Room for each label: the columns between two axes, less a little air.
@@ -63,7 +67,7 @@ class ParallelPlot(PlotextPlot):
             ends = ((axis.bottom_label, -LABEL_OFFSET), (axis.top_label, 1 + LABEL_OFFSET))
             for label, y in ends:
                 if label:
-                    where = "left" if x == 0 else "right" if x == count - 1 else "center"
+                    where: Alignment = "left" if x == 0 else "right" if x == count - 1 else "center"
                     plt.text(
                         clean(one_line(label, room)),
                         x,

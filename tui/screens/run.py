@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.cells import cell_len
-from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
@@ -611,7 +611,7 @@ class RunScreen(TabbedScreen):
         ]
         for a, b, c, d in rows:
             grid.add_row(a, _cell(b), c, _cell(d))
-        lines: list[object] = [title, grid, _TailLine("Source", source)]
+        lines: list[RenderableType] = [title, grid, _TailLine("Source", source)]
         if run.parent_run_id:
             name = parent.run_name if parent else "(not found)"
             lines.append(_TailLine("Parent", f"{name} ({run.parent_run_id})", keep_head=True))
@@ -778,7 +778,8 @@ class RunScreen(TabbedScreen):
 
     @on(DataTable.RowSelected, "#models-table")
     def _model_selected(self, event: DataTable.RowSelected) -> None:
-        row = self.models.get(event.row_key.value)
+        key = event.row_key.value
+        row = self.models.get(key) if key is not None else None
         if row is None or self.details is None:
             return
         folder = row.root.path if row.root is not None else None
@@ -879,7 +880,11 @@ class RunScreen(TabbedScreen):
     def action_register_model(self) -> None:
         from mltui.tui.screens.dialogs.register import RegisterModelScreen
 
-        self.app.push_screen(RegisterModelScreen(self.run_id), lambda done: done and self.load())
+        def registered(done: bool | None) -> None:
+            if done:
+                self.load()
+
+        self.app.push_screen(RegisterModelScreen(self.run_id), registered)
 
 
 def _cell(value: str) -> Text:

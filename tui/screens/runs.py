@@ -12,6 +12,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
@@ -131,7 +132,7 @@ class RunsScreen(MltuiScreen[None]):
         self._default_columns: list[str] = []
         self._columns_stale = True
         self._shown_count = 0
-        self._rebuild_timer = None
+        self._rebuild_timer: Timer | None = None
         self._rebuild_seconds = 0.0
         self._warnings_seen = 0
         #: Runs whose dataset inputs are being read for the filter.
@@ -302,7 +303,9 @@ class RunsScreen(MltuiScreen[None]):
                     latest.value,
                 ):
                     latest = point
-            if latest is not None and key not in run.metrics:
+            if latest is None:  # an empty list of points and no value yet: nothing to show
+                continue
+            if key not in run.metrics:
                 self._columns_stale = True
             # A new Run, not an edit in place: the table reuses rows made from the same object.
             self.runs[run_id] = dataclasses.replace(run, metrics={**run.metrics, key: latest})
@@ -496,7 +499,7 @@ class RunsScreen(MltuiScreen[None]):
     def action_export(self) -> None:
         from mltui.tui.csv_export import export_in_background, write_runs_csv
 
-        runs, label, store = self.shown_runs(), self.experiment_label(), self.app.store
+        runs, label, store = self.shown_runs(), self.experiment_label(), self.store
         ids = sorted({run.experiment_id for run in runs})
 
         def write() -> Path:
@@ -638,7 +641,7 @@ class RunsScreen(MltuiScreen[None]):
         table = self.table
         run_id = table.current_run_id()
         row = table.shown(run_id) if run_id else None
-        if row is None:
+        if row is None or not run_id:  # (row is None without a run_id)
             table.scroll_left()
             return
         if row.expanded:

@@ -51,7 +51,7 @@ class ScatterPlot(PlotextPlot):
             [p.x for p in winners], [p.y for p in winners], marker=BEST_POINT, color=BEST_COLOUR
         )
         if data.categories is not None:
-            ticks = list(range(len(data.categories)))
+            ticks: list[float] = list(range(len(data.categories)))
             plt.xticks(ticks, [one_line(c, 24) for c in data.categories])
             plt.xlim(-0.5, len(data.categories) - 0.5)
         else:
@@ -93,7 +93,7 @@ class ScatterScreen(RunsPlotScreen):
         if x is None:
             chosen = default_params(self.runs, self.y)
             others = [m for m in self.metrics if m != self.y]
-            x = (chosen or self.params or others or [None])[0]
+            x = next(iter(chosen or self.params or others), None)
         self.x = x
         self.data: ScatterData | None = None
 

@@ -8,9 +8,12 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.widgets import DataTable, Input
+from textual.widgets.data_table import ColumnKey
+
+from mltui.tui.screens.base import MixinHost
 
 
-class SortableFilterable:
+class SortableFilterable(MixinHost):
     """Mixed into a Screen, which sets FILTER_BOX (the Input's id) and SORT_TITLE, holds
     `sort_key`, `sort_reverse` and `quick_filter`, and gives `sort_columns()`,
     `descending_first(key)` and `refresh_table()`.
@@ -39,10 +42,10 @@ class SortableFilterable:
         """Column headers with ▼ or ▲ on the one sorted by."""
         for key, label in self.sort_columns():
             arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_key else ""
-            table.columns[key].label = Text(label + arrow)  # type: ignore[index]
+            table.columns[ColumnKey(key)].label = Text(label + arrow)
 
     def action_filter(self) -> None:
-        box = self.query_one(f"#{self.FILTER_BOX}", Input)  # type: ignore[attr-defined]
+        box = self.query_one(f"#{self.FILTER_BOX}", Input)
         box.display = True
         box.focus()
 
@@ -62,7 +65,7 @@ class SortableFilterable:
             if label is not None:
                 self.sort_by(next(key for key, lab in columns if lab == label))
 
-        self.app.push_screen(PickerScreen(self.SORT_TITLE, labels, current), chosen)  # type: ignore[attr-defined]
+        self.app.push_screen(PickerScreen(self.SORT_TITLE, labels, current), chosen)
 
     def sort_by(self, key: str) -> None:
         if key == self.sort_key:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.table import Table
@@ -32,6 +32,11 @@ from mltui.tui.text import format_time, literal, one_line
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 from mltui.tui.widgets.filter_bar import _COMPARATOR as COMPARATOR
 from mltui.tui.widgets.keyed_table import KeyedTable
+
+if TYPE_CHECKING:
+    from textual import getters
+
+    from mltui.tui.app import MltuiApp
 
 STATE_STYLE = {"OK": "green", "ERROR": "bold red", "IN_PROGRESS": "yellow"}
 #: Attributes shown in their own rows (or not at all), not repeated under Attributes.
@@ -74,11 +79,15 @@ class _ReadingScreen(Screen[None]):
     """A screen whose table fills from one store read in a worker (`load`); a failed read is
     one notice and the table stops loading."""
 
+    if TYPE_CHECKING:
+        app = getters.app(MltuiApp)
+
     def on_mount(self) -> None:
         self.query_one(DataTable).loading = True
         self.load()
 
-    def load(self) -> None:
+    def load(self) -> object:
+        """Start the read (a @work method: returns its Worker)."""
         raise NotImplementedError
 
     @on(Worker.StateChanged)
@@ -195,7 +204,7 @@ class TracesScreen(SortableFilterable, _ReadingScreen):
         self.predicate: Callable[[TraceInfo], bool] | None = None
 
     def compose(self) -> ComposeResult:
-        yield Breadcrumbs(store_crumb(self.app.store.location, self.app.demo), "Traces")
+        yield Breadcrumbs(store_crumb(self.app.opened_store.location, self.app.demo), "Traces")
         box = Input(
             placeholder="attributes.status = 'ERROR' and execution_time_ms > 50   or words to find",
             id="traces-filter",
@@ -219,12 +228,12 @@ class TracesScreen(SortableFilterable, _ReadingScreen):
 
     @work(thread=True, exclusive=True, group="Traces", exit_on_error=False)
     def load(self) -> None:
-        store = self.app.store
+        store = self.app.opened_store
         names = store.experiment_names(self.experiment_ids)
         self.post_message(self.Loaded(store.traces(self.experiment_ids), names))
 
     def on_traces_screen_loaded(self, message: Loaded) -> None:
-        store = self.app.store
+        store = self.app.opened_store
         crumbs = self.query_one(Breadcrumbs)
         crumbs.show(store_crumb(store.location, self.app.demo), ", ".join(message.names), "Traces")
         # The store lists oldest first: reversed, ties in every sort keep the newest first.
@@ -425,7 +434,7 @@ class TraceScreen(_ReadingScreen):
         self.spans: dict[str, Span] = {}
 
     def compose(self) -> ComposeResult:
-        store = self.app.store
+        store = self.app.opened_store
         yield Breadcrumbs(store_crumb(store.location, self.app.demo), "Traces", self.trace_id)
         yield Static(id="trace-summary")
         yield KeyedTable(
@@ -445,7 +454,7 @@ class TraceScreen(_ReadingScreen):
 
     @work(thread=True, exclusive=True, group="Trace", exit_on_error=False)
     def load(self) -> None:
-        self.post_message(self.Loaded(self.app.store.trace(self.trace_id)))
+        self.post_message(self.Loaded(self.app.opened_store.trace(self.trace_id)))
 
     def on_trace_screen_loaded(self, message: Loaded) -> None:
         table = self.query_one(KeyedTable)

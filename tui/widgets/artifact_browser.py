@@ -136,7 +136,8 @@ class ArtifactBrowser(Vertical):
         self._show_preview(Text("Loading…", style="dim"))
 
     @property
-    def tree(self) -> Tree[ArtifactNode]:
+    def file_tree(self) -> Tree[ArtifactNode]:
+        """The artifact tree (not `tree`: DOMNode's own property, the DOM as a Rich tree)."""
         return self.query_one("#artifact-tree", Tree)
 
     # -- the root --------------------------------------------------------------------------------
@@ -175,7 +176,7 @@ class ArtifactBrowser(Vertical):
         note = self.query_one("#artifact-note", Static)
         note.display = bool(note_text)
         note.update(literal(note_text))
-        tree = self.tree
+        tree = self.file_tree
         tree.clear()
         tree.root.data = ArtifactNode(ArtifactEntry("", True, None))
         browsable = store.can_browse_artifacts(root) if store else root.path is not None
@@ -259,7 +260,7 @@ class ArtifactBrowser(Vertical):
         if target is None or self.root is None:
             return
         parts = target.split("/")
-        tree = self.tree
+        tree = self.file_tree
         for depth in range(1, len(parts) + 1):
             rel = "/".join(parts[:depth])
             node = self._by_path.get(rel)
@@ -288,12 +289,12 @@ class ArtifactBrowser(Vertical):
                 return  # resumed when this folder's listing arrives
 
     def _highlight_first(self) -> None:
-        tree = self.tree
+        tree = self.file_tree
         if tree.cursor_node is None and tree.last_line >= 0:
             tree.cursor_line = 0
 
     def _move_to(self, node: TreeNode[ArtifactNode]) -> None:
-        tree = self.tree
+        tree = self.file_tree
         self.call_after_refresh(tree.move_cursor, node)
         self.call_after_refresh(tree.scroll_to_node, node)
 
@@ -380,9 +381,9 @@ class ArtifactBrowser(Vertical):
     def action_toggle_focus(self) -> None:
         preview = self.query_one("#artifact-preview", VerticalScroll)
         if self.screen.focused is preview:
-            self.tree.focus()
+            self.file_tree.focus()
         else:
             preview.focus()
 
     def focus_tree(self) -> None:
-        self.tree.focus()
+        self.file_tree.focus()

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rich.cells import cell_len
+from rich.console import JustifyMethod
 from rich.segment import Segment
 from rich.text import Text
 from textual.geometry import Size
@@ -58,7 +59,7 @@ class Cell:
 
     __slots__ = ("justify", "style", "text", "width")
 
-    def __init__(self, text: str, style: str = "", justify: str = "left") -> None:
+    def __init__(self, text: str, style: str = "", justify: JustifyMethod = "left") -> None:
         self.text = text
         self.style = style
         self.justify = justify
@@ -68,7 +69,7 @@ class Cell:
         text = literal(self.text, self.style)
         text.no_wrap = True
         text.overflow = "ellipsis"
-        text.justify = self.justify  # type: ignore[assignment]
+        text.justify = self.justify
         text.end = ""
         return text
 
@@ -141,7 +142,7 @@ def _mark_cell(strip: Strip, x: int, mark: str) -> Strip:
     )
 
 
-class RunsTable(DataTable[Cell]):
+class RunsTable(DataTable[Cell | None]):  # None: an empty cell (the mark column unmarked)
     """Runs in rows keyed by run id; the screen decides which rows, in which order."""
 
     DEFAULT_CSS = """
@@ -163,8 +164,8 @@ class RunsTable(DataTable[Cell]):
         #: When True, left and right are left to the screen (collapse/expand) instead of scrolling.
         self.tree_keys = False
         self._shown: dict[str, RunRow] = {}
-        #: Shown runs whose duration keeps growing.
-        self._running: list[str] = []
+        #: Shown runs whose duration keeps growing (not `_running`: MessagePump's own flag).
+        self._running_ids: list[str] = []
         #: Some shown run has children: names get room for the ▸/▾ markers.
         self._nested = False
         # Rows already made, by run id; reused by re-sorts and filters (see `_table_row`).
@@ -211,12 +212,12 @@ class RunsTable(DataTable[Cell]):
             arrow = ""
             if column == sort_column:
                 arrow = " ▼" if descending else " ▲"
-            self.columns[column].label = literal(column_label(column) + arrow, "bold")
+            self.columns[ColumnKey(column)].label = literal(column_label(column) + arrow, "bold")
 
         self._nested = any(row.expanded is not None or row.depth for row in rows)
         table_rows = [self._table_row(row) for row in rows]
         self._shown = {row.run.run_id: row for row in rows}
-        self._running = [row.run.run_id for row in rows if row.run.is_running]
+        self._running_ids = [row.run.run_id for row in rows if row.run.is_running]
         # Widths first: replacing the rows sizes the scrollable area from them.
         self._fit_columns(table_rows)
         self._replace_rows(table_rows)
@@ -259,8 +260,8 @@ class RunsTable(DataTable[Cell]):
         """Redraw the duration of every running run shown (the clock moved on)."""
         if "duration" not in self.column_keys:
             return
-        column = self.columns["duration"]
-        for run_id in self._running:
+        column = self.columns[ColumnKey("duration")]
+        for run_id in self._running_ids:
             row = self._shown[run_id]
             cell = duration_cell(row.run, self._row_style(row))
             if cell.width > column.content_width:
@@ -337,7 +338,7 @@ class RunsTable(DataTable[Cell]):
         if cached is not None and cached.run is run and cached.signature == signature:
             if run.is_running and "duration" in self.column_keys:
                 cell = duration_cell(run, style)
-                cached.cells[self.columns["duration"].key] = cell
+                cached.cells[ColumnKey("duration")] = cell
                 cached.widths[self.column_keys.index("duration") + 1] = cell.width
             return cached
         cells: list[Cell | None] = [None]

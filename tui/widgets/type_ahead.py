@@ -9,6 +9,7 @@ dialogs decide what is highlighted and what a pick does.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import events
@@ -18,8 +19,16 @@ from textual.widgets.selection_list import Selection
 
 from mltui.tui.text import literal, one_line
 
+if TYPE_CHECKING:
+    from textual.widget import Widget
 
-class TypeAhead:
+    # The lists it is mixed into, as the type checker sees the mixin; at run time object.
+    _ListHost = Widget
+else:
+    _ListHost = object
+
+
+class TypeAhead(_ListHost):
     """Mixed into an OptionList: its items, how they narrow, and keys typed on to the box."""
 
     def setup_type_ahead(
@@ -44,7 +53,7 @@ class TypeAhead:
 
         Space is left to the list: it toggles an item in a selection list.
         """
-        screen = self.screen  # type: ignore[attr-defined]
+        screen = self.screen
         box = screen.query_one(f"#{self.box_id}", Input)
         if event.key == "backspace":
             screen.set_focus(box)

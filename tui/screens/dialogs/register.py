@@ -75,7 +75,7 @@ class RegisterModelScreen(RegistryWriteFlow, ModalScreen[bool]):
     def load(self) -> None:
         writer = writer_for(self.app)
         models = writer.models_of_run(self.run_id)
-        names = [m.name for m in self.app.store.registered_models()]
+        names = [m.name for m in writer.store.registered_models()]
         self.post_message(self.Loaded(models, names))
 
     def on_register_model_screen_loaded(self, message: Loaded) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from textual import work
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Static
@@ -23,6 +23,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from mltui.store.entities import RegisteredModel
 from mltui.store.errors import StoreError, as_sentence
 from mltui.store.registry import RegistryWriter, WritePlan, WriteResult
+from mltui.tui.screens.base import MixinHost
 from mltui.tui.screens.dialogs.confirm_write import ConfirmWriteScreen
 from mltui.tui.screens.dialogs.inputs import DescriptionScreen
 from mltui.tui.text import literal, one_line
@@ -53,7 +54,7 @@ WRITE_ACTIONS = frozenset(
 )
 
 
-def with_refusal_binding(bindings: list[Binding]) -> list[Binding]:
+def with_refusal_binding(bindings: list[Binding]) -> list[BindingType]:
     """`bindings` and, after them, one hidden binding on their write keys that says why writes
     are refused.
 
@@ -125,7 +126,7 @@ class WriteDone(Message):
 PlanMaker = Callable[[RegistryWriter], WritePlan]
 
 
-class RegistryWriteFlow:
+class RegistryWriteFlow(MixinHost):
     """Mixed into a Screen: `start_write(make_plan)` plans in a worker, asks, then applies.
 
     `after_write(result)` is called once a write succeeded (re-read the store there).
@@ -145,15 +146,15 @@ class RegistryWriteFlow:
     def check_writes(self) -> None:
         """Ask the writer, off the UI thread (it looks at files and the database), whether
         writes would be refused; the answer comes back as `WritesChecked`."""
-        reason = writer_for(self.app).refusal()  # type: ignore[attr-defined]
+        reason = writer_for(self.app).refusal()
         if not get_current_worker().is_cancelled:  # a newer check is under way
-            self.post_message(WritesChecked(reason))  # type: ignore[attr-defined]
+            self.post_message(WritesChecked(reason))
 
     def recheck_writes(self) -> None:
         """The store changed (MLflow upgrading the database, say): check again soon, once for
         all the changes until then. A screen not shown checks when it is shown again."""
-        if self._recheck is None and self.is_current:  # type: ignore[attr-defined]
-            self._recheck = self.set_timer(self.RECHECK_SECONDS, self._recheck_now)  # type: ignore[attr-defined]
+        if self._recheck is None and self.is_current:
+            self._recheck = self.set_timer(self.RECHECK_SECONDS, self._recheck_now)
 
     def _recheck_now(self) -> None:
         self._recheck = None
@@ -165,9 +166,9 @@ class RegistryWriteFlow:
 
     def show_write_refusal(self, reason: str | None) -> None:
         """The notice under the table, and the write keys dimmed in the footer."""
-        for notice in self.query(WriteNotice):  # type: ignore[attr-defined]
+        for notice in self.query(WriteNotice):
             notice.show_refusal(reason)
-        self.refresh_bindings()  # type: ignore[attr-defined]
+        self.refresh_bindings()
 
     def write_gate(self, action: str, allowed: bool | None) -> bool | None:
         """`check_action` for writes: a write key the screen allows is dimmed (None) while
@@ -184,12 +185,12 @@ class RegistryWriteFlow:
     def refused_up_front(self) -> bool:
         """When writes are refused (read-only app, or as last checked), say so at once, before
         any dialog, and return True."""
-        app = self.app  # type: ignore[attr-defined]
+        app = self.app
         reason = self.write_refusal
         if reason is None and app.read_only:
-            reason = app.store.registry_writer(read_only=True).refusal()
+            reason = writer_for(app).refusal()
         if reason:
-            self.notify(as_sentence(reason), title="Not written", severity="error")  # type: ignore[attr-defined]
+            self.notify(as_sentence(reason), title="Not written", severity="error")
             return True
         return False
 
@@ -199,32 +200,33 @@ class RegistryWriteFlow:
     @work(thread=True, exclusive=True, group=WRITE_GROUP, exit_on_error=False)
     def _plan_write(self, make_plan: PlanMaker) -> None:
         try:
-            plan = make_plan(writer_for(self.app))  # type: ignore[attr-defined]
+            plan = make_plan(writer_for(self.app))
         except StoreError as exc:
-            self.post_message(WriteRefused(str(exc)))  # type: ignore[attr-defined]
+            self.post_message(WriteRefused(str(exc)))
             return
-        self.post_message(WritePlanned(plan))  # type: ignore[attr-defined]
+        self.post_message(WritePlanned(plan))
 
     @work(thread=True, exclusive=True, group=WRITE_GROUP, exit_on_error=False)
     def _apply_write(self, plan: WritePlan) -> None:
         try:
-            result = writer_for(self.app).apply(plan)  # type: ignore[attr-defined]
+            result = writer_for(self.app).apply(plan)
         except StoreError as exc:
-            self.post_message(WriteRefused(str(exc)))  # type: ignore[attr-defined]
+            self.post_message(WriteRefused(str(exc)))
             return
-        self.post_message(WriteDone(result))  # type: ignore[attr-defined]
+        self.post_message(WriteDone(result))
 
     def on_write_planned(self, message: WritePlanned) -> None:
         def answered(yes: bool | None) -> None:
             if yes:
                 self._apply_write(message.plan)
 
-        store = self.app.store  # type: ignore[attr-defined]
+        store = self.app.store
+        assert store is not None  # the plan was made on it
         where = f"{store_label(store.location)} ({store.kind} store)"
-        self.app.push_screen(ConfirmWriteScreen(message.plan, where), answered)  # type: ignore[attr-defined]
+        self.app.push_screen(ConfirmWriteScreen(message.plan, where), answered)
 
     def on_write_refused(self, message: WriteRefused) -> None:
-        self.notify(  # type: ignore[attr-defined]
+        self.notify(
             as_sentence(one_line(message.reason, 400)),
             title="Not written",
             severity="error",
@@ -234,9 +236,7 @@ class RegistryWriteFlow:
 
     def on_write_done(self, message: WriteDone) -> None:
         result = message.result
-        self.notify(  # type: ignore[attr-defined]
-            one_line(f"{result.plan.summary}: done", 300), title="Written", timeout=4
-        )
+        self.notify(one_line(f"{result.plan.summary}: done", 300), title="Written", timeout=4)
         self.after_write(result)
 
     def edit_model_description(self, model: RegisteredModel | None) -> None:
@@ -259,13 +259,13 @@ class RegistryWriteFlow:
         if event.state != WorkerState.ERROR:
             return
         if event.worker.group == self.CHECK_GROUP:
-            self.notify(  # type: ignore[attr-defined]
+            self.notify(
                 one_line(f"Could not tell whether the registry takes writes: {event.worker.error}"),
                 title="Registry",
                 severity="warning",
             )
         elif event.worker.group == self.WRITE_GROUP:
-            self.notify(  # type: ignore[attr-defined]
+            self.notify(
                 one_line(f"The write failed: {event.worker.error}", 400),
                 title="Registry",
                 severity="error",
