@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 
-import pytest
-
 from mltui.store import open_store
 from tests.conftest import FIXTURES_DIR, store_path
 from tests.test_watch import MODES, follow, run_python
@@ -82,16 +80,15 @@ def test_mlflow_trace_is_reported_as_its_experiments_traces_changed(tmp_path):
             follower.stop()
 
 
-@pytest.mark.parametrize("backend", TRACE_FIXTURES)
-def test_traces_logged_before_following_began_are_caught_up(backend, tmp_path):
+def test_traces_logged_before_following_began_are_caught_up(tmp_path):
     """Given since_ns, the first change set names the experiment a trace was logged into
     between reading the store and following it."""
-    path, uri, exp_id = trace_store(backend, tmp_path)
-    store = open_store(path)
-    since_ns = store.opened_ns
-    write_traces([(uri, exp_id)])
-    follower, collector = follow(store, "events", since_ns=since_ns)
-    try:
-        collector.wait_for(lambda: exp_id in collector.union("traces"), "the caught-up traces")
-    finally:
-        follower.stop()
+    opened = [(open_store(path), uri, exp_id) for path, uri, exp_id in
+              (trace_store(backend, tmp_path) for backend in TRACE_FIXTURES)]  # fmt: skip
+    write_traces([(uri, exp_id) for _, uri, exp_id in opened])
+    for store, _, exp_id in opened:
+        follower, collector = follow(store, "events", since_ns=store.opened_ns)
+        try:
+            collector.wait_for(lambda c=collector, e=exp_id: e in c.union("traces"), "catch-up")
+        finally:
+            follower.stop()
