@@ -410,6 +410,32 @@ def test_following_polls_points_runs_experiments_and_registry(postgres_server, p
         store.close()
 
 
+def test_following_polls_traces(postgres_server, pg):
+    """MLflow 3.18 logs a trace (then tags and assesses it) in another process while a
+    follower polls a copy of the database: the experiment's traces are reported changed."""
+    import time
+
+    from tests.test_live_traces import write_traces
+
+    postgres_server.execute("postgres", 'CREATE DATABASE "live_traces" TEMPLATE "mlflow"')
+    uri = postgres_server.uri("live_traces")
+    store = PostgresStore(uri)
+    exp_id = next(e.experiment_id for e in store.experiments() if e.name != "Default")
+    follower = store.follower(poll_seconds=0.2)
+    seen: list = []
+    follower.start(seen.append)
+    try:
+        assert follower.wait_ready(60)
+        write_traces([(uri.replace("postgresql://", "postgresql+psycopg://"), exp_id)])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(exp_id in c.traces for c in seen):
+            time.sleep(0.1)
+        assert {e for c in seen for e in c.traces} == {exp_id}
+    finally:
+        follower.stop()
+        store.close()
+
+
 def test_artifacts_on_a_shared_disk_are_browsed_and_remote_ones_named(
     postgres_server, pg, tmp_path
 ):

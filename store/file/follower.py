@@ -6,7 +6,9 @@ bytes past it are read; an unterminated last line is a point still being written
 its newline. Polling (no events) is a stat scan of what gains experiments and runs, of the runs
 still RUNNING or changed lately, and a slow round-robin sweep over finished runs. Given
 `since_ns`, the baseline reports what file times say changed since (a folder moved in counts by
-its ctime). The loop around it is store/follow/follower.py's.
+its ctime). An event under `<exp>/traces/` marks that experiment's traces changed; polling
+sees a new trace as a change of the `traces/` folder. The loop around it is
+store/follow/follower.py's.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class _Exp:
         "run_ids",
         "stage",
         "tags_sig",
+        "traces_mtime",
     )
 
     def __init__(self, exp_id: str, path: str) -> None:
@@ -59,6 +62,8 @@ class _Exp:
         self.stage = ACTIVE
         self.dir_mtime: int | None = None
         self.tags_sig: int | None = None
+        #: The `traces/` folder's mtime: a new trace is a new folder in it.
+        self.traces_mtime: int | None = None
         self.run_ids: set[str] = set()
 
 
@@ -159,8 +164,10 @@ class FileFollower(FollowerBackend):
         parts = path[len(self._prefix) :].split(os.sep, 3)
         if parts[0] == REGISTRY:
             return True
-        if len(parts) >= 2 and parts[1] in ("traces", "datasets", "models"):
+        if len(parts) >= 2 and parts[1] in ("datasets", "models"):
             return False
+        if len(parts) >= 2 and parts[1] == "traces":
+            return True  # `<exp>/traces/<id>/...`: a trace's info, tags, assessments, spans
         # Artifacts can be large trees written while training; nothing in them is followed.
         return not (len(parts) >= 3 and parts[2] == "artifacts")
 
@@ -346,6 +353,7 @@ class FileFollower(FollowerBackend):
         exp = _Exp(exp_id, path)
         dir_st = stat_sig(path)
         exp.dir_mtime = dir_st[0] if dir_st else None
+        exp.traces_mtime = _mtime(os.path.join(path, "traces"))
         self.exps[exp_id] = exp
         with contextlib.suppress(_Retry, OSError):
             self._read_experiment_meta(exp)
@@ -356,6 +364,8 @@ class FileFollower(FollowerBackend):
             # A folder moved in keeps its times but gets a new ctime.
             if self._changed_since(_stamp(path), meta_time, tags_newest):
                 self._report_experiment(exp, self._caught_up)
+            if self._changed_since(exp.traces_mtime):
+                self._caught_up.traces.add(exp_id)
         if out is not None:
             exp.tags_sig = self._values_sig(os.path.join(path, "tags"), True)[0]
             self._report_experiment(exp, out)
@@ -536,6 +546,7 @@ class FileFollower(FollowerBackend):
         retry, self._retry = self._retry, {}
         rescan_root = False
         exps: set[str] = set()
+        traces: set[str] = set()
         run_dirs: set[tuple[str, str]] = set()
         metas: set[str] = set()
         values: set[str] = set()
@@ -565,6 +576,9 @@ class FileFollower(FollowerBackend):
             if second == "meta.yaml" or second == "tags":
                 exps.add(top)
                 continue
+            if second == "traces":
+                traces.add(top)
+                continue
             if second in RESERVED_EXPERIMENT_FOLDERS:
                 continue
             run = self.runs.get(second)
@@ -584,6 +598,8 @@ class FileFollower(FollowerBackend):
 
         if rescan_root:
             self._rescan_root(out)
+        for exp_id in traces:
+            self._traces_changed(self.exps.get(exp_id), out)
         for exp_id in exps:
             exp = self.exps.get(exp_id)
             if exp is None:
@@ -653,6 +669,13 @@ class FileFollower(FollowerBackend):
             out.experiment_deleted(exp.exp_id)
         elif changed or force:
             out.experiment_changed(exp.exp_id)
+
+    @staticmethod
+    def _traces_changed(exp: _Exp | None, out: StoreChanges) -> None:
+        if exp is not None:
+            exp.traces_mtime = _mtime(os.path.join(exp.path, "traces"))
+            if exp.stage != DELETED:
+                out.traces.add(exp.exp_id)
 
     def _check_run_dir(
         self, exp: _Exp, run_id: str, out: StoreChanges, retry: dict[str, int]
@@ -744,6 +767,10 @@ class FileFollower(FollowerBackend):
         if meta_sig != exp.meta_sig:
             self._seen_change(exp.exp_id, meta_sig[0] if meta_sig else None)
             self._check_experiment_meta(exp, out, {})
+        traces_mtime = _mtime(os.path.join(exp.path, "traces"))
+        if traces_mtime != exp.traces_mtime:  # a trace added (tags, assessments: by events)
+            self._seen_change(exp.exp_id, traces_mtime)
+            self._traces_changed(exp, out)
         if exp.tags_sig is not None and self.polling:
             tags_sig, _ = self._values_sig(os.path.join(exp.path, "tags"), True)
             if tags_sig != exp.tags_sig:

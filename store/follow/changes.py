@@ -24,6 +24,9 @@ class StoreChanges:
     #: The model registry changed: a model or version added or deleted, a stage, alias,
     #: tag or description set (compared whole: registries are small).
     registry: bool = False
+    #: Experiment ids whose traces changed: a trace added, finished (state, duration), deleted,
+    #: or given tags, assessments or spans. Screens read those experiments' traces again.
+    traces: set[str] = field(default_factory=set)
     #: The store folder or database file disappeared (or was replaced).
     store_gone: bool = False
     notices: list[str] = field(default_factory=list)
@@ -36,6 +39,7 @@ class StoreChanges:
             or self.deleted_runs
             or self.deleted_experiments
             or self.registry
+            or self.traces
             or self.store_gone
             or self.notices
         )

@@ -10,7 +10,7 @@ from ..entities import DELETED, LIVE_STATUSES
 from ..errors import StoreError
 from ..follow.backend import FollowerBackend, one_line
 from ..follow.changes import StoreChanges
-from ..sqlite.follower import SqliteFollower, report_experiments
+from ..sqlite.follower import TRACE_IN_PROGRESS, SqliteFollower, report_experiments
 from ..sqlite.reader import REGISTRY_TABLES
 
 if TYPE_CHECKING:
@@ -26,7 +26,8 @@ class PolledDatabaseFollower(FollowerBackend):
     No file changes to watch, and no rowid to find new rows by: each look is one read
     transaction of every run's state (new, changed and deleted runs), the live runs' point
     counts and tags (a point logged shows as its run changed, which screens read again whole),
-    and the experiments with their tags; the registry is compared whole (`registry_sig`).
+    the experiments with their tags, and a summary of each experiment's traces (`_traces`);
+    the registry is compared whole (`registry_sig`).
     What changed between the store's first read and the first look is told from the times
     the rows carry (`baseline`).
     """
@@ -40,6 +41,7 @@ class PolledDatabaseFollower(FollowerBackend):
         self.runs: dict[str, tuple] = {}
         self.live: dict[str, tuple] = {}
         self.exps: dict[str, tuple] = {}
+        self.traces: dict[str, dict] = {}
         self.failures = 0
 
     def relevant(self, path: str) -> bool:
@@ -61,7 +63,7 @@ class PolledDatabaseFollower(FollowerBackend):
         """Given `since_ns`, what may have changed since then, by the times rows carry (the
         writers' clocks): runs ended, deleted or still running (their points), experiments
         updated. Registry changes from then are not told apart."""
-        self.runs, self.live, self.exps = self.store._read(self._state)
+        self.runs, self.live, self.exps, self.traces = self.store._read(self._state)
         out = StoreChanges()
         if since_ns is None:
             return out
@@ -74,6 +76,8 @@ class PolledDatabaseFollower(FollowerBackend):
         for eid, state in self.exps.items():
             if state[2] != DELETED and (state[3] or 0) >= since_ms:
                 out.experiment_changed(eid)
+        # Traces by their start time: a trace that ended or was tagged since is not told.
+        out.traces.update(e for e, t in self.traces.items() if (t["info"][1] or 0) >= since_ms)
         return out
 
     def on_paths(self, paths: set[str], out: StoreChanges) -> None:
@@ -81,7 +85,7 @@ class PolledDatabaseFollower(FollowerBackend):
 
     def scan(self, out: StoreChanges, *, verify: bool, sweep: bool) -> bool:
         try:
-            runs, live, exps = self.store._read(self._state)
+            runs, live, exps, traces = self.store._read(self._state)
         except StoreError as exc:
             self.failures += 1
             if self.failures == 3:
@@ -94,12 +98,15 @@ class PolledDatabaseFollower(FollowerBackend):
         for rid in self.runs.keys() - runs.keys():
             out.run_deleted(rid)
         report_experiments(self.exps, exps, out)
-        self.runs, self.live, self.exps = runs, live, exps
+        out.traces.update(e for e in traces.keys() | self.traces.keys()
+                          if traces.get(e) != self.traces.get(e))  # fmt: skip
+        self.runs, self.live, self.exps, self.traces = runs, live, exps, traces
         return False
 
-    def _state(self, conn) -> tuple[dict, dict, dict]:
+    def _state(self, conn) -> tuple[dict, dict, dict, dict]:
         """(run id -> state, live run id -> (points, last time, tags), experiment id ->
-        (state, tags)), read in the caller's transaction."""
+        (state, tags), experiment id -> its traces' summary), read in the caller's
+        transaction."""
         store = self.store
         runs = {r[0]: r[1:] for r in conn.execute(f"SELECT {store.state_run_columns()} FROM runs")}
         ids = [rid for rid, state in runs.items() if state[2] in LIVE_STATUSES]
@@ -124,4 +131,28 @@ class PolledDatabaseFollower(FollowerBackend):
             str(e[0]): (*e[1:], hash(tuple(sorted(exp_tags.get(str(e[0]), ())))))
             for e in conn.execute(store.state_experiments_sql())
         }
-        return runs, live, exps
+        return runs, live, exps, self._traces(conn)
+
+    def _traces(self, conn) -> dict[str, dict]:
+        """experiment id -> {table: summary} of its traces, which differs when a trace is
+        added, ends (state, duration), is deleted, or gains a tag or an assessment (a tag or
+        request metadata rewritten in place keeps the counts: not seen)."""
+        store = self.store
+        if not store._has("trace_info"):
+            return {}
+        queries = {
+            "info": "SELECT experiment_id, count(*), max(timestamp_ms), sum(execution_time_ms), "
+            f"sum(CASE WHEN status = '{TRACE_IN_PROGRESS}' THEN 1 ELSE 0 END) FROM trace_info "
+            "GROUP BY experiment_id",
+            "trace_tags": "SELECT t.experiment_id, count(*) FROM trace_tags x JOIN trace_info t "
+            "ON t.request_id = x.request_id GROUP BY t.experiment_id",
+            "assessments": "SELECT t.experiment_id, count(*), max(x.last_updated_timestamp) "
+            "FROM assessments x JOIN trace_info t ON t.request_id = x.trace_id "
+            "GROUP BY t.experiment_id",
+        }
+        out: dict[str, dict] = {}
+        for name, sql in queries.items():
+            if name == "info" or store._has(name):
+                for eid, *summary in conn.execute(sql):
+                    out.setdefault(str(eid), {})[name] = tuple(summary)
+        return out

@@ -2,7 +2,8 @@
 
 The database file and its `-wal` are watched; a change re-reads only rows past the last seen
 `rowid` of `metrics`, `runs`, `tags`, `params`, the runs that were RUNNING (whose status and end
-time change) and, at most every couple of seconds, the run states (to see deleted runs). Rows
+time change), the trace tables' new rows and the traces IN_PROGRESS (for `StoreChanges.traces`)
+and, at most every couple of seconds, the run states and trace counts (to see deletions). Rows
 carry no time, so with `since_ns` the baseline compares with the state the store's first read
 recorded (`SqliteStore.opened_state`). The loop around it is store/follow/follower.py's.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +25,23 @@ from ..follow.changes import StoreChanges
 if TYPE_CHECKING:
     from ..base import Store
 
+#: MLflow 3's trace tables: a new row (by rowid) marks its experiment's traces changed. Each
+#: query gives (rowid, experiment id) of the rows in a rowid range; tags and assessments name
+#: their trace only.
+TRACE_ROWS_SQL = {
+    "trace_info": "SELECT rowid, experiment_id FROM trace_info WHERE rowid > ? AND rowid <= ?",
+    "trace_tags": "SELECT g.rowid, t.experiment_id FROM trace_tags g JOIN trace_info t "
+    "ON t.request_id = g.request_id WHERE g.rowid > ? AND g.rowid <= ?",
+    "assessments": "SELECT a.rowid, t.experiment_id FROM assessments a JOIN trace_info t "
+    "ON t.request_id = a.trace_id WHERE a.rowid > ? AND a.rowid <= ?",
+    "spans": "SELECT rowid, experiment_id FROM spans WHERE rowid > ? AND rowid <= ?",
+}
 #: Tables whose new rows following finds by rowid (this module).
-FOLLOWED_TABLES = ("metrics", "runs", "tags", "params", "experiment_tags")
+FOLLOWED_TABLES = ("metrics", "runs", "tags", "params", "experiment_tags", *TRACE_ROWS_SQL)
+#: A trace being written: its state and duration are updated in place when it ends.
+TRACE_IN_PROGRESS = "IN_PROGRESS"
+#: Above any rowid: the open end of a TRACE_ROWS_SQL range.
+ROWID_END = 2**63 - 1
 
 
 @dataclass(slots=True)
@@ -69,6 +86,11 @@ class SqliteFollower(FollowerBackend):
         self.run_states: dict[str, tuple] = {}
         self.live: dict[str, tuple] = {}
         self.exps: dict[str, tuple] = {}
+        #: Traces IN_PROGRESS: request id -> (experiment id, state, duration), looked at again
+        #: each time; and each experiment's trace count, compared in the full comparison (a
+        #: trace deleted).
+        self.open_traces: dict[str, tuple] = {}
+        self.trace_counts: dict[str, int] = {}
         self.next_full = 0.0
         self.full_pending = False
         self.failures = 0
@@ -117,9 +139,10 @@ class SqliteFollower(FollowerBackend):
 
         def read(conn):
             now = store.follow_marks(conn)
-            return now, (self._touched(conn, opened.max_rowid, now.max_rowid) if opened else {})
+            touched = self._touched(conn, opened.max_rowid, now.max_rowid) if opened else {}
+            return now, touched, self._open_traces(conn, 0), self._trace_counts(conn)
 
-        now, touched = store._read(read)
+        now, touched, self.open_traces, self.trace_counts = store._read(read)
         store.fill_run_states(now)
         self.max_rowid = dict(now.max_rowid)
         self.run_states = dict(now.runs)
@@ -137,7 +160,9 @@ class SqliteFollower(FollowerBackend):
         """The runs (experiments, for experiment_tags) with rows added between two states."""
         touched = {}
         for t in FOLLOWED_TABLES:
-            if t != "runs" and self.store._has(t) and until[t] > since.get(t, 0):
+            if t in TRACE_ROWS_SQL:
+                touched[t] = self._trace_rows(conn, t, since.get(t, 0), until[t])[1]
+            elif t != "runs" and self.store._has(t) and until[t] > since.get(t, 0):
                 col = "experiment_id" if t == "experiment_tags" else "run_uuid"
                 touched[t] = {
                     str(r[0])
@@ -176,7 +201,35 @@ class SqliteFollower(FollowerBackend):
             current = now.experiments.get(eid)
             if current is not None and current[2] != DELETED:
                 out.experiment_changed(eid)
+        for t in TRACE_ROWS_SQL:
+            out.traces.update(touched.get(t, ()))
         return out
+
+    def _trace_rows(self, conn, table: str, after: int, upto: int) -> tuple[int, set[str]]:
+        """The largest rowid of `table` in (after, upto], and the experiments of those rows."""
+        if not self.store._has(table) or not self.store._has("trace_info") or upto <= after:
+            return after, set()
+        rows = conn.execute(TRACE_ROWS_SQL[table], (after, upto)).fetchall()
+        return max((r[0] for r in rows), default=after), {str(r[1]) for r in rows}
+
+    def _open_traces(self, conn, after: int, ids: Sequence[str] = ()) -> dict[str, tuple]:
+        """trace id -> (experiment, state, duration) of `ids` and of the traces past rowid
+        `after` that are IN_PROGRESS (their state and duration change when they end)."""
+        if not self.store._has("trace_info"):
+            return {}
+        cols = "request_id, experiment_id, status, execution_time_ms FROM trace_info"
+        rows = conn.execute(
+            f"SELECT {cols} WHERE rowid > ? AND status = ?", (after, TRACE_IN_PROGRESS)
+        ).fetchall()
+        for part, marks in self.store._id_chunks(list(ids)):
+            rows += conn.execute(f"SELECT {cols} WHERE request_id IN ({marks})", part).fetchall()
+        return {r[0]: (str(r[1]), r[2], r[3]) for r in rows}
+
+    def _trace_counts(self, conn) -> dict[str, int]:
+        if not self.store._has("trace_info"):
+            return {}
+        sql = "SELECT experiment_id, count(*) FROM trace_info GROUP BY experiment_id"
+        return {str(eid): n for eid, n in conn.execute(sql)}
 
     def on_paths(self, paths: set[str], out: StoreChanges) -> None:
         if paths:
@@ -223,6 +276,7 @@ class SqliteFollower(FollowerBackend):
         c = store._col
         maxes = dict(self.max_rowid)
         live_ids = list(self.live)
+        open_ids = list(self.open_traces)
 
         def read(conn):
             got: dict[str, Any] = {}
@@ -250,8 +304,13 @@ class SqliteFollower(FollowerBackend):
                         f"SELECT rowid, {col} FROM {t} WHERE rowid > ?", (maxes[t],)
                     ).fetchall()
             got["exps"] = conn.execute(exp_sql).fetchall()
+            got["traces"] = {
+                t: self._trace_rows(conn, t, maxes[t], ROWID_END) for t in TRACE_ROWS_SQL
+            }
+            got["open_traces"] = self._open_traces(conn, maxes["trace_info"], open_ids)
             if full:
                 got["all_runs"] = conn.execute(f"SELECT {run_cols} FROM runs").fetchall()
+                got["trace_counts"] = self._trace_counts(conn)
             new_live = {r[1] for r in got["new_runs"] if r[4] in LIVE_STATUSES}
             got["tags_hash"] = store.live_tags(conn, set(live_ids) | new_live)
             return got
@@ -311,6 +370,7 @@ class SqliteFollower(FollowerBackend):
         exps = {str(e[0]): e[1:] for e in got["exps"]}
         report_experiments(self.exps, exps, out)
         self.exps = exps
+        self._report_traces(got, maxes, out)
         self.max_rowid = maxes
 
         if full:
@@ -331,6 +391,27 @@ class SqliteFollower(FollowerBackend):
         # A finished run deleted or renamed shows only in the full comparison: have one soon.
         self.full_pending = True
         return self.next_full
+
+    def _report_traces(self, got: dict[str, Any], maxes: dict[str, int], out: StoreChanges) -> None:
+        """Experiments with trace rows added, an open trace ended or gone, or (full) a trace
+        count changed (a trace deleted); traces IN_PROGRESS are followed until they end."""
+        for t, (last, exp_ids) in got["traces"].items():
+            maxes[t] = last
+            out.traces.update(exp_ids)
+        for trace_id, was in self.open_traces.items():
+            if got["open_traces"].get(trace_id) != was:
+                out.traces.add(was[0])
+        self.open_traces = {
+            i: v for i, v in got["open_traces"].items() if v[1] == TRACE_IN_PROGRESS
+        }
+        counts = got.get("trace_counts")
+        if counts is not None:
+            out.traces.update(
+                e
+                for e in counts.keys() | self.trace_counts.keys()
+                if counts.get(e) != self.trace_counts.get(e)
+            )
+            self.trace_counts = counts
 
     @staticmethod
     def _report_run(run_id: str, state: tuple, out: StoreChanges) -> None:

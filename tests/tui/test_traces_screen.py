@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import pytest
 from rich.console import Console
 
+from mltui.store import open_store
+from mltui.tui.app import MltuiApp
 from mltui.tui.screens.runs import RunsScreen
 from mltui.tui.screens.traces import TraceScreen, TracesScreen, span_detail, span_order
 from tests.conftest import FIXTURES_DIR, store_path
+from tests.test_live_traces import trace_store, write_traces
+from tests.test_watch import run_python
 from tests.tui.helpers import eventually, fixture_store_path, make_app, settle
 
 pytestmark = pytest.mark.anyio
@@ -219,3 +224,54 @@ async def test_a_filter_mlflow_rejects_is_one_line_and_plain_words_search():
         await settle(pilot)
         assert table.row_count == 5 and not box.display
         assert isinstance(app.screen, TracesScreen)
+
+
+async def followed_list(pilot):
+    """The traces list of an app following its store (`followed_app`), once it follows."""
+    screen, table = await listed(pilot)
+    app = pilot.app
+    assert await eventually(pilot, lambda: app.follower is not None)
+    await asyncio.to_thread(app.follower.wait_ready, 60)
+    return screen, table
+
+
+def followed_app(tmp_path) -> tuple[MltuiApp, str, str]:
+    """(app following it, tracking URI, experiment id) on a copy of the SQLite trace store."""
+    path, uri, exp_id = trace_store("sqlite", tmp_path)
+    return MltuiApp(open_store(path), watch=True), uri, exp_id
+
+
+async def test_a_new_trace_appears_live_and_the_cursor_stays(tmp_path):
+    """MLflow logs a trace while the list is open: it appears at the top (newest first is kept)
+    and the cursor stays on the trace it was on."""
+    app, uri, exp_id = followed_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        _, table = await followed_list(pilot)
+        was_on = table.current_key()
+        (trace_id,) = await asyncio.to_thread(write_traces, [(uri, exp_id)])
+        assert await eventually(pilot, lambda: trace_id in table.rows)
+        assert table.row_count == 6
+        assert table.get_row_at(0)[1].plain == "live-trace"
+        assert table.current_key() == was_on
+
+
+async def test_the_open_trace_reloads_when_it_is_assessed(tmp_path):
+    """MLflow adds an assessment to the trace on screen: its summary shows it, the cursor
+    stays on its span."""
+    app, uri, _ = followed_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await followed_list(pilot)
+        await pilot.press("enter", "down")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TraceScreen) and screen.trace is not None
+        span = screen.current_span()
+        code = f"""
+import mlflow
+mlflow.set_tracking_uri({uri!r})
+mlflow.log_feedback(trace_id={screen.trace_id!r}, name="live-check", value=True)
+"""
+        await asyncio.to_thread(run_python, code)
+        names = lambda: [a.name for a in screen.trace.info.assessments]  # noqa: E731
+        assert await eventually(pilot, lambda: "live-check" in names())
+        assert screen.current_span().span_id == span.span_id

@@ -20,13 +20,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
 from mltui.store.errors import FilterError
 from mltui.store.trace_search import parse_trace_filter
 from mltui.store.traces import SPAN_INPUTS, SPAN_OUTPUTS, Span, Trace, TraceInfo
+from mltui.tui.screens.base import MltuiScreen
 from mltui.tui.screens.sortable import SortableFilterable
 from mltui.tui.text import format_time, literal, one_line
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
@@ -34,9 +34,7 @@ from mltui.tui.widgets.filter_bar import _COMPARATOR as COMPARATOR
 from mltui.tui.widgets.keyed_table import KeyedTable
 
 if TYPE_CHECKING:
-    from textual import getters
-
-    from mltui.tui.app import MltuiApp
+    from mltui.store.follow import StoreChanges
 
 STATE_STYLE = {"OK": "green", "ERROR": "bold red", "IN_PROGRESS": "yellow"}
 #: Attributes shown in their own rows (or not at all), not repeated under Attributes.
@@ -75,12 +73,9 @@ def folded(value: Any, lines: int = FOLD_LINES) -> Text:
     return text
 
 
-class _ReadingScreen(Screen[None]):
+class _ReadingScreen(MltuiScreen[None]):
     """A screen whose table fills from one store read in a worker (`load`); a failed read is
-    one notice and the table stops loading."""
-
-    if TYPE_CHECKING:
-        app = getters.app(MltuiApp)
+    one notice and the table stops loading. Read again when the store says its traces changed."""
 
     def on_mount(self) -> None:
         self.query_one(DataTable).loading = True
@@ -101,6 +96,14 @@ class _ReadingScreen(Screen[None]):
 
     def action_reload(self) -> None:
         self.load()
+
+    def store_changed(self, changes: StoreChanges) -> None:
+        if changes.traces & self.shown_experiments():
+            self.load()
+
+    def shown_experiments(self) -> set[str]:
+        """The experiments whose traces this screen shows (read again when they change)."""
+        raise NotImplementedError
 
 
 # --------------------------------------------------------------------------- the list
@@ -226,6 +229,9 @@ class TracesScreen(SortableFilterable, _ReadingScreen):
         # No super().on_mount(): Textual calls _ReadingScreen.on_mount itself (a handler runs for
         # each class that defines it), and calling it here read the store twice.
 
+    def shown_experiments(self) -> set[str]:
+        return set(self.experiment_ids)
+
     @work(thread=True, exclusive=True, group="Traces", exit_on_error=False)
     def load(self) -> None:
         store = self.app.opened_store
@@ -242,7 +248,8 @@ class TracesScreen(SortableFilterable, _ReadingScreen):
         self.cells = {info.trace_id: self._cells(info) for info in self.traces}
         table = self.query_one(KeyedTable)
         table.loading = False
-        self.refresh_table()
+        # Read again (live or `r`): the cursor stays on its trace even when it was at the top.
+        self.refresh_table(keep_cursor=table.row_count > 0)
         self.query_one("#traces-empty").display = not message.traces
         table.display = bool(message.traces)
 
@@ -261,14 +268,14 @@ class TracesScreen(SortableFilterable, _ReadingScreen):
             column.content_width = max(column.content_width, column.label.cell_len)
         table.refresh()
 
-    def refresh_table(self) -> None:
+    def refresh_table(self, keep_cursor: bool = False) -> None:
         self._apply_filter_text()
         table = self.query_one(KeyedTable)
         self.sort_labels(table)
         shown = [t for t in self.traces if self.predicate is None or self.predicate(t)]
         rows = sorted_traces(shown, self.sort_key, self.sort_reverse)
         # At the top the cursor stays there, so after a sort the first trace is highlighted.
-        at_top = table.cursor_row <= 0
+        at_top = table.cursor_row <= 0 and not keep_cursor
         table.set_rows((info.trace_id, self.cells[info.trace_id]) for info in rows)
         if at_top and rows:
             table.move_cursor(row=0)
@@ -451,6 +458,9 @@ class TraceScreen(_ReadingScreen):
         with VerticalScroll(id="span-detail-scroll"):
             yield Static(id="span-detail")
         yield Footer()
+
+    def shown_experiments(self) -> set[str]:
+        return {self.trace.info.experiment_id} if self.trace is not None else set()
 
     @work(thread=True, exclusive=True, group="Trace", exit_on_error=False)
     def load(self) -> None:
