@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -459,9 +460,10 @@ def main(argv: list[str] | None = None) -> int:
         for line in summary(ours, theirs, chart, direct):
             print(line)
     finally:
-        if proc is not None:
+        if proc is not None:  # else the folder keeps the server's log, named by the error
             proc.terminate()
             proc.wait(timeout=30)
+            shutil.rmtree(folder, ignore_errors=True)
         server.stop()
     return 0
 
