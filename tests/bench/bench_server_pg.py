@@ -13,8 +13,9 @@
    MlflowClient.search_runs (pages of 50,000) and get_metric_history x10 on the same server;
    then PostgresStore against MlflowClient on the database itself (bench_postgres.py). The
    chart must keep every spike (each series' maximum is its largest spike).
-4. Where the chart's time goes: one 100,000-point history taken apart (the server's own store
-   call in this process, the requests, our JSON parsing, our conversion).
+4. Where the time goes: one 100,000-point history and one page of every run taken apart (the
+   server's own store call in this process, the requests, our JSON parsing, our conversion);
+   with --profile, MLflow's handlers under cProfile.
 """
 
 from __future__ import annotations
@@ -368,6 +369,26 @@ def take_apart_history(url: str, uri: str, run_id: str, table: Table) -> None:
     store.close()
 
 
+def take_apart_listing(url: str, experiment_ids: list[str], table: Table) -> None:
+    """Every run in one page: the request (server + wire), our json.loads, our conversion."""
+    from mltui.store.server import ServerStore, convert
+    from mltui.store.server.store import RUNS_SEARCH
+
+    store = ServerStore(url)
+    body = json.dumps({"experiment_ids": experiment_ids, "max_results": MLFLOW_PAGE}).encode()
+    started = time.perf_counter()
+    answer = store.client.request("POST", RUNS_SEARCH, body=body).body
+    note = f"1 request, {len(answer) / 1e6:.1f} MB"
+    table.add("  one page of every run: request", time.perf_counter() - started, note)
+    started = time.perf_counter()
+    runs = json.loads(answer)["runs"]
+    table.add("  our json.loads alone", time.perf_counter() - started)
+    started = time.perf_counter()
+    [convert.run(r) for r in runs]
+    table.add(f"  our conversion of {len(runs)} runs (convert.run)", time.perf_counter() - started)
+    store.close()
+
+
 def profile_server_handlers(uri: str, run_id: str, experiment_ids: list[str]) -> None:
     """cProfile of the server's own handlers (MLflow's Flask app in this process, on the same
     database): one 25,000-point history page and one 50,000-run search page."""
@@ -452,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         measure_sampled(url, pairs, expected["long"], table)
         assert ours["count"] == theirs["count"] == expected["active"]
         take_apart_history(url, uri, pairs[0][0], table)
+        take_apart_listing(url, theirs["experiment_ids"], table)
         print("-- PostgreSQL directly (bench_postgres.py)")
         direct = measure_direct(uri, args.repeat)
         if args.profile:
