@@ -32,17 +32,28 @@ TABLES = ("experiments", "experiment_tags", "runs", "params", "tags", "metrics",
           "latest_metrics", "datasets", "inputs", "input_tags")  # fmt: skip
 
 
+def sqlalchemy_uri(uri: str) -> str:
+    """The URI MLflow takes for a psycopg 3 database (SQLAlchemy's driver name)."""
+    return uri.replace("postgresql://", "postgresql+psycopg://")
+
+
+def schema_database(server: PostgresServer, name: str) -> str:
+    """A new database holding MLflow's empty schema; returns its URI (postgresql://)."""
+    from mlflow import MlflowClient
+
+    uri = server.create_database(name)
+    # Creates the schema (alembic), as `mlflow server` does.
+    MlflowClient(tracking_uri=sqlalchemy_uri(uri)).search_runs(["0"])
+    return uri
+
+
 def fill(server: PostgresServer, db: Path) -> str:
     """A database with MLflow's schema holding the rows of the SQLite database `db`."""
     import sqlite3
 
     import psycopg
-    from mlflow import MlflowClient
 
-    uri = server.create_database("bench")
-    MlflowClient(tracking_uri=uri.replace("postgresql://", "postgresql+psycopg://")).search_runs(
-        ["0"]
-    )  # creates the schema (alembic), as `mlflow server` does
+    uri = schema_database(server, "bench")
     source = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     # A file store's experiment ids are 64-bit numbers, which SQLite keeps but PostgreSQL's
     # INTEGER column (what MLflow's own experiments get, from a sequence) cannot: renumbered.
@@ -83,17 +94,53 @@ def best(fn, repeat: int) -> tuple[float, object]:
     return min(times), result
 
 
+def measure_direct(uri: str, repeat: int) -> dict[str, float]:
+    """PostgresStore against MlflowClient on the database `uri`: every active run, then one
+    100,000-point history. Prints the lines and returns the seconds (mltui best of `repeat`)."""
+    from mlflow import MlflowClient
+    from mlflow.entities import ViewType
+
+    from mltui.store.postgres.store import PostgresStore
+
+    client = MlflowClient(tracking_uri=sqlalchemy_uri(uri))
+    exp_ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+
+    def mlflow_runs():
+        out, token = [], None
+        while True:
+            page = client.search_runs(exp_ids, max_results=MLFLOW_PAGE, page_token=token)
+            out.extend(page)
+            token = page.token
+            if not token:
+                return out
+
+    out = {}
+    out["open"], store = best(lambda: PostgresStore(uri), 1)
+    out["runs"], ours = best(store.runs, repeat)
+    out["runs_mlflow"], theirs = best(mlflow_runs, 1)
+    assert {r.run_id for r in ours} == {r.info.run_id for r in theirs}
+    print(f"open (schema read):                 {out['open']:7.3f} s")
+    print(f"runs: mltui PostgresStore.runs()    {out['runs']:7.3f} s  ({len(ours)} runs)")
+    ratio = out["runs_mlflow"] / out["runs"]
+    print(f"runs: MlflowClient.search_runs      {out['runs_mlflow']:7.3f} s  ({ratio:.1f}x)")
+    long_run = next(r for r in ours if len(r.metrics) == len(LONG_METRICS))
+    key = LONG_METRICS[0]
+    out["history"], points = best(lambda: store.metric_history(long_run.run_id, key), repeat)
+    out["history_mlflow"], theirs = best(lambda: client.get_metric_history(long_run.run_id, key), 1)
+    assert len(points) == len(theirs)
+    ratio = out["history_mlflow"] / out["history"]
+    print(f"history: mltui metric_history       {out['history']:7.3f} s  ({len(points)} points)")
+    print(f"history: MlflowClient               {out['history_mlflow']:7.3f} s  ({ratio:.1f}x)")
+    store.close()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/mltui-bench"))
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-
-    from mlflow import MlflowClient
-    from mlflow.entities import ViewType
-
-    from mltui.store.postgres.store import PostgresStore
 
     folder = args.workdir / f"sweep-{args.runs}-long"
     ensure_store(folder, args.runs, long=True)
@@ -104,33 +151,7 @@ def main() -> None:
         started = time.perf_counter()
         uri = fill(server, db)
         print(f"copied {db} into PostgreSQL in {time.perf_counter() - started:.1f} s")
-        client = MlflowClient(tracking_uri=uri.replace("postgresql://", "postgresql+psycopg://"))
-        exp_ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
-
-        def mlflow_runs():
-            out, token = [], None
-            while True:
-                page = client.search_runs(exp_ids, max_results=MLFLOW_PAGE, page_token=token)
-                out.extend(page)
-                token = page.token
-                if not token:
-                    return out
-
-        opened, store = best(lambda: PostgresStore(uri), 1)
-        ours_t, ours = best(store.runs, args.repeat)
-        theirs_t, theirs = best(mlflow_runs, 1)
-        assert {r.run_id for r in ours} == {r.info.run_id for r in theirs}
-        print(f"open (schema read):                 {opened:7.3f} s")
-        print(f"runs: mltui PostgresStore.runs()    {ours_t:7.3f} s  ({len(ours)} runs)")
-        print(f"runs: MlflowClient.search_runs      {theirs_t:7.3f} s  ({theirs_t / ours_t:.1f}x)")
-        long_run = next(r for r in ours if len(r.metrics) == len(LONG_METRICS))
-        key = LONG_METRICS[0]
-        ours_t, points = best(lambda: store.metric_history(long_run.run_id, key), args.repeat)
-        theirs_t, theirs = best(lambda: client.get_metric_history(long_run.run_id, key), 1)
-        assert len(points) == len(theirs)
-        print(f"history: mltui metric_history       {ours_t:7.3f} s  ({len(points)} points)")
-        print(f"history: MlflowClient               {theirs_t:7.3f} s  ({theirs_t / ours_t:.1f}x)")
-        store.close()
+        measure_direct(uri, args.repeat)
     finally:
         server.stop()
 

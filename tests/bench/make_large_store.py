@@ -17,6 +17,7 @@ import math
 import random
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -38,6 +39,8 @@ LONG_METRICS = ("loss", "val_loss", "lr")
 LONG_STEPS = 100_000
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("cosine", "linear", "constant")
+#: Steps of the long histories' spikes (shifted by 97 per run), with --spikes.
+SPIKE_STEPS = (12_347, 48_611, 91_003)
 
 
 def sweep_run(rng: random.Random, index: int, start: int, commit: str) -> RunSpec:
@@ -113,14 +116,15 @@ def sweep_run(rng: random.Random, index: int, start: int, commit: str) -> RunSpe
     )
 
 
-def write_sweep(root: Path, runs: int, seed: int) -> None:
-    """Write `runs` sweep runs spread over SWEEP_EXPERIMENTS experiments."""
+def sweep_experiments(runs: int, seed: int) -> Iterator[tuple[ExperimentSpec, Iterator[RunSpec]]]:
+    """The sweep: `runs` runs spread over SWEEP_EXPERIMENTS experiments, each experiment with
+    its runs (consume each experiment's runs before the next experiment: one seeded stream)."""
     rng = random.Random(seed)
     commit = f"{rng.getrandbits(160):040x}"
     per_exp = math.ceil(runs / SWEEP_EXPERIMENTS)
-    index = 0
+    first = 0
     for e in range(SWEEP_EXPERIMENTS):
-        count = min(per_exp, runs - index)
+        count = min(per_exp, runs - first)
         if count <= 0:
             break
         exp = ExperimentSpec(
@@ -129,28 +133,53 @@ def write_sweep(root: Path, runs: int, seed: int) -> None:
             creation_time=BASE_MS + e * 86_400_000,
             tags={"mlflow.note.content": f"Benchmark sweep {e}", "owner": "bench"},
         )
-        folder = write_experiment(root, exp)
-        location = experiment_artifact_location(root, exp.experiment_id)
-        start = exp.creation_time + 60_000
-        for _ in range(count):
-            run = sweep_run(rng, index, start, commit)
-            write_run(folder, exp.experiment_id, location, run)
-            start = run.end_time + 1000
-            index += 1
+        yield exp, _sweep_runs(rng, first, count, exp.creation_time + 60_000, commit)
+        first += count
 
 
-def write_long(root: Path, seed: int) -> None:
-    """Write the `long-histories` experiment: 10 runs x 3 metrics x 100,000 steps."""
-    rng = random.Random(seed + 1)
+def _sweep_runs(
+    rng: random.Random, first: int, count: int, start: int, commit: str
+) -> Iterator[RunSpec]:
+    for index in range(first, first + count):
+        run = sweep_run(rng, index, start, commit)
+        start = run.end_time + 1000
+        yield run
+
+
+def write_sweep(root: Path, runs: int, seed: int) -> None:
+    """Write `runs` sweep runs spread over SWEEP_EXPERIMENTS experiments."""
+    for exp, exp_runs in sweep_experiments(runs, seed):
+        write_runs(root, exp, exp_runs)
+
+
+def write_runs(root: Path, exp: ExperimentSpec, runs: Iterable[RunSpec]) -> None:
+    folder = write_experiment(root, exp)
+    location = experiment_artifact_location(root, exp.experiment_id)
+    for run in runs:
+        write_run(folder, exp.experiment_id, location, run)
+
+
+def spike_value(run: int, spike: int) -> float:
+    """The value of spike number `spike` of long run `run`: far above the curve (~3 at most)."""
+    return 10.0 + run + spike
+
+
+def long_experiment(seed: int, spikes: bool = False) -> tuple[ExperimentSpec, Iterator[RunSpec]]:
+    """The `long-histories` experiment: 10 runs x 3 metrics x 100,000 steps. With `spikes`,
+    each history has SPIKES single-step spikes (spike_value) at steps no bucketing lines up
+    with; the other points are the same either way (spikes draw nothing from the generator)."""
     exp = ExperimentSpec(
         experiment_id=str(200_000_000_000_000_000 + seed),
         name="long-histories",
         creation_time=BASE_MS,
     )
-    folder = write_experiment(root, exp)
-    location = experiment_artifact_location(root, exp.experiment_id)
+    return exp, _long_runs(random.Random(seed + 1), spikes)
+
+
+def _long_runs(rng: random.Random, spikes: bool) -> Iterator[RunSpec]:
     for r in range(LONG_RUNS):
         start = BASE_MS + 60_000 + r * 3_600_000
+        spiked = {step + 97 * r: s for s, step in enumerate(SPIKE_STEPS)} if spikes else {}
         metrics = {}
         for k, key in enumerate(LONG_METRICS):
             t = start + k
@@ -159,24 +188,25 @@ def write_long(root: Path, seed: int) -> None:
             for step in range(LONG_STEPS):
                 t += 20
                 value = value * 0.99997 + rng.gauss(0.0, 0.002)
-                points.append((t, round(value, 6), step))
+                shown = spike_value(r, spiked[step]) if step in spiked else round(value, 6)
+                points.append((t, shown, step))
             metrics[key] = points
         name = f"long-{r}"
-        write_run(
-            folder,
-            exp.experiment_id,
-            location,
-            RunSpec(
-                run_id=f"{rng.getrandbits(128):032x}",
-                run_name=name,
-                start_time=start,
-                end_time=start + LONG_STEPS * 20 + 1000,
-                user_id="bench",
-                params={"steps": str(LONG_STEPS)},
-                tags={"mlflow.runName": name, "mlflow.user": "bench"},
-                metrics=metrics,
-            ),
+        yield RunSpec(
+            run_id=f"{rng.getrandbits(128):032x}",
+            run_name=name,
+            start_time=start,
+            end_time=start + LONG_STEPS * 20 + 1000,
+            user_id="bench",
+            params={"steps": str(LONG_STEPS)},
+            tags={"mlflow.runName": name, "mlflow.user": "bench"},
+            metrics=metrics,
         )
+
+
+def write_long(root: Path, seed: int) -> None:
+    """Write the `long-histories` experiment: 10 runs x 3 metrics x 100,000 steps."""
+    write_runs(root, *long_experiment(seed))
 
 
 def make_store(outdir: Path, runs: int = 10_000, long: bool = False, seed: int = 1) -> Path:
