@@ -305,6 +305,20 @@ class SeriesCache:
             self._save(name, [before], steps, timestamps, values)
         return steps, timestamps, values
 
+    # -- anything else -----------------------------------------------------------------------
+    def keyed(
+        self, name: str, signature: list[Any], read: Callable[[], tuple[array, array, array]]
+    ) -> tuple[array, array, array]:
+        """`read()` (steps, timestamps, values of one history), from the cache while the entry
+        `name` was saved with an equal `signature` (the caller's proof that nothing changed)."""
+        cached = self._load(name)
+        if cached is not None and cached[0] == [signature]:
+            return cached[1], cached[2], cached[3]
+        steps, timestamps, values = read()
+        if len(values) >= self.min_points:
+            self._save(name, [signature], steps, timestamps, values)
+        return steps, timestamps, values
+
 
 def _file_name(path: str) -> str:
     return "file\0" + path

@@ -361,3 +361,38 @@ def test_registry_writes_over_rest_are_read_back_by_mlflow(server, store):
         "first",
         ["champion"],
     )
+
+
+def test_a_finished_runs_long_history_is_read_from_the_server_once(server, tmp_path, monkeypatch):
+    """Reopened, a finished run's chart costs one runs/get, not the server's history pages; a
+    running run's history is always asked for."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric as MlflowMetric
+
+    monkeypatch.setenv("MLTUI_CACHE_DIR", str(tmp_path / "cache"))
+    client = MlflowClient(tracking_uri=server.url)
+    exp_id = client.create_experiment(f"long-{time.time_ns()}")
+    finished, running = client.create_run(exp_id), client.create_run(exp_id)
+    points = 9000  # over the cache's minimum
+    for run in (finished, running):
+        for start in range(0, points, 1000):
+            batch = [MlflowMetric("loss", 1 / (i + 1), 1_700_000_000_000 + i, i)
+                     for i in range(start, start + 1000)]  # fmt: skip
+            client.log_batch(run.info.run_id, metrics=batch)
+    client.set_terminated(finished.info.run_id)
+
+    def read(run_id: str) -> tuple[int, list[float]]:
+        store = open_store(server.url)
+        try:
+            before = store.client.traffic.requests
+            series = store.metric_series(run_id, "loss")
+            return store.client.traffic.requests - before, list(series.values)
+        finally:
+            store.close()
+
+    first_requests, first = read(finished.info.run_id)
+    again_requests, again = read(finished.info.run_id)
+    assert len(first) == points and again == first
+    assert first_requests > 1 and again_requests == 1  # runs/get alone
+    assert read(running.info.run_id)[0] > 1
+    assert read(running.info.run_id)[0] > 1

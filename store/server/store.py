@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import time
+from array import array
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from urllib.parse import quote, urlsplit
 from ..artifacts import preview_text
 from ..base import Store
 from ..entities import (
+    TERMINAL_STATUSES,
     ArtifactEntry,
     ArtifactRoot,
     DatasetInput,
@@ -80,8 +82,8 @@ class ServerStore(Store):
     kind = "server"
     #: The server's URL, without credentials.
     location: str
-    # The caches in the user's cache folder key on local files; a server has none.
-    use_cache = False
+    #: Finished runs' long histories are kept in the series cache (see `metric_series`).
+    use_cache = True
 
     def __init__(self, url: str, *, client: ServerClient | None = None) -> None:
         super().__init__()
@@ -215,7 +217,27 @@ class ServerStore(Store):
             return []
 
     def metric_series(self, run_id: str, key: str) -> Series:
-        return series_from_history(self.metric_history(run_id, key))
+        """The full history. A finished run's long histories are kept in the series cache
+        (user's cache folder), keyed by the run's end and the metric's latest point: reopened,
+        a chart costs one `runs/get` a run instead of the server's slow history pages. (A point
+        logged into a finished run later, at a step below its latest, is not seen until then.)"""
+        cache = self._series_cache()
+        run = self.run(run_id) if cache is not None else None
+        if cache is None or run is None or run.status not in TERMINAL_STATUSES:
+            return series_from_history(self.metric_history(run_id, key))
+        latest = run.metrics.get(key)
+        signature = [
+            run.status,
+            run.end_time,
+            None if latest is None else [latest.step, latest.timestamp, repr(latest.value)],
+        ]
+        name = "server\0" + "\0".join((self.location, run_id, key))
+
+        def read() -> tuple[array, array, array]:
+            series = series_from_history(self.metric_history(run_id, key))
+            return series.steps, series.timestamps, series.values
+
+        return Series(*cache.keyed(name, signature, read))
 
     def metric_series_many(
         self, pairs: Iterable[tuple[str, str]]
