@@ -291,6 +291,21 @@ def flavor_names(path: str | os.PathLike[str]) -> list[str]:
     return [str(name) for name in flavors] if isinstance(flavors, dict) else []
 
 
+def logged_model_kind(model: LoggedModel, root: ArtifactRoot) -> str:
+    """A logged model's type, then the flavors its MLmodel names.
+
+    MLflow 3's log_model leaves `model_type` null unless asked for one; the flavors are in the
+    MLmodel at the model's artifact location (read as YAML, the model is never loaded).
+    """
+    flavors = ""
+    if root.path is not None and (root.path / MLMODEL).is_file():
+        try:
+            flavors = ", ".join(flavor_names(root.path))
+        except MLmodelError:
+            flavors = "(unreadable MLmodel)"
+    return " · ".join(part for part in (model.model_type or "", flavors) if part)
+
+
 def _load_mlmodel(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
     """(model folder, MLmodel mapping) of a model folder or its MLmodel file."""
     target = Path(path)

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, Tab
 from textual.worker import Worker, WorkerState
 
 from mltui.store.entities import LoggedModel, LoggedModelMetric
-from mltui.store.mlmodel import logged_model_artifact_root
+from mltui.store.mlmodel import logged_model_artifact_root, logged_model_kind
 from mltui.store.registry import TAG_MODEL_VERSIONS
 from mltui.tui.present.compare import lower_is_better
 from mltui.tui.screens.sortable import SortableFilterable
@@ -408,8 +408,6 @@ class LoggedModelScreen(TabbedScreen):
     @work(thread=True, exclusive=True, group="logged-model")
     def read_kind(self) -> None:
         """The type and flavors (the MLmodel file is read off the UI thread)."""
-        from mltui.tui.screens.run import logged_model_kind
-
         kind = logged_model_kind(
             self.model, logged_model_artifact_root(self.app.opened_store, self.model)
         )

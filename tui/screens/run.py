@@ -40,7 +40,7 @@ from mltui.store.evaluations import (
     metrics_by_dataset,
     read_eval_table,
 )
-from mltui.store.mlmodel import MLMODEL, MLmodelError, flavor_names, logged_model_artifact_root
+from mltui.store.mlmodel import logged_model_artifact_root, logged_model_kind
 from mltui.tui import clock
 from mltui.tui.present.metric_groups import metric_sections
 from mltui.tui.screens.tabbed import TabbedScreen, number_key_bindings
@@ -189,21 +189,6 @@ class ModelRow:
     artifact_path: str | None = None
     #: 3.x: the logged model's own artifact folder.
     root: ArtifactRoot | None = None
-
-
-def logged_model_kind(model: LoggedModel, root: ArtifactRoot) -> str:
-    """A logged model's type, then the flavors its MLmodel names.
-
-    MLflow 3's log_model leaves `model_type` null unless asked for one; the flavors are in the
-    MLmodel at the model's artifact location (read as YAML, the model is never loaded).
-    """
-    flavors = ""
-    if root.path is not None and (root.path / MLMODEL).is_file():
-        try:
-            flavors = ", ".join(flavor_names(root.path))
-        except MLmodelError:
-            flavors = "(unreadable MLmodel)"
-    return " · ".join(part for part in (model.model_type or "", flavors) if part)
 
 
 def log_model_history(run: Run) -> list[ModelRow]:
