@@ -24,11 +24,9 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlencode
@@ -49,7 +47,8 @@ from make_large_store import (  # noqa: E402
 )
 
 from mltui.store.synth import ExperimentSpec, RunSpec  # noqa: E402
-from tests.postgres_server import PostgresServer, find_bin_dir, free_port  # noqa: E402
+from tests.mlflow_server import mlflow_server  # noqa: E402
+from tests.postgres_server import PostgresServer, find_bin_dir  # noqa: E402
 
 #: Columns written per table, in COPY order (the others keep MLflow's defaults).
 COLUMNS = {
@@ -65,7 +64,6 @@ COLUMNS = {
     "latest_metrics": ("key", "value", "timestamp", "step", "is_nan", "run_uuid"),
 }  # fmt: skip
 ARTIFACT_ROOT = "mlflow-artifacts:/bench"
-SERVER_START_TIMEOUT = 180
 CHART_METRIC = LONG_METRICS[0]
 BULK_INTERVAL = "/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval"
 #: The most points per run the bulk-interval endpoint returns (MAX_RESULTS_PER_RUN).
@@ -186,29 +184,6 @@ def check_with_mlflow(uri: str, expected: dict) -> None:
 
 
 # -- 2. the tracking server --------------------------------------------------------------------
-def start_mlflow_server(uri: str, folder: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    mlflow = Path(sys.executable).with_name("mlflow")
-    command = [str(mlflow), "server", "--backend-store-uri", sqlalchemy_uri(uri),
-               "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-               "--artifacts-destination", str(folder / "artifacts")]  # fmt: skip
-    log = (folder / "mlflow-server.log").open("wb")
-    proc = subprocess.Popen(command, cwd=folder, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=5) as answer:
-                if answer.status == 200:
-                    return proc, url
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"mlflow server did not start; see {folder / 'mlflow-server.log'}")
-        time.sleep(0.2)
-
-
 # -- 3. measuring ------------------------------------------------------------------------------
 class Table:
     def __init__(self) -> None:
@@ -448,6 +423,27 @@ def summary(ours: dict, theirs: dict, chart: float, direct: dict) -> Iterable[st
     )
 
 
+def measure(url: str, uri: str, expected: dict, args: argparse.Namespace, folder: Path) -> None:
+    """Every measurement against the server at `url` over the database `uri`, then the summary."""
+    print(f"mlflow server on {url} ({load()})")
+    table = Table()
+    pairs = long_pairs(url)
+    ours = measure_ours(url, args.repeat, table)
+    chart = measure_chart(url, pairs, expected["long"], args.chart_repeat, table, folder / "caches")
+    theirs = measure_mlflow(url, pairs, expected["long"], table)
+    measure_sampled(url, pairs, expected["long"], table)
+    assert ours["count"] == theirs["count"] == expected["active"]
+    take_apart_history(url, uri, pairs[0][0], table)
+    take_apart_listing(url, theirs["experiment_ids"], table)
+    print("-- PostgreSQL directly (bench_postgres.py)")
+    direct = measure_direct(uri, args.repeat)
+    if args.profile:
+        profile_server_handlers(uri, pairs[0][0], theirs["experiment_ids"])
+    print("--", load())
+    for line in summary(ours, theirs, chart, direct):
+        print(line)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10_000)
@@ -463,37 +459,17 @@ def main(argv: list[str] | None = None) -> int:
     server = PostgresServer(find_bin_dir())
     server.start()
     folder = Path(tempfile.mkdtemp(prefix="mltui-bench-server-"))
-    proc = None
     try:
         started = time.perf_counter()
         uri, expected = fill(server, args.runs, args.seed)
         print(f"filled PostgreSQL with COPY in {time.perf_counter() - started:.1f} s")
         check_with_mlflow(uri, expected)
-        proc, url = start_mlflow_server(uri, folder)
-        print(f"mlflow server on {url} ({load()})")
-        table = Table()
-        pairs = long_pairs(url)
-        ours = measure_ours(url, args.repeat, table)
-        chart = measure_chart(
-            url, pairs, expected["long"], args.chart_repeat, table, folder / "caches"
-        )
-        theirs = measure_mlflow(url, pairs, expected["long"], table)
-        measure_sampled(url, pairs, expected["long"], table)
-        assert ours["count"] == theirs["count"] == expected["active"]
-        take_apart_history(url, uri, pairs[0][0], table)
-        take_apart_listing(url, theirs["experiment_ids"], table)
-        print("-- PostgreSQL directly (bench_postgres.py)")
-        direct = measure_direct(uri, args.repeat)
-        if args.profile:
-            profile_server_handlers(uri, pairs[0][0], theirs["experiment_ids"])
-        print("--", load())
-        for line in summary(ours, theirs, chart, direct):
-            print(line)
+        server_uri, log = sqlalchemy_uri(uri), folder / "mlflow-server.log"
+        with mlflow_server(server_uri, folder / "artifacts", log) as url:
+            measure(url, uri, expected, args, folder)
+        # The folder is removed after a run; a server that failed to start leaves it, its log named
+        shutil.rmtree(folder, ignore_errors=True)
     finally:
-        if proc is not None:  # else the folder keeps the server's log, named by the error
-            proc.terminate()
-            proc.wait(timeout=30)
-            shutil.rmtree(folder, ignore_errors=True)
         server.stop()
     return 0
 
