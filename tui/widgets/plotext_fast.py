@@ -116,7 +116,7 @@ def get_matrix_data(data, lim, bins):
     ):
         return _get_matrix_data(data, lim, bins)
     low, span, scale = lim[0], lim[1] - lim[0], bins - 1
-    out = []
+    out: list[int] = []
     add = out.append
     for el in data:
         # plotext: floor(round(0.5 + (bins - 1) * (el - low) / span, 8)), with its own round
