@@ -6,6 +6,7 @@ import json
 
 import pytest
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from tests.tui.helpers import FIXTURES, fixture_store_path, make_app
 
@@ -78,6 +79,20 @@ async def test_sort_by_name_and_reverse():
         await pilot.press("S")
         names_rev = [table.get_cell(i, "name").plain for i in row_ids(table)]
         assert names_rev == list(reversed(names))
+
+
+@pytest.mark.parametrize("key", ["runs", "stage"])
+async def test_sort_arrow_is_drawn_whole_on_a_column_as_narrow_as_its_label(key):
+    """The Runs and Lifecycle columns are as wide as their labels: the arrow was cut off the header."""
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = await loaded(pilot)
+        app.screen.sort_by(key)
+        await pilot.pause()
+        label = table.columns[ColumnKey(key)].label.plain
+        assert label.endswith(("▲", "▼"))
+        header = "".join(segment.text for segment in table.render_line(0))
+        assert label in header
 
 
 async def test_sort_picker_takes_a_space_typed_in_its_box():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable, Input
 from textual.widgets.data_table import ColumnKey
@@ -42,7 +43,12 @@ class SortableFilterable(MixinHost):
         """Column headers with ▼ or ▲ on the one sorted by."""
         for key, label in self.sort_columns():
             arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_key else ""
-            table.columns[ColumnKey(key)].label = Text(label + arrow)
+            column = table.columns[ColumnKey(key)]
+            column.label = Text(label + arrow)
+            # DataTable sizes a column to its label once, when it is added: a column as narrow
+            # as its label would cut the arrow off. Widened here, it takes effect as the rows
+            # are added again, and stays (the header does not jump as the sort moves on).
+            column.content_width = max(column.content_width, cell_len(column.label.plain))
 
     def action_filter(self) -> None:
         box = self.query_one(f"#{self.FILTER_BOX}", Input)
