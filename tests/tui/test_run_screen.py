@@ -565,3 +565,26 @@ async def test_every_tab_follows_a_running_run(store_copy, name):
         assert cell(params, "late_param", "value") == "p1"
         await pilot.press("3")
         assert await eventually(pilot, lambda: "late_tag" in screen_text(app))
+
+
+def test_number_keys_and_labels_follow_the_list_of_tabs():
+    """A tab is added by adding its class to RUN_TABS: its number key and label follow."""
+    from mltui.tui.screens.run import RUN_TABS
+
+    labels = [(t.PANE, f"{i} {t.LABEL}") for i, t in enumerate(RUN_TABS, 1)]
+    assert list(RunScreen.TABS) == labels
+    keys = {b.key: b.action for b in RunScreen.BINDINGS if b.action.startswith("show_tab")}
+    assert keys == {str(i): f"show_tab('{t.PANE}')" for i, t in enumerate(RUN_TABS, 1)}
+
+
+async def test_an_optional_tab_without_content_stays_hidden_and_its_key_does_nothing():
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_run(pilot, run_id_named(EDGE_RUN))
+        tabs = screen.query_one(TabbedContent)
+        assert tabs.get_tab("evaluation").has_class("-hidden")
+        await pilot.press("2")
+        assert await eventually(pilot, lambda: tabs.active == "metrics")
+        await pilot.press("7")
+        await settle(pilot)
+        assert tabs.active == "metrics"
