@@ -13,6 +13,7 @@ A run has models in two ways, depending on the MLflow that logged them:
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from .artifacts import ArtifactRoot
 from .base import Store
 from .entities import TAG_LOG_MODEL_HISTORY, LoggedModel, Run
 from .mlmodel import MLMODEL, logged_model_artifact_root, logged_model_kind
+from .rawread import inside
 
 #: Where a run's model comes from.
 LOGGED = "logged model"  # an MLflow 3 logged model the run made
@@ -131,8 +133,12 @@ def _logged(store: Store, model: LoggedModel, step: int | None) -> RunModel:
 
 def mlmodel_folder(model: RunModel, run_root: ArtifactRoot) -> Path | None:
     """The local folder holding the model's MLmodel file (a history entry's under the run's
-    artifact root `run_root`, a logged model's its own folder), or None when there is none."""
+    artifact root `run_root`, never outside it; a logged model's its own folder), or None when
+    there is none."""
     folder = model.root.path if model.root is not None else None
     if model.artifact_path and run_root.path is not None:
         folder = run_root.path / model.artifact_path
+        # The path comes from a tag anyone can set: it may not lead out of the run's artifacts.
+        if not inside(os.path.realpath(run_root.path), os.path.realpath(folder)):
+            return None
     return folder if folder is not None and (folder / MLMODEL).is_file() else None

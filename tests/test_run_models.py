@@ -6,6 +6,7 @@ folder holding each model's MLmodel as MLflow's `Model.load` reads it."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 
 import pytest
@@ -149,3 +150,21 @@ def test_a_history_tag_mlflow_did_not_write(opened, tag, paths, unreadable):
     entries, bad = log_model_history(run)
     assert ([e.artifact_path for e in entries], bad) == (paths, unreadable)
     assert all(e.kind == "" and e.model_id == "" for e in entries)
+
+
+def test_a_history_path_leading_out_of_the_run_artifacts_is_not_followed(opened, tmp_path):
+    """The tag is text anyone can set (`MlflowClient.set_tag`): an artifact path climbing out of
+    the run's artifacts names no model folder, even where an MLmodel waits outside."""
+    store, expected = opened("mlflow-2.22.5-file")
+    run = store.run(expected_run(expected, "train-model-0")["run_id"])
+    root = store.artifact_root(run)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "MLmodel").write_text("flavors: {}\n")
+    climb = os.path.relpath(outside, root.path)
+    assert climb.startswith("..")
+    tag = json.dumps([{"artifact_path": climb, "flavors": {}}])
+    run = replace(run, tags={**run.tags, TAG_LOG_MODEL_HISTORY: tag})
+    (model,) = run_models(store, run).models
+    assert model.artifact_path == climb
+    assert mlmodel_folder(model, root) is None
