@@ -29,6 +29,8 @@ TAG_USER = "mlflow.user"
 TAG_SOURCE_NAME = "mlflow.source.name"
 TAG_NOTE = "mlflow.note.content"
 TAG_LOG_MODEL_HISTORY = "mlflow.log-model.history"
+#: A dataset input's tag naming what the dataset was used for (`training`, `validation`, ...).
+TAG_DATA_CONTEXT = "mlflow.data.context"
 #: A registered model with this tag set to exactly "true" is a prompt (MLflow's searches add the
 #: filter tags.`mlflow.prompt.is_prompt` != 'true', case-sensitive, on both registry stores).
 TAG_IS_PROMPT = "mlflow.prompt.is_prompt"

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from .entities import Run
+from .entities import TAG_DATA_CONTEXT, Run
 from .errors import FilterError
 
 __all__ = [
@@ -83,7 +83,6 @@ _ORDER_ATTRIBUTES = frozenset(
 _ATTRIBUTE_NAMES = "run_id, run_name, status, user_id, start_time, end_time, artifact_uri"
 _NUMERIC_ATTRIBUTES = frozenset({"start_time", "end_time", "created", "Created"})
 _DATASET_KEYS = frozenset({"name", "digest", "context"})
-_DATASET_CONTEXT_TAG = "mlflow.data.context"
 
 _NUMERIC_COMPARATORS = frozenset({">", ">=", "!=", "=", "<", "<="})
 _KEYED_STRING_COMPARATORS = frozenset({"!=", "=", "LIKE", "ILIKE", "IS NULL", "IS NOT NULL"})
@@ -626,9 +625,9 @@ def _compile(clause: Clause) -> Callable[[Run], bool]:
 
         def context_test(run: Run) -> bool:
             return any(
-                test(di.tags[_DATASET_CONTEXT_TAG])
+                test(di.tags[TAG_DATA_CONTEXT])
                 for di in run.inputs or ()
-                if _DATASET_CONTEXT_TAG in di.tags
+                if TAG_DATA_CONTEXT in di.tags
             )
 
         return context_test

@@ -535,3 +535,56 @@ async def test_enter_on_an_mlmodel_file_in_the_artifacts_opens_the_model_view():
         await settle(pilot)
         assert type(app.screen).__name__ == "MLmodelScreen"
         assert app.screen.model_dir.name == "model"
+
+
+@pytest.mark.parametrize("name", [STORE, "mlflow-3.17.2-sqlite"])
+async def test_every_tab_follows_a_running_run(store_copy, name):
+    """Each reading of a followed running run reaches every tab the same way: a param, a tag and
+    a metric MLflow's client logs to it appear on the Params, Tags and Metrics tabs."""
+    from tests.tui.test_live import run_mlflow
+
+    path = store_copy(name)
+    run_id = run_id_named("still-running", name)
+    app = make_app(path)
+    app.watch_store, app.poll_seconds = True, 0.2
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_run(pilot, run_id)
+        params = screen.query_one("#params-table", DataTable)
+        metrics = screen.query_one("#metrics-table", DataTable)
+        assert "late_param" not in params.rows and "late_metric" not in metrics.rows
+        code = (
+            "from mlflow import MlflowClient; c = MlflowClient(); "
+            f"c.log_param({run_id!r}, 'late_param', 'p1'); "
+            f"c.set_tag({run_id!r}, 'late_tag', 't1'); "
+            f"c.log_metric({run_id!r}, 'late_metric', 0.5, step=3)"
+        )
+        await anyio.to_thread.run_sync(run_mlflow, code, path)
+        assert await eventually(pilot, lambda: "late_param" in params.rows, 60)
+        assert await eventually(pilot, lambda: "late_metric" in metrics.rows)
+        assert await eventually(pilot, lambda: cell(metrics, "late_metric", "points") == "1")
+        assert cell(params, "late_param", "value") == "p1"
+        await pilot.press("3")
+        assert await eventually(pilot, lambda: "late_tag" in screen_text(app))
+
+
+def test_number_keys_and_labels_follow_the_list_of_tabs():
+    """A tab is added by adding its class to RUN_TABS: its number key and label follow."""
+    from mltui.tui.screens.run import RUN_TABS
+
+    labels = [(t.PANE, f"{i} {t.LABEL}") for i, t in enumerate(RUN_TABS, 1)]
+    assert list(RunScreen.TABS) == labels
+    keys = {b.key: b.action for b in RunScreen.BINDINGS if b.action.startswith("show_tab")}
+    assert keys == {str(i): f"show_tab('{t.PANE}')" for i, t in enumerate(RUN_TABS, 1)}
+
+
+async def test_an_optional_tab_without_content_stays_hidden_and_its_key_does_nothing():
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_run(pilot, run_id_named(EDGE_RUN))
+        tabs = screen.query_one(TabbedContent)
+        assert tabs.get_tab("evaluation").has_class("-hidden")
+        await pilot.press("2")
+        assert await eventually(pilot, lambda: tabs.active == "metrics")
+        await pilot.press("7")
+        await settle(pilot)
+        assert tabs.active == "metrics"
