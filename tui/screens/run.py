@@ -48,6 +48,7 @@ from mltui.tui.text import clean, format_duration, format_time, format_value, li
 from mltui.tui.widgets.artifact_browser import ArtifactBrowser
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 from mltui.tui.widgets.eval_tables import eval_tables
+from mltui.tui.widgets.genai_eval import GenaiEvalView
 from mltui.tui.widgets.kv_table import KeyValueTable
 from mltui.tui.widgets.runs_table import STATUS_LOOK
 
@@ -71,6 +72,8 @@ TABS = [
     ("models", "6 Models"),
     # Shown only for a run with evaluation results tables (mlflow.evaluate).
     ("evaluation", "7 Evaluation"),
+    # Shown only for a run of mlflow.genai.evaluate with evaluated traces.
+    ("genai", "8 GenAI eval"),
 ]
 
 
@@ -437,6 +440,8 @@ class RunScreen(TabbedScreen):
                     yield models
             with TabPane(TABS[6][1], id="evaluation"), VerticalScroll(id="evaluation-pane"):
                 yield Static(id="evaluation-body")
+            with TabPane(TABS[7][1], id="genai"):
+                yield GenaiEvalView(id="genai-eval")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -445,6 +450,7 @@ class RunScreen(TabbedScreen):
         self.query_one("#note-heading").display = False
         self.query_one("#run-note").display = False
         self.query_one(TabbedContent).hide_tab("evaluation")
+        self.query_one(TabbedContent).hide_tab("genai")
         self.load()
 
     # -- reading ---------------------------------------------------------------------------------
@@ -522,6 +528,7 @@ class RunScreen(TabbedScreen):
         self.show_datasets(run)
         self.show_models(details.models)
         self.show_evaluation(details.eval_tables)
+        self.query_one(GenaiEvalView).show_run(store, run)
         if first or self._reset_artifacts:
             self._reset_artifacts = False
             self._browse_run_artifacts()
@@ -802,6 +809,10 @@ class RunScreen(TabbedScreen):
             return
         self.action_show_tab("artifacts")
 
+    def on_genai_eval_view_found(self, message: GenaiEvalView.Found) -> None:
+        tabs = self.query_one(TabbedContent)
+        (tabs.show_tab if message.evaluation else tabs.hide_tab)("genai")
+
     # -- tabs and focus --------------------------------------------------------------------------
     @on(TabbedContent.TabActivated, "#run-tabs")
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -816,6 +827,7 @@ class RunScreen(TabbedScreen):
             "datasets": "#datasets-table",
             "models": "#models-table",
             "evaluation": "#evaluation-pane",
+            "genai": "#genai-eval-table",
         }.get(pane)
         if pane == "artifacts":
             self.query_one(ArtifactBrowser).focus_tree()
@@ -826,6 +838,8 @@ class RunScreen(TabbedScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "show_tab" and parameters == ("evaluation",):
             return bool(self.details and self.details.eval_tables)
+        if action == "show_tab" and parameters == ("genai",):
+            return bool(self.query_one(GenaiEvalView).rows)
         if action == "open_parent":
             return bool(self.details and self.details.run.parent_run_id)
         if action == "run_artifacts":
