@@ -7,6 +7,11 @@ linked by an `entity_associations` row); each scorer logs one feedback assessmen
 after the scorer (value, rationale, source, or an error when the scorer raised), beside the row's
 expectations; the run's metrics are `<scorer>/<aggregation>` (`mean` unless the scorer names
 others) over the feedback values MLflow can cast to a number.
+
+Traces are found by `mlflow.sourceRun` only. MLflow's SQL store also answers search_traces(run_id)
+with traces linked only by `entity_associations` (genai.evaluate over existing traces; and, seen
+with 500 rows on a loaded machine, traces whose metadata rows MLflow failed to write): those are
+not read yet, as the Store has no call for them.
 """
 
 from __future__ import annotations

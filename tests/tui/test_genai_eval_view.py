@@ -44,7 +44,7 @@ async def test_one_row_per_evaluated_trace_and_enter_opens_it(fixture):
         text = screen_text(app)
         assert "4 evaluated traces" in text and "exact_match mean 0.5" in text
         assert "answer_length max 128 mean 45.5" in text
-        assert "\"[RED]MARKUP[/RED] STAYS" in text  # literal, not red
+        assert '"[RED]MARKUP[/RED] STAYS' in text  # literal, not red
         assert "✔ yes" in text and "✘ False" in text and "! error" in text
         first = view.query_one("#genai-eval-table").current_key()
         await pilot.press("enter")
