@@ -187,9 +187,15 @@ def mlflow_workspaces(folder: Path, action: str = "read") -> dict:
     """MLflow's reading of the registry of an SQLite store copy, by "<workspace>/<name>"
     (action "build" adds the team-b workspace instead)."""
     skip_unless_mlflow_opens(folder.name)
+    return mlflow_script(WORKSPACES_SCRIPT, folder, action)
+
+
+def mlflow_script(script: str, folder: Path, action: str) -> dict:
+    """Run `script` with the installed MLflow, its arguments the URI of `folder`'s mlflow.db and
+    `action`; for action "read", its last line of output as JSON."""
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     done = subprocess.run(
-        [sys.executable, "-c", WORKSPACES_SCRIPT, uri, action],
+        [sys.executable, "-c", script, uri, action],
         capture_output=True,
         text=True,
         timeout=300,

@@ -4,17 +4,21 @@ the stores MLflow 3.18.0 wrote (tests/fixtures/genai, made by make_genai_fixture
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
+from textual.widgets import DataTable
 
+from mltui.store import open_store
 from mltui.store.entities import Metric, Run
+from mltui.store.prompts import prompt_versions, prompts
 from mltui.tui.present.metric_groups import chart_group, metric_sections, one_chart
 from mltui.tui.screens.chart import ChartScreen
 from mltui.tui.screens.experiments import ExperimentsScreen
 from mltui.tui.screens.prompts import PromptScreen, PromptsScreen
 from mltui.tui.screens.run import RunScreen
 from mltui.tui.screens.runs import default_columns
-from tests.conftest import FIXTURES_DIR, store_path
+from tests.conftest import FIXTURES_DIR, mlflow_script, skip_unless_mlflow_opens, store_path
 from tests.tui.helpers import make_app, record_notices, settle
 
 pytestmark = pytest.mark.anyio
@@ -186,3 +190,82 @@ def test_a_long_evaluation_table_is_cut_and_says_how_much():
     text = console.export_text()
     assert "[b]q0[/b]" in text and f"q{MAX_ROWS - 1}" in text and f"q{MAX_ROWS}[" not in text
     assert "… 7 more rows in the artifact" in text and "bad is not JSON" in text
+
+
+# -- prompts of two MLflow 3.12+ workspaces --------------------------------------------------------
+#: Run by mlflow_script: "build" adds workspace team-b with its own qa-prompt and a b-prompt;
+#: "read" prints MLflow's reading of each workspace's prompts by "<workspace>/<name>".
+PROMPT_WORKSPACES_SCRIPT = """
+import json, os, sys
+os.environ["MLFLOW_ENABLE_WORKSPACES"] = "true"
+import mlflow
+from mlflow import MlflowClient
+
+uri, action = sys.argv[1], sys.argv[2]
+mlflow.set_tracking_uri(uri)
+mlflow.set_registry_uri(uri)
+if action == "build":
+    mlflow.create_workspace("team-b", description="the other team")
+    mlflow.set_workspace("team-b")
+    mlflow.genai.register_prompt("qa-prompt", "Team b asks: {{question}}", commit_message="b's")
+    mlflow.genai.register_prompt("b-prompt", "Only in b: {{x}}", commit_message="b only")
+else:
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    out = {}
+    for ws in ("default", "team-b"):
+        mlflow.set_workspace(ws)
+        for p in mlflow.genai.search_prompts(max_results=100):
+            versions = sorted(int(v.version) for v in client.search_prompt_versions(p.name))
+            latest = mlflow.genai.load_prompt(p.name, version=versions[-1])
+            out[f"{ws}/{p.name}"] = {"versions": versions, "template": latest.template}
+    print(json.dumps(out))
+"""
+
+
+@pytest.fixture
+def prompt_workspaces(tmp_path):
+    """A copy of the SQLite genai fixture where MLflow 3.18 added workspace team-b's prompts."""
+    skip_unless_mlflow_opens(SQLITE.name)
+    folder = shutil.copytree(SQLITE, tmp_path / SQLITE.name)
+    mlflow_script(PROMPT_WORKSPACES_SCRIPT, folder, "build")
+    return folder
+
+
+async def test_prompts_of_two_workspaces_show_their_workspace(prompt_workspaces):
+    theirs = mlflow_script(PROMPT_WORKSPACES_SCRIPT, prompt_workspaces, "read")
+    store = open_store(prompt_workspaces / "mlflow.db")
+    mine = {}
+    for p in prompts(store):
+        versions = prompt_versions(store, p.name, p.workspace)
+        mine[f"{p.workspace}/{p.name}"] = {
+            "versions": sorted(v.version for v in versions),
+            "template": versions[0].template,
+        }
+    assert mine == theirs
+
+    app = make_app(prompt_workspaces / "mlflow.db")
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_prompts(pilot)
+        table = screen.query_one("#prompts-table", DataTable)
+        assert [c.label.plain for c in table.columns.values()][-1] == "Workspace"
+        assert list(table.rows) == [
+            "team-b/b-prompt",
+            "default/chat-assistant",
+            "default/qa-prompt",
+            "team-b/qa-prompt",
+        ]
+        row = [c.plain for c in table.get_row("team-b/qa-prompt")]
+        assert (row[0], row[1], row[-1]) == ("qa-prompt", "v1", "team-b")
+        table.move_cursor(row=table.get_row_index("team-b/qa-prompt"))
+        await pilot.press("enter")  # team-b's qa-prompt, not default's
+        await settle(pilot)
+        assert isinstance(app.screen, PromptScreen)
+        assert list(app.screen.versions) == ["1"]
+        assert "Team b asks: {{question}}" in screen_text(app)
+
+
+async def test_prompts_of_one_workspace_have_no_workspace_column():
+    app = make_app(store_path(SQLITE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = (await open_prompts(pilot)).query_one("#prompts-table", DataTable)
+        assert "workspace" not in table.columns

@@ -18,10 +18,10 @@ from textual.worker import Worker, WorkerState
 
 from mltui.store.prompts import Prompt, PromptVersion, prompt_versions, prompts, template_lines
 from mltui.tui.screens.base import MltuiScreen
-from mltui.tui.screens.registry import aliases_text, tags_text
 from mltui.tui.text import format_time, literal, one_line
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 from mltui.tui.widgets.keyed_table import KeyedTable
+from mltui.tui.widgets.registry_cells import aliases_text, tags_text, workspace_column
 
 if TYPE_CHECKING:
     from mltui.store.follow import StoreChanges
@@ -132,6 +132,7 @@ class PromptsScreen(MltuiScreen[None]):
         self._loaded = True
         table = self.query_one(KeyedTable)
         table.loading = False
+        by_workspace = workspace_column(table, (p.workspace for p in message.prompts))
         self.prompts = {f"{p.workspace}/{p.name}": p for p in message.prompts}
         table.set_rows(
             (
@@ -142,6 +143,7 @@ class PromptsScreen(MltuiScreen[None]):
                     aliases_text({a: str(v) for a, v in p.aliases.items()}),
                     tags_text(user_tags(p.tags), 36),
                     Text(format_time(p.last_updated_timestamp)),
+                    *([literal(p.workspace)] if by_workspace else []),
                 ],
             )
             for key, p in self.prompts.items()

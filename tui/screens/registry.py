@@ -30,7 +30,12 @@ from mltui.tui.screens.dialogs.write_flow import (
 from mltui.tui.text import format_time, literal, one_line
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 from mltui.tui.widgets.keyed_table import KeyedTable
-from mltui.tui.widgets.registry_cells import STAGE_STYLE, aliases_text, tags_text
+from mltui.tui.widgets.registry_cells import (
+    STAGE_STYLE,
+    aliases_text,
+    tags_text,
+    workspace_column,
+)
 
 if TYPE_CHECKING:
     from mltui.store.follow import StoreChanges
@@ -185,11 +190,7 @@ class RegisteredModelsScreen(RegistryWriteFlow, MltuiScreen[None]):
         self._loaded = True
         table = self.query_one(KeyedTable)
         table.loading = False
-        # MLflow 3.12+ keeps models of one name apart per workspace: show them where a store
-        # has several (the column stays once added, as its rows' cells do).
-        if len({m.workspace for m in message.models}) > 1 and "workspace" not in table.columns:
-            table.add_column("Workspace", key="workspace")
-        by_workspace = "workspace" in table.columns
+        by_workspace = workspace_column(table, (m.workspace for m in message.models))
 
         def key(model: RegisteredModel) -> str:
             return f"{model.workspace}/{model.name}" if by_workspace else model.name

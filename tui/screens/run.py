@@ -29,6 +29,7 @@ from mltui.tui.widgets.run_tabs.artifacts import ArtifactsTab
 from mltui.tui.widgets.run_tabs.base import RunDetails, RunTab
 from mltui.tui.widgets.run_tabs.datasets import DatasetsTab
 from mltui.tui.widgets.run_tabs.evaluation import EvaluationTab
+from mltui.tui.widgets.run_tabs.genai import GenaiEvalTab
 from mltui.tui.widgets.run_tabs.metrics import MetricsTab
 from mltui.tui.widgets.run_tabs.models import ModelsTab
 from mltui.tui.widgets.run_tabs.params import ParamsTab
@@ -46,6 +47,7 @@ RUN_TABS: list[type[RunTab[Any]]] = [
     DatasetsTab,
     ModelsTab,
     EvaluationTab,
+    GenaiEvalTab,
 ]
 #: (pane id, tab label) in the order of the number keys.
 TABS = [(tab.PANE, f"{number} {tab.LABEL}") for number, tab in enumerate(RUN_TABS, 1)]

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 
 from mltui.tui.text import literal, one_line
+
+if TYPE_CHECKING:
+    from textual.widgets import DataTable
 
 #: How stages look wherever versions are listed.
 STAGE_STYLE = {
@@ -14,6 +20,15 @@ STAGE_STYLE = {
     "None": "",
 }
 ALIAS_STYLE = "bold magenta"
+
+
+def workspace_column(table: DataTable, workspaces: Iterable[str]) -> bool:
+    """Whether `table` shows a Workspace column (key "workspace"), adding it at the end when
+    `workspaces` holds more than one: MLflow 3.12+ keeps registered models and prompts of one
+    name apart per workspace. Once added it stays, as the cells of rows already shown do."""
+    if "workspace" not in table.columns and len(set(workspaces)) > 1:
+        table.add_column("Workspace", key="workspace")
+    return "workspace" in table.columns
 
 
 def aliases_text(aliases: dict[str, str] | list[str], *, with_versions: bool = True) -> Text:
