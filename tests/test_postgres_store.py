@@ -249,6 +249,7 @@ async def test_the_app_browses_a_postgresql_store(pg, monkeypatch, tmp_path):
     notice, and the password is nowhere on screen."""
     from textual.widgets import DataTable
 
+    from mltui.tui.widgets.runs_table import RunsTable
     from tests.tui.helpers import make_app, record_notices, settle
 
     monkeypatch.setenv("MLTUI_CACHE_DIR", str(tmp_path / "cache"))
@@ -266,7 +267,7 @@ async def test_the_app_browses_a_postgresql_store(pg, monkeypatch, tmp_path):
         await pilot.press("enter")
         await settle(pilot)
         assert type(app.screen).__name__ == "RunsScreen"
-        assert app.screen.query(DataTable).first().row_count == 6
+        assert app.screen.query_one(RunsTable).row_count == 6
         await pilot.press("enter")
         await settle(pilot)
         assert type(app.screen).__name__ == "RunScreen"

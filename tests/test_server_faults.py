@@ -294,6 +294,7 @@ async def test_the_app_keeps_what_it_showed_and_says_what_failed(peer_with):
     from textual.widgets import DataTable
 
     from mltui.tui.app import MltuiApp
+    from mltui.tui.widgets.runs_table import RunsTable
     from tests.tui.helpers import record_notices, settle
 
     def answer(handler):
@@ -316,6 +317,6 @@ async def test_the_app_keeps_what_it_showed_and_says_what_failed(peer_with):
         notices.clear()
         app.open_runs(["1"])
         await settle(pilot)
-        table = app.screen.query_one("#runs-table", DataTable)
+        table = app.screen.query_one("#runs-table", RunsTable)
         assert table.row_count == 2
         assert any("disk on fire" in n for n in notices)

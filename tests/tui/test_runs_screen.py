@@ -208,10 +208,10 @@ async def test_sort_by_metric_with_keys_best_first():
         await pilot.pause()
         assert screen.sort_column == "metrics.r2" and not screen.sort_descending
         assert names(screen)[0] == "sweep-4"  # lowest r2
-        assert screen.table.columns["metrics.r2"].label.plain == "metrics.r2 ▲"
+        assert screen.table.header_label("metrics.r2").plain == "metrics.r2 ▲"
         await pilot.press("S")
         assert names(screen)[0] == "sweep-1"  # highest r2
-        assert screen.table.columns["metrics.r2"].label.plain == "metrics.r2 ▼"
+        assert screen.table.header_label("metrics.r2").plain == "metrics.r2 ▼"
 
 
 async def test_sort_puts_nan_where_mlflow_does():
@@ -245,13 +245,25 @@ async def test_header_click_sorts():
     app = make_app(fixture_store_path(STORE))
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_runs(pilot, SWEEP)
-        table = screen.table
-        x = sum(
-            column.get_render_width(table) for column in table.ordered_columns[:2]
-        )  # mark, name: the status header starts here
+        x = screen.table.column_spans()[2].x  # after the mark and the name: Status
         await pilot.click(RunsTable, offset=(x + 2, 0))
         await pilot.pause()
         assert screen.sort_column == "status"
+
+
+async def test_a_click_on_the_cursor_s_run_opens_it():
+    from mltui.tui.screens.run import RunScreen
+
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        await pilot.click(RunsTable, offset=(20, 2))  # the second run: the cursor goes there
+        await pilot.pause()
+        run_id = screen.table.shown_run_ids()[1]
+        assert screen.current_run_id() == run_id and app.screen is screen
+        await pilot.click(RunsTable, offset=(20, 2))
+        await settle(pilot)
+        assert isinstance(app.screen, RunScreen) and app.screen.run_id == run_id
 
 
 def screen_line(table: RunsTable, y: int) -> str:
@@ -265,10 +277,9 @@ async def test_a_column_cut_by_the_scroll_is_marked_at_the_cut():
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_runs(pilot, SWEEP)
         table = screen.table
-        widths = [c.get_render_width(table) for c in table.ordered_columns]
-        fixed = sum(widths[:2])  # mark and name, pinned
-        keys = [c.key.value for c in table.ordered_columns]
-        start = sum(widths[: keys.index("start")])  # where the Start column begins
+        spans = {span.key: span for span in table.column_spans()}
+        fixed = spans["status"].x  # mark and name, pinned
+        start = spans["start"].x  # where the Start column begins
         lines = range(1 + table.row_count)  # the header and every run
 
         # Scrolled to a column's edge: whole columns, nothing marked.

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from mltui.store import process
@@ -514,8 +514,8 @@ class RunsScreen(MltuiScreen[None]):
             return
         self.app.open_run(run_id)
 
-    @on(DataTable.RowSelected, "#runs-table")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(RunsTable.RowSelected, "#runs-table")
+    def _row_selected(self, event: RunsTable.RowSelected) -> None:
         event.stop()
         self.action_open()
 
@@ -586,11 +586,11 @@ class RunsScreen(MltuiScreen[None]):
             table.move_cursor(row=0, animate=False)
         table.reveal_column(self.sort_column)
 
-    @on(DataTable.HeaderSelected, "#runs-table")
-    def _header(self, event: DataTable.HeaderSelected) -> None:
+    @on(RunsTable.HeaderSelected, "#runs-table")
+    def _header(self, event: RunsTable.HeaderSelected) -> None:
         event.stop()
-        if event.column_key.value != MARK_COLUMN:
-            self.sort_by(event.column_key.value or "")
+        if event.column != MARK_COLUMN:
+            self.sort_by(event.column)
 
     def action_columns(self) -> None:
         from mltui.tui.screens.dialogs.columns import ColumnsScreen

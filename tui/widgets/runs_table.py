@@ -1,18 +1,27 @@
-"""The runs table: one row per run, keyed by run id, fast enough for ten thousand runs."""
+"""The runs table: one row per run, keyed by run id, fast enough for ten thousand runs.
+
+A Line API widget (a ScrollView that draws each line in `render_line`), as Textual's docs advise
+for large data: showing 10,000 runs costs a list and a dict, and only the lines in view are drawn.
+It draws what a DataTable with a row cursor, two pinned columns and zebra stripes draws (the same
+padding, layered cell styles and component classes), so the runs screen looks as it always did.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.cells import cell_len
-from rich.console import JustifyMethod
-from rich.segment import Segment
+from rich.console import JustifyMethod, RenderableType
 from rich.text import Text
-from textual.geometry import Size
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Region, Size, Spacing
+from textual.message import Message
+from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey, Row, RowKey
 
 from mltui.store.entities import DELETED, Run
 from mltui.tui import clock
@@ -24,6 +33,17 @@ from mltui.tui.present.runs_view import (
     source_name,
 )
 from mltui.tui.text import format_duration, format_time_short, format_value, literal, one_line
+from mltui.tui.widgets.table_lines import (
+    CELL_PADDING,
+    HEADER_ROW,
+    ColumnSpan,
+    DrawnRow,
+    Look,
+    cut_marks,
+    draw_row,
+    line_of,
+    put_mark,
+)
 
 MARK = "●"
 MARK_COLUMN = "mark"
@@ -49,12 +69,16 @@ CUT_RIGHT = "›"
 DELETED_STYLE = "dim strike"
 CONTEXT_STYLE = "dim"
 
+#: The mark and the name stay put while the other columns scroll sideways.
+FIXED_COLUMNS = 2
+HEADER_HEIGHT = 1
+
 
 class Cell:
     """A cell kept as a plain string and made into literal Text only when it is on screen.
 
-    Building ten thousand rows of Rich Text up front (and letting DataTable measure each) takes
-    seconds; these cost a string each, and DataTable renders only the rows in view.
+    Building ten thousand rows of Rich Text up front takes seconds; these cost a string each,
+    and only the rows in view are ever drawn.
     """
 
     __slots__ = ("justify", "style", "text", "width")
@@ -116,69 +140,222 @@ def attribute_cell(run: Run, column: str, style: str = "") -> Cell | None:
     return data_cell(run, column, style)
 
 
-@dataclass(slots=True)
-class _TableRow:
-    """A run's DataTable row as last made, and what it was made from."""
-
-    run: Run
-    signature: tuple[object, ...]
-    key: RowKey
-    #: DataTable's own row dict (column key -> cell); DataTable updates it in place.
-    cells: dict[ColumnKey, Cell | None]
-    #: Plain width of each cell, in column order (the mark first).
-    widths: list[int]
-
-
 MARK_CELL = Cell(MARK, "bold cyan")
 
 
-def _mark_cell(strip: Strip, x: int, mark: str) -> Strip:
-    """`strip` with the cell at `x` replaced by `mark`, in that cell's style."""
-    if not 0 <= x < strip.cell_length:
-        return strip
-    style = next((segment.style for segment in strip.crop(x, x + 1)), None)
-    return Strip.join(
-        [strip.crop(0, x), Strip([Segment(mark, style)], 1), strip.crop(x + 1, strip.cell_length)]
-    )
+@dataclass(slots=True)
+class _TableRow:
+    """A run's row as last made, and what it was made from."""
+
+    run: Run
+    signature: tuple[object, ...]
+    #: One cell per column key, in order (the mark is drawn from `RunsTable.marked`).
+    cells: list[Cell | None]
+    #: Plain width of each cell.
+    widths: list[int]
+    #: Bumped when a cell changes in place (a running run's duration): its drawing is redone.
+    version: int = 0
 
 
-class RunsTable(DataTable[Cell | None]):  # None: an empty cell (the mark column unmarked)
+class RunsTableMessage(Message):
+    """A message from a runs table (which `@on(..., "#id")` selectors match)."""
+
+    def __init__(self, table: RunsTable) -> None:
+        super().__init__()
+        self.table = table
+
+    @property
+    def control(self) -> RunsTable:
+        return self.table
+
+
+class RunsTableRowMessage(RunsTableMessage):
+    """A message about a row: its place and its run."""
+
+    def __init__(self, table: RunsTable, index: int, run_id: str) -> None:
+        super().__init__(table)
+        self.index = index
+        self.run_id = run_id
+
+
+class RunsTable(ScrollView, can_focus=True):
     """Runs in rows keyed by run id; the screen decides which rows, in which order."""
 
+    ALLOW_SELECT = False
+
+    # Enter is not bound: it is left to the screen's "open run" binding (shown in the footer,
+    # remappable). In a tree, left and right go to the screen too (see `check_action`).
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor_up", "Cursor up", show=False),
+        Binding("down", "cursor_down", "Cursor down", show=False),
+        Binding("right", "cursor_right", "Cursor right", show=False),
+        Binding("left", "cursor_left", "Cursor left", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("ctrl+home", "scroll_top", "Top", show=False),
+        Binding("ctrl+end", "scroll_bottom", "Bottom", show=False),
+        Binding("home", "scroll_home", "Home", show=False),
+        Binding("end", "scroll_end", "End", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "runs-table--cursor",
+        "runs-table--hover",
+        "runs-table--fixed",
+        "runs-table--fixed-cursor",
+        "runs-table--header",
+        "runs-table--header-cursor",
+        "runs-table--header-hover",
+        "runs-table--odd-row",
+        "runs-table--even-row",
+    }
+
+    # DataTable's look, so that the runs screen looks like every other table of the app.
     DEFAULT_CSS = """
     RunsTable {
+        background: $surface;
+        color: $foreground;
         height: 1fr;
+        max-height: 100%;
+
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .runs-table--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+            & > .runs-table--header {
+                background-tint: $foreground 5%;
+            }
+            & > .runs-table--fixed-cursor {
+                color: $block-cursor-foreground;
+                background: $block-cursor-background;
+            }
+        }
+        &:dark > .runs-table--even-row {
+            background: $surface-darken-1 40%;
+        }
+        & > .runs-table--header {
+            text-style: bold;
+            background: $panel;
+            color: $foreground;
+        }
+        &:ansi > .runs-table--header {
+            background: ansi_bright_blue;
+            color: ansi_default;
+        }
         /* The name stays put while the rest scrolls sideways; no block of colour needed. */
-        & > .datatable--fixed {
+        & > .runs-table--fixed {
             background: $surface;
+            color: $foreground;
+        }
+        & > .runs-table--even-row {
+            background: $surface-lighten-1 50%;
+        }
+        & > .runs-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        & > .runs-table--fixed-cursor {
+            background: $block-cursor-blurred-background;
+            color: $foreground;
+        }
+        & > .runs-table--header-cursor {
+            background: $accent-darken-1;
+            color: $foreground;
+        }
+        & > .runs-table--header-hover {
+            background: $accent 30%;
+        }
+        & > .runs-table--hover {
+            background: $block-hover-background;
         }
     }
     """
 
+    class RowHighlighted(RunsTableRowMessage):
+        """The cursor moved to a row."""
+
+    class RowSelected(RunsTableRowMessage):
+        """A row was clicked while under the cursor (Enter is the screen's own binding)."""
+
+    class HeaderSelected(RunsTableMessage):
+        """A column's header was clicked; `column` is its key (`MARK_COLUMN` for the marks)."""
+
+        def __init__(self, table: RunsTable, column: str) -> None:
+            super().__init__(table)
+            self.column = column
+
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(
-            id=id, cursor_type="row", zebra_stripes=True, fixed_columns=2, show_row_labels=False
-        )
+        super().__init__(id=id)
         self.column_keys: list[str] = []
         self.marked: set[str] = set()
         #: When True, left and right are left to the screen (collapse/expand) instead of scrolling.
         self.tree_keys = False
+        # Names below are chosen apart from Textual's own (a `_running` here once shadowed
+        # MessagePump's flag; see test_the_table_keeps_textual_s_own_names).
         self._shown: dict[str, RunRow] = {}
-        #: Shown runs whose duration keeps growing (not `_running`: MessagePump's own flag).
+        #: Shown runs whose duration keeps growing.
         self._running_ids: list[str] = []
         #: Some shown run has children: names get room for the ▸/▾ markers.
         self._nested = False
         # Rows already made, by run id; reused by re-sorts and filters (see `_table_row`).
         self._rows_made: dict[str, _TableRow] = {}
         #: Bumped when the columns change, which makes every row anew.
-        self._layout = 0
-        self._column_key_objects: list[ColumnKey] = []
+        self._columns_version = 0
+        #: The rows shown, in order, and each run's place among them.
+        self._table_rows: list[_TableRow] = []
+        self._row_of: dict[str, int] = {}
+        #: Header labels and drawn widths (padding included), the mark's column first.
+        self._labels: list[Text] = [Text(" ")]
+        self._widths: list[int] = [1 + 2 * CELL_PADDING]
+        self._cursor_index = 0
+        #: The row under the mouse (HEADER_ROW for the header); shown once the mouse moves.
+        self._hover_index = 0
+        self._hover_shown = False
+        self._drawn_rows: LRUCache[tuple[object, ...], DrawnRow] = LRUCache(1000)
+        self._style_version = 0
+        self._look_made: tuple[object, Look] | None = None
 
     # -- what is shown -----------------------------------------------------------------------
+    @property
+    def row_count(self) -> int:
+        return len(self._table_rows)
+
+    @property
+    def cursor_row(self) -> int:
+        """The index of the row under the cursor (0 when there are no rows)."""
+        return self._cursor_index
+
     def current_run_id(self) -> str | None:
-        if not self.row_count:
+        if not self._table_rows:
             return None
-        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        return self._table_rows[self._cursor_index].run.run_id
+
+    def get_row_index(self, run_id: str) -> int:
+        """The index of a shown run's row (KeyError if it is not shown)."""
+        return self._row_of[run_id]
+
+    def get_cell(self, run_id: str, column: str) -> Cell | None:
+        """What a shown run's row holds in a column; None for an empty cell."""
+        if column == MARK_COLUMN:
+            return MARK_CELL if run_id in self.marked else None
+        return self._table_rows[self._row_of[run_id]].cells[self.column_keys.index(column)]
+
+    def header_label(self, column: str) -> Text:
+        """A column's header as drawn (with the sort arrow on the sorted column)."""
+        return self._labels[self._column_index(column)]
+
+    def column_spans(self) -> list[ColumnSpan]:
+        """Every column in order, the mark's first, with where it lies before scrolling."""
+        spans = []
+        x = 0
+        for key, width in zip([MARK_COLUMN, *self.column_keys], self._widths, strict=True):
+            spans.append(ColumnSpan(key, x, width))
+            x += width
+        return spans
 
     def shown(self, run_id: str) -> RunRow | None:
         return self._shown.get(run_id)
@@ -199,115 +376,98 @@ class RunsTable(DataTable[Cell | None]):  # None: an empty cell (the mark column
         """Replace every row; the cursor stays on `keep` if it is still shown."""
         columns = [c for c in columns if c != MARK_COLUMN]
         if columns != self.column_keys:
-            self.clear(columns=True)
             self.column_keys = list(columns)
-            self.add_column(Text(" "), key=MARK_COLUMN, width=1)
-            for column in columns:
-                self.add_column(Text(""), key=column)
-            self._column_key_objects = [column.key for column in self.ordered_columns]
-            self._layout += 1
-        else:
-            self.clear()
+            self._columns_version += 1
+        self._labels = [Text(" ")]
         for column in columns:
             arrow = ""
             if column == sort_column:
                 arrow = " ▼" if descending else " ▲"
-            self.columns[ColumnKey(column)].label = literal(column_label(column) + arrow, "bold")
+            self._labels.append(literal(column_label(column) + arrow, "bold"))
 
         self._nested = any(row.expanded is not None or row.depth for row in rows)
         table_rows = [self._table_row(row) for row in rows]
         self._shown = {row.run.run_id: row for row in rows}
         self._running_ids = [row.run.run_id for row in rows if row.run.is_running]
-        # Widths first: replacing the rows sizes the scrollable area from them.
+        self._table_rows = table_rows
+        self._row_of = {made.run.run_id: index for index, made in enumerate(table_rows)}
         self._fit_columns(table_rows)
-        self._replace_rows(table_rows)
+        self._drawn_rows.clear()
+        resized = self._update_virtual_size()
+        self.refresh()
 
-        if keep is not None and keep in self._shown:
-            self.move_cursor(row=self.get_row_index(keep), animate=False)
-        elif keep_index is not None and self.row_count:
-            self.move_cursor(row=min(keep_index, self.row_count - 1), animate=False)
+        cursor = 0
+        if keep is not None and keep in self._row_of:
+            cursor = self._row_of[keep]
+        elif keep_index is not None and table_rows:
+            cursor = min(keep_index, len(table_rows) - 1)
+        self._cursor_index = cursor
+        if table_rows:
+            self._post_highlighted()
+        self._scroll_cursor_into_view()
+        if resized:
+            # Scrolling is bounded by the scrollbars, which are laid out on the next refresh.
+            self.call_after_refresh(self._scroll_cursor_into_view)
+
+    def move_cursor(self, *, row: int, animate: bool = False, scroll: bool = True) -> None:
+        """Put the cursor on a row (kept within the rows) and, if it moved, in view."""
+        row = max(0, min(row, len(self._table_rows) - 1))
+        moved = row != self._cursor_index
+        old = self._cursor_index
+        self._cursor_index = row
+        if moved:
+            self._refresh_row(old)
+            self._refresh_row(row)
+            self._post_highlighted()
+        if scroll or moved:
+            self._scroll_cursor_into_view(animate=animate)
 
     def reveal_column(self, key: str) -> None:
         """Scroll sideways until a column is in view (the pinned columns stay where they are)."""
-        if key not in self.columns:
+        spans = self.column_spans()
+        span = next((s for s in spans if s.key == key), None)
+        if span is None:
             return
-        widths = [(c.key.value, c.get_render_width(self)) for c in self.ordered_columns]
-        fixed = sum(width for _, width in widths[: self.fixed_columns])
-        x = 0
-        for column_key, width in widths:
-            if column_key == key:
-                break
-            x += width
-        else:
-            return
-        if x < fixed:
+        fixed = sum(s.width for s in spans[:FIXED_COLUMNS])
+        if span.x < fixed:
             return
         view = self.scrollable_content_region.width
-        width = dict(widths)[key]
-        if x - fixed < self.scroll_x or x + width > self.scroll_x + view:
+        if span.x - fixed < self.scroll_x or span.x + span.width > self.scroll_x + view:
             # Bring it just right of the pinned name: beside the runs it orders.
-            self.scroll_to(x=x - fixed, animate=False)
+            self.scroll_to(x=span.x - fixed, animate=False)
 
     def set_marked(self, run_id: str, marked: bool) -> None:
         if marked:
             self.marked.add(run_id)
         else:
             self.marked.discard(run_id)
-        if run_id in self._shown:
-            self.update_cell(run_id, MARK_COLUMN, self._mark_cell(run_id), update_width=False)
+        if run_id in self._row_of:
+            self._refresh_row(self._row_of[run_id])
 
     def tick(self) -> None:
         """Redraw the duration of every running run shown (the clock moved on)."""
         if "duration" not in self.column_keys:
             return
-        column = self.columns[ColumnKey("duration")]
+        index = self.column_keys.index("duration")
+        widened = False
         for run_id in self._running_ids:
             row = self._shown[run_id]
+            made = self._table_rows[self._row_of[run_id]]
             cell = duration_cell(row.run, self._row_style(row))
-            if cell.width > column.content_width:
-                column.content_width = cell.width
-                self._require_update_dimensions = True
-            self.update_cell(run_id, "duration", cell, update_width=False)
-
-    def render_line(self, y: int) -> Strip:
-        """A line as DataTable draws it, with the cut edges of columns marked (`CUT_LEFT`)."""
-        strip = super().render_line(y)
-        header = self.header_height if self.show_header else 0
-        if y >= header and y - header + self.scroll_offset.y >= self.row_count:
-            return strip  # below the last row
-        for x, mark in self._cut_marks():
-            strip = _mark_cell(strip, x, mark)
-        return strip
-
-    def _cut_marks(self) -> list[tuple[int, str]]:
-        """(screen x, mark) where the view's edges cut into a scrolled column's text.
-
-        An edge that falls between columns, or in a column's padding, cuts nothing.
-        """
-        widths = [column.get_render_width(self) for column in self.ordered_columns]
-        fixed = sum(widths[: self.fixed_columns])
-        view = self.size.width
-        left = self.scroll_offset.x + fixed  # table x shown just right of the pinned columns
-        right = self.scroll_offset.x + view  # table x just past the right edge
-        pad = self.cell_padding
-        marks = []
-        start = 0
-        for index, width in enumerate(widths):
-            end = start + width
-            # The text spans start + pad .. end - pad: an edge strictly inside it cuts it.
-            if index >= self.fixed_columns:
-                if start + pad < left < end - pad:
-                    marks.append((fixed, CUT_LEFT))
-                if start + pad < right < end - pad:
-                    marks.append((view - 1, CUT_RIGHT))
-            start = end
-        return marks
+            made.cells[index] = cell
+            made.widths[index] = cell.width
+            made.version += 1
+            if cell.width + 2 * CELL_PADDING > self._widths[index + 1]:
+                self._widths[index + 1] = cell.width + 2 * CELL_PADDING
+                widened = True
+            self._refresh_row(self._row_of[run_id])
+        if widened:
+            self._drawn_rows.clear()
+            self._update_virtual_size()
+            self.refresh()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # Enter is left to the screen's "open run" binding (shown in the footer, remappable);
-        # in a tree, left and right go to the screen too (collapse and expand).
-        if action == "select_cursor":
-            return False
+        # In a tree, left and right go to the screen (collapse and expand).
         if action in ("cursor_left", "cursor_right") and self.tree_keys:
             return False
         return super().check_action(action, parameters)
@@ -319,9 +479,6 @@ class RunsTable(DataTable[Cell | None]):  # None: an empty cell (the mark column
             return DELETED_STYLE
         return CONTEXT_STYLE if row.context else ""
 
-    def _mark_cell(self, run_id: str) -> Cell | None:
-        return MARK_CELL if run_id in self.marked else None
-
     def _name_cell(self, row: RunRow, style: str) -> Cell:
         name = one_line(row.run.run_name or row.run.run_id, 200)
         if self._nested:
@@ -330,18 +487,19 @@ class RunsTable(DataTable[Cell | None]):  # None: an empty cell (the mark column
         return Cell(name, style)
 
     def _table_row(self, row: RunRow) -> _TableRow:
-        """The DataTable row of a run, made once and reused while nothing it shows changes."""
+        """The row of a run, made once and reused while nothing it shows changes."""
         run = row.run
         style = self._row_style(row)
-        signature = (self._layout, style, row.depth, row.expanded, self._nested)
+        signature = (self._columns_version, style, row.depth, row.expanded, self._nested)
         cached = self._rows_made.get(run.run_id)
         if cached is not None and cached.run is run and cached.signature == signature:
             if run.is_running and "duration" in self.column_keys:
+                index = self.column_keys.index("duration")
                 cell = duration_cell(run, style)
-                cached.cells[ColumnKey("duration")] = cell
-                cached.widths[self.column_keys.index("duration") + 1] = cell.width
+                cached.cells[index] = cell
+                cached.widths[index] = cell.width
             return cached
-        cells: list[Cell | None] = [None]
+        cells: list[Cell | None] = []
         for column in self.column_keys:
             if column == "name":
                 cells.append(self._name_cell(row, style))
@@ -350,53 +508,212 @@ class RunsTable(DataTable[Cell | None]):  # None: an empty cell (the mark column
         made = _TableRow(
             run=run,
             signature=signature,
-            key=RowKey(run.run_id),
-            cells=dict(zip(self._column_key_objects, cells, strict=True)),
+            cells=cells,
             widths=[0 if cell is None else cell.width for cell in cells],
         )
         self._rows_made[run.run_id] = made
         return made
 
-    # -- DataTable, in bulk ------------------------------------------------------------------
-    def _replace_rows(self, rows: list[_TableRow]) -> None:
-        """Add every row at once: DataTable.add_row costs ~60 µs a row (it re-sorts columns)."""
-        locations = self._row_locations
-        data = self._data
-        meta = self.rows
-        mark_key = self._column_key_objects[0]
-        marked = self.marked
-        for index, made in enumerate(rows):
-            row_key = made.key
-            locations[row_key] = index
-            made.cells[mark_key] = MARK_CELL if row_key.value in marked else None
-            data[row_key] = made.cells
-            meta[row_key] = Row(row_key, 1)
-        self._require_update_dimensions = True
-        self._update_count += 1
-        self._clear_caches()
-        if rows and self.show_cursor:
-            self._highlight_cursor()
-        self.check_idle()
-        self.refresh()
-
     def _fit_columns(self, rows: list[_TableRow]) -> None:
         """Size each column to its widest cell (up to a cap), from the cells' plain widths."""
-        labels = [cell_len(column.label.plain) for column in self.ordered_columns]
+        labels = [cell_len(label.plain) for label in self._labels[1:]]
         widest = list(map(max, zip(labels, *(made.widths for made in rows), strict=True)))
-        for column, width, label in zip(self.ordered_columns, widest, labels, strict=True):
-            key = column.key.value or ""
-            if key == MARK_COLUMN:
-                continue
+        self._widths = [self._widths[0]]
+        for key, width, label in zip(self.column_keys, widest, labels, strict=True):
             cap = MAX_WIDTH.get(key, MAX_DATA_WIDTH)
-            column.auto_width = True
-            column.content_width = min(width, max(cap, label))
+            self._widths.append(min(width, max(cap, label)) + 2 * CELL_PADDING)
 
-    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
-        # Column widths were set by `_fit_columns`; every row is one line high. DataTable's own
-        # version measures every new cell through Rich, seconds for ten thousand runs.
-        width = sum(column.get_render_width(self) for column in self.columns.values())
+    def _column_index(self, column: str) -> int:
+        """A column's place in drawing order (the mark's column is 0)."""
+        return 0 if column == MARK_COLUMN else self.column_keys.index(column) + 1
+
+    def _update_virtual_size(self) -> bool:
+        """Size the scrollable area to the rows and columns; True if it changed."""
         # The pinned columns are drawn over the scrolled ones: leave room to scroll the last
         # columns out from under them.
-        width += sum(c.get_render_width(self) for c in self.ordered_columns[: self.fixed_columns])
-        header = self.header_height if self.show_header else 0
-        self.virtual_size = Size(width, self._total_row_height + header)
+        width = sum(self._widths) + sum(self._widths[:FIXED_COLUMNS])
+        size = Size(width, len(self._table_rows) + HEADER_HEIGHT)
+        if size == self.virtual_size:
+            return False
+        self.virtual_size = size
+        return True
+
+    # -- drawing -----------------------------------------------------------------------------
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style_version += 1
+        self._drawn_rows.clear()
+        self.refresh()
+
+    def _look(self) -> Look:
+        """The styles of the moment (they change with focus and the theme)."""
+        key = (self._style_version, self.get_pseudo_class_state())
+        if self._look_made is None or self._look_made[0] != key:
+            self._look_made = (key, Look.of(self, "runs-table"))
+            self._drawn_rows.clear()
+        return self._look_made[1]
+
+    def render_line(self, y: int) -> Strip:
+        """Line `y` of the view: the pinned columns, then the others as scrolled sideways."""
+        width = self.size.width
+        scroll_x, scroll_y = self.scroll_offset
+        look = self._look()
+        index = HEADER_ROW if y < HEADER_HEIGHT else y - HEADER_HEIGHT + scroll_y
+        if index >= len(self._table_rows):
+            return Strip.blank(width, look.base)  # below the last row
+        strip = line_of(
+            self._drawn_row(index, look), scroll_x=scroll_x, width=width, base=look.base
+        )
+        marks = cut_marks(self.column_spans(), FIXED_COLUMNS, scroll_x, width, CUT_LEFT + CUT_RIGHT)
+        for x, mark in marks:
+            strip = put_mark(strip, x, mark)
+        return strip
+
+    def _drawn_row(self, index: int, look: Look) -> DrawnRow:
+        """A row (or the header, at HEADER_ROW) drawn cell by cell, kept until it changes."""
+        header = index == HEADER_ROW
+        cursor = not header and index == self._cursor_index
+        hover = self._hover_shown and index == self._hover_index
+        cells: Sequence[RenderableType | None]
+        if header:
+            key: tuple[object, ...] = (index, hover)
+            cells = self._labels
+        else:
+            made = self._table_rows[index]
+            marked = made.run.run_id in self.marked
+            key = (index, hover, cursor, marked, made.run.run_id, made.version)
+            cells = [MARK_CELL if marked else None, *made.cells]
+        drawn = self._drawn_rows.get(key)
+        if drawn is None:
+            app = self.app
+            drawn = draw_row(
+                app.console,
+                app.console_options,
+                cells,
+                self._widths,
+                index=index,
+                look=look,
+                fixed_columns=FIXED_COLUMNS,
+                cursor=cursor,
+                hover=hover,
+            )
+            self._drawn_rows[key] = drawn
+        return drawn
+
+    def _refresh_row(self, index: int) -> None:
+        if index == HEADER_ROW:
+            self.refresh(Region(0, 0, self.size.width, HEADER_HEIGHT))  # it does not scroll
+        elif 0 <= index < len(self._table_rows):
+            self.refresh_line(index + HEADER_HEIGHT)
+
+    # -- the cursor, the mouse, the keys -----------------------------------------------------
+    def _post_highlighted(self) -> None:
+        run_id = self._table_rows[self._cursor_index].run.run_id
+        self.post_message(self.RowHighlighted(self, self._cursor_index, run_id))
+
+    def _scroll_cursor_into_view(self, animate: bool = False) -> None:
+        """Scroll up or down just enough to show the cursor's row below the header."""
+        if not self._table_rows:
+            return
+        fixed = sum(self._widths[:FIXED_COLUMNS])
+        width = max(self.size.width, sum(self._widths))
+        # From the current x: the cursor never scrolls the table sideways.
+        region = Region(
+            int(self.scroll_x) + fixed, HEADER_HEIGHT + self._cursor_index, width - fixed, 1
+        )
+        spacing = Spacing(HEADER_HEIGHT, 0, 0, fixed)
+        self.scroll_to_region(region, animate=animate, spacing=spacing, force=True)
+
+    def _show_hover(self, shown: bool) -> None:
+        """Show the row under the mouse, or stop (the keys hide it until the mouse moves)."""
+        if shown != self._hover_shown:
+            self._hover_shown = shown
+            self._refresh_row(self._hover_index)
+
+    def _hover_over(self, index: int) -> None:
+        if index != self._hover_index:
+            self._refresh_row(self._hover_index)
+            self._hover_index = index
+            self._refresh_row(index)
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        meta = event.style.meta
+        self._show_hover(bool(meta))
+        if "row" in meta:
+            self._hover_over(meta["row"])
+
+    def on_leave(self, event: events.Leave) -> None:
+        self._show_hover(False)
+
+    def on_click(self, event: events.Click) -> None:
+        self._show_hover(True)
+        meta = event.style.meta
+        if "row" not in meta or "column" not in meta:
+            return
+        index, column = meta["row"], meta["column"]
+        if index == HEADER_ROW:
+            # The cursor stays where it is.
+            keys = [MARK_COLUMN, *self.column_keys]
+            self.post_message(self.HeaderSelected(self, keys[column]))
+            return
+        if not 0 <= index < len(self._table_rows):
+            return
+        again = index == self._cursor_index
+        self.move_cursor(row=index, scroll=False)
+        if again:
+            self.post_message(self.RowSelected(self, index, self._table_rows[index].run.run_id))
+        self._scroll_cursor_into_view(animate=True)
+        event.stop()
+
+    def action_cursor_up(self) -> None:
+        self._show_hover(False)
+        self.move_cursor(row=self._cursor_index - 1, scroll=False)
+
+    def action_cursor_down(self) -> None:
+        self._show_hover(False)
+        self.move_cursor(row=self._cursor_index + 1, scroll=False)
+
+    def action_cursor_left(self) -> None:
+        self._show_hover(False)
+        self.action_scroll_left()
+
+    def action_cursor_right(self) -> None:
+        self._show_hover(False)
+        self.action_scroll_right()
+
+    def action_page_down(self) -> None:
+        """A page down: the view by its height, the cursor by as many rows."""
+        self._show_hover(False)
+        height = self.scrollable_content_region.height - HEADER_HEIGHT
+        self.scroll_relative(y=height, animate=False, force=True)
+        self.move_cursor(row=self._cursor_index + height, scroll=False)
+
+    def action_page_up(self) -> None:
+        self._show_hover(False)
+        height = self.scrollable_content_region.height - HEADER_HEIGHT
+        self.scroll_relative(y=-height, animate=False)
+        self.move_cursor(row=self._cursor_index - height, scroll=False)
+
+    def action_page_left(self) -> None:
+        self._show_hover(False)
+        self.scroll_page_left()
+
+    def action_page_right(self) -> None:
+        self._show_hover(False)
+        self.scroll_page_right()
+
+    def action_scroll_top(self) -> None:
+        self._show_hover(False)
+        self.move_cursor(row=0, scroll=False)
+
+    def action_scroll_bottom(self) -> None:
+        self._show_hover(False)
+        self.move_cursor(row=len(self._table_rows) - 1, scroll=False)
+
+    def action_scroll_home(self) -> None:
+        self._show_hover(False)
+        self.scroll_x = 0
+
+    def action_scroll_end(self) -> None:
+        self._show_hover(False)
+        self.scroll_x = self.max_scroll_x
