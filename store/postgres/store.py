@@ -61,6 +61,7 @@ class PostgresStore(SqliteStore):
         self.schema_revision: str | None = None
         self.known_revision = False
         self.opened_state = None
+        self.tags_read: dict[str, dict[str, str]] = {}
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self._conn = None

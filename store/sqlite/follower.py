@@ -130,7 +130,8 @@ class SqliteFollower(FollowerBackend):
 
     def baseline(self, since_ns: int | None = None) -> StoreChanges:
         """Given `since_ns`, the first change set is what changed since the store's first read
-        (`opened_state`): rows carry no time of change, but that read recorded the state."""
+        (`opened_state`): rows carry no time of change, but that read recorded the state
+        (and each run's reading its tags, `tags_read`)."""
         st = os.stat(self.path)
         self.ino = st.st_ino
         self.last_sig = self._file_sig()
@@ -144,6 +145,9 @@ class SqliteFollower(FollowerBackend):
 
         now, touched, self.open_traces, self.trace_counts = store._read(read)
         store.fill_run_states(now)
+        if opened is not None:
+            # A tag rewritten in place since it was read: as a run with a tag row added.
+            touched.setdefault("tags", set()).update(store.retagged_runs())
         self.max_rowid = dict(now.max_rowid)
         self.run_states = dict(now.runs)
         self.live = {

@@ -170,6 +170,10 @@ class SqliteStore(Store):
         #: from here (`StoreFollower(since_ns=store.opened_ns)`), so nothing committed between
         #: the reading on show and the start of following is lost.
         self.opened_state: FollowState | None = None
+        #: run id -> the tags its latest reading returned (the Run's own dict): `set_tag` on a
+        #: key a run has updates its row in place, which no rowid or run state shows, so
+        #: following starts by comparing these (`retagged_runs`).
+        self.tags_read: dict[str, dict[str, str]] = {}
         self._columns: dict[str, frozenset[str]] = {}
         self._metrics_index: str | None = None
         self._check_file()
@@ -577,6 +581,22 @@ class SqliteStore(Store):
             state.live_tags.update(tags)
             last = rows[-1][0]
 
+    def retagged_runs(self) -> set[str]:
+        """The runs read before (`tags_read`) whose tags now differ from that reading, in
+        short transactions."""
+        shown = dict(self.tags_read)  # readings may go on meanwhile
+        ids = list(shown)
+        out: set[str] = set()
+        sql = "SELECT run_uuid, key, value FROM tags WHERE 1"
+        for start in range(0, len(ids) if self._has("tags") else 0, RUN_STATES_PER_TRANSACTION):
+            part = ids[start : start + RUN_STATES_PER_TRANSACTION]
+            now: dict[str, dict] = {rid: {} for rid in part}
+            rows = self._read(lambda conn, part=part: self._rows(conn, sql, "run_uuid", part))
+            for rid, key, value in rows:
+                now[rid][key] = value
+            out.update(rid for rid in part if now[rid] != shown[rid])
+        return out
+
     # -- experiments -------------------------------------------------------------------------
     def experiments(self, include_deleted: bool = False) -> list[Experiment]:
         """Experiments with their tags, ordered by id; active ones only unless `include_deleted`."""
@@ -840,6 +860,7 @@ class SqliteStore(Store):
                         d[key] = value
                     else:
                         self._put_value(d, f"run {rid}", what, key, value)
+        self.tags_read.update((rid, run.tags) for rid, run in runs.items())
         if "latest_metrics" in rows:
             self._fill_latest_metrics(runs, rows["latest_metrics"])
         elif "metrics" in rows:
