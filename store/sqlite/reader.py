@@ -164,6 +164,8 @@ class SqliteStore(Store):
         #: Read without locks (see `_open`), valid while the files are as `_opened_files` says.
         self._private = False
         self._opened_files: tuple = ()
+        #: The connection is unix-none's, which is never closed (`_let_go`).
+        self._unix_none = False
         #: Commits still only in the -wal file are not seen (see `_open_private`).
         self._wal_unseen = False
         #: The database as the first read saw it, in the same transaction: following starts
@@ -283,6 +285,7 @@ class SqliteStore(Store):
             conn = self._connect("&immutable=1")
         else:
             conn.execute("PRAGMA locking_mode = EXCLUSIVE")  # before the first read: no -shm
+            self._unix_none = True
             return conn
         if files[1][1] > 0:
             self._wal_unseen = True
@@ -301,8 +304,7 @@ class SqliteStore(Store):
             raise StoreError(f"{self.location} is closed")
         if self._conn is not None and self._private and self._files() != self._opened_files:
             # A writer came (or the files were replaced): private reads could now be torn.
-            self._conn.close()
-            self._conn = None
+            self._let_go()
         if self._conn is None:
             self._conn = self._open()
         return self._conn
@@ -321,9 +323,27 @@ class SqliteStore(Store):
         super().close()
         self._closed.set()
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._let_go()
+
+    def _let_go(self) -> None:
+        """Close the connection, or keep it for good if closing could drop a lock.
+
+        Closing a unix-none connection closes its own descriptor of the database, and any close
+        drops every POSIX lock this process holds on the file: our registry writer's write in
+        flight would lose its lock, and another process's last connection could then delete
+        the -wal under it (the write lost). The unix VFS (immutable and normal connections)
+        keeps such a descriptor open itself while the process holds locks on the file.
+        """
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        if self._unix_none:
+            self._unix_none = False
+            with suppress(sqlite3.Error):
+                conn.execute("PRAGMA shrink_memory")  # its page cache: all it costs is the fd
+            _KEPT_OPEN.append(conn)
+        else:
+            conn.close()
 
     # -- reading -----------------------------------------------------------------------------
     def _error(self, exc: sqlite3.Error) -> StoreError:
@@ -1324,6 +1344,11 @@ class SqliteStore(Store):
     def artifact_root(self, run: Run) -> ArtifactRoot:
         """A run's artifact folder; relative (1.x) and moved paths are found beside the db."""
         return resolve_artifact_root(run.artifact_uri, self.store_root)
+
+
+#: unix-none connections let go of, kept open for the process's lifetime (`_let_go`), as
+#: rawread.read_db_header keeps its descriptors.
+_KEPT_OPEN: list[sqlite3.Connection] = []
 
 
 class _Retry(Exception):
