@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mltui.store.errors import NotAStoreError, StoreError
-from mltui.store.sqlite import reader as sqlite_store
+from mltui.store.sqlite import runs as sqlite_runs
 from mltui.store.sqlite.reader import SqliteStore
 from mltui.store.sqlite.registry import SqliteRegistryBackend
 from tests.conftest import FIXTURE_STORES, expected_reading
@@ -166,7 +166,7 @@ def _log_generation(conn: sqlite3.Connection, run_id: str, gen: int) -> None:
 def test_a_full_read_is_consistent_per_run_while_a_writer_commits_and_locks(
     fixture_copy, monkeypatch
 ):
-    monkeypatch.setattr(sqlite_store, "RUNS_PER_TRANSACTION", 3)  # many transactions
+    monkeypatch.setattr(sqlite_runs, "RUNS_PER_TRANSACTION", 3)  # many transactions
     db = fixture_copy / "mlflow.db"
     run_ids = [r.run_id for r in SqliteStore(db).runs(include_deleted=True)]
     with sqlite3.connect(db) as setup:
@@ -232,7 +232,7 @@ def test_a_full_read_holds_no_transaction_over_more_than_a_chunk_of_runs(fixture
             )
             _log_generation(conn, rid, i)
     conn.close()
-    monkeypatch.setattr(sqlite_store, "RUNS_PER_TRANSACTION", 50)
+    monkeypatch.setattr(sqlite_runs, "RUNS_PER_TRANSACTION", 50)
     store = SqliteStore(db)
     transactions: list[list[str]] = []
 
