@@ -196,7 +196,7 @@ def test_a_newer_schema_is_read_with_a_warning(postgres_server, pg):
 
 def test_reads_are_in_read_only_transactions(store):
     with pytest.raises(StoreError, match="read-only transaction"):
-        store._read(lambda conn: conn.execute("CREATE TABLE mltui_was_here (a integer)"))
+        store.read(lambda conn: conn.execute("CREATE TABLE mltui_was_here (a integer)"))
     assert store.experiments()  # the connection is usable after the refusal
 
 

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from mltui.store.errors import NotAStoreError, StoreError
-from mltui.store.sqlite import reader as sqlite_store
+from mltui.store.sqlite import runs as sqlite_runs
 from mltui.store.sqlite.reader import SqliteStore
+from mltui.store.sqlite.registry import SqliteRegistryBackend
 from tests.conftest import FIXTURE_STORES, expected_reading
 from tests.readings import SECTIONS, differences, problems_reading, reading_of
 
@@ -165,7 +166,7 @@ def _log_generation(conn: sqlite3.Connection, run_id: str, gen: int) -> None:
 def test_a_full_read_is_consistent_per_run_while_a_writer_commits_and_locks(
     fixture_copy, monkeypatch
 ):
-    monkeypatch.setattr(sqlite_store, "RUNS_PER_TRANSACTION", 3)  # many transactions
+    monkeypatch.setattr(sqlite_runs, "RUNS_PER_TRANSACTION", 3)  # many transactions
     db = fixture_copy / "mlflow.db"
     run_ids = [r.run_id for r in SqliteStore(db).runs(include_deleted=True)]
     with sqlite3.connect(db) as setup:
@@ -231,7 +232,7 @@ def test_a_full_read_holds_no_transaction_over_more_than_a_chunk_of_runs(fixture
             )
             _log_generation(conn, rid, i)
     conn.close()
-    monkeypatch.setattr(sqlite_store, "RUNS_PER_TRANSACTION", 50)
+    monkeypatch.setattr(sqlite_runs, "RUNS_PER_TRANSACTION", 50)
     store = SqliteStore(db)
     transactions: list[list[str]] = []
 
@@ -612,6 +613,59 @@ def test_a_wal_with_commits_and_no_shm_is_read_whole_without_creating_files(fixt
     finally:
         store.close()
         writer.close()
+
+
+#: Another process's last connection: on closing, SQLite checkpoints the -wal and deletes it
+#: (with -shm) when it can lock the database file exclusively, that is, when no process holds a
+#: lock on it.
+LAST_CONNECTION = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], timeout=0.5)
+conn.execute("SELECT count(*) FROM runs").fetchone()
+conn.close()
+"""
+COUNT_OURS = """
+import sqlite3, sys
+print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM tags WHERE key = 'ours'").fetchone()[0])
+"""
+
+
+def _in_other_process(code: str, db: Path) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(db)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.parametrize("files", ["-wal, no -shm", "neither -wal nor -shm"])
+def test_a_lock_free_reading_never_drops_our_writers_locks(fixture_copy, files):
+    """POSIX locks belong to the process: closing any descriptor of the database drops all the
+    locks it holds there. A store read lock-free (no -shm: unix-none with a -wal, immutable
+    without) reopens normally once our registry writer makes the -shm; the connection it
+    leaves must not take the writer's locks with it, or another process's last connection
+    deletes the -wal under the write in flight, and the write is lost."""
+    db = fixture_copy / "mlflow.db"
+    run_id = SqliteStore(db).runs()[0].run_id
+    if files == "-wal, no -shm":
+        _wal_with_commits_but_no_shm(fixture_copy, run_id)
+    else:
+        conn = sqlite3.connect(db)
+        assert conn.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal"
+        conn.close()  # removes -wal and -shm
+    store = SqliteStore(db)
+    store.runs()
+    assert any("WAL mode with no" in note for note in store.notes)
+    writer = SqliteRegistryBackend(db, 5.0)._connect(write=True)
+    writer.execute("BEGIN IMMEDIATE")
+    _add_tag(writer, run_id, "ours", "kept")
+    store.run(run_id)  # the writer made a -shm: the store reopens normally
+    _in_other_process(LAST_CONNECTION, db)
+    assert (fixture_copy / "mlflow.db-wal").exists(), "the -wal was deleted under our write"
+    writer.execute("COMMIT")
+    writer.close()
+    store.close()
+    assert _in_other_process(COUNT_OURS, db).strip() == "1", "our committed write was lost"
 
 
 def test_without_a_lock_free_way_the_wal_commits_not_shown_are_named(fixture_copy, monkeypatch):

@@ -11,11 +11,13 @@ import json
 import math
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -471,6 +473,37 @@ def test_sqlite_changes_between_reading_and_following_are_reported(tmp_path, fol
     # Only what changed: an untouched experiment and run are not read again.
     assert "9" not in collector.union("experiments")
     assert "eaf5b0b950e84881ab7c3489db06b982" not in collector.union("runs")
+
+
+REWRITTEN_TAG_WRITER = """
+import sys
+from mlflow import MlflowClient
+c = MlflowClient(tracking_uri=sys.argv[1])
+c.set_tag("b0b89fac28e346baaac72d012f626381", "sweep.index", "one")  # an existing key
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sqlite_finished_runs_tag_rewritten_before_following_is_reported(tmp_path, followers, mode):
+    """`set_tag` on a key a finished run already has updates its row in place (no new rowid,
+    no change to the run's row): following still reports the run, as its reading differs."""
+    db = store_path(copy_fixture("mlflow-3.17.2-sqlite", tmp_path))
+    store = open_store(db)
+    run_id = "b0b89fac28e346baaac72d012f626381"
+    run = {r.run_id: r for r in store.runs()}[run_id]  # the reading on show
+    assert run.status == "FINISHED" and run.tags["sweep.index"] == "2"
+    with closing(sqlite3.connect(db)) as conn:
+        sql = "SELECT rowid FROM tags WHERE run_uuid = ? AND key = 'sweep.index'"
+        (rowid,) = conn.execute(sql, (run_id,)).fetchone()
+    run_python(REWRITTEN_TAG_WRITER.replace("sys.argv[1]", repr(f"sqlite:///{db}")))
+    with closing(sqlite3.connect(db)) as conn:  # rewritten in place: the row keeps its rowid
+        sql = "SELECT rowid, value FROM tags WHERE run_uuid = ? AND key = 'sweep.index'"
+        assert conn.execute(sql, (run_id,)).fetchall() == [(rowid, "one")]
+    follower, collector = follow(store, mode, since_ns=store.opened_ns)
+    followers.append(follower)
+
+    collector.wait_for(lambda: run_id in collector.union("runs"), "the run whose tag changed")
+    assert "54a2a532bed34e4da110051fb1b4af83" not in collector.union("runs")
 
 
 # -- folders renamed into the store, as sync tools bring them --------------------------------------

@@ -10,8 +10,8 @@ from ..entities import DELETED, LIVE_STATUSES
 from ..errors import StoreError
 from ..follow.backend import FollowerBackend, one_line
 from ..follow.changes import StoreChanges
-from ..sqlite.follower import TRACE_IN_PROGRESS, SqliteFollower, report_experiments
-from ..sqlite.reader import REGISTRY_TABLES
+from ..sqlite.follow_state import REGISTRY_TABLES
+from ..sqlite.follower import TRACE_IN_PROGRESS, report_experiments, report_run
 
 if TYPE_CHECKING:
     from ..base import Store
@@ -53,17 +53,17 @@ class PolledDatabaseFollower(FollowerBackend):
     def registry_sig(self) -> object:
         def read(conn) -> int:
             # A server returns rows in no set order: sorted, so that equal tables hash equal.
-            tables = [t for t in REGISTRY_TABLES if self.store._has(t)]
+            tables = [t for t in REGISTRY_TABLES if self.store.has(t)]
             return hash(tuple(tuple(sorted(map(repr, conn.execute(f'SELECT * FROM "{t}"'))))
                               for t in tables))  # fmt: skip
 
-        return self.store._read(read)
+        return self.store.read(read)
 
     def baseline(self, since_ns: int | None = None) -> StoreChanges:
         """Given `since_ns`, what may have changed since then, by the times rows carry (the
         writers' clocks): runs ended, deleted or still running (their points), experiments
         updated. Registry changes from then are not told apart."""
-        self.runs, self.live, self.exps, self.traces = self.store._read(self._state)
+        self.runs, self.live, self.exps, self.traces = self.store.read(self._state)
         out = StoreChanges()
         if since_ns is None:
             return out
@@ -85,7 +85,7 @@ class PolledDatabaseFollower(FollowerBackend):
 
     def scan(self, out: StoreChanges, *, verify: bool, sweep: bool) -> bool:
         try:
-            runs, live, exps, traces = self.store._read(self._state)
+            runs, live, exps, traces = self.store.read(self._state)
         except StoreError as exc:
             self.failures += 1
             if self.failures == 3:
@@ -94,7 +94,7 @@ class PolledDatabaseFollower(FollowerBackend):
         self.failures = 0
         for rid, state in runs.items():
             if self.runs.get(rid) != state or self.live.get(rid, live.get(rid)) != live.get(rid):
-                SqliteFollower._report_run(rid, state, out)
+                report_run(rid, state, out)
         for rid in self.runs.keys() - runs.keys():
             out.run_deleted(rid)
         report_experiments(self.exps, exps, out)
@@ -111,8 +111,8 @@ class PolledDatabaseFollower(FollowerBackend):
         runs = {r[0]: r[1:] for r in conn.execute(f"SELECT {store.state_run_columns()} FROM runs")}
         ids = [rid for rid, state in runs.items() if state[2] in LIVE_STATUSES]
         points: dict[str, tuple] = {}
-        if store._has("metrics"):
-            for part, marks in store._id_chunks(ids):
+        if store.has("metrics"):
+            for part, marks in store.id_chunks(ids):
                 for rid, count, last in conn.execute(
                     "SELECT run_uuid, count(*), max(timestamp) FROM metrics "
                     f"WHERE run_uuid IN ({marks}) GROUP BY run_uuid",
@@ -122,7 +122,7 @@ class PolledDatabaseFollower(FollowerBackend):
         tags = store.live_tags(conn, ids)
         live = {rid: (points.get(rid), tags.get(rid)) for rid in ids}
         exp_tags: dict[str, list] = {}
-        if store._has("experiment_tags"):
+        if store.has("experiment_tags"):
             for eid, key, value in conn.execute(
                 "SELECT experiment_id, key, value FROM experiment_tags"
             ):
@@ -138,7 +138,7 @@ class PolledDatabaseFollower(FollowerBackend):
         added, ends (state, duration), is deleted, or gains a tag or an assessment (a tag or
         request metadata rewritten in place keeps the counts: not seen)."""
         store = self.store
-        if not store._has("trace_info"):
+        if not store.has("trace_info"):
             return {}
         queries = {
             "info": "SELECT experiment_id, count(*), max(timestamp_ms), sum(execution_time_ms), "
@@ -152,7 +152,7 @@ class PolledDatabaseFollower(FollowerBackend):
         }
         out: dict[str, dict] = {}
         for name, sql in queries.items():
-            if name == "info" or store._has(name):
+            if name == "info" or store.has(name):
                 for eid, *summary in conn.execute(sql):
                     out.setdefault(str(eid), {})[name] = tuple(summary)
         return out

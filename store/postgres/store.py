@@ -1,27 +1,27 @@
 """An MLflow tracking database on PostgreSQL, read directly (`mltui postgresql://...`).
 
-The reading is SqliteStore's (store/sqlite/reader.py): the same queries over the same tables,
-which MLflow's alembic migrations make alike on both databases. What differs is below: the
-connection (psycopg 3, read-only, one REPEATABLE READ snapshot per read transaction, kept short
-as the SQLite reader keeps them), the schema introspection (information_schema for PRAGMA and
-sqlite_master), the SQL dialect (store/postgres/dialect.py), errors, and where artifacts are.
+The reading is the one SqliteStore is built from (`SqlReader`, store/sqlite/reader.py): the
+same queries over the same tables, which MLflow's alembic migrations make alike on both
+databases. What differs is below: the connection (psycopg 3, read-only, one REPEATABLE READ
+snapshot per read transaction, kept short as the SQLite reader keeps them), the schema
+introspection (information_schema for PRAGMA and sqlite_master), the SQL dialect
+(store/postgres/dialect.py), errors, and where artifacts are.
 Never written: registry writes are refused with `write_refusal` (through `registry_backend`).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..artifacts import local_path_of, resolve_artifact_root
-from ..base import ArtifactRoot, Store
+from ..base import ArtifactRoot
 from ..entities import Run
 from ..errors import StoreError
 from ..registry.backend import RefusingBackend
-from ..sqlite.reader import SqliteStore
+from ..sqlite.reader import SqlReader
 from .connect import DatabaseUnreachable, connect, display_uri
 from .dialect import Dialect
 from .follower import POLL_SECONDS, PolledDatabaseFollower
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ..follow import Follower, FollowerBackend
 
 
-class PostgresStore(SqliteStore):
+class PostgresStore(SqlReader):
     """An MLflow database on a PostgreSQL server, read as MLflow's SQLAlchemy store reads it."""
 
     kind = "postgres"
@@ -47,29 +47,15 @@ class PostgresStore(SqliteStore):
     )
     #: The series cache keys histories by a database file's state; a server has no such file.
     use_cache = False
-    #: A psycopg connection, not SqliteStore's sqlite3 one: only this class's own methods use it.
-    _conn: Any
 
     def __init__(self, uri: str) -> None:
-        Store.__init__(self)
+        # The URI without its password: what messages and the UI show.
+        super().__init__(display_uri(uri), Path.cwd(), busy_timeout=0.0)
         self._uri = uri
-        #: The URI without its password: what messages and the UI show. (A str where
-        #: SqliteStore's is the database file: the methods reading that file are not used here.)
-        self.location = display_uri(uri)  # type: ignore[assignment]
-        self.store_root = Path.cwd()
-        self.busy_timeout = 0.0
-        self.schema_revision: str | None = None
-        self.known_revision = False
-        self.opened_state = None
-        self._lock = threading.RLock()
-        self._closed = threading.Event()
-        self._conn = None
-        self._columns: dict[str, frozenset[str]] = {}
-        self._metrics_index = None
-        self._private = self._wal_unseen = False
+        self._conn: Any = None  # a psycopg connection
         self._experiment_roots: dict[str, str | None] = {}
         try:
-            self._read_schema()
+            self.read_schema()
         except BaseException:
             self.close()
             raise
@@ -94,8 +80,15 @@ class PostgresStore(SqliteStore):
         return RefusingBackend(self.kind, self.write_refusal)
 
     # -- connection --------------------------------------------------------------------------
+    def close(self) -> None:
+        super().close()
+        with self.read_lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
     def _connection(self):
-        if self._closed.is_set():
+        if self.closing.is_set():
             raise StoreError(f"{self.location} is closed")
         if self._conn is not None and (self._conn.closed or self._conn.broken):
             self._conn = None  # the server went away: connect again
@@ -112,14 +105,14 @@ class PostgresStore(SqliteStore):
             )
         return StoreError(f"cannot read {self.location}: {first}")
 
-    # SqliteStore's reading takes the snapshot as a sqlite3 connection and uses only `execute`,
-    # which Dialect provides over psycopg; typing that subset would retype all of its readers.
+    # The shared reading uses only `execute` of the connection a snapshot gives, which Dialect
+    # provides over psycopg.
     @contextmanager
-    def _snapshot(self) -> Iterator[Dialect]:  # type: ignore[override]
+    def snapshot(self) -> Iterator[Dialect]:
         """One read-only transaction: the queries inside it see one state of the database."""
         import psycopg
 
-        with self._lock:
+        with self.read_lock:
             try:
                 conn = self._connection()
                 with conn.transaction():
@@ -127,7 +120,7 @@ class PostgresStore(SqliteStore):
             except psycopg.Error as exc:
                 raise self._error(exc) from None
 
-    def _read_schema(self) -> None:
+    def read_schema(self) -> None:
         def read(conn: Dialect):
             columns: dict[str, set[str]] = {}
             for table, column in conn.execute(
@@ -143,11 +136,8 @@ class PostgresStore(SqliteStore):
                 workspaces = [w for (w,) in conn.execute(sql)]
             return {t: frozenset(c) for t, c in columns.items()}, revisions, workspaces
 
-        self._columns, revisions, workspaces = self._read(read)
-        self._check_schema(self._columns, revisions, workspaces)
-
-    def _name(self) -> str:
-        return str(self.location)
+        self.columns, revisions, workspaces = self.read(read)
+        self.check_schema(self.columns, revisions, workspaces)
 
     def series_job(self, run_id: str, key: str) -> tuple | None:
         return None  # read here: worker processes would each open a connection of their own

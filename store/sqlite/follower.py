@@ -108,7 +108,7 @@ class SqliteFollower(FollowerBackend):
         sig = self._file_sig()  # before reading: a commit during the read shows next time
         if self._registry_read is not None and self._registry_read[0] == sig:
             return self._registry_read[1]
-        value = self.store._read(self.store.registry_hash)
+        value = self.store.read(self.store.registry_hash)
         self._registry_read = (sig, value)
         return value
 
@@ -130,7 +130,8 @@ class SqliteFollower(FollowerBackend):
 
     def baseline(self, since_ns: int | None = None) -> StoreChanges:
         """Given `since_ns`, the first change set is what changed since the store's first read
-        (`opened_state`): rows carry no time of change, but that read recorded the state."""
+        (`opened_state`): rows carry no time of change, but that read recorded the state
+        (and each run's reading its tags, `tags_read`)."""
         st = os.stat(self.path)
         self.ino = st.st_ino
         self.last_sig = self._file_sig()
@@ -142,8 +143,11 @@ class SqliteFollower(FollowerBackend):
             touched = self._touched(conn, opened.max_rowid, now.max_rowid) if opened else {}
             return now, touched, self._open_traces(conn, 0), self._trace_counts(conn)
 
-        now, touched, self.open_traces, self.trace_counts = store._read(read)
+        now, touched, self.open_traces, self.trace_counts = store.read(read)
         store.fill_run_states(now)
+        if opened is not None:
+            # A tag rewritten in place since it was read: as a run with a tag row added.
+            touched.setdefault("tags", set()).update(store.retagged_runs())
         self.max_rowid = dict(now.max_rowid)
         self.run_states = dict(now.runs)
         self.live = {
@@ -162,7 +166,7 @@ class SqliteFollower(FollowerBackend):
         for t in FOLLOWED_TABLES:
             if t in TRACE_ROWS_SQL:
                 touched[t] = self._trace_rows(conn, t, since.get(t, 0), until[t])[1]
-            elif t != "runs" and self.store._has(t) and until[t] > since.get(t, 0):
+            elif t != "runs" and self.store.has(t) and until[t] > since.get(t, 0):
                 col = "experiment_id" if t == "experiment_tags" else "run_uuid"
                 touched[t] = {
                     str(r[0])
@@ -181,7 +185,7 @@ class SqliteFollower(FollowerBackend):
             was = opened.runs.get(rid)
             tags = now.live_tags.get(rid)
             if was != state or opened.live_tags.get(rid, tags) != tags:
-                self._report_run(rid, state, out)
+                report_run(rid, state, out)
         for rid in opened.runs.keys() - now.runs.keys():
             out.run_deleted(rid)
         for t in ("metrics", "tags", "params"):
@@ -207,7 +211,7 @@ class SqliteFollower(FollowerBackend):
 
     def _trace_rows(self, conn, table: str, after: int, upto: int) -> tuple[int, set[str]]:
         """The largest rowid of `table` in (after, upto], and the experiments of those rows."""
-        if not self.store._has(table) or not self.store._has("trace_info") or upto <= after:
+        if not self.store.has(table) or not self.store.has("trace_info") or upto <= after:
             return after, set()
         rows = conn.execute(TRACE_ROWS_SQL[table], (after, upto)).fetchall()
         return max((r[0] for r in rows), default=after), {str(r[1]) for r in rows}
@@ -215,18 +219,18 @@ class SqliteFollower(FollowerBackend):
     def _open_traces(self, conn, after: int, ids: Sequence[str] = ()) -> dict[str, tuple]:
         """trace id -> (experiment, state, duration) of `ids` and of the traces past rowid
         `after` that are IN_PROGRESS (their state and duration change when they end)."""
-        if not self.store._has("trace_info"):
+        if not self.store.has("trace_info"):
             return {}
         cols = "request_id, experiment_id, status, execution_time_ms FROM trace_info"
         rows = conn.execute(
             f"SELECT {cols} WHERE rowid > ? AND status = ?", (after, TRACE_IN_PROGRESS)
         ).fetchall()
-        for part, marks in self.store._id_chunks(list(ids)):
+        for part, marks in self.store.id_chunks(list(ids)):
             rows += conn.execute(f"SELECT {cols} WHERE request_id IN ({marks})", part).fetchall()
         return {r[0]: (str(r[1]), r[2], r[3]) for r in rows}
 
     def _trace_counts(self, conn) -> dict[str, int]:
-        if not self.store._has("trace_info"):
+        if not self.store.has("trace_info"):
             return {}
         sql = "SELECT experiment_id, count(*) FROM trace_info GROUP BY experiment_id"
         return {str(eid): n for eid, n in conn.execute(sql)}
@@ -273,14 +277,14 @@ class SqliteFollower(FollowerBackend):
         full = now >= self.next_full
         run_cols = store.state_run_columns()
         exp_sql = store.state_experiments_sql()
-        c = store._col
+        c = store.col
         maxes = dict(self.max_rowid)
         live_ids = list(self.live)
         open_ids = list(self.open_traces)
 
         def read(conn):
             got: dict[str, Any] = {}
-            if store._has("metrics"):
+            if store.has("metrics"):
                 t = "metrics"
                 got["metrics"] = conn.execute(
                     f"SELECT rowid, run_uuid, key, value, {c(t, 'timestamp', '0')}, "
@@ -292,13 +296,13 @@ class SqliteFollower(FollowerBackend):
                 f"SELECT rowid, {run_cols} FROM runs WHERE rowid > ?", (maxes["runs"],)
             ).fetchall()
             live_rows = []
-            for part, marks in store._id_chunks(live_ids):
+            for part, marks in store.id_chunks(live_ids):
                 live_rows += conn.execute(
                     f"SELECT {run_cols} FROM runs WHERE run_uuid IN ({marks})", part
                 ).fetchall()
             got["live"] = live_rows
             for t in ("tags", "params", "experiment_tags"):
-                if store._has(t):
+                if store.has(t):
                     col = "experiment_id" if t == "experiment_tags" else "run_uuid"
                     got[t] = conn.execute(
                         f"SELECT rowid, {col} FROM {t} WHERE rowid > ?", (maxes[t],)
@@ -316,7 +320,7 @@ class SqliteFollower(FollowerBackend):
             return got
 
         try:
-            got = store._read(read)
+            got = store.read(read)
         except StoreError as exc:
             # Locked by a long write, most likely: nothing advanced, so try again shortly.
             self.failures += 1
@@ -335,7 +339,7 @@ class SqliteFollower(FollowerBackend):
             rowid, rid, state = row[0], row[1], row[2:]
             maxes["runs"] = max(maxes["runs"], rowid)
             self.run_states[rid] = state
-            self._report_run(rid, state, out)
+            report_run(rid, state, out)
             if state[2] in LIVE_STATUSES:
                 self.live[rid] = (state, tags_hash.get(rid))
         seen_live = set()
@@ -345,7 +349,7 @@ class SqliteFollower(FollowerBackend):
             old_state, old_tags = self.live.get(rid, (None, None))
             new_tags = tags_hash.get(rid)
             if state != old_state or new_tags != old_tags:
-                self._report_run(rid, state, out)
+                report_run(rid, state, out)
             self.run_states[rid] = state
             if state[2] in LIVE_STATUSES:
                 self.live[rid] = (state, new_tags)
@@ -379,7 +383,7 @@ class SqliteFollower(FollowerBackend):
             states = {r[0]: r[1:] for r in got["all_runs"]}
             for rid, state in states.items():
                 if self.run_states.get(rid) != state:
-                    self._report_run(rid, state, out)
+                    report_run(rid, state, out)
                     if state[2] in LIVE_STATUSES and rid not in self.live:
                         self.live[rid] = (state, None)  # resumed: follow its status again
             for rid in self.run_states:
@@ -413,13 +417,14 @@ class SqliteFollower(FollowerBackend):
             )
             self.trace_counts = counts
 
-    @staticmethod
-    def _report_run(run_id: str, state: tuple, out: StoreChanges) -> None:
-        # state: (experiment_id, name, status, end_time, lifecycle_stage, deleted_time)
-        if state[4] == DELETED:
-            out.run_deleted(run_id)
-        else:
-            out.run_changed(run_id)
+
+def report_run(run_id: str, state: tuple, out: StoreChanges) -> None:
+    """A run whose state (`FollowState.runs`) differs: deleted, or to read again."""
+    # state: (experiment_id, name, status, end_time, lifecycle_stage, deleted_time)
+    if state[4] == DELETED:
+        out.run_deleted(run_id)
+    else:
+        out.run_changed(run_id)
 
 
 def report_experiments(was: dict[str, tuple], now: dict[str, tuple], out: StoreChanges) -> None:

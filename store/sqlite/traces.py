@@ -2,7 +2,7 @@
 `assessments` and `spans`, read as MLflow's SqlAlchemyStore reads them (SqlTraceInfo).
 
 Plain functions on an open connection inside one of SqliteStore's read transactions; `col`
-is SqliteStore._col (a column, or a literal for a column this schema lacks).
+is SqlDatabase.col (store/sqlite/database.py) (a column, or a literal for a column this schema lacks).
 """
 
 from __future__ import annotations

@@ -169,9 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.chunk:
-        from mltui.store.sqlite import reader as sqlite_store
+        from mltui.store.sqlite import runs as sqlite_runs
 
-        sqlite_store.RUNS_PER_TRANSACTION = args.chunk
+        sqlite_runs.RUNS_PER_TRANSACTION = args.chunk
     args.workdir.mkdir(parents=True, exist_ok=True)
     db = args.workdir / "mlflow.db"
     for suffix in ("", "-wal", "-shm", "-journal"):
