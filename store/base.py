@@ -231,6 +231,12 @@ class Store(abc.ABC):
         """One trace with its spans and assessments; None when there is no such trace."""
         return None
 
+    def traces_linked_to_run(self, run_id: str) -> set[str]:
+        """Ids of traces linked to `run_id` other than by their `mlflow.sourceRun` metadata:
+        MLflow's SQL stores also link a trace to a run by an `entity_associations` row (and
+        only so when genai.evaluate scores traces that were logged before it)."""
+        return set()
+
     # -- artifacts ---------------------------------------------------------------------------
     @property
     def folder(self) -> Path | None:

@@ -8,10 +8,9 @@ after the scorer (value, rationale, source, or an error when the scorer raised),
 expectations; the run's metrics are `<scorer>/<aggregation>` (`mean` unless the scorer names
 others) over the feedback values MLflow can cast to a number.
 
-Traces are found by `mlflow.sourceRun` only. MLflow's SQL store also answers search_traces(run_id)
-with traces linked only by `entity_associations` (genai.evaluate over existing traces; and, seen
-with 500 rows on a loaded machine, traces whose metadata rows MLflow failed to write): those are
-not read yet, as the Store has no call for them.
+Traces are found as MLflow's search_traces(run_id) finds them: by `mlflow.sourceRun`, or (SQL
+stores) by an `entity_associations` row alone: genai.evaluate over traces logged before it, and,
+seen with 500 rows on a loaded machine, traces whose metadata rows MLflow failed to write.
 """
 
 from __future__ import annotations
@@ -58,10 +57,11 @@ def genai_evaluation(store: Store, run: Run) -> GenaiEvaluation:
     """The traces linked to `run` by `mlflow.sourceRun`, with their feedback, and the run's
     aggregate metrics by scorer. Lists the run's experiment's traces: call it for runs
     `is_genai_evaluation` says were made by genai.evaluate."""
+    associated = store.traces_linked_to_run(run.run_id)
     linked = [
         t
         for t in store.traces([run.experiment_id])
-        if t.metadata.get(METADATA_SOURCE_RUN) == run.run_id
+        if t.metadata.get(METADATA_SOURCE_RUN) == run.run_id or t.trace_id in associated
     ]
     traces = [
         EvaluatedTrace(info, _feedback_by_name(info.assessments)) for info in _read(store, linked)

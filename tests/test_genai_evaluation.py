@@ -4,6 +4,8 @@ each trace's assessments, and the run's metrics; made by make_genai_fixtures.py)
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from mltui.store import open_store
@@ -84,3 +86,49 @@ def test_other_runs_are_not_genai_evaluations_and_link_no_traces(fixture):
 )
 def test_verdict_from_the_value_as_mlflow_casts_it(value, expected):
     assert verdict(value) is expected
+
+
+def test_a_trace_linked_to_the_run_only_by_an_association_is_evaluated(tmp_path):
+    """MLflow's SQL store finds a run's traces by `mlflow.sourceRun` OR an entity_associations
+    row (genai.evaluate over traces logged before it writes only the row): with one trace's
+    metadata link removed, MLflow's search_traces(run_id) still returns it, and so do we."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    fixture = next(f for f in GENAI_FIXTURES if f.name.endswith("sqlite"))
+    expected = expected_of(fixture)
+    folder = tmp_path / "store"
+    shutil.copytree(fixture, folder)
+    run_id = expected["genai_evaluation"]["run_id"]
+    with sqlite3.connect(folder / "mlflow.db") as conn:
+        (trace_id,) = conn.execute(
+            "SELECT request_id FROM trace_request_metadata WHERE key = 'mlflow.sourceRun'"
+            " AND value = ? ORDER BY request_id LIMIT 1",
+            [run_id],
+        ).fetchone()
+        conn.execute(
+            "DELETE FROM trace_request_metadata WHERE request_id = ? AND key = 'mlflow.sourceRun'",
+            [trace_id],
+        )
+    conn.close()
+    script = (
+        "import sys, mlflow\n"
+        "mlflow.set_tracking_uri(sys.argv[1])\n"
+        "traces = mlflow.MlflowClient().search_traces(locations=[sys.argv[2]], run_id=sys.argv[3])\n"
+        "print(sorted(t.info.trace_id for t in traces))\n"
+    )
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    done = subprocess.run(
+        [sys.executable, "-c", script, uri, expected["experiment_id"], run_id],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    theirs = eval(done.stdout.strip().splitlines()[-1])  # a printed list of strings
+    assert trace_id in theirs
+    store = open_store(folder)
+    run = run_named(store, expected["experiment_id"], "genai-evaluation")
+    mine = sorted(t.info.trace_id for t in genai_evaluation(store, run).traces)
+    assert mine == theirs

@@ -72,6 +72,15 @@ class SqlReader(FollowReading, ModelReading):
 
         return self.read(read)
 
+    def traces_linked_to_run(self, run_id: str) -> set[str]:
+        if not self.has("entity_associations"):
+            return set()
+        query = (
+            "SELECT source_id FROM entity_associations WHERE source_type = 'trace'"
+            " AND destination_type = 'run' AND destination_id = ?"
+        )
+        return self.read(lambda conn: {row[0] for row in conn.execute(query, [run_id])})
+
 
 class SqliteStore(SqliteConnection, SqlReader):
     """An MLflow SQLite database, read as MLflow's SQLAlchemy store reads it; never written."""
