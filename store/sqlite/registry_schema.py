@@ -147,8 +147,12 @@ def _column_text(col: dict[str, Any]) -> str:
     return text
 
 
-def differences(ours: Schema, tested: Schema, version: str) -> list[str]:
-    """What makes `ours` differ from `tested` (MLflow `version`), one clause each."""
+def differences(
+    ours: Schema, tested: Schema, version: str, every: tuple[dict[str, Any], ...] | None = None
+) -> list[str]:
+    """What makes `ours` differ from `tested` (MLflow `version`), one clause each; `every`
+    tested schema (by default SQLite's) tells a column no tested MLflow has."""
+    every = load_tested_schemas() if every is None else every
     out = []
     for table in WRITTEN_TABLES:
         mine, theirs = ours.get(table), tested.get(table)
@@ -160,9 +164,7 @@ def differences(ours: Schema, tested: Schema, version: str) -> list[str]:
             continue
         for col in sorted(mine["columns"].keys() - theirs["columns"].keys()):
             who = f"MLflow {version} does not have"
-            if not any(
-                col in t["tables"].get(table, {}).get("columns", {}) for t in load_tested_schemas()
-            ):
+            if not any(col in t["tables"].get(table, {}).get("columns", {}) for t in every):
                 who = "no tested MLflow has"
             out.append(f"{table} has a column `{col}` that {who}")
         for col in sorted(theirs["columns"].keys() - mine["columns"].keys()):
@@ -186,15 +188,19 @@ def differences(ours: Schema, tested: Schema, version: str) -> list[str]:
     return out
 
 
-def untested_difference(ours: Schema) -> str | None:
-    """None when `ours` equals a tested schema; else what differs from the nearest one.
+def untested_difference(
+    ours: Schema, every: tuple[dict[str, Any], ...] | None = None
+) -> str | None:
+    """None when `ours` equals a tested schema (of `every`, by default SQLite's); else what
+    differs from the nearest one.
 
     A clause (no capital, no full stop), e.g. "model_versions has a column `foo` that MLflow
     3.18.0 does not have, and 2 more differences". Tested schemas are listed oldest first.
     """
+    every = load_tested_schemas() if every is None else every
     best: list[str] | None = None
-    for tested in load_tested_schemas():
-        found = differences(ours, tested["tables"], tested["mlflow"])
+    for tested in every:
+        found = differences(ours, tested["tables"], tested["mlflow"], every)
         if not found:
             return None
         if best is None or len(found) <= len(best):  # on a tie, the newer MLflow
