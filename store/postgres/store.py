@@ -5,7 +5,7 @@ which MLflow's alembic migrations make alike on both databases. What differs is 
 connection (psycopg 3, read-only, one REPEATABLE READ snapshot per read transaction, kept short
 as the SQLite reader keeps them), the schema introspection (information_schema for PRAGMA and
 sqlite_master), the SQL dialect (store/postgres/dialect.py), errors, and where artifacts are.
-Never written: registry writes are refused with `write_refusal` (through `registry_backend`).
+The model registry is written through a connection of its own (`writing`; store/postgres/registry.py).
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ from ..artifacts import local_path_of, resolve_artifact_root
 from ..base import ArtifactRoot, Store
 from ..entities import Run
 from ..errors import StoreError
-from ..registry.backend import RefusingBackend
+from ..registry.backend import RegistryBackend
 from ..sqlite.reader import SqliteStore
+from ..sqlite.registry import BUSY_TIMEOUT
 from .connect import DatabaseUnreachable, connect, display_uri
 from .dialect import Dialect
 from .follower import POLL_SECONDS, PolledDatabaseFollower
+from .registry import PostgresRegistryBackend
 
 if TYPE_CHECKING:
     from ..follow import Follower, FollowerBackend
@@ -40,11 +42,6 @@ class PostgresStore(SqliteStore):
         return None  # a database on a server: no folder of its own here
 
     database_kind = "PostgreSQL"
-    #: Why registry writes are refused (the registry screens say it before any dialog).
-    write_refusal = (
-        "registry changes are not written to a PostgreSQL store by mltui yet; nothing was "
-        "written (make them through MLflow: a tracking server or MlflowClient)"
-    )
     #: The series cache keys histories by a database file's state; a server has no such file.
     use_cache = False
     #: A psycopg connection, not SqliteStore's sqlite3 one: only this class's own methods use it.
@@ -64,6 +61,8 @@ class PostgresStore(SqliteStore):
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self._conn = None
+        self._write_conn: Any = None
+        self._write_lock = threading.Lock()
         self._columns: dict[str, frozenset[str]] = {}
         self._metrics_index = None
         self._private = self._wal_unseen = False
@@ -90,8 +89,31 @@ class PostgresStore(SqliteStore):
     def change_source(self) -> FollowerBackend:
         return PolledDatabaseFollower(self)
 
-    def registry_backend(self, **_options: Any) -> RefusingBackend:
-        return RefusingBackend(self.kind, self.write_refusal)
+    def registry_backend(
+        self, *, busy_timeout: float | None = None, workspace: str | None = None
+    ) -> RegistryBackend:
+        timeout = BUSY_TIMEOUT if busy_timeout is None else busy_timeout
+        return PostgresRegistryBackend(self, timeout, workspace)
+
+    @contextmanager
+    def writing(self) -> Iterator[Any]:
+        """The connection registry writes go through (autocommit: the writer begins and ends
+        its transactions), one write at a time; connected on the first write, and again after
+        the server dropped it."""
+        with self._write_lock:
+            if self._closed.is_set():
+                raise StoreError(f"{self.location} is closed")
+            conn = self._write_conn
+            if conn is None or conn.closed or conn.broken:
+                self._write_conn = conn = connect(self._uri, read_only=False)
+            yield conn
+
+    def close(self) -> None:
+        super().close()
+        with self._write_lock:
+            if self._write_conn is not None:
+                self._write_conn.close()
+                self._write_conn = None
 
     # -- connection --------------------------------------------------------------------------
     def _connection(self):
