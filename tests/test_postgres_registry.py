@@ -214,6 +214,24 @@ def test_concurrent_mlflow_writer_loses_nothing(fresh, tmp_path):
     assert_nothing_lost(client_reading(client_of(uri)), 40, ours)
 
 
+def test_a_dropped_write_connection_is_made_again(fresh, postgres_server):
+    """The server ends our idle write connection (an administrator, a pooler): the next write
+    connects again, and is made once."""
+    uri = fresh()
+    store = PostgresStore(uri)
+    writer = RegistryWriter(store)
+    writer.set_model_tag(W, "before", "1")
+    with store.writing() as conn:
+        pid = conn.info.backend_pid
+    postgres_server.execute("postgres", f"SELECT pg_terminate_backend({pid})")
+    writer.create_model_version(W, "/after/drop")
+    store.close()
+    client = client_of(uri)
+    assert client.get_registered_model(W).tags["before"] == "1"
+    sources = [mv.source for mv in client.search_model_versions(f"name = '{W}'")]
+    assert sources.count("/after/drop") == 1
+
+
 def _reader_uri(postgres_server, uri: str) -> str:
     """`uri` as a role that may read everything and write nothing."""
     database = uri.rsplit("/", 1)[1]

@@ -173,9 +173,10 @@ class PostgresRegistryBackend(SqliteRegistryBackend):
         import psycopg
 
         with self.store.writing() as conn:
-            committing = False
+            stage = "begin"
             try:
                 conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+                stage = "write"
                 # A literal: SET takes no parameters. A row lock held longer fails the write.
                 conn.execute(
                     f"SET LOCAL lock_timeout = '{max(1, int(self.busy_timeout * 1000))}ms'"
@@ -196,20 +197,25 @@ class PostgresRegistryBackend(SqliteRegistryBackend):
                 now = clock()
                 model = self._model(db, name)
                 created = self._execute(db, model, build(model, now), now)
-                committing = True
+                stage = "commit"
                 conn.execute("COMMIT")
                 return now, created
             except psycopg.Error as exc:
                 _rollback(conn)
-                raise self._write_error(exc, committing, conn.broken) from None
+                raise self._write_error(exc, stage, conn.broken) from None
             except BaseException:
                 _rollback(conn)
                 raise
 
-    def _write_error(self, exc: Exception, committing: bool, broken: bool) -> Exception:
+    def _write_error(self, exc: Exception, stage: str, broken: bool) -> Exception:
+        """What a failure at `stage` (begin, write, commit) means: made again (_Conflict), or
+        one sentence saying whether anything may have been written."""
         state = getattr(exc, "sqlstate", None) or ""
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        if broken and committing:
+        if broken and stage == "begin":
+            # Dropped while idle (a server restarted): nothing was sent; a new connection.
+            return _Conflict(f"the connection was dropped ({first})")
+        if broken and stage == "commit":
             return StoreError(
                 f"lost the connection to {self.where} while the write was being committed: it "
                 "may or may not have been made; look at the registry before trying again"
