@@ -201,14 +201,14 @@ def test_a_write_waits_for_mlflows_and_undoes_none_of_it(fresh, postgres_server)
 
 def test_concurrent_mlflow_writer_loses_nothing(fresh, tmp_path):
     """MlflowClient (a process of its own: versions, version tags, model tags; 40 rounds of 3
-    writes) and mltui (tags, descriptions, versions, version tags, aliases; 4 to 20 rounds of 5)
-    write the same model at once, about 200 writes in all: every write of both is there, the
+    writes) and mltui (tags, descriptions, versions, version tags, aliases; 16 to 24 rounds of 5)
+    write the same model at once, 200 to 240 writes in all: every write of both is there, the
     version numbers unique and without gaps."""
     uri = fresh()
     driver = uri.replace("postgresql://", "postgresql+psycopg://", 1)
     store = PostgresStore(uri)
     try:
-        ours = race_mlflow_writer(driver, RegistryWriter(store), 40, tmp_path, (4, 20))
+        ours = race_mlflow_writer(driver, RegistryWriter(store), 40, tmp_path, (16, 24))
     finally:
         store.close()
     assert_nothing_lost(client_reading(client_of(uri)), 40, ours)
