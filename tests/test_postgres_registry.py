@@ -46,21 +46,40 @@ TEMPLATE = "registry_template"
 _numbers = itertools.count()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _mlflow_uris_put_back():
+    """MLflow's global tracking and registry URIs (and the environment variables it sets with
+    them) as they were before this module pointed them at its databases: later tests' clients
+    without a registry URI would write here."""
+    import os
+
+    from mlflow.tracking._model_registry import utils as registry
+    from mlflow.tracking._tracking_service import utils as tracking
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(registry, "_registry_uri", registry._registry_uri)
+        patch.setattr(tracking, "_tracking_uri", tracking._tracking_uri)
+        for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+            if name in os.environ:
+                patch.setenv(name, os.environ[name])
+            else:
+                patch.delenv(name, raising=False)
+        yield
+
+
 @pytest.fixture(scope="module")
 def template(postgres_server, postgres_mlflow_store) -> str:
-    """A copy of the database MLflow filled, to copy from (a template takes no connections)."""
+    """A copy of the database MLflow filled, to copy from: copying needs a database nobody is
+    connected to, which the session's is not while other tests use it (an mlflow server's pool,
+    a store not closed yet), and the copy is ours alone."""
     import psycopg
 
     deadline = time.monotonic() + 60
     while True:
-        postgres_server.execute(
-            "postgres",
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'mlflow'",
-        )
         try:
             postgres_server.execute("postgres", f"CREATE DATABASE {TEMPLATE} TEMPLATE mlflow")
             return TEMPLATE
-        except psycopg.errors.ObjectInUse:  # a terminated session not gone yet
+        except psycopg.errors.ObjectInUse:  # another test's connection, closing
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
