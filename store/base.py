@@ -296,8 +296,9 @@ class Store(abc.ABC):
     ) -> RegistryBackend:
         """How this store's registry is snapshotted and written (store/registry/backend.py).
 
-        The options mean something to the SQLite backend only: `busy_timeout` (seconds a write
-        waits for another writer's lock; None: its default) and `workspace` (MLflow 3.12+)."""
+        The options mean something to the SQLite and PostgreSQL backends only: `busy_timeout`
+        (seconds a write waits for another writer's lock; None: its default) and `workspace`
+        (MLflow 3.12+)."""
         raise StoreError(f"cannot write to a {self.kind} store")
 
     @property

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from mltui.store import StoreError, open_store
-from mltui.store.errors import NotAStoreError, ReadOnlyError, as_sentence
+from mltui.store.errors import NotAStoreError
 from mltui.store.postgres.connect import AuthenticationFailed, DatabaseUnreachable
 from mltui.store.postgres.store import PostgresStore
 from mltui.store.registry import RegistryWriter
@@ -200,12 +200,12 @@ def test_reads_are_in_read_only_transactions(store):
     assert store.experiments()  # the connection is usable after the refusal
 
 
-def test_registry_writes_are_refused_in_one_sentence(store):
+def test_registry_writes_are_planned(store):
+    """Planning reads the registry and writes nothing (writes: tests/test_postgres_registry.py)."""
     writer = RegistryWriter(store)
-    assert writer.refusal() == store.write_refusal
-    refused = "^Registry changes are not written to a PostgreSQL store by mltui yet; "
-    with pytest.raises(ReadOnlyError, match=refused):
-        writer.plan_set_model_tag("churn-model", "k", "v")
+    assert writer.refusal() is None
+    plan = writer.plan_set_model_tag("churn-model", "k", "v")
+    assert plan.changes == ("churn-model: tag k = 'v' (new)",)
 
 
 def test_a_dropped_connection_is_made_again(store, postgres_server):
@@ -245,8 +245,8 @@ def test_mlflow_tracking_uri_naming_postgresql_is_opened(tmp_path):
 
 @pytest.mark.anyio
 async def test_the_app_browses_a_postgresql_store(pg, monkeypatch, tmp_path):
-    """Experiments, a sweep's runs, a run, the registry; a registry write is refused in one
-    notice, and the password is nowhere on screen."""
+    """Experiments, a sweep's runs, a run, the registry, whose write keys open their dialogs;
+    the password is nowhere on screen."""
     from textual.widgets import DataTable
 
     from mltui.tui.widgets.runs_table import RunsTable
@@ -277,9 +277,12 @@ async def test_the_app_browses_a_postgresql_store(pg, monkeypatch, tmp_path):
         await pilot.press("M", "enter")
         await settle(pilot)
         assert type(app.screen).__name__ == "ModelVersionsScreen"
-        await pilot.press("t")  # a stage transition: refused before any dialog
+        await pilot.press("t")  # a version tag: its dialog
         await settle(pilot)
-    assert notices == [as_sentence(PostgresStore.write_refusal)]
+        assert type(app.screen).__name__ == "TagInputScreen"
+        await pilot.press("escape")
+        await settle(pilot)
+    assert notices == []
 
 
 def test_psycopg_is_imported_only_when_a_postgresql_store_opens():

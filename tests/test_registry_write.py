@@ -83,7 +83,11 @@ def client_for(folder: Path) -> MlflowClient:
 
 def mlflow_reading(folder: Path) -> dict[tuple, Any]:
     """Everything MlflowClient reports about the registry, as {path: value}."""
-    client = client_for(folder)
+    return client_reading(client_for(folder))
+
+
+def client_reading(client: MlflowClient) -> dict[tuple, Any]:
+    """Everything `client` reports about its registry, as {path: value}."""
     out: dict[tuple, Any] = {}
     for listed in client.search_registered_models(max_results=1000):
         rm = client.get_registered_model(listed.name)
@@ -153,6 +157,14 @@ class Ctx:
 
 def context(folder: Path) -> Ctx:
     st = open_store(store_path(folder))
+    try:
+        return context_of(st)
+    finally:
+        st.close()
+
+
+def context_of(st) -> Ctx:
+    """The facts the cases need about the store `st`."""
     kind = st.kind
     logged = [lm for lm in st.logged_models() if lm.source_run_id]
     runs = {r.run_id: r for r in st.runs()}
@@ -168,7 +180,6 @@ def context(folder: Path) -> Ctx:
             if (st.artifact_root(r).path or Path("/nonexistent")).joinpath("model/MLmodel").exists()
         )
         ctx = Ctx(kind, 2, run.run_id, run.artifact_uri)
-    st.close()
     return ctx
 
 
@@ -499,17 +510,18 @@ def normalized_rows(folder: Path, old: set[int]) -> dict[str, list]:
         cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
         if not cols:
             continue
-        rows = []
-        for row in conn.execute(f"SELECT * FROM {table}"):
-            rows.append(
-                tuple(
-                    "NEW" if c.endswith("_time") and isinstance(x, int) and x not in old else x
-                    for c, x in zip(cols, row, strict=True)
-                )
-            )
+        rows = [new_times(cols, row, old) for row in conn.execute(f"SELECT * FROM {table}")]
         out[table] = [cols, sorted(rows, key=repr)]
     conn.close()
     return out
+
+
+def new_times(cols: list[str], row: tuple, old: set[int]) -> tuple:
+    """`row` with each time (a *_time column) not in `old` replaced by NEW."""
+    return tuple(
+        "NEW" if c.endswith("_time") and isinstance(x, int) and x not in old else x
+        for c, x in zip(cols, row, strict=True)
+    )
 
 
 def tree_state(folder: Path) -> dict[str, tuple]:
@@ -561,9 +573,20 @@ def test_write_as_mlflow_writes_it(fixture: str, case: Case, tmp_path: Path, bas
     assert result.plan.changes and result.plan.summary
     case.theirs(client_for(theirs), ctx)
 
-    before = base_reading(fixture)
-    after = mlflow_reading(ours)
-    mlflow_after = mlflow_reading(theirs)
+    assert_written_as_mlflow(
+        case, ctx, result, base_reading(fixture), mlflow_reading(ours), mlflow_reading(theirs)
+    )
+    if ctx.kind == "file":
+        assert normalized_files(ours, old) == normalized_files(theirs, old)
+    else:
+        assert normalized_rows(ours, old) == normalized_rows(theirs, old)
+
+
+def assert_written_as_mlflow(
+    case: Case, ctx: Ctx, result: WriteResult, before: dict, after: dict, mlflow_after: dict
+) -> None:
+    """MLflow's reading `after` our write of `case` differs from `before` exactly as planned,
+    and from `mlflow_after` (its own identical write) only by the time the write happened."""
     changed = diff(before, after)
     expected = expected_for(case, ctx)
     if ("logged_model", MLFLOW_MODEL, "tag", TAG_MODEL_VERSIONS) in expected:
@@ -584,11 +607,6 @@ def test_write_as_mlflow_writes_it(fixture: str, case: Case, tmp_path: Path, bas
     for key in set(after) | set(mlflow_after):
         if expected.get(key) is not TS:
             assert after.get(key, REMOVED) == mlflow_after.get(key, REMOVED), key
-
-    if ctx.kind == "file":
-        assert normalized_files(ours, old) == normalized_files(theirs, old)
-    else:
-        assert normalized_rows(ours, old) == normalized_rows(theirs, old)
 
 
 @pytest.mark.parametrize("fixture", REGISTRY_STORES)
@@ -888,43 +906,47 @@ MLFLOW_WRITER = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("fixture", ["mlflow-3.17.2-file", "mlflow-3.17.2-sqlite"])
-def test_concurrent_mlflow_writer_loses_nothing(fixture: str, tmp_path: Path):
-    folder = copy_fixture(fixture, tmp_path)
+def race_mlflow_writer(
+    uri: str, writer: RegistryWriter, count: int, tmp_path: Path, rounds: tuple[int, int]
+) -> dict[int, str]:
+    """MLFLOW_WRITER on `uri` making `count` rounds (a version, its tag, a model tag) while
+    `writer` makes between rounds[0] and rounds[1] of its own (a model tag, the description, a
+    version, its tag, an alias on it), as long as MLflow writes; {round: our version}."""
     script = tmp_path / "mlflow_writer.py"
     script.write_text(MLFLOW_WRITER)
-    count = 20
     proc = subprocess.Popen(
-        [sys.executable, str(script), uri_of(folder), str(count)],
+        [sys.executable, str(script), uri, str(count)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    ours: dict[int, str] = {}
     try:
+        assert proc.stdout is not None and proc.stderr is not None
         assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
-        store = open_store(store_path(folder))
-        writer = RegistryWriter(store)
-        ours: dict[int, str] = {}
         i = overlapped = 0
-        while i < 3 or (proc.poll() is None and i < 20):
+        while i < rounds[0] or (proc.poll() is None and i < rounds[1]):
             writer.set_model_tag(W, f"ours-{i}", str(i))
             writer.update_model_description(W, f"description {i}")
             version = writer.create_model_version(W, f"/mltui-writer/{i}").version
+            assert version is not None
             writer.set_version_tag(W, version, "writer", "mltui")
             writer.set_alias(W, f"ours{i}", version)
             ours[i] = version
             overlapped += proc.poll() is None
             i += 1
-        out, err = proc.communicate(timeout=300)
+        out, err = proc.communicate(timeout=600)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err[-3000:]
     assert overlapped >= 2, "MLflow finished before mltui wrote: nothing was concurrent"
     assert "done" in out
-    store.close()
+    return ours
 
-    reading = mlflow_reading(folder)
+
+def assert_nothing_lost(reading: dict[tuple, Any], count: int, ours: dict[int, str]) -> None:
+    """Every write of both sides of `race_mlflow_writer` is in MLflow's `reading`."""
     versions = {
         int(k[2]): val for k, val in reading.items() if k[0] == "version" and k[3] == "source"
     }
@@ -944,6 +966,17 @@ def test_concurrent_mlflow_writer_loses_nothing(fixture: str, tmp_path: Path):
         assert reading[m(W, "tag", f"ours-{n}")] == str(n)
         assert reading[m(W, "alias", f"ours{n}")] == version
     assert reading[m(W, "description")] == f"description {max(ours)}"
+
+
+@pytest.mark.parametrize("fixture", ["mlflow-3.17.2-file", "mlflow-3.17.2-sqlite"])
+def test_concurrent_mlflow_writer_loses_nothing(fixture: str, tmp_path: Path):
+    folder = copy_fixture(fixture, tmp_path)
+    store = open_store(store_path(folder))
+    try:
+        ours = race_mlflow_writer(uri_of(folder), RegistryWriter(store), 20, tmp_path, (3, 20))
+    finally:
+        store.close()
+    assert_nothing_lost(mlflow_reading(folder), 20, ours)
     # Nothing of ours is left behind (temporary files) for MLflow to trip over.
     assert not list((folder / "mlruns").rglob(".mltui-*"))
 

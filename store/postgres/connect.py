@@ -74,8 +74,10 @@ def _settings(uri: str) -> dict[str, Any]:
     return {**DEFAULTS, **dict(parse_qsl(urlsplit(uri).query))}
 
 
-def connect(uri: str):
-    """A psycopg connection for reading only, each transaction one consistent snapshot."""
+def connect(uri: str, *, read_only: bool = True):
+    """A psycopg connection for reading only, each transaction one consistent snapshot; or,
+    not `read_only`, one in autocommit mode whose writer begins and ends its own transactions
+    (store/postgres/registry.py)."""
     import psycopg
     from psycopg.types.string import TextLoader
 
@@ -87,8 +89,11 @@ def connect(uri: str):
         raise NotAStoreError(f"{display_uri(uri)} is not a valid PostgreSQL URI") from exc
     conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
     conn.commit()
-    conn.read_only = True
-    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    if read_only:
+        conn.read_only = True
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    else:
+        conn.autocommit = True
     # MLflow's json columns as the text SQLite holds, not parsed objects.
     for name in ("json", "jsonb"):
         conn.adapters.register_loader(name, TextLoader)

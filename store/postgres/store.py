@@ -6,11 +6,13 @@ databases. What differs is below: the connection (psycopg 3, read-only, one REPE
 snapshot per read transaction, kept short as the SQLite reader keeps them), the schema
 introspection (information_schema for PRAGMA and sqlite_master), the SQL dialect
 (store/postgres/dialect.py), errors, and where artifacts are.
-Never written: registry writes are refused with `write_refusal` (through `registry_backend`).
+The model registry is written through a connection of its own (`writing`;
+store/postgres/registry.py).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,11 +22,13 @@ from ..artifacts import local_path_of, resolve_artifact_root
 from ..base import ArtifactRoot
 from ..entities import Run
 from ..errors import StoreError
-from ..registry.backend import RefusingBackend
+from ..registry.backend import RegistryBackend
 from ..sqlite.reader import SqlReader
+from ..sqlite.registry import BUSY_TIMEOUT
 from .connect import DatabaseUnreachable, connect, display_uri
 from .dialect import Dialect
 from .follower import POLL_SECONDS, PolledDatabaseFollower
+from .registry import PostgresRegistryBackend
 
 if TYPE_CHECKING:
     from ..follow import Follower, FollowerBackend
@@ -40,11 +44,6 @@ class PostgresStore(SqlReader):
         return None  # a database on a server: no folder of its own here
 
     database_kind = "PostgreSQL"
-    #: Why registry writes are refused (the registry screens say it before any dialog).
-    write_refusal = (
-        "registry changes are not written to a PostgreSQL store by mltui yet; nothing was "
-        "written (make them through MLflow: a tracking server or MlflowClient)"
-    )
     #: The series cache keys histories by a database file's state; a server has no such file.
     use_cache = False
 
@@ -53,6 +52,8 @@ class PostgresStore(SqlReader):
         super().__init__(display_uri(uri), Path.cwd(), busy_timeout=0.0)
         self._uri = uri
         self._conn: Any = None  # a psycopg connection
+        self._write_conn: Any = None  # the registry writer's psycopg connection
+        self._write_lock = threading.Lock()
         self._experiment_roots: dict[str, str | None] = {}
         try:
             self.read_schema()
@@ -76,8 +77,24 @@ class PostgresStore(SqlReader):
     def change_source(self) -> FollowerBackend:
         return PolledDatabaseFollower(self)
 
-    def registry_backend(self, **_options: Any) -> RefusingBackend:
-        return RefusingBackend(self.kind, self.write_refusal)
+    def registry_backend(
+        self, *, busy_timeout: float | None = None, workspace: str | None = None
+    ) -> RegistryBackend:
+        timeout = BUSY_TIMEOUT if busy_timeout is None else busy_timeout
+        return PostgresRegistryBackend(self, timeout, workspace)
+
+    @contextmanager
+    def writing(self) -> Iterator[Any]:
+        """The connection registry writes go through (autocommit: the writer begins and ends
+        its transactions), one write at a time; connected on the first write, and again after
+        the server dropped it."""
+        with self._write_lock:
+            if self.closing.is_set():
+                raise StoreError(f"{self.location} is closed")
+            conn = self._write_conn
+            if conn is None or conn.closed or conn.broken:
+                self._write_conn = conn = connect(self._uri, read_only=False)
+            yield conn
 
     # -- connection --------------------------------------------------------------------------
     def close(self) -> None:
@@ -86,6 +103,10 @@ class PostgresStore(SqlReader):
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+        with self._write_lock:
+            if self._write_conn is not None:
+                self._write_conn.close()
+                self._write_conn = None
 
     def _connection(self):
         if self.closing.is_set():

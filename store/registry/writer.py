@@ -101,9 +101,9 @@ class RegistryWriter:
         clock: Callable[[], int] | None = None,
         **options: Any,
     ) -> None:
-        """`options` go to the store's `registry_backend`: for SQLite, `busy_timeout` and
-        `workspace` (the MLflow workspace to write in, MLflow 3.12+; by default a model's own,
-        and "default" for a new one)."""
+        """`options` go to the store's `registry_backend`: for SQLite and PostgreSQL,
+        `busy_timeout` and `workspace` (the MLflow workspace to write in, MLflow 3.12+; by
+        default a model's own, and "default" for a new one)."""
         self.store = store
         self.read_only = read_only
         self._clock = clock or (lambda: int(time.time() * 1000))

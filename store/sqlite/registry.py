@@ -76,7 +76,7 @@ class SqliteRegistryBackend(RegistryBackend):
         return conn
 
     @staticmethod
-    def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    def table_columns(conn: sqlite3.Connection, table: str) -> set[str]:
         return {row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')}
 
     @staticmethod
@@ -107,8 +107,10 @@ class SqliteRegistryBackend(RegistryBackend):
             )
         return found[0] if found else "default"
 
-    def _read(self, conn: sqlite3.Connection, name: str) -> ModelSnapshot:
-        rm_cols = self._columns(conn, "registered_models")
+    def read_model(self, conn: sqlite3.Connection, name: str) -> ModelSnapshot:
+        """The model as the write plans from it. With `apply_plan` and `table_columns`, the
+        SQL that PostgreSQL's backend runs too (store/postgres/registry.py)."""
+        rm_cols = self.table_columns(conn, "registered_models")
         if not rm_cols:
             return ModelSnapshot(name, exists=False)
         ws = self._workspace_of(conn, rm_cols, name)
@@ -119,13 +121,13 @@ class SqliteRegistryBackend(RegistryBackend):
         if row is None:
             return ModelSnapshot(name, exists=False, workspace=ws)
         model = ModelSnapshot(name, exists=True, description=row[0], workspace=ws)
-        cols = self._columns(conn, "registered_model_tags")
+        cols = self.table_columns(conn, "registered_model_tags")
         if cols:
             where, args = self._where(cols, ws, name=name)
             model.tags = dict(
                 conn.execute(f'SELECT "key", value FROM registered_model_tags WHERE {where}', args)
             )
-        cols = self._columns(conn, "registered_model_aliases")
+        cols = self.table_columns(conn, "registered_model_aliases")
         if cols:
             where, args = self._where(cols, ws, name=name)
             model.aliases = {
@@ -134,13 +136,13 @@ class SqliteRegistryBackend(RegistryBackend):
                     f"SELECT alias, version FROM registered_model_aliases WHERE {where}", args
                 )
             }
-        cols = self._columns(conn, "model_versions")
+        cols = self.table_columns(conn, "model_versions")
         where, args = self._where(cols, ws, name=name)
         for version, stage, desc in conn.execute(
             f"SELECT version, current_stage, description FROM model_versions WHERE {where}", args
         ):
             model.versions[int(version)] = VersionSnapshot(int(version), str(stage or "None"), desc)
-        cols = self._columns(conn, "model_version_tags")
+        cols = self.table_columns(conn, "model_version_tags")
         if cols:
             where, args = self._where(cols, ws, name=name)
             for version, key, value in conn.execute(
@@ -154,7 +156,7 @@ class SqliteRegistryBackend(RegistryBackend):
         conn = self._connect(write=False)
         try:
             conn.execute("BEGIN")
-            return self._read(conn, name)
+            return self.read_model(conn, name)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read {self.db}: {exc}") from exc
         finally:
@@ -173,8 +175,8 @@ class SqliteRegistryBackend(RegistryBackend):
                     if reason is not None:
                         raise ReadOnlyError(reason)
                     now = clock()
-                    model = self._read(conn, name)
-                    created = self._execute(conn, model, build(model, now), now)
+                    model = self.read_model(conn, name)
+                    created = self.apply_plan(conn, model, build(model, now), now)
                     conn.execute("COMMIT")
                     return now, created
                 except BaseException:
@@ -192,7 +194,7 @@ class SqliteRegistryBackend(RegistryBackend):
                 conn.close()
 
     def _upsert(self, conn, table: str, ws, keys: dict[str, Any], values: dict[str, Any]) -> None:
-        cols = self._columns(conn, table)
+        cols = self.table_columns(conn, table)
         where, args = self._where(cols, ws, **keys)
         sets = ", ".join(f'"{k}" = ?' for k in values)
         cur = conn.execute(f"UPDATE {table} SET {sets} WHERE {where}", [*values.values(), *args])
@@ -204,16 +206,16 @@ class SqliteRegistryBackend(RegistryBackend):
         return {**row, "workspace": ws or "default"} if "workspace" in cols else row
 
     def _delete(self, conn, table: str, ws, keys: dict[str, Any]) -> None:
-        where, args = self._where(self._columns(conn, table), ws, **keys)
+        where, args = self._where(self.table_columns(conn, table), ws, **keys)
         conn.execute(f"DELETE FROM {table} WHERE {where}", args)
 
-    def _execute(
+    def apply_plan(
         self, conn, model: ModelSnapshot, mutations: list[Mutation], now: int
     ) -> int | None:
         created: int | None = None
         name, ws = model.name, model.workspace
-        rm_cols = self._columns(conn, "registered_models")
-        mv_cols = self._columns(conn, "model_versions")
+        rm_cols = self.table_columns(conn, "registered_models")
+        mv_cols = self.table_columns(conn, "model_versions")
         for m in mutations:
             if m.kind == "create_model":
                 row = {
@@ -303,7 +305,7 @@ class SqliteRegistryBackend(RegistryBackend):
         conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(row.values()))
 
     def _append_model_version(self, conn, model_id: str, name: str, version: int):
-        if not self._columns(conn, "logged_model_tags"):
+        if not self.table_columns(conn, "logged_model_tags"):
             return
         found = conn.execute(
             "SELECT experiment_id FROM logged_models WHERE model_id = ?", (model_id,)

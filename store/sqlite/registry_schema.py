@@ -35,7 +35,7 @@ TESTED_SCHEMAS_FILE = Path(__file__).with_name("tested_registry_schemas.json")
 Schema = dict[str, dict[str, Any]]
 
 
-def _squash(sql: str | None) -> str:
+def squash(sql: str | None) -> str:
     """SQL text with its whitespace collapsed, as a comparable string."""
     return re.sub(r"\s+", " ", sql or "").strip()
 
@@ -49,7 +49,7 @@ def _checks(create_sql: str) -> list[str]:
         while pos < len(create_sql) and depth:
             depth += {"(": 1, ")": -1}.get(create_sql[pos], 0)
             pos += 1
-        found.append(_squash(create_sql[start : pos - 1]))
+        found.append(squash(create_sql[start : pos - 1]))
     return sorted(found)
 
 
@@ -71,7 +71,7 @@ def _table(conn: sqlite3.Connection, table: str, create_sql: str) -> dict[str, A
             (sql,) = conn.execute(
                 "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)
             ).fetchone()
-            where = _squash(re.split(r"\bWHERE\b", sql, flags=re.IGNORECASE)[-1])
+            where = squash(re.split(r"\bWHERE\b", sql, flags=re.IGNORECASE)[-1])
         indexes.append({"columns": cols, "unique": bool(unique), "origin": origin, "where": where})
     keys: dict[int, dict[str, Any]] = {}
     for fk_id, _seq, target, src, dst, on_update, on_delete, _match in conn.execute(
@@ -84,7 +84,7 @@ def _table(conn: sqlite3.Connection, table: str, create_sql: str) -> dict[str, A
         fk["from"].append(src)
         fk["to"].append(dst)
     triggers = [
-        _squash(sql)
+        squash(sql)
         for (sql,) in conn.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,)
         )
@@ -147,8 +147,12 @@ def _column_text(col: dict[str, Any]) -> str:
     return text
 
 
-def differences(ours: Schema, tested: Schema, version: str) -> list[str]:
-    """What makes `ours` differ from `tested` (MLflow `version`), one clause each."""
+def differences(
+    ours: Schema, tested: Schema, version: str, every: tuple[dict[str, Any], ...] | None = None
+) -> list[str]:
+    """What makes `ours` differ from `tested` (MLflow `version`), one clause each; `every`
+    tested schema (by default SQLite's) tells a column no tested MLflow has."""
+    every = load_tested_schemas() if every is None else every
     out = []
     for table in WRITTEN_TABLES:
         mine, theirs = ours.get(table), tested.get(table)
@@ -160,9 +164,7 @@ def differences(ours: Schema, tested: Schema, version: str) -> list[str]:
             continue
         for col in sorted(mine["columns"].keys() - theirs["columns"].keys()):
             who = f"MLflow {version} does not have"
-            if not any(
-                col in t["tables"].get(table, {}).get("columns", {}) for t in load_tested_schemas()
-            ):
+            if not any(col in t["tables"].get(table, {}).get("columns", {}) for t in every):
                 who = "no tested MLflow has"
             out.append(f"{table} has a column `{col}` that {who}")
         for col in sorted(theirs["columns"].keys() - mine["columns"].keys()):
@@ -186,15 +188,19 @@ def differences(ours: Schema, tested: Schema, version: str) -> list[str]:
     return out
 
 
-def untested_difference(ours: Schema) -> str | None:
-    """None when `ours` equals a tested schema; else what differs from the nearest one.
+def untested_difference(
+    ours: Schema, every: tuple[dict[str, Any], ...] | None = None
+) -> str | None:
+    """None when `ours` equals a tested schema (of `every`, by default SQLite's); else what
+    differs from the nearest one.
 
     A clause (no capital, no full stop), e.g. "model_versions has a column `foo` that MLflow
     3.18.0 does not have, and 2 more differences". Tested schemas are listed oldest first.
     """
+    every = load_tested_schemas() if every is None else every
     best: list[str] | None = None
-    for tested in load_tested_schemas():
-        found = differences(ours, tested["tables"], tested["mlflow"])
+    for tested in every:
+        found = differences(ours, tested["tables"], tested["mlflow"], every)
         if not found:
             return None
         if best is None or len(found) <= len(best):  # on a tie, the newer MLflow
