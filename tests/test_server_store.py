@@ -396,3 +396,193 @@ def test_a_finished_runs_long_history_is_read_from_the_server_once(server, tmp_p
     assert first_requests > 1 and again_requests == 1  # runs/get alone
     assert read(running.info.run_id)[0] > 1
     assert read(running.info.run_id)[0] > 1
+
+
+# -- live, looking only at what is shown ------------------------------------------------------
+def runs_searched(requests: list[tuple[str, object]]) -> list[set[str]]:
+    """The experiment ids of each runs/search among `requests`."""
+    return [
+        set(body.get("experiment_ids") or ())
+        for path, body in requests
+        if path.endswith("/runs/search") and isinstance(body, dict)
+    ]
+
+
+def looks_after(follower, count: int) -> bool:
+    start = follower.looks
+    return wait_for(lambda: follower.looks >= start + count)
+
+
+def test_follower_polls_only_the_experiments_shown(server):
+    """A hidden experiment's runs are never asked for; shown again, what it missed is found."""
+    from mlflow import MlflowClient
+
+    from mltui.store.follow import Shown
+    from tests.mlflow_server import CountingProxy
+
+    client = MlflowClient(tracking_uri=server.url)
+    shown_exp = client.create_experiment(f"shown-{time.time_ns()}")
+    hidden_exp = client.create_experiment(f"hidden-{time.time_ns()}")
+    proxy = CountingProxy(server.url)
+    store = open_store(proxy.url)
+    seen = []
+    follower = store.follower(poll_seconds=0.1)
+    follower.show(Shown(runs_of=frozenset({shown_exp})))
+    follower.start(seen.append)
+    try:
+        assert follower.wait_ready(60)
+        hidden_run = client.create_run(hidden_exp).info.run_id
+        shown_run = client.create_run(shown_exp).info.run_id
+        assert wait_for(lambda: any(shown_run in c.runs for c in seen))
+        assert looks_after(follower, 2)
+        asked = runs_searched(proxy.taken())
+        assert asked and all(ids == {shown_exp} for ids in asked)
+        assert not any(hidden_run in c.runs for c in seen)
+
+        # A page with nothing live on show: no request at all.
+        follower.show(Shown())
+        assert looks_after(follower, 1)
+        proxy.taken()
+        assert looks_after(follower, 3)
+        assert proxy.taken() == []
+
+        # The hidden experiment shown: the run started meanwhile is reported.
+        follower.show(Shown(runs_of=frozenset({hidden_exp})))
+        assert wait_for(lambda: any(hidden_run in c.runs for c in seen))
+    finally:
+        follower.stop()
+        store.close()
+        proxy.close()
+        for exp_id in (shown_exp, hidden_exp):
+            client.delete_experiment(exp_id)
+
+
+@pytest.mark.anyio
+async def test_a_run_page_on_top_costs_no_request_and_going_back_catches_up(server):
+    """Experiments, then an experiment's runs, then a finished run's page: while the run page
+    is on top the follower asks the server nothing; back on the runs, a run started meanwhile
+    is listed."""
+    from mlflow import MlflowClient
+
+    from mltui.tui.app import MltuiApp
+    from mltui.tui.screens.run import RunScreen
+    from mltui.tui.screens.runs import RunsScreen
+    from tests.mlflow_server import CountingProxy
+    from tests.tui.helpers import settle
+
+    client = MlflowClient(tracking_uri=server.url)
+    exp_id = client.create_experiment(f"pages-{time.time_ns()}")
+    finished = client.create_run(exp_id).info.run_id
+    client.log_metric(finished, "loss", 0.5)
+    client.set_terminated(finished)
+    proxy = CountingProxy(server.url)
+    store = open_store(proxy.url)
+    app = MltuiApp(store, poll_seconds=0.1)
+
+    async def until(check) -> bool:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if check():
+                return True
+            await pilot.pause(0.05)
+        return check()
+
+    async def looks(count: int) -> bool:
+        follower = app.follower
+        start = follower.looks
+        return await until(lambda: follower.looks >= start + count)
+
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            assert await until(lambda: app.follower is not None)
+            app.open_runs([exp_id])
+            await settle(pilot)
+            runs_screen = app.screen
+            assert isinstance(runs_screen, RunsScreen)
+            assert await looks(2)
+            assert {exp_id} in runs_searched(proxy.taken())
+            app.open_run(finished)
+            await settle(pilot)
+            assert isinstance(app.screen, RunScreen)
+            assert await looks(1)
+            proxy.taken()
+            assert await looks(3)
+            assert proxy.taken() == []  # neither the runs nor the experiments are polled
+            started = client.create_run(exp_id).info.run_id
+            app.back()
+            assert await until(lambda: started in runs_screen.runs)
+    finally:
+        store.close()
+        proxy.close()
+        client.delete_experiment(exp_id)
+
+
+# -- live traces ---------------------------------------------------------------------------------
+@pytest.mark.anyio
+async def test_a_trace_logged_to_the_server_appears_in_the_traces_list(server):
+    """MLflow's client logs a trace to the server while the experiment's traces are listed:
+    the follower's traces search finds it and the list reads it (only that experiment's traces
+    are searched); the open trace is read again when it changes."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from mltui.tui.app import MltuiApp
+    from mltui.tui.screens.traces import TraceScreen, TracesScreen
+    from tests.mlflow_server import CountingProxy
+    from tests.tui.helpers import settle
+
+    client = MlflowClient(tracking_uri=server.url)
+    exp_id = client.create_experiment(f"live-traces-{time.time_ns()}")
+    proxy = CountingProxy(server.url)
+    store = open_store(proxy.url)
+    app = MltuiApp(store, poll_seconds=0.1)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+
+            async def until(check) -> bool:
+                deadline = time.monotonic() + 90
+                while time.monotonic() < deadline and not check():
+                    await pilot.pause(0.05)
+                return check()
+
+            await settle(pilot)
+            assert await until(lambda: app.follower is not None)
+            app.open_traces([exp_id])
+            await settle(pilot)
+            screen = app.screen
+            assert isinstance(screen, TracesScreen) and screen.traces == []
+            follower = app.follower
+            start = follower.looks
+            assert await until(lambda: follower.looks >= start + 2)
+
+            mlflow.set_tracking_uri(server.url)
+            mlflow.set_experiment(experiment_id=exp_id)
+            with mlflow.start_span("live") as span:
+                span.set_inputs({"q": "hi"})
+            mlflow.flush_trace_async_logging()
+            trace_id = mlflow.get_last_active_trace_id()
+            assert await until(lambda: trace_id in {t.trace_id for t in screen.traces})
+            searched = [
+                body.get("locations")
+                for path, body in proxy.taken()
+                if path.endswith("/traces/search") and isinstance(body, dict)
+            ]
+            assert searched and all(
+                [loc["mlflow_experiment"]["experiment_id"] for loc in locations] == [exp_id]
+                for locations in searched
+            )
+
+            # The open trace is read again when it changes (here: a tag set on it).
+            app.open_trace(trace_id)
+            await settle(pilot)
+            opened = app.screen
+            assert isinstance(opened, TraceScreen) and opened.trace is not None
+            client.set_trace_tag(trace_id, "reviewed", "yes")
+            assert await until(
+                lambda: opened.trace is not None and opened.trace.info.tags.get("reviewed") == "yes"
+            )
+    finally:
+        store.close()
+        proxy.close()
+        client.delete_experiment(exp_id)

@@ -190,6 +190,18 @@ class ServerStore(Store):
             out.extend(batch)
         return out
 
+    def newest_runs(self, experiment_ids: Sequence[str], count: int) -> list[Run]:
+        """The `count` most recently started active runs of these experiments: one request."""
+        if not experiment_ids:
+            return []
+        body = {
+            "experiment_ids": list(experiment_ids),
+            "run_view_type": "ACTIVE_ONLY",
+            "order_by": ["attributes.start_time DESC"],
+            "max_results": count,
+        }
+        return [convert.run(r) for r in self.client.post_json(RUNS_SEARCH, body).get("runs") or ()]
+
     def run(self, run_id: str) -> Run | None:
         try:
             data = self.client.get_json(RUNS_GET, {"run_id": run_id})
@@ -341,13 +353,10 @@ class ServerStore(Store):
     # -- traces ------------------------------------------------------------------------------
     def traces(self, experiment_ids: Iterable[str]) -> list[TraceInfo]:
         """MLflow 3 traces, oldest first; [] from a server older than MLflow 3."""
-        locations = [
-            {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": str(i)}}
-            for i in experiment_ids
-        ]
-        if not locations:
+        body = _trace_search(experiment_ids)
+        if body is None:
             return []
-        body = {"locations": locations, "max_results": TRACE_PAGE}
+        body["max_results"] = TRACE_PAGE
         try:
             infos = [
                 convert.trace_info(t)
@@ -362,6 +371,18 @@ class ServerStore(Store):
         except EndpointMissing:
             return []
         return sorted(infos, key=lambda t: (t.request_time or 0, t.trace_id))
+
+    def newest_traces(self, experiment_ids: Iterable[str], count: int) -> list[TraceInfo]:
+        """The `count` newest traces of these experiments, newest first: one request."""
+        body = _trace_search(experiment_ids)
+        if body is None:
+            return []
+        body.update(max_results=min(count, TRACE_PAGE), order_by=["timestamp_ms DESC"])
+        try:
+            page = self.client.post_json(TRACES_SEARCH, body)
+        except EndpointMissing:
+            return []
+        return [convert.trace_info(t) for t in page.get("traces") or ()]
 
     def trace(self, trace_id: str) -> Trace | None:
         try:
@@ -469,6 +490,15 @@ class ServerStore(Store):
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
         self.client.close()
+
+
+def _trace_search(experiment_ids: Iterable[str]) -> dict[str, Any] | None:
+    """The body of a traces search of these experiments; None for no experiment."""
+    locations = [
+        {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": str(i)}}
+        for i in experiment_ids
+    ]
+    return {"locations": locations} if locations else None
 
 
 def _join(base: str, rel: str) -> str:

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Input
 
 from mltui.store.entities import DELETED, Experiment
 from mltui.store.errors import StoreError
+from mltui.store.follow import Shown
 from mltui.tui.screens.base import MltuiScreen
 from mltui.tui.screens.sortable import SortableFilterable
 from mltui.tui.text import format_time, literal, one_line
@@ -151,6 +152,9 @@ class ExperimentsScreen(SortableFilterable, MltuiScreen[None]):
             self.notify(one_line(warning), severity="warning", timeout=8)
 
     # -- live updates --------------------------------------------------------------------------
+    def live_data(self) -> Shown:
+        return Shown(experiments=True)
+
     def store_changed(self, changes: StoreChanges) -> None:
         """Re-read the list when experiments or runs change (at most every RELOAD_SECONDS)."""
         names = {r.experiment.experiment_id: r.experiment.name for r in self.rows}
