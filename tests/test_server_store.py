@@ -586,3 +586,83 @@ async def test_a_trace_logged_to_the_server_appears_in_the_traces_list(server):
         store.close()
         proxy.close()
         client.delete_experiment(exp_id)
+
+
+# -- the experiments list's run counts ---------------------------------------------------------
+def test_run_counts_come_one_experiment_at_a_time_and_equal_mlflows(server, store):
+    from mlflow import MlflowClient
+    from mlflow.entities import ViewType
+
+    from mltui.store.base import Store
+
+    stream = list(store.experiment_activity_stream(include_deleted=True, deleted_runs=False))
+    every = {e.experiment_id for e in store.experiments(include_deleted=True)}
+    for counted, (activity, counting) in enumerate(stream, 1):
+        assert len(activity) == counted and set(activity) | counting == every
+    final, counting = stream[-1]
+    assert counting == set()
+    # The same as counting every run listed at once (what a local store does).
+    listed = Store.experiment_activity(store, include_deleted=True, deleted_runs=False)
+    assert {k: v for k, v in final.items() if v[0]} == listed
+    client = MlflowClient(tracking_uri=server.url)
+    for exp_id in every:
+        runs = client.search_runs([exp_id], run_view_type=ViewType.ACTIVE_ONLY, max_results=50000)
+        assert final[exp_id][0] == len(runs)
+
+
+@pytest.mark.anyio
+async def test_the_experiments_list_shows_before_its_counts_and_says_what_is_coming(server):
+    """One experiment's runs are held at the proxy: the list is on screen with the others'
+    counts, that one's count is "…" and the status says a count is coming; then it comes."""
+    import threading
+
+    from textual.widgets import DataTable
+
+    from mltui.tui.app import MltuiApp
+    from mltui.tui.widgets.breadcrumbs import Breadcrumbs
+    from tests.mlflow_server import CountingProxy
+    from tests.tui.helpers import settle
+
+    proxy = CountingProxy(server.url)
+    store = open_store(proxy.url)
+    counts = {i: activity[0] for i, activity in counted_at_once(store).items()}
+    held_id = max(counts, key=lambda i: counts[i])
+    gate = threading.Event()
+    proxy.hold = lambda path, body: (
+        gate
+        if path.endswith("/runs/search") and isinstance(body, dict)
+        and body.get("experiment_ids") == [held_id]
+        else None
+    )  # fmt: skip
+    app = MltuiApp(store, watch=False)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = app.screen
+
+            def cell(exp_id: str) -> str:
+                table = screen.query_one(DataTable)
+                return str(table.get_cell(exp_id, "runs")) if exp_id in table.rows else ""
+
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not all(
+                cell(i) == str(n) for i, n in counts.items() if i != held_id
+            ):
+                await pilot.pause(0.1)
+            assert cell(held_id) == "…"
+            assert "counting the runs of 1" in screen.query_one(Breadcrumbs).status
+            gate.set()
+            await settle(pilot)
+            assert cell(held_id) == str(counts[held_id])
+            assert "counting" not in screen.query_one(Breadcrumbs).status
+    finally:
+        gate.set()
+        store.close()
+        proxy.close()
+
+
+def counted_at_once(store):
+    """Every shown experiment's activity, counted at once as a local store does."""
+    from mltui.store.base import Store
+
+    activity = Store.experiment_activity(store, include_deleted=True, deleted_runs=False)
+    return {e.experiment_id: activity.get(e.experiment_id, (0, None)) for e in store.experiments()}

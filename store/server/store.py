@@ -57,6 +57,9 @@ TRACE_PAGE = 500
 #: rest in few round trips (MLflow's page token is an offset, so sizes may change per page; a
 #: file-store-backed server reads every run for each page, so pages are few).
 RUN_PAGE_SIZES = (100, 2500, 50_000)
+#: Pages when runs are only counted (the experiments list): few requests matter more than a
+#: first page at once.
+COUNT_PAGE_SIZES = (2500, 50_000)
 #: A page slower than this says the server scans every run per page.
 SLOW_PAGE_SECONDS = 2.0
 #: The server's largest page of metric history (MLflow's GET_METRIC_HISTORY_MAX_RESULTS).
@@ -136,6 +139,7 @@ class ServerStore(Store):
         include_deleted: bool,
         filter_string: str = "",
         order_by: Sequence[str] = (),
+        page_sizes: Sequence[int] = RUN_PAGE_SIZES,
     ) -> Iterator[list[Run]]:
         if not experiment_ids:
             return
@@ -145,10 +149,10 @@ class ServerStore(Store):
             "filter": filter_string,
             "order_by": list(order_by),
         }
-        sizes = list(RUN_PAGE_SIZES)
+        sizes = list(page_sizes)
 
         def fetch(token: str | None) -> dict[str, Any]:
-            size = sizes.pop(0) if sizes else RUN_PAGE_SIZES[-1]
+            size = sizes.pop(0) if sizes else page_sizes[-1]
             started = time.monotonic()
             try:
                 page = self.client.post_json(
@@ -164,6 +168,35 @@ class ServerStore(Store):
 
         for page in self._pages(fetch, "runs"):
             yield [convert.run(r) for r in page]
+
+    def experiment_activity_stream(
+        self, include_deleted: bool = False, deleted_runs: bool | None = None
+    ) -> Generator[tuple[dict[str, tuple[int, int | None]], set[str]], None, None]:
+        """Each experiment's runs counted apart, several at once, each handed over when done:
+        the REST API has no count, so a count is a listing of that experiment's runs (only the
+        active ones unless `deleted_runs`), in large pages. Small experiments come first."""
+        count_deleted = include_deleted if deleted_runs is None else deleted_runs
+        ids = [e.experiment_id for e in self.experiments(include_deleted)]
+        done: dict[str, tuple[int, int | None]] = {}
+        pending = set(ids)
+        if not ids:
+            yield done, pending
+        for exp_id, activity in self._in_pool(
+            lambda i: self._activity_of(i, count_deleted), ids, ordered=False
+        ):
+            done[exp_id] = activity
+            pending.discard(exp_id)
+            yield dict(done), set(pending)
+
+    def _activity_of(self, experiment_id: str, deleted_runs: bool) -> tuple[int, int | None]:
+        """The number of runs of one experiment and the latest start or end among them."""
+        count, last = 0, None
+        for page in self._search([experiment_id], deleted_runs, page_sizes=COUNT_PAGE_SIZES):
+            count += len(page)
+            times = [t for r in page for t in (r.start_time, r.end_time) if t is not None]
+            if times:
+                last = max(times) if last is None else max(last, *times)
+        return count, last
 
     def iter_runs(
         self, experiment_ids: Sequence[str] | None = None, include_deleted: bool = False

@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input
+from textual.worker import get_current_worker
 
 from mltui.store.entities import DELETED, Experiment
 from mltui.store.errors import StoreError
@@ -74,9 +75,12 @@ class ExperimentsScreen(SortableFilterable, MltuiScreen[None]):
             self.experiments = experiments
 
     class ActivityLoaded(Message):
-        def __init__(self, activity: dict[str, tuple[int, int | None]]) -> None:
+        """The experiments counted so far, and those still being counted (a server's)."""
+
+        def __init__(self, activity: dict[str, tuple[int, int | None]], counting: set[str]) -> None:
             super().__init__()
             self.activity = activity
+            self.counting = counting
 
     def __init__(self) -> None:
         super().__init__()
@@ -89,6 +93,8 @@ class ExperimentsScreen(SortableFilterable, MltuiScreen[None]):
         self._reload_timer: Timer | None = None
         self._loading = False
         self._loaded_at = -RELOAD_SECONDS
+        #: Experiments whose runs are still being counted (a server counts one at a time).
+        self._counting: set[str] = set()
 
     def compose(self) -> ComposeResult:
         where = "demo store" if self.app.demo else store_label(self.store.location)
@@ -115,15 +121,21 @@ class ExperimentsScreen(SortableFilterable, MltuiScreen[None]):
     @work(thread=True, exclusive=True, group="experiments")
     def load(self) -> None:
         store = self.store
+        worker = get_current_worker()
         try:
             self.post_message(self.Loaded(store.experiments(include_deleted=True)))
             # Counted as the runs screen lists them: deleted runs only when asked for there.
-            activity = store.experiment_activity(include_deleted=True, deleted_runs=False)
+            stream = store.experiment_activity_stream(include_deleted=True, deleted_runs=False)
+            try:
+                for activity, counting in stream:
+                    if worker.is_cancelled:
+                        return
+                    self.post_message(self.ActivityLoaded(activity, counting))
+            finally:
+                stream.close()
         except StoreError as error:
             # A tracking server can fail mid-way: what is on screen stays, and this says why.
             self.app.call_from_thread(self._read_failed, error)
-            return
-        self.post_message(self.ActivityLoaded(activity))
 
     def _read_failed(self, error: StoreError) -> None:
         self.query_one(DataTable).loading = False
@@ -140,14 +152,19 @@ class ExperimentsScreen(SortableFilterable, MltuiScreen[None]):
         self.refresh_table()
 
     def on_experiments_screen_activity_loaded(self, message: ActivityLoaded) -> None:
+        self._counting = message.counting
         for row in self.rows:
+            if row.experiment.experiment_id in message.counting:
+                continue  # its count is still coming
             row.runs, row.last_activity = message.activity.get(
                 row.experiment.experiment_id, (0, None)
             )
             row.last_activity = row.last_activity or row.experiment.last_update_time
+        self.refresh_table()
+        if message.counting:
+            return
         self._loading = False
         self._loaded_at = time.monotonic()
-        self.refresh_table()
         for warning in self.store.warnings.messages:
             self.notify(one_line(warning), severity="warning", timeout=8)
 
@@ -222,6 +239,8 @@ class ExperimentsScreen(SortableFilterable, MltuiScreen[None]):
         status = f"{table.row_count} experiments"
         if hidden and not self.show_deleted:
             status += f" · {hidden} deleted hidden (d)"
+        if self._counting:
+            status += f" · counting the runs of {len(self._counting)} (…)"
         self.query_one(Breadcrumbs).status = status
 
     def current_experiment_id(self) -> str | None:
