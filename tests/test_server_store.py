@@ -666,3 +666,73 @@ def counted_at_once(store):
 
     activity = Store.experiment_activity(store, include_deleted=True, deleted_runs=False)
     return {e.experiment_id: activity.get(e.experiment_id, (0, None)) for e in store.experiments()}
+
+
+# -- the MLmodel page over a server ---------------------------------------------------------------
+def test_a_logged_models_mlmodel_is_read_through_the_proxy_alone(server):
+    """Only the MLmodel text crosses the wire (one request), and it reads as the same file read
+    on disk; a root the server does not proxy is named and never asked for."""
+    from mltui.store.mlmodel import (
+        MLmodelError,
+        logged_model_artifact_root,
+        read_mlmodel,
+        read_stored_mlmodel,
+    )
+    from tests.mlflow_server import CountingProxy
+
+    proxy = CountingProxy(server.url)
+    store = open_store(proxy.url)
+    try:
+        model = next(m for m in store.logged_models() if m.source_run_id)
+        root = logged_model_artifact_root(store, model)
+        proxy.taken()
+        info = read_stored_mlmodel(store, root)
+        asked = [path for path, _ in proxy.taken()]
+        assert len(asked) == 1 and asked[0].endswith(f"/{root.proxy_path}/MLmodel")
+        on_disk = read_mlmodel(server.artifacts / root.proxy_path)
+        assert info.path is None and info.raw == on_disk.raw
+        assert [f.name for f in info.flavors] == [f.name for f in on_disk.flavors]
+        assert info.signature == on_disk.signature
+        assert (info.run_id, info.model_id) == (on_disk.run_id, on_disk.model_id)
+        assert info.input_example is None and info.requirements is None  # not fetched
+
+        remote = store.artifact_root_of("s3://bucket/1/models/m-1/artifacts")
+        with pytest.raises(MLmodelError, match="s3://bucket/1/models/m-1/artifacts"):
+            read_stored_mlmodel(store, remote)
+        with pytest.raises(MLmodelError, match="MLmodel"):
+            read_stored_mlmodel(store, root, "no-such-folder")
+        assert [p for p, _ in proxy.taken()] == [
+            asked[0].replace("/MLmodel", "/no-such-folder/MLmodel")
+        ]
+    finally:
+        store.close()
+        proxy.close()
+
+
+@pytest.mark.anyio
+async def test_the_mlmodel_page_opens_from_a_logged_model_on_the_server(server):
+    from mltui.store.mlmodel import logged_model_artifact_root
+    from mltui.tui.app import MltuiApp
+    from mltui.tui.screens.logged_models import LoggedModelScreen
+    from mltui.tui.screens.mlmodel import MLmodelScreen
+    from tests.tui.helpers import settle
+
+    store = open_store(server.url)
+    model = next(m for m in store.logged_models() if m.source_run_id)
+    root = logged_model_artifact_root(store, model)
+    app = MltuiApp(store, watch=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await app.push_screen(LoggedModelScreen(model))
+        await settle(pilot)
+        app.screen.action_mlmodel()
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MLmodelScreen) and screen.info is not None
+        text = "\n".join(strip.text for strip in screen._compositor.render_strips())
+        for flavor in screen.info.flavors:
+            assert flavor.name in text
+        assert model.model_id in text
+        assert screen.run is not None and screen.run.run_id == model.source_run_id
+        assert screen._where() == root.recorded
+    store.close()

@@ -26,8 +26,9 @@ from mltui.tui.messages import StoreChanged
 from mltui.tui.text import clean
 
 if TYPE_CHECKING:
-    from mltui.store.entities import LoggedModel, Run
+    from mltui.store.entities import ArtifactRoot, LoggedModel, Run
     from mltui.store.follow import Follower, StoreChanges
+    from mltui.tui.widgets.artifact_browser import ArtifactBrowser
 
 __all__ = ["MltuiApp", "StoreChanged"]
 
@@ -176,6 +177,21 @@ class MltuiApp(App[int]):
         from mltui.tui.screens.mlmodel import MLmodelScreen
 
         self.push_screen(MLmodelScreen(folder, self.store, run_id, label=label))
+
+    def open_stored_mlmodel(
+        self, root: ArtifactRoot, rel: str, run_id: str | None = None, *, label: str
+    ) -> None:
+        """The page of the model in folder `rel` under `root`, read through the store (a
+        tracking server's artifact proxy: its MLmodel alone)."""
+        from mltui.tui.screens.mlmodel import MLmodelScreen
+
+        self.push_screen(MLmodelScreen(None, self.store, run_id, label=label, root=root, rel=rel))
+
+    def on_artifact_browser_open_stored_model(
+        self, message: ArtifactBrowser.OpenStoredModel
+    ) -> None:
+        """Enter on an MLmodel in artifacts listed through the store, on any page."""
+        self.open_stored_mlmodel(message.root, message.rel, label=message.rel or "model")
 
     def open_logged_models(self, experiment_ids: list[str]) -> None:
         from mltui.tui.screens.logged_models import LoggedModelsScreen
