@@ -611,14 +611,20 @@ def test_run_counts_come_one_experiment_at_a_time_and_equal_mlflows(server, stor
 
 
 @pytest.mark.anyio
-async def test_the_experiments_list_shows_before_its_counts_and_says_what_is_coming(server):
+async def test_the_experiments_list_shows_before_its_counts_and_says_what_is_coming(
+    server, monkeypatch
+):
     """One experiment's runs are held at the proxy: the list is on screen with the others'
-    counts, that one's count is "…" and the status says a count is coming; then it comes."""
+    counts, that one's count is "…" and the status says a count is coming; then it comes. A
+    change meanwhile does not restart the counting (it might never end while runs keep
+    starting): the list is read again once it is over."""
     import threading
 
     from textual.widgets import DataTable
 
+    from mltui.store.follow import StoreChanges
     from mltui.tui.app import MltuiApp
+    from mltui.tui.screens import experiments
     from mltui.tui.widgets.breadcrumbs import Breadcrumbs
     from tests.mlflow_server import CountingProxy
     from tests.tui.helpers import settle
@@ -650,10 +656,24 @@ async def test_the_experiments_list_shows_before_its_counts_and_says_what_is_com
                 await pilot.pause(0.1)
             assert cell(held_id) == "…"
             assert "counting the runs of 1" in screen.query_one(Breadcrumbs).status
+            monkeypatch.setattr(experiments, "RELOAD_SECONDS", 0.01)
+            proxy.taken()
+            screen.store_changed(StoreChanges(runs={"a-new-run"}))
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not screen._again:
+                await pilot.pause(0.05)
+            assert screen._again and proxy.taken() == []  # not read again yet
             gate.set()
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not (
+                not screen._loading and not screen._again and screen._reload_timer is None
+            ):
+                await pilot.pause(0.1)
             await settle(pilot)
             assert cell(held_id) == str(counts[held_id])
             assert "counting" not in screen.query_one(Breadcrumbs).status
+            asked = [path for path, _ in proxy.taken()]
+            assert asked.count("/api/2.0/mlflow/experiments/search") == 1  # read again once
     finally:
         gate.set()
         store.close()

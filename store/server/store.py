@@ -170,13 +170,18 @@ class ServerStore(Store):
             yield [convert.run(r) for r in page]
 
     def experiment_activity_stream(
-        self, include_deleted: bool = False, deleted_runs: bool | None = None
+        self,
+        include_deleted: bool = False,
+        deleted_runs: bool | None = None,
+        experiments: Sequence[Experiment] | None = None,
     ) -> Generator[tuple[dict[str, tuple[int, int | None]], set[str]], None, None]:
         """Each experiment's runs counted apart, several at once, each handed over when done:
         the REST API has no count, so a count is a listing of that experiment's runs (only the
         active ones unless `deleted_runs`), in large pages. Small experiments come first."""
         count_deleted = include_deleted if deleted_runs is None else deleted_runs
-        ids = [e.experiment_id for e in self.experiments(include_deleted)]
+        if experiments is None:
+            experiments = self.experiments(include_deleted)
+        ids = [e.experiment_id for e in experiments]
         done: dict[str, tuple[int, int | None]] = {}
         pending = set(ids)
         if not ids:

@@ -92,6 +92,9 @@ class ExperimentsScreen(SortableFilterable, MltuiScreen[None]):
         self.quick_filter = ""
         self._reload_timer: Timer | None = None
         self._loading = False
+        #: A change came while reading: read again once this reading is over (restarting it
+        #: instead, a server's counts, slow, might never finish while runs keep starting).
+        self._again = False
         self._loaded_at = -RELOAD_SECONDS
         #: Experiments whose runs are still being counted (a server counts one at a time).
         self._counting: set[str] = set()
@@ -123,9 +126,12 @@ class ExperimentsScreen(SortableFilterable, MltuiScreen[None]):
         store = self.store
         worker = get_current_worker()
         try:
-            self.post_message(self.Loaded(store.experiments(include_deleted=True)))
+            experiments = store.experiments(include_deleted=True)
+            self.post_message(self.Loaded(experiments))
             # Counted as the runs screen lists them: deleted runs only when asked for there.
-            stream = store.experiment_activity_stream(include_deleted=True, deleted_runs=False)
+            stream = store.experiment_activity_stream(
+                include_deleted=True, deleted_runs=False, experiments=experiments
+            )
             try:
                 for activity, counting in stream:
                     if worker.is_cancelled:
@@ -139,6 +145,7 @@ class ExperimentsScreen(SortableFilterable, MltuiScreen[None]):
 
     def _read_failed(self, error: StoreError) -> None:
         self.query_one(DataTable).loading = False
+        self._read_over()
         self.notify(
             one_line(str(error)),
             title="Could not read every experiment's runs",
@@ -163,8 +170,7 @@ class ExperimentsScreen(SortableFilterable, MltuiScreen[None]):
         self.refresh_table()
         if message.counting:
             return
-        self._loading = False
-        self._loaded_at = time.monotonic()
+        self._read_over()
         for warning in self.store.warnings.messages:
             self.notify(one_line(warning), severity="warning", timeout=8)
 
@@ -194,8 +200,18 @@ class ExperimentsScreen(SortableFilterable, MltuiScreen[None]):
 
     def _reload(self) -> None:
         self._reload_timer = None
+        if self._loading:
+            self._again = True
+            return
         self._loading = True
         self.load()
+
+    def _read_over(self) -> None:
+        self._loading = False
+        self._loaded_at = time.monotonic()
+        if self._again and self._reload_timer is None:
+            self._again = False
+            self._reload_timer = self.set_timer(RELOAD_SECONDS, self._reload)
 
     # -- the table -----------------------------------------------------------------------------
     def visible_rows(self) -> list[ExperimentRow]:
