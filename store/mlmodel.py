@@ -273,10 +273,7 @@ def read_stored_mlmodel(store: Store, root: ArtifactRoot, rel: str = "") -> Mode
         raise MLmodelError(f"cannot read {name}: {_first_line(exc)}") from None
     if text is None:
         raise MLmodelError(f"{name} is not a text file")
-    info = _describe(ModelInfo(path=None, raw={}), _parse_mlmodel(text, name))
-    if isinstance(info.raw.get("saved_input_example_info"), dict):
-        info.problems.append("the input example is not fetched from a server (MLmodel only)")
-    return info
+    return _describe(ModelInfo(path=None, raw={}), _parse_mlmodel(text, name))
 
 
 def _describe(info: ModelInfo, data: dict[str, Any]) -> ModelInfo:
