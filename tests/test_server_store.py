@@ -457,6 +457,48 @@ def test_follower_polls_only_the_experiments_shown(server):
             client.delete_experiment(exp_id)
 
 
+def test_a_chart_gets_the_new_points_of_its_metrics_alone(server):
+    """Shown a chart of one running run's `loss`: runs/get of that run, and the history of
+    `loss` alone when it moved; `acc` moving says the run changed, with no history read."""
+    from mlflow import MlflowClient
+
+    from mltui.store.follow import Shown
+    from tests.mlflow_server import CountingProxy
+
+    client = MlflowClient(tracking_uri=server.url)
+    exp_id = client.create_experiment(f"charted-{time.time_ns()}")
+    run_id = client.create_run(exp_id).info.run_id
+    client.log_metric(run_id, "loss", 1.0, step=0)
+    client.log_metric(run_id, "acc", 0.1, step=0)
+    proxy = CountingProxy(server.url)
+    store = open_store(proxy.url)
+    proxy.taken()  # the opening's own request
+    seen = []
+    follower = store.follower(poll_seconds=0.1)
+    follower.show(Shown(runs=frozenset({run_id}), histories=frozenset({(run_id, "loss")})))
+    follower.start(seen.append)
+    try:
+        assert follower.wait_ready(60)
+        client.log_metric(run_id, "loss", 0.5, step=1)
+        client.log_metric(run_id, "acc", 0.2, step=1)
+        client.log_metric(run_id, "loss", 0.25, step=2)
+
+        def points(key: str) -> list[int]:
+            return [p.step for c in seen for p in c.metric_points.get((run_id, key), [])]
+
+        assert wait_for(lambda: 2 in points("loss") and any(run_id in c.runs for c in seen))
+        assert points("loss")[-2:] == [1, 2] and points("acc") == []
+        asked = {
+            path.rsplit("/", 2)[-2] + "/" + path.rsplit("/", 1)[-1] for path, _ in proxy.taken()
+        }
+        assert asked == {"runs/get", "metrics/get-history"}
+    finally:
+        follower.stop()
+        store.close()
+        proxy.close()
+        client.delete_experiment(exp_id)
+
+
 @pytest.mark.anyio
 async def test_a_run_page_on_top_costs_no_request_and_going_back_catches_up(server):
     """Experiments, then an experiment's runs, then a finished run's page: while the run page
@@ -655,7 +697,7 @@ async def test_the_experiments_list_shows_before_its_counts_and_says_what_is_com
             ):
                 await pilot.pause(0.1)
             assert cell(held_id) == "…"
-            assert "counting the runs of 1" in screen.query_one(Breadcrumbs).status
+            assert "run counts of 1 experiment to come" in screen.query_one(Breadcrumbs).status
             monkeypatch.setattr(experiments, "RELOAD_SECONDS", 0.01)
             proxy.taken()
             screen.store_changed(StoreChanges(runs={"a-new-run"}))
@@ -671,7 +713,7 @@ async def test_the_experiments_list_shows_before_its_counts_and_says_what_is_com
                 await pilot.pause(0.1)
             await settle(pilot)
             assert cell(held_id) == str(counts[held_id])
-            assert "counting" not in screen.query_one(Breadcrumbs).status
+            assert "to come" not in screen.query_one(Breadcrumbs).status
             asked = [path for path, _ in proxy.taken()]
             assert asked.count("/api/2.0/mlflow/experiments/search") == 1  # read again once
     finally:

@@ -256,7 +256,8 @@ class ExperimentsScreen(SortableFilterable, MltuiScreen[None]):
         if hidden and not self.show_deleted:
             status += f" · {hidden} deleted hidden (d)"
         if self._counting:
-            status += f" · counting the runs of {len(self._counting)} (…)"
+            n = len(self._counting)
+            status += f" · run counts of {n} experiment{'' if n == 1 else 's'} to come (…)"
         self.query_one(Breadcrumbs).status = status
 
     def current_experiment_id(self) -> str | None:
