@@ -120,6 +120,18 @@ class Store(abc.ABC):
             out[run.experiment_id] = (count + 1, max(times) if times else None)
         return out
 
+    def experiment_activity_stream(
+        self,
+        include_deleted: bool = False,
+        deleted_runs: bool | None = None,
+        experiments: Sequence[Experiment] | None = None,
+    ) -> Generator[tuple[dict[str, tuple[int, int | None]], set[str]], None, None]:
+        """`experiment_activity` as it comes: (the experiments counted so far, those still
+        being counted), until none is left. A local store counts them all at once; a tracking
+        server one experiment at a time (each is a listing of its runs over the network), of
+        `experiments` when the caller has just read them."""
+        yield self.experiment_activity(include_deleted, deleted_runs), set()
+
     # -- runs --------------------------------------------------------------------------------
     @abc.abstractmethod
     def iter_runs(

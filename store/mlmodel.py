@@ -200,8 +200,8 @@ class FlavorInfo:
 class ModelInfo:
     """What an MLmodel file and its folder say about a model."""
 
-    #: The model folder (holding MLmodel).
-    path: Path
+    #: The model folder (holding MLmodel); None when read through a store (a tracking server).
+    path: Path | None
     artifact_path: str | None = None
     run_id: str | None = None
     model_uuid: str | None = None
@@ -243,7 +243,42 @@ class ModelInfo:
 def read_mlmodel(path: str | os.PathLike[str], example_rows: int = EXAMPLE_ROWS) -> ModelInfo:
     """Read a model folder (or its MLmodel file). Raises MLmodelError only if MLmodel is unusable."""
     folder, data = _load_mlmodel(path)
-    info = ModelInfo(path=folder, raw=data)
+    info = _describe(ModelInfo(path=folder, raw=data), data)
+    if info.size_bytes is None:
+        info.size_bytes, info.size_source = _folder_size(folder), "folder"
+
+    example_info = data.get("saved_input_example_info")
+    if isinstance(example_info, dict):
+        info.input_example = read_input_example(folder, example_info, example_rows)
+    elif example_info is not None:
+        info.problems.append("MLmodel `saved_input_example_info` is not a mapping")
+
+    _read_environment(info, folder)
+    return info
+
+
+def read_stored_mlmodel(store: Store, root: ArtifactRoot, rel: str = "") -> ModelInfo:
+    """The MLmodel of the model folder `rel` under `root`, read through `store` (a tracking
+    server's artifact proxy): the YAML text alone, never the model's files (its input example
+    and environment files are not fetched either). A root the store cannot read is named, not
+    fetched. Raises MLmodelError with one sentence."""
+    rel = rel.strip("/")
+    where = "/".join(p for p in (root.recorded.rstrip("/"), rel) if p)
+    if not store.can_browse_artifacts(root):
+        raise MLmodelError(root.note or f"{where} cannot be read through this store")
+    name = f"{where}/{MLMODEL}"
+    try:
+        text = store.read_text_preview(root, f"{rel}/{MLMODEL}" if rel else MLMODEL, MAX_FILE_BYTES)
+    except StoreError as exc:
+        raise MLmodelError(f"cannot read {name}: {_first_line(exc)}") from None
+    if text is None:
+        raise MLmodelError(f"{name} is not a text file")
+    return _describe(ModelInfo(path=None, raw={}), _parse_mlmodel(text, name))
+
+
+def _describe(info: ModelInfo, data: dict[str, Any]) -> ModelInfo:
+    """What the MLmodel mapping itself says (nothing else of the folder is read here)."""
+    info.raw = data
     info.artifact_path = _opt_str(data.get("artifact_path"))
     info.run_id = _opt_str(data.get("run_id"))
     info.model_uuid = _opt_str(data.get("model_uuid"))
@@ -262,22 +297,12 @@ def read_mlmodel(path: str | os.PathLike[str], example_rows: int = EXAMPLE_ROWS)
     raw_size = data.get("model_size_bytes")
     if isinstance(raw_size, int) and not isinstance(raw_size, bool) and raw_size >= 0:
         info.size_bytes, info.size_source = raw_size, "model_size_bytes"
-    else:
-        info.size_bytes, info.size_source = _folder_size(folder), "folder"
 
     sig = data.get("signature")
     if isinstance(sig, dict):
         info.signature = parse_signature(sig)
     elif sig is not None:
         info.problems.append("MLmodel `signature` is not a mapping")
-
-    example_info = data.get("saved_input_example_info")
-    if isinstance(example_info, dict):
-        info.input_example = read_input_example(folder, example_info, example_rows)
-    elif example_info is not None:
-        info.problems.append("MLmodel `saved_input_example_info` is not a mapping")
-
-    _read_environment(info)
     return info
 
 
@@ -318,13 +343,18 @@ def _load_mlmodel(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
         raise MLmodelError(f"{folder} holds no MLmodel file") from exc
     except OSError as exc:
         raise MLmodelError(f"cannot read {mlmodel}: {exc.strerror or exc}") from exc
+    return folder, _parse_mlmodel(text, str(mlmodel))
+
+
+def _parse_mlmodel(text: str, name: str) -> dict[str, Any]:
+    """The MLmodel mapping of YAML `text` (the file `name`, for messages)."""
     try:
         data = yamlfast.loads(text)  # the safe loader, refusing alias bombs
     except yaml.YAMLError as exc:
-        raise MLmodelError(f"{mlmodel} is not valid YAML: {_first_line(exc)}") from exc
+        raise MLmodelError(f"{name} is not valid YAML: {_first_line(exc)}") from exc
     if not isinstance(data, dict):
-        raise MLmodelError(f"{mlmodel} is not an MLmodel file (expected a YAML mapping)")
-    return folder, data
+        raise MLmodelError(f"{name} is not an MLmodel file (expected a YAML mapping)")
+    return data
 
 
 def parse_signature(sig: dict[str, Any]) -> SignatureInfo:
@@ -485,7 +515,7 @@ def _flavor(name: str, conf: Any) -> FlavorInfo:
     return flavor
 
 
-def _read_environment(info: ModelInfo) -> None:
+def _read_environment(info: ModelInfo, folder: Path) -> None:
     env: dict[str, str] = {}
     for flavor in info.flavors:
         for key, value in flavor.env.items():
@@ -496,7 +526,7 @@ def _read_environment(info: ModelInfo) -> None:
         "python_env": env.get("virtualenv", "python_env.yaml"),
     }
     for attr, name in names.items():
-        text, problem = _read_text(info.path, name)
+        text, problem = _read_text(folder, name)
         setattr(info, attr, text)
         if problem:
             info.problems.append(problem)

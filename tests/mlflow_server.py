@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -58,3 +63,65 @@ def mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> Iterator[str]
         # Killed outright: a graceful stop waits for idle keep-alive connections to close.
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+class CountingProxy:
+    """An HTTP proxy on loopback in front of a server that records each request it passes on
+    as (path without the query, JSON body or None): what a client asked for, per endpoint.
+    `hold(path, body)` may return an Event: the request waits for it before it is passed on."""
+
+    def __init__(self, target: str) -> None:
+        upstream = urlsplit(target)
+        proxy = self
+        self.requests: list[tuple[str, object]] = []
+        self.hold: Callable[[str, object], threading.Event | None] = lambda path, body: None
+        self._lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                try:
+                    sent = json.loads(body) if body else None
+                except ValueError:
+                    sent = None
+                path = self.path.split("?", 1)[0]
+                with proxy._lock:
+                    proxy.requests.append((path, sent))
+                gate = proxy.hold(path, sent)
+                if gate is not None:
+                    gate.wait(120)
+                conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                conn.request(self.command, self.path, body=body, headers=headers)
+                answer = conn.getresponse()
+                data = answer.read()
+                conn.close()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = forward
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def taken(self) -> list[tuple[str, object]]:
+        """The requests recorded since the last call."""
+        with self._lock:
+            taken, self.requests = self.requests, []
+        return taken
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -396,3 +396,405 @@ def test_a_finished_runs_long_history_is_read_from_the_server_once(server, tmp_p
     assert first_requests > 1 and again_requests == 1  # runs/get alone
     assert read(running.info.run_id)[0] > 1
     assert read(running.info.run_id)[0] > 1
+
+
+# -- live, looking only at what is shown ------------------------------------------------------
+def runs_searched(requests: list[tuple[str, object]]) -> list[set[str]]:
+    """The experiment ids of each runs/search among `requests`."""
+    return [
+        set(body.get("experiment_ids") or ())
+        for path, body in requests
+        if path.endswith("/runs/search") and isinstance(body, dict)
+    ]
+
+
+def looks_after(follower, count: int) -> bool:
+    start = follower.looks
+    return wait_for(lambda: follower.looks >= start + count)
+
+
+def test_follower_polls_only_the_experiments_shown(server):
+    """A hidden experiment's runs are never asked for; shown again, what it missed is found."""
+    from mlflow import MlflowClient
+
+    from mltui.store.follow import Shown
+    from tests.mlflow_server import CountingProxy
+
+    client = MlflowClient(tracking_uri=server.url)
+    shown_exp = client.create_experiment(f"shown-{time.time_ns()}")
+    hidden_exp = client.create_experiment(f"hidden-{time.time_ns()}")
+    proxy = CountingProxy(server.url)
+    store = open_store(proxy.url)
+    seen = []
+    follower = store.follower(poll_seconds=0.1)
+    follower.show(Shown(runs_of=frozenset({shown_exp})))
+    follower.start(seen.append)
+    try:
+        assert follower.wait_ready(60)
+        hidden_run = client.create_run(hidden_exp).info.run_id
+        shown_run = client.create_run(shown_exp).info.run_id
+        assert wait_for(lambda: any(shown_run in c.runs for c in seen))
+        assert looks_after(follower, 2)
+        asked = runs_searched(proxy.taken())
+        assert asked and all(ids == {shown_exp} for ids in asked)
+        assert not any(hidden_run in c.runs for c in seen)
+
+        # A page with nothing live on show: no request at all.
+        follower.show(Shown())
+        assert looks_after(follower, 1)
+        proxy.taken()
+        assert looks_after(follower, 3)
+        assert proxy.taken() == []
+
+        # The hidden experiment shown: the run started meanwhile is reported.
+        follower.show(Shown(runs_of=frozenset({hidden_exp})))
+        assert wait_for(lambda: any(hidden_run in c.runs for c in seen))
+    finally:
+        follower.stop()
+        store.close()
+        proxy.close()
+        for exp_id in (shown_exp, hidden_exp):
+            client.delete_experiment(exp_id)
+
+
+def test_a_chart_gets_the_new_points_of_its_metrics_alone(server):
+    """Shown a chart of one running run's `loss`: runs/get of that run, and the history of
+    `loss` alone when it moved; `acc` moving says the run changed, with no history read."""
+    from mlflow import MlflowClient
+
+    from mltui.store.follow import Shown
+    from tests.mlflow_server import CountingProxy
+
+    client = MlflowClient(tracking_uri=server.url)
+    exp_id = client.create_experiment(f"charted-{time.time_ns()}")
+    run_id = client.create_run(exp_id).info.run_id
+    client.log_metric(run_id, "loss", 1.0, step=0)
+    client.log_metric(run_id, "acc", 0.1, step=0)
+    proxy = CountingProxy(server.url)
+    store = open_store(proxy.url)
+    proxy.taken()  # the opening's own request
+    seen = []
+    follower = store.follower(poll_seconds=0.1)
+    follower.show(Shown(runs=frozenset({run_id}), histories=frozenset({(run_id, "loss")})))
+    follower.start(seen.append)
+    try:
+        assert follower.wait_ready(60)
+        client.log_metric(run_id, "loss", 0.5, step=1)
+        client.log_metric(run_id, "acc", 0.2, step=1)
+        client.log_metric(run_id, "loss", 0.25, step=2)
+
+        def points(key: str) -> list[int]:
+            return [p.step for c in seen for p in c.metric_points.get((run_id, key), [])]
+
+        assert wait_for(lambda: 2 in points("loss") and any(run_id in c.runs for c in seen))
+        assert points("loss")[-2:] == [1, 2] and points("acc") == []
+        asked = {
+            path.rsplit("/", 2)[-2] + "/" + path.rsplit("/", 1)[-1] for path, _ in proxy.taken()
+        }
+        assert asked == {"runs/get", "metrics/get-history"}
+    finally:
+        follower.stop()
+        store.close()
+        proxy.close()
+        client.delete_experiment(exp_id)
+
+
+@pytest.mark.anyio
+async def test_a_run_page_on_top_costs_no_request_and_going_back_catches_up(server):
+    """Experiments, then an experiment's runs, then a finished run's page: while the run page
+    is on top the follower asks the server nothing; back on the runs, a run started meanwhile
+    is listed."""
+    from mlflow import MlflowClient
+
+    from mltui.tui.app import MltuiApp
+    from mltui.tui.screens.run import RunScreen
+    from mltui.tui.screens.runs import RunsScreen
+    from tests.mlflow_server import CountingProxy
+    from tests.tui.helpers import settle
+
+    client = MlflowClient(tracking_uri=server.url)
+    exp_id = client.create_experiment(f"pages-{time.time_ns()}")
+    finished = client.create_run(exp_id).info.run_id
+    client.log_metric(finished, "loss", 0.5)
+    client.set_terminated(finished)
+    proxy = CountingProxy(server.url)
+    store = open_store(proxy.url)
+    app = MltuiApp(store, poll_seconds=0.1)
+
+    async def until(check) -> bool:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if check():
+                return True
+            await pilot.pause(0.05)
+        return check()
+
+    async def looks(count: int) -> bool:
+        follower = app.follower
+        start = follower.looks
+        return await until(lambda: follower.looks >= start + count)
+
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            assert await until(lambda: app.follower is not None)
+            app.open_runs([exp_id])
+            await settle(pilot)
+            runs_screen = app.screen
+            assert isinstance(runs_screen, RunsScreen)
+            assert await looks(2)
+            assert {exp_id} in runs_searched(proxy.taken())
+            app.open_run(finished)
+            await settle(pilot)
+            assert isinstance(app.screen, RunScreen)
+            assert await looks(1)
+            proxy.taken()
+            assert await looks(3)
+            assert proxy.taken() == []  # neither the runs nor the experiments are polled
+            started = client.create_run(exp_id).info.run_id
+            app.back()
+            assert await until(lambda: started in runs_screen.runs)
+    finally:
+        store.close()
+        proxy.close()
+        client.delete_experiment(exp_id)
+
+
+# -- live traces ---------------------------------------------------------------------------------
+@pytest.mark.anyio
+async def test_a_trace_logged_to_the_server_appears_in_the_traces_list(server):
+    """MLflow's client logs a trace to the server while the experiment's traces are listed:
+    the follower's traces search finds it and the list reads it (only that experiment's traces
+    are searched); the open trace is read again when it changes."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from mltui.tui.app import MltuiApp
+    from mltui.tui.screens.traces import TraceScreen, TracesScreen
+    from tests.mlflow_server import CountingProxy
+    from tests.tui.helpers import settle
+
+    client = MlflowClient(tracking_uri=server.url)
+    exp_id = client.create_experiment(f"live-traces-{time.time_ns()}")
+    proxy = CountingProxy(server.url)
+    store = open_store(proxy.url)
+    app = MltuiApp(store, poll_seconds=0.1)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+
+            async def until(check) -> bool:
+                deadline = time.monotonic() + 90
+                while time.monotonic() < deadline and not check():
+                    await pilot.pause(0.05)
+                return check()
+
+            await settle(pilot)
+            assert await until(lambda: app.follower is not None)
+            app.open_traces([exp_id])
+            await settle(pilot)
+            screen = app.screen
+            assert isinstance(screen, TracesScreen) and screen.traces == []
+            follower = app.follower
+            start = follower.looks
+            assert await until(lambda: follower.looks >= start + 2)
+
+            mlflow.set_tracking_uri(server.url)
+            mlflow.set_experiment(experiment_id=exp_id)
+            with mlflow.start_span("live") as span:
+                span.set_inputs({"q": "hi"})
+            mlflow.flush_trace_async_logging()
+            trace_id = mlflow.get_last_active_trace_id()
+            assert await until(lambda: trace_id in {t.trace_id for t in screen.traces})
+            searched = [
+                body.get("locations")
+                for path, body in proxy.taken()
+                if path.endswith("/traces/search") and isinstance(body, dict)
+            ]
+            assert searched and all(
+                [loc["mlflow_experiment"]["experiment_id"] for loc in locations] == [exp_id]
+                for locations in searched
+            )
+
+            # The open trace is read again when it changes (here: a tag set on it).
+            app.open_trace(trace_id)
+            await settle(pilot)
+            opened = app.screen
+            assert isinstance(opened, TraceScreen) and opened.trace is not None
+            client.set_trace_tag(trace_id, "reviewed", "yes")
+            assert await until(
+                lambda: opened.trace is not None and opened.trace.info.tags.get("reviewed") == "yes"
+            )
+    finally:
+        store.close()
+        proxy.close()
+        client.delete_experiment(exp_id)
+
+
+# -- the experiments list's run counts ---------------------------------------------------------
+def test_run_counts_come_one_experiment_at_a_time_and_equal_mlflows(server, store):
+    from mlflow import MlflowClient
+    from mlflow.entities import ViewType
+
+    from mltui.store.base import Store
+
+    stream = list(store.experiment_activity_stream(include_deleted=True, deleted_runs=False))
+    every = {e.experiment_id for e in store.experiments(include_deleted=True)}
+    for counted, (activity, counting) in enumerate(stream, 1):
+        assert len(activity) == counted and set(activity) | counting == every
+    final, counting = stream[-1]
+    assert counting == set()
+    # The same as counting every run listed at once (what a local store does).
+    listed = Store.experiment_activity(store, include_deleted=True, deleted_runs=False)
+    assert {k: v for k, v in final.items() if v[0]} == listed
+    client = MlflowClient(tracking_uri=server.url)
+    for exp_id in every:
+        runs = client.search_runs([exp_id], run_view_type=ViewType.ACTIVE_ONLY, max_results=50000)
+        assert final[exp_id][0] == len(runs)
+
+
+@pytest.mark.anyio
+async def test_the_experiments_list_shows_before_its_counts_and_says_what_is_coming(
+    server, monkeypatch
+):
+    """One experiment's runs are held at the proxy: the list is on screen with the others'
+    counts, that one's count is "…" and the status says a count is coming; then it comes. A
+    change meanwhile does not restart the counting (it might never end while runs keep
+    starting): the list is read again once it is over."""
+    import threading
+
+    from textual.widgets import DataTable
+
+    from mltui.store.follow import StoreChanges
+    from mltui.tui.app import MltuiApp
+    from mltui.tui.screens import experiments
+    from mltui.tui.widgets.breadcrumbs import Breadcrumbs
+    from tests.mlflow_server import CountingProxy
+    from tests.tui.helpers import settle
+
+    proxy = CountingProxy(server.url)
+    store = open_store(proxy.url)
+    counts = {i: activity[0] for i, activity in counted_at_once(store).items()}
+    held_id = max(counts, key=lambda i: counts[i])
+    gate = threading.Event()
+    proxy.hold = lambda path, body: (
+        gate
+        if path.endswith("/runs/search") and isinstance(body, dict)
+        and body.get("experiment_ids") == [held_id]
+        else None
+    )  # fmt: skip
+    app = MltuiApp(store, watch=False)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = app.screen
+
+            def cell(exp_id: str) -> str:
+                table = screen.query_one(DataTable)
+                return str(table.get_cell(exp_id, "runs")) if exp_id in table.rows else ""
+
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not all(
+                cell(i) == str(n) for i, n in counts.items() if i != held_id
+            ):
+                await pilot.pause(0.1)
+            assert cell(held_id) == "…"
+            assert "run counts of 1 experiment to come" in screen.query_one(Breadcrumbs).status
+            monkeypatch.setattr(experiments, "RELOAD_SECONDS", 0.01)
+            proxy.taken()
+            screen.store_changed(StoreChanges(runs={"a-new-run"}))
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not screen._again:
+                await pilot.pause(0.05)
+            assert screen._again and proxy.taken() == []  # not read again yet
+            gate.set()
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not (
+                not screen._loading and not screen._again and screen._reload_timer is None
+            ):
+                await pilot.pause(0.1)
+            await settle(pilot)
+            assert cell(held_id) == str(counts[held_id])
+            assert "to come" not in screen.query_one(Breadcrumbs).status
+            asked = [path for path, _ in proxy.taken()]
+            assert asked.count("/api/2.0/mlflow/experiments/search") == 1  # read again once
+    finally:
+        gate.set()
+        store.close()
+        proxy.close()
+
+
+def counted_at_once(store):
+    """Every shown experiment's activity, counted at once as a local store does."""
+    from mltui.store.base import Store
+
+    activity = Store.experiment_activity(store, include_deleted=True, deleted_runs=False)
+    return {e.experiment_id: activity.get(e.experiment_id, (0, None)) for e in store.experiments()}
+
+
+# -- the MLmodel page over a server ---------------------------------------------------------------
+def test_a_logged_models_mlmodel_is_read_through_the_proxy_alone(server):
+    """Only the MLmodel text crosses the wire (one request), and it reads as the same file read
+    on disk; a root the server does not proxy is named and never asked for."""
+    from mltui.store.mlmodel import (
+        MLmodelError,
+        logged_model_artifact_root,
+        read_mlmodel,
+        read_stored_mlmodel,
+    )
+    from tests.mlflow_server import CountingProxy
+
+    proxy = CountingProxy(server.url)
+    store = open_store(proxy.url)
+    try:
+        model = next(m for m in store.logged_models() if m.source_run_id)
+        root = logged_model_artifact_root(store, model)
+        proxy.taken()
+        info = read_stored_mlmodel(store, root)
+        asked = [path for path, _ in proxy.taken()]
+        assert len(asked) == 1 and asked[0].endswith(f"/{root.proxy_path}/MLmodel")
+        on_disk = read_mlmodel(server.artifacts / root.proxy_path)
+        assert info.path is None and info.raw == on_disk.raw
+        assert [f.name for f in info.flavors] == [f.name for f in on_disk.flavors]
+        assert info.signature == on_disk.signature
+        assert (info.run_id, info.model_id) == (on_disk.run_id, on_disk.model_id)
+        assert info.input_example is None and info.requirements is None  # not fetched
+
+        remote = store.artifact_root_of("s3://bucket/1/models/m-1/artifacts")
+        with pytest.raises(MLmodelError, match="s3://bucket/1/models/m-1/artifacts"):
+            read_stored_mlmodel(store, remote)
+        with pytest.raises(MLmodelError, match="MLmodel"):
+            read_stored_mlmodel(store, root, "no-such-folder")
+        assert [p for p, _ in proxy.taken()] == [
+            asked[0].replace("/MLmodel", "/no-such-folder/MLmodel")
+        ]
+    finally:
+        store.close()
+        proxy.close()
+
+
+@pytest.mark.anyio
+async def test_the_mlmodel_page_opens_from_a_logged_model_on_the_server(server):
+    from mltui.store.mlmodel import logged_model_artifact_root
+    from mltui.tui.app import MltuiApp
+    from mltui.tui.screens.logged_models import LoggedModelScreen
+    from mltui.tui.screens.mlmodel import MLmodelScreen
+    from tests.tui.helpers import settle
+
+    store = open_store(server.url)
+    model = next(m for m in store.logged_models() if m.source_run_id)
+    root = logged_model_artifact_root(store, model)
+    app = MltuiApp(store, watch=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await app.push_screen(LoggedModelScreen(model))
+        await settle(pilot)
+        app.screen.action_mlmodel()
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MLmodelScreen) and screen.info is not None
+        text = "\n".join(strip.text for strip in screen._compositor.render_strips())
+        for flavor in screen.info.flavors:
+            assert flavor.name in text
+        assert model.model_id in text
+        assert screen.run is not None and screen.run.run_id == model.source_run_id
+        assert screen._where() == root.recorded
+    store.close()

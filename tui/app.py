@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -21,12 +21,14 @@ from textual.signal import Signal
 from textual.worker import get_current_worker
 
 from mltui.store import Store, process
+from mltui.store.follow import Shown
 from mltui.tui.messages import StoreChanged
 from mltui.tui.text import clean
 
 if TYPE_CHECKING:
-    from mltui.store.entities import LoggedModel, Run
+    from mltui.store.entities import ArtifactRoot, LoggedModel, Run
     from mltui.store.follow import Follower, StoreChanges
+    from mltui.tui.widgets.artifact_browser import ArtifactBrowser
 
 __all__ = ["MltuiApp", "StoreChanged"]
 
@@ -176,6 +178,21 @@ class MltuiApp(App[int]):
 
         self.push_screen(MLmodelScreen(folder, self.store, run_id, label=label))
 
+    def open_stored_mlmodel(
+        self, root: ArtifactRoot, rel: str, run_id: str | None = None, *, label: str
+    ) -> None:
+        """The page of the model in folder `rel` under `root`, read through the store (a
+        tracking server's artifact proxy: its MLmodel alone)."""
+        from mltui.tui.screens.mlmodel import MLmodelScreen
+
+        self.push_screen(MLmodelScreen(None, self.store, run_id, label=label, root=root, rel=rel))
+
+    def on_artifact_browser_open_stored_model(
+        self, message: ArtifactBrowser.OpenStoredModel
+    ) -> None:
+        """Enter on an MLmodel in artifacts listed through the store, on any page."""
+        self.open_stored_mlmodel(message.root, message.rel, label=message.rel or "model")
+
     def open_logged_models(self, experiment_ids: list[str]) -> None:
         from mltui.tui.screens.logged_models import LoggedModelsScreen
 
@@ -208,9 +225,35 @@ class MltuiApp(App[int]):
         except ValueError as error:
             self.notify(str(error), title="Not following changes", severity="warning")
             return
+        self.shown_changed()
         # post_message is thread-safe and never waits for the UI, so the follower never blocks.
         self.follower.start(lambda changes: self.post_message(StoreChanged(changes)))
         self._report_follow_mode()
+
+    def pages_on_show(self) -> list[Screen[Any]]:
+        """The page on top and, under dialogs (modal screens), the page they sit on."""
+        shown: list[Screen[Any]] = []
+        for screen in reversed(self.screen_stack):
+            shown.append(screen)
+            if not screen.is_modal:
+                break
+        return shown
+
+    def on_show(self, screen: Screen[Any]) -> bool:
+        """Whether `screen` hears of changes as they come (else: when it is shown again)."""
+        follower = self.follower
+        return follower is None or not follower.shown_only or screen in self.pages_on_show()
+
+    def shown_changed(self) -> None:
+        """Tell the follower what the pages on show need followed (a server's polls only it)."""
+        if self.follower is None:
+            return
+        shown = Shown()
+        for screen in self.pages_on_show():
+            live_data = getattr(screen, "live_data", None)  # mltui's pages; not Textual's own
+            if live_data is not None:
+                shown |= live_data()
+        self.follower.show(shown)
 
     @work(thread=True, group="follow")
     def _report_follow_mode(self) -> None:

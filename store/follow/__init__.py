@@ -2,7 +2,7 @@
 implements (see follower.py for how changes are found)."""
 
 from .backend import FollowerBackend
-from .changes import StoreChanges
+from .changes import Shown, StoreChanges
 from .follower import Follower, StoreFollower
 
-__all__ = ["Follower", "FollowerBackend", "StoreChanges", "StoreFollower"]
+__all__ = ["Follower", "FollowerBackend", "Shown", "StoreChanges", "StoreFollower"]

@@ -68,5 +68,52 @@ class StoreChanges:
         if points:
             self.metric_points.setdefault((run_id, key), []).extend(points)
 
+    def merge(self, later: StoreChanges) -> None:
+        """Take in `later`, a change set reported after this one (a page not on show keeps
+        what it missed this way, and hears of it once, when it is shown again)."""
+        for run_id in later.deleted_runs:
+            self.run_deleted(run_id)
+        for run_id in later.runs:
+            self.run_changed(run_id)
+        for exp_id in later.deleted_experiments:
+            self.experiment_deleted(exp_id)
+        for exp_id in later.experiments:
+            self.experiment_changed(exp_id)
+        for (run_id, key), points in later.metric_points.items():
+            self.add_points(run_id, key, points)
+        self.registry = self.registry or later.registry
+        self.traces |= later.traces
+        self.store_gone = self.store_gone or later.store_gone
+        self.notices.extend(later.notices)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What the pages on show need followed live. A tracking server's follower polls only this
+    (each look costs requests); a local store's follower sees every change anyway."""
+
+    #: The experiments list: experiments, and new runs (their counts).
+    experiments: bool = False
+    #: Experiments whose runs are listed.
+    runs_of: frozenset[str] = frozenset()
+    #: Runs shown one by one (a run's page, a chart): their status and latest metrics.
+    runs: frozenset[str] = frozenset()
+    #: (run id, metric key) charted: every new point is wanted, not only the latest.
+    histories: frozenset[tuple[str, str]] = frozenset()
+    #: Experiments whose traces are listed (or one of whose traces is open).
+    traces_of: frozenset[str] = frozenset()
+    #: The model registry's pages.
+    registry: bool = False
+
+    def __or__(self, other: Shown) -> Shown:
+        return Shown(
+            self.experiments or other.experiments,
+            self.runs_of | other.runs_of,
+            self.runs | other.runs,
+            self.histories | other.histories,
+            self.traces_of | other.traces_of,
+            self.registry or other.registry,
+        )
+
 
 Callback = Callable[[StoreChanges], Any]

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import StoreError
 from .backend import FollowerBackend, one_line
-from .changes import Callback, StoreChanges
+from .changes import Callback, Shown, StoreChanges
 
 if TYPE_CHECKING:
     from ..base import Store
@@ -72,8 +72,13 @@ class Follower(Protocol):
     mode: str
     #: Why the follower polls when it was not asked to, as one sentence; else None.
     notice: str | None
+    #: Whether it looks only at what `show` named: then pages not on show hear of changes
+    #: when they are shown again, not as they happen.
+    shown_only: bool
 
     def start(self, callback: Callback) -> None: ...
+
+    def show(self, shown: Shown) -> None: ...
 
     def wait_ready(self, timeout: float | None = None) -> bool: ...
 
@@ -85,6 +90,9 @@ class Follower(Protocol):
 
 class StoreFollower:
     """Follows one open store and reports its changes to a callback, from a background thread."""
+
+    #: Events and stat scans see every change at little cost: all of them are reported.
+    shown_only = False
 
     def __init__(
         self,
@@ -150,6 +158,9 @@ class StoreFollower:
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    def show(self, shown: Shown) -> None:
+        """Nothing to narrow: every change is seen anyway."""
 
     # -- the follower thread --------------------------------------------------------------
     @property

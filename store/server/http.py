@@ -286,6 +286,7 @@ class ServerClient:
         raw = conn.getresponse()
         with self._lock:
             self.traffic.requests += 1
+        self._local.requests = self.thread_requests() + 1
         data = raw.read() if limit is None else raw.read(limit)
         cut = limit is not None and not raw.isclosed()
         if cut or raw.will_close:
@@ -294,6 +295,10 @@ class ServerClient:
             self.traffic.bytes_received += len(data)
         headers_out = {k.lower(): v for k, v in raw.getheaders()}
         return Response(raw.status, headers_out, data, cut)
+
+    def thread_requests(self) -> int:
+        """Requests sent from the calling thread (a follower bounds its own rate by them)."""
+        return getattr(self._local, "requests", 0)
 
     def _pause(self, seconds: float, retry_after: str | None = None) -> None:
         if retry_after:

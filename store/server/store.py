@@ -57,6 +57,9 @@ TRACE_PAGE = 500
 #: rest in few round trips (MLflow's page token is an offset, so sizes may change per page; a
 #: file-store-backed server reads every run for each page, so pages are few).
 RUN_PAGE_SIZES = (100, 2500, 50_000)
+#: Pages when runs are only counted (the experiments list): few requests matter more than a
+#: first page at once.
+COUNT_PAGE_SIZES = (2500, 50_000)
 #: A page slower than this says the server scans every run per page.
 SLOW_PAGE_SECONDS = 2.0
 #: The server's largest page of metric history (MLflow's GET_METRIC_HISTORY_MAX_RESULTS).
@@ -136,6 +139,7 @@ class ServerStore(Store):
         include_deleted: bool,
         filter_string: str = "",
         order_by: Sequence[str] = (),
+        page_sizes: Sequence[int] = RUN_PAGE_SIZES,
     ) -> Iterator[list[Run]]:
         if not experiment_ids:
             return
@@ -145,10 +149,10 @@ class ServerStore(Store):
             "filter": filter_string,
             "order_by": list(order_by),
         }
-        sizes = list(RUN_PAGE_SIZES)
+        sizes = list(page_sizes)
 
         def fetch(token: str | None) -> dict[str, Any]:
-            size = sizes.pop(0) if sizes else RUN_PAGE_SIZES[-1]
+            size = sizes.pop(0) if sizes else page_sizes[-1]
             started = time.monotonic()
             try:
                 page = self.client.post_json(
@@ -164,6 +168,40 @@ class ServerStore(Store):
 
         for page in self._pages(fetch, "runs"):
             yield [convert.run(r) for r in page]
+
+    def experiment_activity_stream(
+        self,
+        include_deleted: bool = False,
+        deleted_runs: bool | None = None,
+        experiments: Sequence[Experiment] | None = None,
+    ) -> Generator[tuple[dict[str, tuple[int, int | None]], set[str]], None, None]:
+        """Each experiment's runs counted apart, several at once, each handed over when done:
+        the REST API has no count, so a count is a listing of that experiment's runs (only the
+        active ones unless `deleted_runs`), in large pages. Small experiments come first."""
+        count_deleted = include_deleted if deleted_runs is None else deleted_runs
+        if experiments is None:
+            experiments = self.experiments(include_deleted)
+        ids = [e.experiment_id for e in experiments]
+        done: dict[str, tuple[int, int | None]] = {}
+        pending = set(ids)
+        if not ids:
+            yield done, pending
+        for exp_id, activity in self._in_pool(
+            lambda i: self._activity_of(i, count_deleted), ids, ordered=False
+        ):
+            done[exp_id] = activity
+            pending.discard(exp_id)
+            yield dict(done), set(pending)
+
+    def _activity_of(self, experiment_id: str, deleted_runs: bool) -> tuple[int, int | None]:
+        """The number of runs of one experiment and the latest start or end among them."""
+        count, last = 0, None
+        for page in self._search([experiment_id], deleted_runs, page_sizes=COUNT_PAGE_SIZES):
+            count += len(page)
+            times = [t for r in page for t in (r.start_time, r.end_time) if t is not None]
+            if times:
+                last = max(times) if last is None else max(last, *times)
+        return count, last
 
     def iter_runs(
         self, experiment_ids: Sequence[str] | None = None, include_deleted: bool = False
@@ -189,6 +227,18 @@ class ServerStore(Store):
         for batch in self._search(ids, include_deleted, filter_string, order_by):
             out.extend(batch)
         return out
+
+    def newest_runs(self, experiment_ids: Sequence[str], count: int) -> list[Run]:
+        """The `count` most recently started active runs of these experiments: one request."""
+        if not experiment_ids:
+            return []
+        body = {
+            "experiment_ids": list(experiment_ids),
+            "run_view_type": "ACTIVE_ONLY",
+            "order_by": ["attributes.start_time DESC"],
+            "max_results": count,
+        }
+        return [convert.run(r) for r in self.client.post_json(RUNS_SEARCH, body).get("runs") or ()]
 
     def run(self, run_id: str) -> Run | None:
         try:
@@ -341,13 +391,10 @@ class ServerStore(Store):
     # -- traces ------------------------------------------------------------------------------
     def traces(self, experiment_ids: Iterable[str]) -> list[TraceInfo]:
         """MLflow 3 traces, oldest first; [] from a server older than MLflow 3."""
-        locations = [
-            {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": str(i)}}
-            for i in experiment_ids
-        ]
-        if not locations:
+        body = _trace_search(experiment_ids)
+        if body is None:
             return []
-        body = {"locations": locations, "max_results": TRACE_PAGE}
+        body["max_results"] = TRACE_PAGE
         try:
             infos = [
                 convert.trace_info(t)
@@ -362,6 +409,18 @@ class ServerStore(Store):
         except EndpointMissing:
             return []
         return sorted(infos, key=lambda t: (t.request_time or 0, t.trace_id))
+
+    def newest_traces(self, experiment_ids: Iterable[str], count: int) -> list[TraceInfo]:
+        """The `count` newest traces of these experiments, newest first: one request."""
+        body = _trace_search(experiment_ids)
+        if body is None:
+            return []
+        body.update(max_results=min(count, TRACE_PAGE), order_by=["timestamp_ms DESC"])
+        try:
+            page = self.client.post_json(TRACES_SEARCH, body)
+        except EndpointMissing:
+            return []
+        return [convert.trace_info(t) for t in page.get("traces") or ()]
 
     def trace(self, trace_id: str) -> Trace | None:
         try:
@@ -469,6 +528,15 @@ class ServerStore(Store):
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
         self.client.close()
+
+
+def _trace_search(experiment_ids: Iterable[str]) -> dict[str, Any] | None:
+    """The body of a traces search of these experiments; None for no experiment."""
+    locations = [
+        {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": str(i)}}
+        for i in experiment_ids
+    ]
+    return {"locations": locations} if locations else None
 
 
 def _join(base: str, rel: str) -> str:

@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from textual import events
 from textual.screen import Screen
 
+from mltui.store.follow import Shown, StoreChanges
+
 if TYPE_CHECKING:
     from textual import getters
 
     from mltui.store import Store
-    from mltui.store.follow import StoreChanges
     from mltui.tui.app import MltuiApp
 
 ResultType = TypeVar("ResultType")
@@ -49,9 +50,34 @@ class MltuiScreen(Screen[ResultType]):
             raise RuntimeError(f"{type(self).__name__} needs a store; the app has none")
         return store
 
+    #: What a follower that looks only at the pages on show (a tracking server's) missed
+    #: while this page was not on show: heard once, when it is shown again.
+    _missed: StoreChanges | None = None
+
     def _on_mount(self, event: events.Mount) -> None:
         # Immediate: the page hears of a change in the same turn the app does, as it always has.
-        self.app.store_changed_signal.subscribe(self, self.store_changed, immediate=True)
+        self.app.store_changed_signal.subscribe(self, self._hear, immediate=True)
+
+    def _hear(self, changes: StoreChanges) -> None:
+        if self.app.on_show(self):
+            self.store_changed(changes)
+            return
+        # Not on show, and the follower looks only at what is: read nothing now (each reading
+        # costs requests), and catch up when shown again.
+        if self._missed is None:
+            self._missed = StoreChanges()
+        self._missed.merge(changes)
+
+    def on_screen_resume(self) -> None:
+        self.app.shown_changed()
+        missed, self._missed = self._missed, None
+        if missed:
+            self.store_changed(missed)
+
+    def live_data(self) -> Shown:
+        """What this page shows that changes live: a tracking server's follower polls only
+        what the pages on show name (store/follow/changes.py)."""
+        return Shown()
 
     def store_changed(self, changes: StoreChanges) -> None:
         """Another process (or our own write) changed the store; pages showing live data

@@ -17,6 +17,7 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from mltui.store.entities import Run
+from mltui.store.follow import Shown
 from mltui.store.series import Series
 from mltui.tui.present.chart import default_metric, run_labels
 from mltui.tui.present.metric_groups import one_chart
@@ -180,6 +181,13 @@ class ChartScreen(MltuiScreen[None]):
         )
 
     # -- live updates (the app forwards the follower's changes) -------------------------------
+    def live_data(self) -> Shown:
+        """The runs charted, and every new point of the metrics on show."""
+        return Shown(
+            runs=frozenset(r.run_id for r in self.runs),
+            histories=frozenset((r.run_id, k) for r in self.runs for k in self.keys),
+        )
+
     def store_changed(self, changes: StoreChanges) -> None:
         """Extend the curves on show with the points logged since they were read."""
         grown = False
@@ -210,6 +218,7 @@ class ChartScreen(MltuiScreen[None]):
         System metrics are never charted with model metrics, nor two units together (the chart
         has one y axis): the keys of another group than the first key's are left out, and said."""
         self.keys, apart = one_chart(keys)
+        self.app.shown_changed()
         if apart:
             self.notify(
                 f"Charted apart, not with {', '.join(self.keys)}: {', '.join(apart)}",

@@ -13,9 +13,11 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input
+from textual.worker import get_current_worker
 
 from mltui.store.entities import DELETED, Experiment
 from mltui.store.errors import StoreError
+from mltui.store.follow import Shown
 from mltui.tui.screens.base import MltuiScreen
 from mltui.tui.screens.sortable import SortableFilterable
 from mltui.tui.text import format_time, literal, one_line
@@ -73,9 +75,12 @@ class ExperimentsScreen(SortableFilterable, MltuiScreen[None]):
             self.experiments = experiments
 
     class ActivityLoaded(Message):
-        def __init__(self, activity: dict[str, tuple[int, int | None]]) -> None:
+        """The experiments counted so far, and those still being counted (a server's)."""
+
+        def __init__(self, activity: dict[str, tuple[int, int | None]], counting: set[str]) -> None:
             super().__init__()
             self.activity = activity
+            self.counting = counting
 
     def __init__(self) -> None:
         super().__init__()
@@ -87,7 +92,12 @@ class ExperimentsScreen(SortableFilterable, MltuiScreen[None]):
         self.quick_filter = ""
         self._reload_timer: Timer | None = None
         self._loading = False
+        #: A change came while reading: read again once this reading is over (restarting it
+        #: instead, a server's counts, slow, might never finish while runs keep starting).
+        self._again = False
         self._loaded_at = -RELOAD_SECONDS
+        #: Experiments whose runs are still being counted (a server counts one at a time).
+        self._counting: set[str] = set()
 
     def compose(self) -> ComposeResult:
         where = "demo store" if self.app.demo else store_label(self.store.location)
@@ -114,18 +124,28 @@ class ExperimentsScreen(SortableFilterable, MltuiScreen[None]):
     @work(thread=True, exclusive=True, group="experiments")
     def load(self) -> None:
         store = self.store
+        worker = get_current_worker()
         try:
-            self.post_message(self.Loaded(store.experiments(include_deleted=True)))
+            experiments = store.experiments(include_deleted=True)
+            self.post_message(self.Loaded(experiments))
             # Counted as the runs screen lists them: deleted runs only when asked for there.
-            activity = store.experiment_activity(include_deleted=True, deleted_runs=False)
+            stream = store.experiment_activity_stream(
+                include_deleted=True, deleted_runs=False, experiments=experiments
+            )
+            try:
+                for activity, counting in stream:
+                    if worker.is_cancelled:
+                        return
+                    self.post_message(self.ActivityLoaded(activity, counting))
+            finally:
+                stream.close()
         except StoreError as error:
             # A tracking server can fail mid-way: what is on screen stays, and this says why.
             self.app.call_from_thread(self._read_failed, error)
-            return
-        self.post_message(self.ActivityLoaded(activity))
 
     def _read_failed(self, error: StoreError) -> None:
         self.query_one(DataTable).loading = False
+        self._read_over()
         self.notify(
             one_line(str(error)),
             title="Could not read every experiment's runs",
@@ -139,18 +159,25 @@ class ExperimentsScreen(SortableFilterable, MltuiScreen[None]):
         self.refresh_table()
 
     def on_experiments_screen_activity_loaded(self, message: ActivityLoaded) -> None:
+        self._counting = message.counting
         for row in self.rows:
+            if row.experiment.experiment_id in message.counting:
+                continue  # its count is still coming
             row.runs, row.last_activity = message.activity.get(
                 row.experiment.experiment_id, (0, None)
             )
             row.last_activity = row.last_activity or row.experiment.last_update_time
-        self._loading = False
-        self._loaded_at = time.monotonic()
         self.refresh_table()
+        if message.counting:
+            return
+        self._read_over()
         for warning in self.store.warnings.messages:
             self.notify(one_line(warning), severity="warning", timeout=8)
 
     # -- live updates --------------------------------------------------------------------------
+    def live_data(self) -> Shown:
+        return Shown(experiments=True)
+
     def store_changed(self, changes: StoreChanges) -> None:
         """Re-read the list when experiments or runs change (at most every RELOAD_SECONDS)."""
         names = {r.experiment.experiment_id: r.experiment.name for r in self.rows}
@@ -173,8 +200,18 @@ class ExperimentsScreen(SortableFilterable, MltuiScreen[None]):
 
     def _reload(self) -> None:
         self._reload_timer = None
+        if self._loading:
+            self._again = True
+            return
         self._loading = True
         self.load()
+
+    def _read_over(self) -> None:
+        self._loading = False
+        self._loaded_at = time.monotonic()
+        if self._again and self._reload_timer is None:
+            self._again = False
+            self._reload_timer = self.set_timer(RELOAD_SECONDS, self._reload)
 
     # -- the table -----------------------------------------------------------------------------
     def visible_rows(self) -> list[ExperimentRow]:
@@ -218,6 +255,9 @@ class ExperimentsScreen(SortableFilterable, MltuiScreen[None]):
         status = f"{table.row_count} experiments"
         if hidden and not self.show_deleted:
             status += f" · {hidden} deleted hidden (d)"
+        if self._counting:
+            n = len(self._counting)
+            status += f" · run counts of {n} experiment{'' if n == 1 else 's'} to come (…)"
         self.query_one(Breadcrumbs).status = status
 
     def current_experiment_id(self) -> str | None:

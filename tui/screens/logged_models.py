@@ -91,13 +91,17 @@ def open_model_mlmodel(screen: LoggedModelsScreen | LoggedModelScreen, model: Lo
     """Push the MLmodel view of a logged model's artifacts, or say why there is none."""
     store = screen.app.opened_store
     root = logged_model_artifact_root(store, model)
+    label = f"{one_line(model.name, 60)} ({model.model_id})"
+    if root.path is None and store.can_browse_artifacts(root):
+        # A tracking server's proxy: the page reads MLmodel through it (and says if it is not there).
+        screen.app.open_stored_mlmodel(root, "", model.source_run_id, label=label)
+        return
     if root.path is None:
         screen.notify(one_line(root.note or "its artifacts cannot be read here"), markup=False)
         return
     if not (root.path / "MLmodel").is_file():
         screen.notify(f"No MLmodel in {one_line(str(root.path), 200)}", markup=False)
         return
-    label = f"{one_line(model.name, 60)} ({model.model_id})"
     screen.app.open_mlmodel(root.path, model.source_run_id, label=label)
 
 

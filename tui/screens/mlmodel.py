@@ -34,6 +34,7 @@ from mltui.store.mlmodel import (
     ModelInfo,
     SchemaInfo,
     read_mlmodel,
+    read_stored_mlmodel,
 )
 from mltui.tui.screens.tabbed import TabbedScreen, number_key_bindings
 from mltui.tui.text import clean, format_time, literal, one_line
@@ -192,7 +193,9 @@ def environment_view(info: ModelInfo) -> Group:
         (venv, info.python_env),
     ):
         parts.append(literal(name, style="bold"))
-        if text is None:
+        if text is None and info.path is None:
+            parts.append(Text("not fetched from the server (only MLmodel is read)", style="dim"))
+        elif text is None:
             parts.append(Text("not in the model folder", style="dim"))
         else:
             parts.append(literal(text.rstrip("\n") or "(empty)"))
@@ -310,17 +313,25 @@ class MLmodelScreen(TabbedScreen):
 
     def __init__(
         self,
-        model_dir: str | os.PathLike[str],
+        model_dir: str | os.PathLike[str] | None,
         store: Store | None = None,
         run_id: str | None = None,
         *,
         label: str | None = None,
+        root: ArtifactRoot | None = None,
+        rel: str = "",
     ) -> None:
-        """`label` names the model in the breadcrumbs (e.g. `wine-classifier v2`)."""
+        """`label` names the model in the breadcrumbs (e.g. `wine-classifier v2`). A model not
+        in a local folder (a tracking server's) is the folder `rel` under `root`, read through
+        `store` (its MLmodel alone); `model_dir` is then None."""
         super().__init__()
-        self.model_dir = Path(model_dir)
+        if (model_dir is None) == (root is None) or (root is not None and store is None):
+            raise ValueError("MLmodelScreen takes a model folder, or a store's root and path")
+        self.model_dir = Path(model_dir) if model_dir is not None else None
         #: The store the folder sits in; None for a loose model folder.
         self.model_store = store
+        self.root = root
+        self.rel = rel.strip("/")
         self.run_id = run_id
         self.label = label
         self.info: ModelInfo | None = None
@@ -349,10 +360,17 @@ class MLmodelScreen(TabbedScreen):
             if self.model_store is not None
             else ""
         )
-        folder = self.model_dir
+        folder = self.model_dir or Path(self._where())
         # An MLflow 3 logged model's folder is <model id>/artifacts: the id says more.
         name = folder.parent.name if folder.name == "artifacts" else folder.name
         return [where or "mltui", "MLmodel", self.label or name or str(folder)]
+
+    def _where(self) -> str:
+        """The model folder: its path, or its URI in the store."""
+        if self.model_dir is not None:
+            return str(self.model_dir)
+        assert self.root is not None
+        return "/".join(p for p in (self.root.recorded.rstrip("/"), self.rel) if p)
 
     def on_mount(self) -> None:
         self.query_one("#example-table").display = False
@@ -363,7 +381,11 @@ class MLmodelScreen(TabbedScreen):
     @work(thread=True, exclusive=True, group="mlmodel", exit_on_error=False)
     def load(self) -> None:
         try:
-            info = read_mlmodel(self.model_dir)
+            if self.model_dir is not None:
+                info = read_mlmodel(self.model_dir)
+            else:
+                assert self.model_store is not None and self.root is not None
+                info = read_stored_mlmodel(self.model_store, self.root, self.rel)
         except MLmodelError as exc:
             self.post_message(self.Failed(str(exc)))
             return
@@ -406,6 +428,8 @@ class MLmodelScreen(TabbedScreen):
             self._focus_pane(self.query_one(TabbedContent).active)
 
     def _folder_label(self) -> str:
+        if self.model_dir is None:
+            return self._where()
         base = self.model_store.folder if self.model_store is not None else None
         if base is not None:
             try:
@@ -433,8 +457,14 @@ class MLmodelScreen(TabbedScreen):
         table.clear(columns=True)
         ex = info.input_example
         if ex is None:
+            saved = info.path is None and "saved_input_example_info" in info.raw
             self.query_one("#example-info", Static).update(
-                Text("No input example was saved with this model.", style="dim")
+                Text(
+                    "The input example is not fetched from the server (only MLmodel is read)."
+                    if saved
+                    else "No input example was saved with this model.",
+                    style="dim",
+                )
             )
             table.display = False
             return
@@ -470,10 +500,16 @@ class MLmodelScreen(TabbedScreen):
             table.add_row(*cells, key=str(r))
 
     def _browse_files(self) -> None:
+        browser = self.query_one(ArtifactBrowser)
+        if self.model_dir is None:
+            assert self.root is not None
+            # Listed through the store (the server's proxy), the model folder opened.
+            browser.set_root(self.root, "Artifacts", reveal=self.rel, store=self.model_store)
+            return
         store_dir = self.model_store.folder if self.model_store is not None else None
         folder = Path(os.path.abspath(self.model_dir))
         root = ArtifactRoot(str(folder), folder)
-        self.query_one(ArtifactBrowser).set_root(root, "Model folder", store_dir=store_dir)
+        browser.set_root(root, "Model folder", store_dir=store_dir)
 
     # -- tabs ------------------------------------------------------------------------------------
     @on(TabbedContent.TabActivated, "#mlmodel-tabs")
@@ -502,7 +538,7 @@ class MLmodelScreen(TabbedScreen):
         self.app.open_run(self.run.run_id)
 
     def action_copy_path(self) -> None:
-        path = str(self.model_dir.resolve())
+        path = str(self.model_dir.resolve()) if self.model_dir is not None else self._where()
         self.app.copy_to_clipboard(path)
         self.notify(f"Copied {one_line(path, 200)}", timeout=3)
 

@@ -19,6 +19,7 @@ from textual.worker import get_current_worker
 from mltui.store import process
 from mltui.store.entities import DELETED, DatasetInput, Run
 from mltui.store.errors import FilterError, StoreError
+from mltui.store.follow import Shown
 from mltui.tui.present.runs_view import (
     ATTRIBUTE_COLUMNS,
     DESCENDING_FIRST,
@@ -284,6 +285,9 @@ class RunsScreen(MltuiScreen[None]):
         def __init__(self, runs: list[Run]) -> None:
             super().__init__()
             self.runs = runs
+
+    def live_data(self) -> Shown:
+        return Shown(runs_of=frozenset(self.experiment_ids))
 
     def store_changed(self, changes: StoreChanges) -> None:
         """Apply new metric points in place; re-read new or changed runs in a worker."""

@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
 from mltui.store.errors import FilterError
+from mltui.store.follow import Shown
 from mltui.store.trace_search import parse_trace_filter
 from mltui.store.traces import SPAN_INPUTS, SPAN_OUTPUTS, Span, Trace, TraceInfo
 from mltui.tui.screens.base import MltuiScreen
@@ -96,6 +97,9 @@ class _ReadingScreen(MltuiScreen[None]):
 
     def action_reload(self) -> None:
         self.load()
+
+    def live_data(self) -> Shown:
+        return Shown(traces_of=frozenset(self.shown_experiments()))
 
     def store_changed(self, changes: StoreChanges) -> None:
         if changes.traces & self.shown_experiments():
@@ -470,6 +474,7 @@ class TraceScreen(_ReadingScreen):
         table = self.query_one(KeyedTable)
         table.loading = False
         trace = self.trace = message.trace
+        self.app.shown_changed()  # its experiment is known now
         if trace is None:
             self.query_one("#trace-summary", Static).update(
                 Text("This trace is no longer in the store.", style="red")

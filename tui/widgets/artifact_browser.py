@@ -315,16 +315,30 @@ class ArtifactBrowser(Vertical):
             self.folder = folder
             self.rel = rel
 
+    class OpenStoredModel(Message):
+        """Enter on an `MLmodel` file listed through the store (a tracking server's proxy): the
+        model is the folder `rel` under `root` (the app opens it, on any page)."""
+
+        def __init__(self, root: ArtifactRoot, rel: str) -> None:
+            super().__init__()
+            self.root = root
+            self.rel = rel
+
     @on(Tree.NodeSelected, "#artifact-tree")
     def _selected(self, event: Tree.NodeSelected[ArtifactNode]) -> None:
         data = event.node.data
-        if self.root is None or self.root.path is None or data is None or data.entry.is_dir:
+        if self.root is None or data is None or data.entry.is_dir:
             return
         folder_rel, _, name = data.entry.path.rpartition("/")
-        if name == "MLmodel":
+        if name != "MLmodel":
+            return
+        if self.root.path is not None:
             event.stop()
             folder = self.root.path / folder_rel if folder_rel else self.root.path
             self.post_message(self.OpenModel(folder, folder_rel))
+        elif self.store is not None and self.store.can_browse_artifacts(self.root):
+            event.stop()
+            self.post_message(self.OpenStoredModel(self.root, folder_rel))
 
     @on(Tree.NodeHighlighted, "#artifact-tree")
     def _highlighted(self, event: Tree.NodeHighlighted[ArtifactNode]) -> None:
