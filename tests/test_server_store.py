@@ -560,6 +560,60 @@ async def test_a_run_page_on_top_costs_no_request_and_going_back_catches_up(serv
         client.delete_experiment(exp_id)
 
 
+@pytest.mark.anyio
+async def test_a_running_runs_page_under_another_is_read_again_only_when_shown(server):
+    """A running run's page reads its run again every few seconds; under another page, on a
+    server, it reads nothing (no requests), and reads once when it is on top again."""
+    from mlflow import MlflowClient
+
+    from mltui.tui.app import MltuiApp
+    from mltui.tui.screens.run import RunScreen
+    from tests.tui.helpers import settle
+
+    client = MlflowClient(tracking_uri=server.url)
+    exp_id = client.create_experiment(f"hidden-run-{time.time_ns()}")
+    running = client.create_run(exp_id).info.run_id
+    client.log_metric(running, "loss", 0.5)
+    store = open_store(server.url)
+    app = MltuiApp(store, poll_seconds=0.1)
+
+    async def until(check) -> bool:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if check():
+                return True
+            await pilot.pause(0.05)
+        return check()
+
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            app.open_run(running)
+            await settle(pilot)
+            run_page = app.screen
+            assert isinstance(run_page, RunScreen)
+            assert await until(lambda: run_page.details is not None)
+            first = run_page.details
+            assert await until(lambda: run_page.details is not first)  # read again on top
+            app.open_runs([exp_id])
+            await settle(pilot)
+            assert app.screen is not run_page
+            assert await until(lambda: run_page._read_when_shown)
+            hidden = run_page.details
+            follower = app.follower
+            start = follower.looks
+            assert await until(lambda: follower.looks >= start + 5)
+            await pilot.pause(0.5)  # five times the page's pause between readings
+            assert run_page.details is hidden  # nothing read while under the runs page
+            app.back()
+            await settle(pilot)
+            assert await until(lambda: run_page.details is not hidden)  # read once shown
+    finally:
+        store.close()
+        client.set_terminated(running)
+        client.delete_experiment(exp_id)
+
+
 # -- live traces ---------------------------------------------------------------------------------
 @pytest.mark.anyio
 async def test_a_trace_logged_to_the_server_appears_in_the_traces_list(server):

@@ -97,6 +97,7 @@ class RunScreen(TabbedScreen):
         self._optional_shown: set[str] = set()
         self._ticker: Timer | None = None
         self._follow: Timer | None = None
+        self._read_when_shown = False
         #: `r` was pressed: the next reading resets the tabs (RunDetails.reset).
         self._reset = False
 
@@ -136,7 +137,18 @@ class RunScreen(TabbedScreen):
         self.store.workers.warm_for([run])  # its long histories chart sooner with the workers up
 
     def _read_again(self) -> None:
+        if not self.app.on_show(self):
+            # Under another page, on a store whose follower looks only at what is on show (a
+            # tracking server): no requests now; read once when shown again.
+            self._read_when_shown = True
+            return
         self.load()
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        if self._read_when_shown:
+            self._read_when_shown = False
+            self.load()
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
