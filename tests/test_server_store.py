@@ -399,6 +399,14 @@ def test_a_finished_runs_long_history_is_read_from_the_server_once(server, tmp_p
 
 
 # -- live, looking only at what is shown ------------------------------------------------------
+async def pilot_until(pilot, check, timeout: float = 60) -> bool:
+    """Let the app run until `check()` holds (True) or `timeout` seconds passed (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not check():
+        await pilot.pause(0.05)
+    return check()
+
+
 def runs_searched(requests: list[tuple[str, object]]) -> list[set[str]]:
     """The experiment ids of each runs/search among `requests`."""
     return [
@@ -521,23 +529,15 @@ async def test_a_run_page_on_top_costs_no_request_and_going_back_catches_up(serv
     store = open_store(proxy.url)
     app = MltuiApp(store, poll_seconds=0.1)
 
-    async def until(check) -> bool:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if check():
-                return True
-            await pilot.pause(0.05)
-        return check()
-
     async def looks(count: int) -> bool:
         follower = app.follower
         start = follower.looks
-        return await until(lambda: follower.looks >= start + count)
+        return await pilot_until(pilot, lambda: follower.looks >= start + count)
 
     try:
         async with app.run_test(size=(120, 36)) as pilot:
             await settle(pilot)
-            assert await until(lambda: app.follower is not None)
+            assert await pilot_until(pilot, lambda: app.follower is not None)
             app.open_runs([exp_id])
             await settle(pilot)
             runs_screen = app.screen
@@ -553,7 +553,7 @@ async def test_a_run_page_on_top_costs_no_request_and_going_back_catches_up(serv
             assert proxy.taken() == []  # neither the runs nor the experiments are polled
             started = client.create_run(exp_id).info.run_id
             app.back()
-            assert await until(lambda: started in runs_screen.runs)
+            assert await pilot_until(pilot, lambda: started in runs_screen.runs)
     finally:
         store.close()
         proxy.close()
@@ -577,14 +577,6 @@ async def test_a_running_runs_page_under_another_is_read_again_only_when_shown(s
     store = open_store(server.url)
     app = MltuiApp(store, poll_seconds=0.1)
 
-    async def until(check) -> bool:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if check():
-                return True
-            await pilot.pause(0.05)
-        return check()
-
     try:
         async with app.run_test(size=(120, 36)) as pilot:
             await settle(pilot)
@@ -592,22 +584,26 @@ async def test_a_running_runs_page_under_another_is_read_again_only_when_shown(s
             await settle(pilot)
             run_page = app.screen
             assert isinstance(run_page, RunScreen)
-            assert await until(lambda: run_page.details is not None)
+            assert await pilot_until(pilot, lambda: run_page.details is not None)
             first = run_page.details
-            assert await until(lambda: run_page.details is not first)  # read again on top
+            assert await pilot_until(
+                pilot, lambda: run_page.details is not first
+            )  # read again on top
             app.open_runs([exp_id])
             await settle(pilot)
             assert app.screen is not run_page
-            assert await until(lambda: run_page._read_when_shown)
+            assert await pilot_until(pilot, lambda: run_page._read_when_shown)
             hidden = run_page.details
             follower = app.follower
             start = follower.looks
-            assert await until(lambda: follower.looks >= start + 5)
+            assert await pilot_until(pilot, lambda: follower.looks >= start + 5)
             await pilot.pause(0.5)  # five times the page's pause between readings
             assert run_page.details is hidden  # nothing read while under the runs page
             app.back()
             await settle(pilot)
-            assert await until(lambda: run_page.details is not hidden)  # read once shown
+            assert await pilot_until(
+                pilot, lambda: run_page.details is not hidden
+            )  # read once shown
     finally:
         store.close()
         client.set_terminated(running)
@@ -637,10 +633,7 @@ async def test_a_trace_logged_to_the_server_appears_in_the_traces_list(server):
         async with app.run_test(size=(120, 36)) as pilot:
 
             async def until(check) -> bool:
-                deadline = time.monotonic() + 90
-                while time.monotonic() < deadline and not check():
-                    await pilot.pause(0.05)
-                return check()
+                return await pilot_until(pilot, check, 90)
 
             await settle(pilot)
             assert await until(lambda: app.follower is not None)
