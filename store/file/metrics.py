@@ -8,7 +8,7 @@ import json
 import os
 from array import array
 from collections.abc import Sequence
-from itertools import chain
+from itertools import chain, compress
 from pathlib import Path
 
 from .. import parallel
@@ -25,8 +25,9 @@ from .layout import (
     parse_metric_line,
 )
 
-#: Metric files longer than this are read in blocks of this size to find their latest point.
-STREAM_BLOCK = 4 << 20
+#: Metric files longer than this are read in blocks of this size to find their latest point
+#: (1 MB: the dozen passes over a block stay in the CPU's cache; 4 MB took ~40% longer).
+STREAM_BLOCK = 1 << 20
 #: A metric line longer than this is malformed (MLflow's are under 100 bytes).
 MAX_LINE = 1 << 20
 
@@ -37,6 +38,29 @@ _NOT_SEPARATORS = bytes(sorted(set(range(256)) - set(b" \n")))
 _NUMBER_BYTES = b"0123456789.+-eEnaif \n"
 _SEPARATORS_TO_COMMAS = bytes.maketrans(b" \n", b",,")
 _NEWLINES_TO_SPACES = bytes.maketrans(b"\n", b" ")
+
+# For `_well_formed`: each byte's kind as one bit, and the kinds that may not follow it.
+_DIGIT, _SPACE, _NEWLINE, _DOT, _E, _MINUS, _PLUS, _OTHER = (1 << i for i in range(8))
+_KINDS = {**dict.fromkeys(b"0123456789", _DIGIT), 32: _SPACE, 10: _NEWLINE, 46: _DOT, 101: _E}
+_KINDS.update({45: _MINUS, 43: _PLUS})
+_ALL = 0xFF
+_NOT_AFTER = {
+    _DIGIT: _MINUS | _PLUS | _OTHER,  # a sign only starts a number or an exponent
+    _SPACE: _ALL & ~(_DIGIT | _MINUS),  # a field starts with a digit or a minus
+    _NEWLINE: _ALL & ~_DIGIT,  # a line starts with its timestamp
+    _DOT: _ALL & ~_DIGIT,
+    _E: _ALL & ~(_MINUS | _PLUS),  # repr(float) writes e-05, e+20
+    _MINUS: _ALL & ~_DIGIT,
+    _PLUS: _ALL & ~_DIGIT,
+    _OTHER: _ALL,
+}
+_KIND_OF = bytes(_KINDS.get(b, _OTHER) for b in range(256))
+_NOT_AFTER_OF = bytes(_NOT_AFTER[_KINDS.get(b, _OTHER)] for b in range(256))
+#: What is left of a well-formed line once its digits are deleted and its value's spelling
+#: (`-`, `.`, `e-`, `.e+`...) is made one dot.
+_LINE_SHAPE = b" . \n"
+#: Timestamps of up to this many digits fit 64 bits.
+_SAFE_DIGITS = 18
 
 
 def complete_lines(data: bytes) -> bytes:
@@ -154,7 +178,11 @@ def latest_point(
             else:
                 if fit_64_bits(point[:2]):
                     return (point if best is None or point > best else best), 0
-    elif body.translate(None, _NOT_SEPARATORS) == b"  \n" * lines:
+    elif _well_formed(body, lines):
+        found = _latest_of_well_formed(body, best)
+        if found is not None:
+            return found, 0
+    if lines > 1 and body.translate(None, _NOT_SEPARATORS) == b"  \n" * lines:
         # Three fields on every line, as MLflow writes them: each column is converted whole,
         # in C, by the int() and float() `parse_metric_line` applies to one line's fields
         # (the same fields: both split at single spaces). Anything they refuse, anywhere,
@@ -171,6 +199,60 @@ def latest_point(
                 return _latest_by_lines(body, best)  # to skip and count those lines
             return _greatest(steps, timestamps, values, best), 0
     return _latest_by_lines(body, best)
+
+
+def _well_formed(body: bytes, lines: int) -> bool:
+    """True when every line of `body` is `<ts> <value> <step>` spelled as MLflow writes it.
+
+    That is `D+ -?D+(.D+)?(e[+-]D+)? -?D+` (D a digit), which int() and float() read as
+    `parse_metric_line` does, so that only the latest line's value needs float() and the
+    timestamps only int() where steps tie. Checked with whole-block C operations: the digits
+    deleted, each line must leave the spaces, newline and one spelling of a value (`-`, `.`,
+    `e-`...) in that order; and no byte may follow another that may not (a digit after every
+    separator, a sign only where a number or an exponent starts), tested for all pairs at
+    once as the AND of two big integers. NaN, inf, `1e5`, an integral value, a blank or 2- or
+    5-field line, other bytes: False, and the block is read as before.
+    """
+    if not body[:1].isdigit():
+        return False
+    shape = body.translate(None, b"0123456789")
+    shape = shape.replace(b" -", b" ").replace(b".e-", b".").replace(b".e+", b".")
+    if shape.replace(b"e-", b".").replace(b"e+", b".") != _LINE_SHAPE * lines:
+        return False
+    forbidden = int.from_bytes(body.translate(_NOT_AFTER_OF), "big")
+    kinds = int.from_bytes(body.translate(_KIND_OF), "big")
+    return not (forbidden >> 8) & kinds  # each byte's rule against the next byte's kind
+
+
+def _latest_of_well_formed(
+    body: bytes, best: tuple[int, int, float] | None
+) -> tuple[int, int, float] | None:
+    """`latest_point` of a `_well_formed` block (None: a number too big for 64 bits).
+
+    Only the steps are converted, in C; then the timestamps of the lines at the greatest
+    step, and the values of those at its latest time: `max` over those tuples is `max` over
+    all, as no other line's tuple is greater (tuple order compares the step, then the time).
+    """
+    tokens = body.split()
+    stamps = tokens[0::3]
+    if max(map(len, stamps)) > _SAFE_DIGITS:
+        return None
+    steps = list(map(int, tokens[2::3]))
+    top = max(steps)
+    if top > INT64_MAX or min(steps) < INT64_MIN:
+        return None
+    if best is not None and top < best[0]:
+        return best
+    if steps.count(top) == 1:
+        i = steps.index(top)
+        candidates = [(top, int(stamps[i]), float(tokens[3 * i + 1]))]
+    else:
+        at_top = list(map(top.__eq__, steps))
+        times = list(map(int, compress(stamps, at_top)))
+        latest = max(times)
+        values = compress(compress(tokens[1::3], at_top), map(latest.__eq__, times))
+        candidates = [(top, latest, float(v)) for v in values]
+    return max(candidates if best is None else chain((best,), candidates))
 
 
 def _greatest(
