@@ -55,7 +55,7 @@ def test_reading_matches_mlflow(fixture_dir):
 @pytest.mark.parametrize("fixture_dir", FILE_FIXTURES, ids=[p.name for p in FILE_FIXTURES])
 def test_reading_through_the_cache_matches_mlflow(fixture_dir, monkeypatch):
     # The fixtures are small; force the cache on to check that cached records read the same.
-    monkeypatch.setattr("mltui.store.file.reader.CACHE_MIN_RUNS", 1)
+    monkeypatch.setattr("mltui.store.file.runs.CACHE_MIN_RUNS", 1)
     monkeypatch.setattr("mltui.store.file.scan_cache.RACY_NS", 0)
     FileStore(fixture_dir / "mlruns").runs(include_deleted=True)  # fills the cache
     store = FileStore(fixture_dir / "mlruns")
@@ -142,8 +142,8 @@ def test_keys_with_slashes_are_walked():
 
 
 def test_iter_runs_hands_over_batches(tmp_path, monkeypatch):
-    monkeypatch.setattr("mltui.store.file.reader.BATCH_SIZE", 3)
-    monkeypatch.setattr("mltui.store.file.reader.FIRST_BATCH", 2)
+    monkeypatch.setattr("mltui.store.file.runs.BATCH_SIZE", 3)
+    monkeypatch.setattr("mltui.store.file.runs.FIRST_BATCH", 2)
     fixture = copy_fixture(_store("3").location.parent.name, tmp_path)
     batches = list(FileStore(fixture / "mlruns", use_cache=False).iter_runs(include_deleted=True))
     assert len(batches) > 2
@@ -155,7 +155,7 @@ def test_iter_runs_hands_over_batches(tmp_path, monkeypatch):
 
 def test_iter_runs_hands_over_a_batch_when_reading_is_slow(tmp_path, monkeypatch):
     """Runs slow to read (long metric files) come as read, not once a batch is full."""
-    monkeypatch.setattr("mltui.store.file.reader.BATCH_SECONDS", 0.0)
+    monkeypatch.setattr("mltui.store.file.runs.BATCH_SECONDS", 0.0)
     fixture = copy_fixture(_store("3").location.parent.name, tmp_path)
     batches = list(FileStore(fixture / "mlruns", use_cache=False).iter_runs(include_deleted=True))
     assert [len(b) for b in batches] == [1] * len(expected_reading(fixture)["runs"])

@@ -22,7 +22,7 @@ import pytest
 
 from mltui.store import open_store, synth
 from mltui.store.entities import Metric
-from mltui.store.file import follower as file_follower
+from mltui.store.file import followed as file_followed
 from mltui.store.follow import StoreChanges, StoreFollower
 from mltui.store.follow import follower as watch
 from mltui.store.follow.follower import network_filesystem
@@ -575,7 +575,7 @@ def test_events_that_never_arrive_are_noticed(tmp_path, followers, monkeypatch, 
 
     monkeypatch.setattr(watchdog.observers, "Observer", Deaf)
     monkeypatch.setattr(watch, "VERIFY_SECONDS", 0.3)
-    monkeypatch.setattr(file_follower, "EVENT_GRACE_NS", 300_000_000)
+    monkeypatch.setattr(file_followed, "EVENT_GRACE_NS", 300_000_000)
     monkeypatch.setattr(sqlite_follower, "EVENT_GRACE_NS", 300_000_000)
     if backend == "file":
         root = store_path(copy_fixture("mlflow-3.17.2-file", tmp_path))
