@@ -20,7 +20,7 @@ from mltui.store.errors import NotAStoreError
 from mltui.store.file import metrics
 from mltui.store.file.metrics import (
     _latest_by_lines,
-    _well_formed,
+    _latest_of_mlflow_lines,
     latest_point,
     latest_point_of_file,
 )
@@ -332,6 +332,7 @@ _ODD_VALUES += [b"e-5", b"5e-", b"1e5", b"1.2.3", b"5-3.2", b"+1.5", b"1_0.5", b
 _ODD_LINES = [b"", b"12 0.5", b"12 0.5 3 train d1", b"12  0.5 3", b" 12 0.5 3", b"12 0.5 3 "]
 _ODD_LINES += [b"12 0.5 -", b"12 0.5 +3", b"12 0.5 -3", b"-12 0.5 3", b"1" * 19 + b" 0.5 3"]
 _ODD_LINES += [b"12 0.5 " + b"9" * 19, b"12 0.5 3\r", b"12\t0.5 3", b"012 0.5 03", b"1234 0.25"]
+_ODD_LINES += [b"1x 0.5 3", b"1.5 0.5 3", b"12 0.5 x", b"12 0.5 1e3", b"+12 0.5 3", b"1_2 0.5 3_0"]
 
 
 def _mlflow_like_lines(rng: random.Random) -> list[bytes]:
@@ -360,7 +361,7 @@ def _mlflow_like_lines(rng: random.Random) -> list[bytes]:
 
 
 def test_latest_point_fast_path_reads_as_line_by_line(tmp_path, monkeypatch):
-    """MLflow-like files, clean (read by `_well_formed`'s fast path), with NaN/inf or odd
+    """MLflow-like files, clean (read by `_latest_of_mlflow_lines`), with NaN/inf or odd
     spellings and damaged lines (read as before): the latest point and the count of bad lines
     are those of parsing each line on its own, whole or read in blocks cut anywhere."""
     rng = random.Random(13)
@@ -370,7 +371,7 @@ def test_latest_point_fast_path_reads_as_line_by_line(tmp_path, monkeypatch):
     for _ in range(600):
         body = b"\n".join(_mlflow_like_lines(rng)) + b"\n"
         expected = _latest_by_lines(body)
-        fast += _well_formed(body, body.count(b"\n"))
+        fast += _latest_of_mlflow_lines(body, body.count(b"\n"), None) is not None
         got = latest_point(body)
         assert got[1] == expected[1], body
         assert repr(got[0]) == repr(expected[0]), body  # nan and -0.0 by their spelling
