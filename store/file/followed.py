@@ -85,8 +85,11 @@ class RunState:
         #: metric key -> an unterminated last line, waiting for the rest of it.
         self.partials: dict[str, bytes] = {}
 
+    def running(self) -> bool:
+        return self.status is None or self.status in LIVE_STATUSES
+
     def live(self, now: float) -> bool:
-        return self.status is None or self.status in LIVE_STATUSES or self.hot_until > now
+        return self.running() or self.hot_until > now
 
 
 class _Retry(Exception):
@@ -111,6 +114,7 @@ class FollowedFolder(FollowerBackend):
         self.polling = False
         self._retry: dict[str, int] = {}
         self._sweep: list[str] = []
+        self._hot_round: list[str] = []
         #: During a baseline given `since_ns`: that time (less the clock slack), and what
         #: changed after it.
         self._since: int | None = None
@@ -246,6 +250,7 @@ class FollowedFolder(FollowerBackend):
         self.exps.clear()
         self.runs.clear()
         self._sweep = []
+        self._hot_round = []
         self.start_ns = time.time_ns()
         st = os.stat(self.root)
         self.root_mtime, self.root_ino = st.st_mtime_ns, st.st_ino

@@ -33,6 +33,11 @@ from .layout import REGISTRY, RESERVED_EXPERIMENT_FOLDERS, TRASH
 
 #: Finished runs checked per poll by the round-robin sweep (a few stat calls each).
 SWEEP_RUNS_PER_POLL = 100
+#: With file events, a scan only checks that they arrive: finished runs that changed lately
+#: ("hot") are looked at this many a scan, round robin, RUNNING ones all. Scanning every hot
+#: run held the events back: in a soak creating ~5 runs a second, 1,000 hot runs took
+#: 0.2 s of CPU and 0.66 s on a loaded machine, every 5 s, while changes waited.
+HOT_RUNS_PER_VERIFY = 100
 
 
 class FileFollower(FollowedFolder):
@@ -199,11 +204,26 @@ class FileFollower(FollowedFolder):
             if self.exps.get(exp.exp_id) is exp:  # not dropped by a rescan meanwhile
                 self._scan_experiment(exp, out)
         now = time.monotonic()
-        for run in list(self.runs.values()):
-            if run.live(now):
-                self._scan_run(run, out)
+        if self._verify:
+            runs = [run for run in self.runs.values() if run.running()]
+            runs += self._hot_slice(now)
+        else:
+            runs = [run for run in self.runs.values() if run.live(now)]
+        for run in runs:
+            self._scan_run(run, out)
         if sweep:
             self._sweep_finished(out, now)
+
+    def _hot_slice(self, now: float) -> list[RunState]:
+        """The next `HOT_RUNS_PER_VERIFY` finished runs that changed lately, round robin."""
+        if not self._hot_round:
+            self._hot_round = [
+                run_id for run_id, run in self.runs.items() if run.live(now) and not run.running()
+            ]
+        picked = self._hot_round[-HOT_RUNS_PER_VERIFY:]
+        del self._hot_round[-HOT_RUNS_PER_VERIFY:]
+        runs = (self.runs.get(run_id) for run_id in picked)
+        return [run for run in runs if run is not None and run.live(now) and not run.running()]
 
     def _scan_experiment(self, exp: ExpState, out: StoreChanges) -> None:
         dir_sig = stat_sig(exp.path)
