@@ -262,7 +262,7 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
 def test_reading_never_writes_into_the_store(mlruns, monkeypatch, tmp_path):
     from mltui.store.artifacts import list_artifacts, read_text_preview
 
-    monkeypatch.setattr("mltui.store.file.reader.CACHE_MIN_RUNS", 1)
+    monkeypatch.setattr("mltui.store.file.runs.CACHE_MIN_RUNS", 1)
     before = _snapshot(mlruns.parent)
     for _ in range(2):  # the second pass reads through the scan cache
         store = FileStore(mlruns)

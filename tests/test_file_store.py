@@ -18,7 +18,12 @@ import yaml
 from mltui.store import yamlfast
 from mltui.store.errors import NotAStoreError
 from mltui.store.file import metrics
-from mltui.store.file.metrics import _latest_by_lines, latest_point, latest_point_of_file
+from mltui.store.file.metrics import (
+    _latest_by_lines,
+    _latest_of_mlflow_lines,
+    latest_point,
+    latest_point_of_file,
+)
 from mltui.store.file.reader import FileStore
 from tests.conftest import FIXTURE_STORES, copy_fixture, expected_reading
 from tests.readings import assert_same_reading as check_reading
@@ -50,7 +55,7 @@ def test_reading_matches_mlflow(fixture_dir):
 @pytest.mark.parametrize("fixture_dir", FILE_FIXTURES, ids=[p.name for p in FILE_FIXTURES])
 def test_reading_through_the_cache_matches_mlflow(fixture_dir, monkeypatch):
     # The fixtures are small; force the cache on to check that cached records read the same.
-    monkeypatch.setattr("mltui.store.file.reader.CACHE_MIN_RUNS", 1)
+    monkeypatch.setattr("mltui.store.file.runs.CACHE_MIN_RUNS", 1)
     monkeypatch.setattr("mltui.store.file.scan_cache.RACY_NS", 0)
     FileStore(fixture_dir / "mlruns").runs(include_deleted=True)  # fills the cache
     store = FileStore(fixture_dir / "mlruns")
@@ -137,8 +142,8 @@ def test_keys_with_slashes_are_walked():
 
 
 def test_iter_runs_hands_over_batches(tmp_path, monkeypatch):
-    monkeypatch.setattr("mltui.store.file.reader.BATCH_SIZE", 3)
-    monkeypatch.setattr("mltui.store.file.reader.FIRST_BATCH", 2)
+    monkeypatch.setattr("mltui.store.file.runs.BATCH_SIZE", 3)
+    monkeypatch.setattr("mltui.store.file.runs.FIRST_BATCH", 2)
     fixture = copy_fixture(_store("3").location.parent.name, tmp_path)
     batches = list(FileStore(fixture / "mlruns", use_cache=False).iter_runs(include_deleted=True))
     assert len(batches) > 2
@@ -150,7 +155,7 @@ def test_iter_runs_hands_over_batches(tmp_path, monkeypatch):
 
 def test_iter_runs_hands_over_a_batch_when_reading_is_slow(tmp_path, monkeypatch):
     """Runs slow to read (long metric files) come as read, not once a batch is full."""
-    monkeypatch.setattr("mltui.store.file.reader.BATCH_SECONDS", 0.0)
+    monkeypatch.setattr("mltui.store.file.runs.BATCH_SECONDS", 0.0)
     fixture = copy_fixture(_store("3").location.parent.name, tmp_path)
     batches = list(FileStore(fixture / "mlruns", use_cache=False).iter_runs(include_deleted=True))
     assert [len(b) for b in batches] == [1] * len(expected_reading(fixture)["runs"])
@@ -317,6 +322,64 @@ def test_latest_point_read_in_blocks_is_that_of_the_whole_file(tmp_path, monkeyp
         expected = latest_point(body)
         assert bad == expected[1], body
         assert repr(point) == repr(expected[0]), body  # nan and -0.0 by their spelling
+
+
+#: Values as MLflow spells them (repr of a float), and spellings near them that float() may
+#: take or refuse; a damaged line.
+_MLFLOW_VALUES = [0.0, -0.0, 1.0, 0.1, -2.5, 1e-05, -3.2e-07, 1.5e20, 2.0, 123456.789]
+_ODD_VALUES = [b"nan", b"inf", b"-inf", b"NaN", b"5", b"-5", b".5", b"5.", b"-.5", b".", b"-"]
+_ODD_VALUES += [b"e-5", b"5e-", b"1e5", b"1.2.3", b"5-3.2", b"+1.5", b"1_0.5", b"--1.0", b"x"]
+_ODD_LINES = [b"", b"12 0.5", b"12 0.5 3 train d1", b"12  0.5 3", b" 12 0.5 3", b"12 0.5 3 "]
+_ODD_LINES += [b"12 0.5 -", b"12 0.5 +3", b"12 0.5 -3", b"-12 0.5 3", b"1" * 19 + b" 0.5 3"]
+_ODD_LINES += [b"12 0.5 " + b"9" * 19, b"12 0.5 3\r", b"12\t0.5 3", b"012 0.5 03", b"1234 0.25"]
+_ODD_LINES += [b"1x 0.5 3", b"1.5 0.5 3", b"12 0.5 x", b"12 0.5 1e3", b"+12 0.5 3", b"1_2 0.5 3_0"]
+
+
+def _mlflow_like_lines(rng: random.Random) -> list[bytes]:
+    """A metric file as MLflow writes one (steps in order, repeated, shuffled or all 0; ties
+    on time), sometimes with an odd spelling or a damaged line somewhere."""
+    n = rng.randint(2, 60)
+    order = rng.choice(("increasing", "repeated", "shuffled", "zero"))
+    steps = list(range(n)) if order != "zero" else [0] * n
+    if order == "repeated":
+        steps = sorted(rng.randrange(n // 2 + 1) for _ in range(n))
+    elif order == "shuffled":
+        rng.shuffle(steps)
+    lines = []
+    for i, step in enumerate(steps):
+        ts = 1735689600000 + rng.choice((i, i // 3, 0))
+        value = rng.choice((rng.random(), rng.random() * 1e-6, -rng.random(), *_MLFLOW_VALUES))
+        lines.append(f"{ts} {value!r} {step}".encode())
+    for _ in range(rng.choice((0, 0, 0, 1, 2))):
+        i = rng.randrange(n)
+        parts = lines[i].split(b" ")
+        if rng.random() < 0.5 and len(parts) == 3:
+            lines[i] = b" ".join((parts[0], rng.choice(_ODD_VALUES), parts[2]))
+        else:
+            lines[i] = rng.choice(_ODD_LINES)
+    return lines
+
+
+def test_latest_point_fast_path_reads_as_line_by_line(tmp_path, monkeypatch):
+    """MLflow-like files, clean (read by `_latest_of_mlflow_lines`), with NaN/inf or odd
+    spellings and damaged lines (read as before): the latest point and the count of bad lines
+    are those of parsing each line on its own, whole or read in blocks cut anywhere."""
+    rng = random.Random(13)
+    monkeypatch.setattr("mltui.store.file.metrics.CHUNK", 16)
+    path = tmp_path / "metric"
+    fast = 0
+    for _ in range(600):
+        body = b"\n".join(_mlflow_like_lines(rng)) + b"\n"
+        expected = _latest_by_lines(body)
+        fast += _latest_of_mlflow_lines(body, body.count(b"\n"), None) is not None
+        got = latest_point(body)
+        assert got[1] == expected[1], body
+        assert repr(got[0]) == repr(expected[0]), body  # nan and -0.0 by their spelling
+        monkeypatch.setattr("mltui.store.file.metrics.STREAM_BLOCK", rng.choice((40, 64, 200)))
+        path.write_bytes(body)
+        point, bad, _ = _latest_streamed(path)
+        assert (bad, repr(point)) == (expected[1], repr(expected[0])), body
+    assert 250 < fast < 550  # both paths were taken, many times
 
 
 def test_overlong_metric_line_is_one_bad_line(tmp_path, monkeypatch):

@@ -15,7 +15,8 @@ import pytest
 
 from mltui.store import Store, open_store, parallel
 from mltui.store.export import run_record
-from mltui.store.file import reader as file_store
+from mltui.store.file import runs as file_runs
+from mltui.store.file.reader import FileStore
 from mltui.store.series import Series
 from tests.conftest import FIXTURE_IDS, FIXTURE_STORES, copy_fixture, store_path
 
@@ -34,8 +35,8 @@ def opened(path) -> Store:
     return _opened[-1]
 
 
-def file_at(path, **kwargs) -> file_store.FileStore:
-    _opened.append(file_store.FileStore(path, **kwargs))
+def file_at(path, **kwargs) -> FileStore:
+    _opened.append(FileStore(path, **kwargs))
     return _opened[-1]  # type: ignore[return-value]
 
 
@@ -175,9 +176,9 @@ FILE_FIXTURES = [p for p in FIXTURE_STORES if not (p / "mlflow.db").is_file()]
 @pytest.fixture
 def scan_in_workers(monkeypatch):
     """Every run after the first two goes to the workers, two folders a job, and is cached."""
-    monkeypatch.setattr(file_store, "BATCH_SIZE", 2)
-    monkeypatch.setattr(file_store, "FIRST_BATCH", 1)
-    monkeypatch.setattr(file_store, "CACHE_MIN_RUNS", 1)
+    monkeypatch.setattr(file_runs, "BATCH_SIZE", 2)
+    monkeypatch.setattr(file_runs, "FIRST_BATCH", 1)
+    monkeypatch.setattr(file_runs, "CACHE_MIN_RUNS", 1)
     monkeypatch.setattr(parallel, "MIN_SCAN_RUNS", 1)
     monkeypatch.setattr(parallel, "SCAN_CHUNK", 2)
 

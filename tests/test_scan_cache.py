@@ -40,7 +40,7 @@ def _age(root: Path) -> None:
 def cache_dir(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "cache"
     monkeypatch.setenv("MLTUI_CACHE_DIR", str(path))
-    monkeypatch.setattr("mltui.store.file.reader.CACHE_MIN_RUNS", 1)
+    monkeypatch.setattr("mltui.store.file.runs.CACHE_MIN_RUNS", 1)
     return path
 
 
@@ -250,8 +250,8 @@ def test_cache_from_another_format_is_ignored(mlruns, cache_dir, monkeypatch):
 def test_small_stores_and_opt_out_write_no_cache(mlruns, cache_dir, monkeypatch):
     _runs(mlruns, use_cache=False)
     assert not cache_dir.exists()
-    monkeypatch.setattr("mltui.store.file.reader.CACHE_MIN_RUNS", 10**6)
-    monkeypatch.setattr("mltui.store.file.reader.SLOW_SCAN_SECONDS", 3600)
+    monkeypatch.setattr("mltui.store.file.runs.CACHE_MIN_RUNS", 10**6)
+    monkeypatch.setattr("mltui.store.file.runs.SLOW_SCAN_SECONDS", 3600)
     _runs(mlruns)
     assert not cache_dir.exists()
 
@@ -259,8 +259,8 @@ def test_small_stores_and_opt_out_write_no_cache(mlruns, cache_dir, monkeypatch)
 def test_few_runs_never_load_the_store_cache(mlruns, cache_dir, monkeypatch, reads):
     """A large store's cache is one big file: reading a few runs does without it."""
     first = _runs(mlruns)  # CACHE_MIN_RUNS is 1 here: the store's cache is written
-    monkeypatch.setattr("mltui.store.file.reader.CACHE_MIN_RUNS", 10**6)
-    monkeypatch.setattr("mltui.store.file.reader.SLOW_SCAN_SECONDS", 3600)
+    monkeypatch.setattr("mltui.store.file.runs.CACHE_MIN_RUNS", 10**6)
+    monkeypatch.setattr("mltui.store.file.runs.SLOW_SCAN_SECONDS", 3600)
     reads.clear()
     assert _runs(mlruns) == first
     assert len(reads) == len(first)  # read from the folders, not from that file
@@ -269,12 +269,12 @@ def test_few_runs_never_load_the_store_cache(mlruns, cache_dir, monkeypatch, rea
 
 def test_a_slow_scan_of_few_runs_is_cached_all_the_same(mlruns, cache_dir, monkeypatch, reads):
     """Few runs with long metric files are slow to read: kept, and the file is kept up to date."""
-    monkeypatch.setattr("mltui.store.file.reader.CACHE_MIN_RUNS", 10**6)
-    monkeypatch.setattr("mltui.store.file.reader.SLOW_SCAN_SECONDS", 0.0)
+    monkeypatch.setattr("mltui.store.file.runs.CACHE_MIN_RUNS", 10**6)
+    monkeypatch.setattr("mltui.store.file.runs.SLOW_SCAN_SECONDS", 0.0)
     first = _runs(mlruns)
     assert len(list(cache_dir.glob("scan-*.marshal"))) == 1
     # Fast from now on: served from the file, which later scans keep (a changed run re-read).
-    monkeypatch.setattr("mltui.store.file.reader.SLOW_SCAN_SECONDS", 3600)
+    monkeypatch.setattr("mltui.store.file.runs.SLOW_SCAN_SECONDS", 3600)
     reads.clear()
     assert _runs(mlruns) == first
     assert reads == []

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from mltui.store import open_store, synth
-from mltui.store.entities import Metric
-from mltui.store.file import follower as file_follower
+from mltui.store.entities import LIVE_STATUSES, Metric
+from mltui.store.file import followed as file_followed
 from mltui.store.follow import StoreChanges, StoreFollower
 from mltui.store.follow import follower as watch
 from mltui.store.follow.follower import network_filesystem
@@ -608,7 +608,7 @@ def test_events_that_never_arrive_are_noticed(tmp_path, followers, monkeypatch, 
 
     monkeypatch.setattr(watchdog.observers, "Observer", Deaf)
     monkeypatch.setattr(watch, "VERIFY_SECONDS", 0.3)
-    monkeypatch.setattr(file_follower, "EVENT_GRACE_NS", 300_000_000)
+    monkeypatch.setattr(file_followed, "EVENT_GRACE_NS", 300_000_000)
     monkeypatch.setattr(sqlite_follower, "EVENT_GRACE_NS", 300_000_000)
     if backend == "file":
         root = store_path(copy_fixture("mlflow-3.17.2-file", tmp_path))
@@ -651,3 +651,34 @@ def test_network_filesystems_are_recognised():
     assert network_filesystem("/home/me/remote dir/mlruns", mounts) == "fuse.sshfs"
     assert network_filesystem("/mnt/nfsish/mlruns", mounts) is None
     assert network_filesystem("/home/me/mlruns", mounts) is None
+
+
+def test_event_mode_scans_look_at_a_slice_of_the_runs_that_changed_lately(tmp_path, monkeypatch):
+    """With events, the periodic scan only checks that they arrive: it looks at every RUNNING
+    run but at a round-robin slice of the finished runs that changed lately, so that a store
+    with thousands of those does not hold the events back for a second every few seconds.
+    Polling still looks at all of them every time."""
+    from mltui.store.file import follower as file_follower
+
+    monkeypatch.setattr(file_follower, "HOT_RUNS_PER_VERIFY", 2)
+    follower = open_store(store_path(copy_fixture("mlflow-3.17.2-file", tmp_path))).change_source()
+    follower.baseline()
+    later = time.monotonic() + 3600
+    for run in follower.runs.values():
+        run.hot_until = later  # as if each had just changed
+    running = {r for r, run in follower.runs.items() if run.status in (None, *LIVE_STATUSES)}
+    hot = set(follower.runs) - running
+    assert len(hot) > 4
+    scanned: list[str] = []
+    monkeypatch.setattr(follower, "_scan_run", lambda run, out: scanned.append(run.run_id))
+    seen: set[str] = set()
+    for _ in range(math.ceil(len(hot) / 2)):
+        scanned.clear()
+        follower.scan(StoreChanges(), verify=True, sweep=False)
+        assert running <= set(scanned)
+        assert len(set(scanned) - running) <= 2
+        seen |= set(scanned)
+    assert seen == set(follower.runs)  # each in its turn
+    scanned.clear()
+    follower.scan(StoreChanges(), verify=False, sweep=False)
+    assert set(scanned) == set(follower.runs)
