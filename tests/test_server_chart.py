@@ -38,9 +38,14 @@ def client(server):
     return MlflowClient(tracking_uri=server)
 
 
-@pytest.fixture
-def store(server, tmp_path, monkeypatch):
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    """A series cache of each test's own, never the user's."""
     monkeypatch.setenv("MLTUI_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def store(server):
     opened = open_store(server)
     assert isinstance(opened, ServerStore)
     yield opened
@@ -60,6 +65,22 @@ def log(client, points: list[tuple[int, int, float]], finished: bool = True) -> 
     if finished:
         client.set_terminated(run_id)
     return run_id
+
+
+def count_asks(monkeypatch) -> list[int]:
+    """A list whose length is the number of bulk-interval requests made from now on (other
+    screens' requests through the same client are not counted)."""
+    from mltui.store.server import series
+
+    made: list[int] = []
+    ask = series.ask
+
+    def counted(*args, **kwargs):
+        made.append(1)
+        return ask(*args, **kwargs)
+
+    monkeypatch.setattr(series, "ask", counted)
+    return made
 
 
 def spiked(n: int = 9000) -> list[tuple[int, int, float]]:
@@ -127,19 +148,37 @@ def test_odd_histories_equal_mlflows_reading(client, store):
         assert columns(whole[(run_id, "loss")]) == mlflow_columns(client, run_id), run_id
 
 
-def test_leaving_stops_the_requests_not_yet_made(client, store):
+def test_without_windows_the_whole_history_comes_from_get_history_pages(client, store, monkeypatch):
+    """A server whose store is not SQL (each window would read the whole history) still draws
+    the sample first; one without the sampled endpoint (an older MLflow) draws it whole only."""
+    from mltui.store.server import series
+
+    run_id = log(client, spiked())
+    store._windows = False  # as a file-store-backed server's server-info says
+    updates = [u for u in store.series_updates([(run_id, "loss")]) if u.series is not None]
+    assert [u.complete for u in updates] == [False, True]
+    assert columns(updates[-1].series) == mlflow_columns(client, run_id)
+    monkeypatch.setattr(series, "BULK_INTERVAL", "/ajax-api/2.0/mlflow/metrics/no-such-endpoint")
+    other = log(client, spiked(), finished=False)
+    updates = [u for u in store.series_updates([(other, "loss")]) if u.series is not None]
+    assert [u.complete for u in updates] == [True] and not store.bulk_interval
+    assert columns(updates[0].series) == mlflow_columns(client, other)
+
+
+def test_leaving_stops_the_requests_not_yet_made(client, store, monkeypatch):
     ids = [log(client, spiked()) for _ in range(3)]
+    asked = count_asks(monkeypatch)
     updates = store.series_updates([(run_id, "loss") for run_id in ids])
     first = next(u for u in updates if u.series is not None)
     assert not first.complete
     updates.close()
-    stopped_at = store.client.traffic.requests
+    stopped_at = len(asked)
     store.executor().shutdown(wait=True)  # the requests under way finish; no other starts
-    assert store.client.traffic.requests - stopped_at <= POOL_SIZE
+    assert len(asked) - stopped_at <= POOL_SIZE
 
 
 @pytest.mark.anyio
-async def test_the_chart_draws_the_sample_then_the_whole_history(client, server, tmp_path):
+async def test_the_chart_draws_the_sample_then_the_whole_history(client, server):
     from mltui.tui.app import MltuiApp
     from mltui.tui.screens.chart import ChartScreen
     from tests.tui.helpers import eventually, settle
@@ -170,5 +209,31 @@ async def test_the_chart_draws_the_sample_then_the_whole_history(client, server,
         assert seen[0][1].startswith("preview: 1 of 1 curves sampled, full histories loading")
         assert seen[-1][0] == [False] and "preview" not in seen[-1][1]
         assert max(screen.chart.series[0].series.values) == max(SPIKES.values())
+        await pilot.press("q")
+    store.close()
+
+
+@pytest.mark.anyio
+async def test_leaving_the_chart_while_it_loads_stops_its_reading(client, server, monkeypatch):
+    from mltui.tui.app import MltuiApp
+    from mltui.tui.screens.chart import ChartScreen
+    from tests.tui.helpers import eventually, settle
+
+    ids = [log(client, spiked()) for _ in range(3)]
+    asked = count_asks(monkeypatch)
+    store = open_store(server)
+    app = MltuiApp(store, watch=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = ChartScreen(ids, ["loss"])
+        await app.push_screen(screen)
+        assert await eventually(pilot, lambda: bool(screen.chart.series), 120)
+        reading = screen._reading
+        assert reading is not None
+        await pilot.press("escape")
+        assert await eventually(pilot, lambda: reading.is_finished, 120)
+        stopped_at = len(asked)
+        store.executor().shutdown(wait=True)
+        assert len(asked) - stopped_at <= POOL_SIZE
         await pilot.press("q")
     store.close()
