@@ -15,17 +15,18 @@ SqlAlchemyStore):
 So no preview cheaper than the whole history keeps every spike. What is done here:
 1. A sample of each history (PREVIEW_POINTS rows, one request a run), handed over at once as a
    sample (`complete=False`). A history of fewer rows than that comes back whole, and is
-   complete. Each run is asked alone and over every step: with several runs in one request,
-   MLflow before 3.18 and a file store sample the union of their steps, and their default range
-   starts at step 0.
+   complete. Each run is asked alone and over every step: with several runs in one request, a
+   file store (MLflow's AbstractStore, as older servers did) samples the union of their steps,
+   and its default range starts at step 0.
 2. The whole history, in step windows the server answers whole: a window answered with fewer
    rows than `max_results` is every row in it. Windows are cut at the sample's steps (each
    sample row starts a bucket of n / PREVIEW_POINTS rows), sized from the rows the first window
    held; one that comes back full is split and asked again. The server answers a window from
-   its (run_uuid, key, step) index without ORM objects or an OFFSET: about half get-history's
-   time for the same points. Only on a server that says it runs a SQL store (server-info): on
-   a file store every request reads the whole history, so there, and where the endpoint is
-   missing or refuses a window, the whole history comes from get-history pages.
+   its (run_uuid, key, step) index without ORM objects or an OFFSET: 0.5-0.75x get-history's
+   time for the same points (bench_server_pg.py). Only on a server that says it runs a SQL
+   store (server-info): on a file store every request reads the whole history, so there, and
+   where the endpoint is missing or refuses a window, the whole history comes from get-history
+   pages.
 """
 
 from __future__ import annotations
@@ -112,10 +113,14 @@ class CacheEntry:
     def holds(self) -> bool:
         return self.cache.holds(self.name, self.signature)
 
+    def keep_or_read(
+        self, read: Callable[[], tuple[array, array, array]]
+    ) -> tuple[array, array, array]:
+        """The cached columns, or `read()`'s, then kept (`SeriesCache.keyed`)."""
+        return self.cache.keyed(self.name, self.signature, read)
+
     def keep(self, series: Series) -> None:
-        self.cache.keyed(
-            self.name, self.signature, lambda: (series.steps, series.timestamps, series.values)
-        )
+        self.keep_or_read(lambda: (series.steps, series.timestamps, series.values))
 
 
 @dataclass(slots=True)

@@ -244,14 +244,12 @@ class ServerStore(Store):
 
     def kept_series(self, entry: CacheEntry | None, run_id: str, key: str) -> Series:
         """The full history from get-history pages, or from the cache `entry` when it holds it."""
-        if entry is None:
-            return series_from_history(self.metric_history(run_id, key))
 
         def read() -> tuple[array, array, array]:
             series = series_from_history(self.metric_history(run_id, key))
             return series.steps, series.timestamps, series.values
 
-        return Series(*entry.cache.keyed(entry.name, entry.signature, read))
+        return Series(*(read() if entry is None else entry.keep_or_read(read)))
 
     def series_updates(
         self, pairs: Iterable[tuple[str, str]]
