@@ -24,7 +24,7 @@ from .entities import (
 from .errors import StoreError
 from .parallel import WorkerPool
 from .process import GcPause
-from .series import Series, series_from_history
+from .series import Series, SeriesUpdate, series_from_history
 from .series_cache import SeriesCache
 from .traces import Trace, TraceInfo
 
@@ -211,6 +211,20 @@ class Store(abc.ABC):
         at once (store/parallel.py); the rest in this thread meanwhile.
         """
         return self.workers.read_series(self, list(pairs))
+
+    def series_updates(
+        self, pairs: Iterable[tuple[str, str]]
+    ) -> Generator[SeriesUpdate, None, None]:
+        """`metric_series_many` for a chart: a backend whose whole histories are slow to come
+        (a tracking server) first hands over samples (`complete=False`), each replaced later
+        by the whole history. Here every history comes whole, as `metric_series_many` reads it.
+        """
+        histories = self.metric_series_many(pairs)
+        try:
+            for pair, series in histories:
+                yield SeriesUpdate(pair, series)
+        finally:
+            histories.close()
 
     def series_job(self, run_id: str, key: str) -> tuple | None:
         """(function, *arguments) reading this history in a worker process, which returns

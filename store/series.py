@@ -45,6 +45,18 @@ class Series:
         return len(self.values)
 
 
+@dataclass(frozen=True, slots=True)
+class SeriesUpdate:
+    """One hand-over of `Store.series_updates`: a history of (run_id, key), whole or sampled."""
+
+    pair: tuple[str, str]
+    #: The history; with `complete` False, a sample of it (points between samples missing, so
+    #: a spike may not show) that a later update of the same pair replaces. None: no curve,
+    #: only a sign of progress (a reader may stop between two requests).
+    series: Series | None
+    complete: bool = True
+
+
 def series_from_history(history: Sequence[Metric]) -> Series:
     """Columns of a `Store.metric_history` answer (8 bytes a point each, not a Metric object)."""
     return Series(

@@ -306,6 +306,10 @@ class SeriesCache:
         return steps, timestamps, values
 
     # -- anything else -----------------------------------------------------------------------
+    def holds(self, name: str, signature: list[Any]) -> bool:
+        """Whether `keyed(name, signature, ...)` would answer without calling `read`."""
+        return self._fields(name) == [signature]
+
     def keyed(
         self, name: str, signature: list[Any], read: Callable[[], tuple[array, array, array]]
     ) -> tuple[array, array, array]:

@@ -28,11 +28,12 @@ from ..entities import (
 )
 from ..errors import FilterError, StoreError
 from ..search import parse_filter, parse_order_by
-from ..series import Series, series_from_history
+from ..series import Series, SeriesUpdate, series_from_history
 from ..traces import Trace, TraceInfo
 from . import convert
 from .errors import BadRequest, EndpointMissing, NotFound
 from .http import ServerClient
+from .series import CacheEntry, Reading, runs_sql_store
 
 if TYPE_CHECKING:
     from .follow import ServerFollower
@@ -93,6 +94,10 @@ class ServerStore(Store):
         self.client = client or ServerClient(url)
         self.location = self.client.location
         self._pool: ThreadPoolExecutor | None = None
+        #: Whether the server has the bulk-interval endpoint (False once it said it has not),
+        #: and whether histories may be read in its windows (None: not asked yet).
+        self.bulk_interval = True
+        self._windows: bool | None = None
         # One small request now, so a wrong URL, a refused connection or refused credentials
         # is said on opening rather than on the first screen.
         self.client.get_json(EXPERIMENTS_SEARCH, {"max_results": 1})
@@ -271,42 +276,71 @@ class ServerStore(Store):
         (user's cache folder), keyed by the run's end and the metric's latest point: reopened,
         a chart costs one `runs/get` a run instead of the server's slow history pages. (A point
         logged into a finished run later, at a step below its latest, is not seen until then.)"""
+        return self.kept_series(self.cache_entry(run_id, key), run_id, key)
+
+    def cache_entry(self, run_id: str, key: str) -> CacheEntry | None:
+        """Where the series cache keeps this history: only a finished run's (one `runs/get`)."""
         cache = self._series_cache()
         run = self.run(run_id) if cache is not None else None
         if cache is None or run is None or run.status not in TERMINAL_STATUSES:
-            return series_from_history(self.metric_history(run_id, key))
+            return None
         latest = run.metrics.get(key)
         signature = [
             run.status,
             run.end_time,
             None if latest is None else [latest.step, latest.timestamp, repr(latest.value)],
         ]
-        name = "server\0" + "\0".join((self.location, run_id, key))
+        return CacheEntry(cache, "server\0" + "\0".join((self.location, run_id, key)), signature)
+
+    def kept_series(self, entry: CacheEntry | None, run_id: str, key: str) -> Series:
+        """The full history from get-history pages, or from the cache `entry` when it holds it."""
 
         def read() -> tuple[array, array, array]:
             series = series_from_history(self.metric_history(run_id, key))
             return series.steps, series.timestamps, series.values
 
-        return Series(*cache.keyed(name, signature, read))
+        return Series(*(read() if entry is None else entry.keep_or_read(read)))
+
+    def series_updates(
+        self, pairs: Iterable[tuple[str, str]]
+    ) -> Generator[SeriesUpdate, None, None]:
+        """A sample of each history at once, then each whole, several requests in flight
+        (store/server/series.py says what the REST API offers and why this way). Pending
+        requests are cancelled when the caller stops."""
+        return Reading(self, pairs).updates()
 
     def metric_series_many(
         self, pairs: Iterable[tuple[str, str]]
     ) -> Generator[tuple[tuple[str, str], Series], None, None]:
-        """Full histories, several requests in flight at once, handed over as each arrives.
+        """Full histories, handed over as each is whole (`series_updates` without samples)."""
+        updates = self.series_updates(pairs)
+        try:
+            for update in updates:
+                if update.complete and update.series is not None:
+                    yield update.pair, update.series
+        finally:
+            updates.close()
 
-        Not the server's get-history-bulk-interval: it samples steps evenly and drops the
-        points between, so a spike between two sampled steps would vanish from the chart.
-        """
-        yield from self._in_pool(lambda p: self.metric_series(*p), list(pairs), ordered=False)
+    def windows_allowed(self) -> bool:
+        """Whether whole histories may be read in bulk-interval windows: only from a SQL store,
+        which answers each from an index (asked once)."""
+        if self._windows is None:
+            self._windows = runs_sql_store(self)
+        return self._windows
+
+    def executor(self) -> ThreadPoolExecutor:
+        """The pool for requests in flight at once (POOL_SIZE threads), made when first needed."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="mltui-server")
+        return self._pool
 
     def _in_pool(self, func: Callable[[Any], Any], items: list, *, ordered: bool = True):
         """func(item) of each item, at most POOL_SIZE at once; in order, or (item, result) as
         each completes with `ordered=False`. Pending calls are cancelled if the caller stops."""
         if not items:
             return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="mltui-server")
-        pending: dict[Future, Any] = {self._pool.submit(func, item): item for item in items}
+        pool = self.executor()
+        pending: dict[Future, Any] = {pool.submit(func, item): item for item in items}
         try:
             if ordered:
                 for future in list(pending):

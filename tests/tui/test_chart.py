@@ -315,6 +315,28 @@ async def test_empty_chart_says_so():
         assert "Nothing yet." in screen_text(app)
 
 
+async def test_sampled_curves_are_said_to_be_previews_until_replaced():
+    app = ChartApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        chart = app.query_one(MetricChart)
+        await pilot.pause()
+        chart.histories_loading = True
+        whole = ChartSeries("whole", spiky(100, 5, 2.0), 0)
+        chart.set_series([whole, ChartSeries("sample", spiky(50, 5, 2.0), 1, sampled=True)])
+        await pilot.pause()
+        text = chart.render().plain
+        assert text.startswith("preview: 1 of 2 curves sampled, full histories loading")
+        assert "sample (sampled)" in text and "whole (" not in text
+        chart.histories_loading = (
+            False  # the reading stopped (left, or failed) with a sample on show
+        )
+        await pilot.pause()
+        assert "1 of 2 curves sampled, full histories not read" in chart.render().plain
+        chart.set_series([whole, ChartSeries("sample", spiky(100, 5, 2.0), 1)])
+        await pilot.pause()
+        assert "sample" not in chart.render().plain.replace("━━ sample", "")
+
+
 # -- helpers --------------------------------------------------------------------------------------
 def test_parse_x_range():
     assert parse_x_range("100-500", "step") == (100, 500)

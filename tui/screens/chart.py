@@ -18,7 +18,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from mltui.store.entities import Run
 from mltui.store.follow import Shown
-from mltui.store.series import Series
+from mltui.store.series import Series, SeriesUpdate
 from mltui.tui.present.chart import default_metric, run_labels
 from mltui.tui.present.metric_groups import one_chart
 from mltui.tui.screens.base import MltuiScreen
@@ -67,9 +67,10 @@ class ChartScreen(MltuiScreen[None]):
             self.experiment = experiment
 
     class HistoriesRead(Message):
-        def __init__(self, histories: dict[tuple[str, str], Series], done: int, total: int):
+        def __init__(self, updates: dict[tuple[str, str], SeriesUpdate], done: int, total: int):
             super().__init__()
-            self.histories = histories
+            #: The latest update of each pair in this batch (a sample, or the whole history).
+            self.updates = updates
             self.done = done
             self.total = total
 
@@ -93,6 +94,9 @@ class ChartScreen(MltuiScreen[None]):
         self.keys: list[str] = []
         self.experiment: str | None = None
         self.histories: dict[tuple[str, str], Series] = {}
+        #: Pairs whose history on show is a sample (a tracking server's), not yet whole.
+        self.sampled: set[tuple[str, str]] = set()
+        self._reading: Worker | None = None
 
     def compose(self) -> ComposeResult:
         yield Breadcrumbs(self._store_name(), "Chart", id="chart-crumbs")
@@ -134,24 +138,38 @@ class ChartScreen(MltuiScreen[None]):
     def read_histories(self, pairs: list[tuple[str, str]]) -> None:
         worker = get_current_worker()
         store = self.store
-        batch: dict[tuple[str, str], Series] = {}
-        handed = time.monotonic()
-        # Long histories are read in worker processes meanwhile (store/parallel.py).
-        histories = store.metric_series_many(pairs)
+        batch: dict[tuple[str, str], SeriesUpdate] = {}
+        done = 0
+        handed, posted = time.monotonic(), False
+        # Long histories are read in worker processes meanwhile (store/parallel.py); a tracking
+        # server hands over a sample of each first (store/server/series.py).
+        updates = store.series_updates(pairs)
         try:
-            for done, (pair, series) in enumerate(histories, 1):
+            for update in updates:
                 if worker.is_cancelled:
                     return
-                batch[pair] = series
-                if done in (1, len(pairs)) or time.monotonic() - handed >= BATCH_SECONDS:
+                if update.series is None:  # progress only
+                    continue
+                batch[update.pair] = update
+                done += update.complete
+                if not posted or done == len(pairs) or time.monotonic() - handed >= BATCH_SECONDS:
                     self.post_message(self.HistoriesRead(batch, done, len(pairs)))
                     batch = {}
-                    handed = time.monotonic()
+                    handed, posted = time.monotonic(), True
+            if batch:
+                self.post_message(self.HistoriesRead(batch, done, len(pairs)))
         finally:
-            histories.close()
+            updates.close()
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is self._reading and event.state in (
+            WorkerState.ERROR,
+            WorkerState.CANCELLED,
+            WorkerState.SUCCESS,
+        ):
+            # No more is coming: samples left on show are no longer said to be loading.
+            self.chart.histories_loading = False
         if event.state == WorkerState.ERROR:
             self.notify(one_line(event.worker.error), title="Chart", severity="error")
             self._status("")
@@ -174,7 +192,17 @@ class ChartScreen(MltuiScreen[None]):
         self.show_keys(keys)
 
     def on_chart_screen_histories_read(self, message: HistoriesRead) -> None:
-        self.histories.update(message.histories)
+        for pair, update in message.updates.items():
+            assert update.series is not None
+            series = update.series
+            if update.complete:
+                self.sampled.discard(pair)
+                old = self.histories.get(pair)
+                if old is not None:
+                    series = with_newer_points(series, old)
+            else:
+                self.sampled.add(pair)
+            self.histories[pair] = series
         self._update_chart()
         self._status(
             "" if message.done >= message.total else f"read {message.done}/{message.total}"
@@ -230,14 +258,16 @@ class ChartScreen(MltuiScreen[None]):
             (run.run_id, key)
             for run in self.runs
             for key in self.keys
-            if key in run.metrics and (run.run_id, key) not in self.histories
+            if key in run.metrics
+            and ((run.run_id, key) not in self.histories or (run.run_id, key) in self.sampled)
         ]
         self._update_chart()
         if wanted:
             if not self.chart.series:
                 self.chart.empty_message = "Reading metric histories…"
             self._status(f"reading {len(wanted)} histor{'y' if len(wanted) == 1 else 'ies'}…")
-            self.read_histories(wanted)
+            self.chart.histories_loading = True
+            self._reading = self.read_histories(wanted)
         elif self.keys and not self.chart.series:
             self.chart.empty_message = "No points logged."
 
@@ -255,7 +285,8 @@ class ChartScreen(MltuiScreen[None]):
                 else:
                     label = labels[run.run_id] if many_runs or not many_keys else key
                 color = r * len(self.keys) + k if many_keys else r
-                entries.append(ChartSeries(label, series, color, run.run_id, key))
+                sampled = (run.run_id, key) in self.sampled
+                entries.append(ChartSeries(label, series, color, run.run_id, key, sampled))
         self.chart.set_series(entries)
 
     def _crumbs(self) -> None:
@@ -296,6 +327,23 @@ class ChartScreen(MltuiScreen[None]):
 
     def action_reload(self) -> None:
         self.histories.clear()
+        self.sampled.clear()
         self.requested_keys = self.keys or self.requested_keys
         self._known.clear()
         self.read_runs()
+
+
+def with_newer_points(whole: Series, shown: Series) -> Series:
+    """The whole history, and the points of the one it replaces logged after it was read (the
+    live updates that came meanwhile), so replacing a sample loses none of them."""
+    if not len(whole):
+        return whole
+    last = (whole.timestamps[-1], whole.steps[-1])
+    newer = [i for i in range(len(shown)) if (shown.timestamps[i], shown.steps[i]) > last]
+    if not newer:
+        return whole
+    return Series(
+        steps=whole.steps + array("q", [shown.steps[i] for i in newer]),
+        timestamps=whole.timestamps + array("q", [shown.timestamps[i] for i in newer]),
+        values=whole.values + array("d", [shown.values[i] for i in newer]),
+    )

@@ -70,6 +70,9 @@ class ChartSeries:
     color: int = 0
     run_id: str = ""
     key: str = ""
+    #: A sample of the history (a tracking server's preview): a spike between two samples
+    #: may be missing, so the chart says so until the whole history replaces it.
+    sampled: bool = False
 
 
 @dataclass(slots=True)
@@ -193,6 +196,8 @@ class MetricChart(PlotextPlot):
     zoom: reactive[tuple[float, float] | None] = reactive(None)
     #: What the chart says while it has no curves.
     empty_message: reactive[str] = reactive("No data.")
+    #: Whole histories are still being read (for sampled curves: they will be replaced).
+    histories_loading: reactive[bool] = reactive(False)
 
     def __init__(
         self, *, name: str | None = None, id: str | None = None, classes: str | None = None
@@ -421,6 +426,7 @@ class MetricChart(PlotextPlot):
             self.log_y,
             self.zoom,
             self.empty_message,
+            self.histories_loading,
             self.app.theme,
             self.theme,
         )
@@ -482,6 +488,18 @@ class MetricChart(PlotextPlot):
         return self._reduced[key]
 
     def _status_line(self) -> Text:
+        """The view's settings, after what is still a sample (a tracking server's preview)."""
+        sampled = sum(s.sampled for s in self._series)
+        if sampled:
+            # Said first, so a narrow chart cuts the view settings rather than this.
+            what = "full histories loading" if self.histories_loading else "full histories not read"
+            note = f"preview: {sampled} of {len(self._series)} curves sampled, {what}"
+            line = Text(no_wrap=True, overflow="ellipsis").append(note, style="bold yellow")
+            line.append(" · ", style="dim").append_text(self._view_line())
+            return line
+        return self._view_line()
+
+    def _view_line(self) -> Text:
         line = Text(no_wrap=True, overflow="ellipsis")
         keys = {s.key for s in self._series if s.key}
         if len(keys) == 1:
@@ -512,6 +530,8 @@ class MetricChart(PlotextPlot):
             entry.append("━━ ", style=color)
             entry.append_text(literal(one_line(curve.entry.label, 48)))
             notes = self._notes(curve.raw)
+            if curve.entry.sampled:
+                notes = ", ".join(filter(None, ("sampled", notes)))
             if notes:
                 entry.append(f" ({notes})", style="yellow")
             entries.append(entry)
