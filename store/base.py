@@ -274,6 +274,13 @@ class Store(abc.ABC):
     def artifact_root(self, run: Run) -> ArtifactRoot:
         """The local folder of a run's artifacts, resolved relative to the store if moved."""
 
+    def logged_model_artifact_root(self, model: LoggedModel) -> ArtifactRoot:
+        """A logged model's artifact folder (MLflow 3), found again under the store when the
+        store moved: an SQL store's artifacts sit beside the database."""
+        from .artifacts import resolve_artifact_root
+
+        return resolve_artifact_root(model.artifact_location, self.folder or Path.cwd())
+
     def can_browse_artifacts(self, root: ArtifactRoot) -> bool:
         """Whether `list_artifacts` can list this root (a local folder, here)."""
         return root.path is not None

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,8 +24,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from . import yamlfast
-from .artifacts import resolve_artifact_root
-from .entities import LoggedModel, ModelVersion
+from .entities import LoggedModel
 from .errors import StoreError
 from .rawread import read_bytes, read_head
 
@@ -41,9 +39,6 @@ EXAMPLE_ROWS = 50
 MAX_FILE_BYTES = 4 * 1024 * 1024
 #: Largest environment/serving text kept (characters).
 MAX_TEXT_CHARS = 64 * 1024
-#: How deep `find_mlmodels` looks below the artifact root, and how many folders at most.
-FIND_DEPTH = 4
-FIND_MAX_FOLDERS = 5000
 #: Files counted at most when a model has no `model_size_bytes` (3.x writes it, 1.x/2.x not).
 SIZE_MAX_FILES = 20000
 
@@ -710,89 +705,6 @@ def _get(record: dict[Any, Any], name: str) -> Any:
     return None
 
 
-# -- finding models -------------------------------------------------------------------------
-def model_folder(store: Store, uri: str | None) -> Path | None:
-    """The local folder of a model given by a recorded URI (a version's storage location or
-    source, a logged model's artifact location), found again under a moved store; else None."""
-    if not uri or uri.startswith(("models:/", "runs:/")):
-        return None
-    # A SQLite store's artifacts sit beside the database; a file store's inside mlruns/.
-    root = getattr(store, "store_root", None) or store.location
-    found = resolve_artifact_root(uri, Path(root)).path
-    return found if found is not None and (found / MLMODEL).is_file() else None
-
-
-def logged_model_artifact_root(store: Store, model: LoggedModel) -> ArtifactRoot:
-    """A logged model's artifact folder, found again under the store when the store moved."""
-    # A file store's own layout keeps them at <mlruns>/<exp>/models/<id>/artifacts; a SQLite
-    # store's artifacts sit beside the database; a tracking server serves them (or names them).
-    if store.kind == "server":
-        # ServerStore's own method: this backend-neutral module may not import the backend.
-        return store.artifact_root_of(model.artifact_location)  # type: ignore[attr-defined]
-    if store.kind == "file":
-        store_root = Path(store.location)
-        fallback = store_root / model.experiment_id / "models" / model.model_id / "artifacts"
-    else:
-        store_root, fallback = Path(store.location).parent, None
-    return resolve_artifact_root(model.artifact_location, store_root, fallback=fallback)
-
-
-def version_model_folder(store: Store, mv: ModelVersion) -> Path | None:
-    """The local model folder of a registered version (storage location, source, logged model)."""
-    for uri in (mv.storage_location, mv.source):
-        found = model_folder(store, uri)
-        if found is not None:
-            return found
-    model_id = mv.model_id
-    if not model_id and mv.source and mv.source.startswith("models:/m-"):
-        model_id = mv.source[len("models:/") :].strip("/")
-    if model_id:
-        for lm in store.logged_models():
-            if lm.model_id == model_id:
-                path = logged_model_artifact_root(store, lm).path
-                if path is not None and (path / MLMODEL).is_file():
-                    return path
-    return None
-
-
-def find_mlmodels(artifact_root: str | os.PathLike[str], max_depth: int = FIND_DEPTH) -> list[Path]:
-    """Folders at or below `artifact_root` holding an MLmodel file, nearest first.
-
-    Looks `max_depth` folders deep and at most `FIND_MAX_FOLDERS` folders; does not follow
-    symlinked folders (no loops) nor look inside a model folder (a model is not nested).
-    """
-    root = Path(artifact_root)
-    found: list[Path] = []
-    queue: deque[tuple[Path, int]] = deque([(root, 0)])
-    seen = 0
-    while queue and seen < FIND_MAX_FOLDERS:
-        folder, depth = queue.popleft()
-        seen += 1
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError:
-            continue
-        if any(e.name == MLMODEL and _is_file(e) for e in entries):
-            found.append(folder)
-            continue
-        if depth >= max_depth:
-            continue
-        for entry in entries:
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    queue.append((Path(entry.path), depth + 1))
-            except OSError:
-                continue
-    return found
-
-
-def _is_file(entry: os.DirEntry[str]) -> bool:
-    try:
-        return entry.is_file()
-    except OSError:
-        return False
-
-
 def _folder_size(folder: Path) -> int | None:
     total = 0
     count = 0
@@ -815,19 +727,3 @@ def _opt_str(value: Any) -> str | None:
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-# -- finding model folders ---------------------------------------------------------------------
-def mlmodel_target(target: str | os.PathLike[str] | None) -> Path | None:
-    """The model folder when `target` is one (or is its MLmodel file); else None."""
-    if target is None:
-        return None
-    path = Path(target).expanduser()
-    try:
-        if path.name == MLMODEL and path.is_file():
-            return path.parent
-        if path.is_dir() and (path / MLMODEL).is_file():
-            return path
-    except OSError:
-        return None
-    return None

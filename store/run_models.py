@@ -21,7 +21,7 @@ from pathlib import Path
 from .artifacts import ArtifactRoot
 from .base import Store
 from .entities import TAG_LOG_MODEL_HISTORY, LoggedModel, Run
-from .mlmodel import MLMODEL, logged_model_artifact_root, logged_model_kind
+from .mlmodel import MLMODEL, logged_model_kind
 from .rawread import inside
 
 #: Where a run's model comes from.
@@ -118,7 +118,7 @@ def run_models(
 
 
 def _logged(store: Store, model: LoggedModel, step: int | None) -> RunModel:
-    root = logged_model_artifact_root(store, model)
+    root = store.logged_model_artifact_root(model)
     return RunModel(
         origin=LOGGED if step is None else OUTPUT,
         name=model.name,

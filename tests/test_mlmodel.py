@@ -12,10 +12,10 @@ import yaml
 from mltui.store.mlmodel import (
     EXAMPLE_ROWS,
     MLmodelError,
-    find_mlmodels,
     parse_signature,
     read_mlmodel,
 )
+from mltui.store.model_folders import find_mlmodels
 from tests.conftest import STORES_DIR
 
 FIXTURE_MODELS = sorted(STORES_DIR.glob("*/mlruns/**/MLmodel"))
@@ -501,7 +501,7 @@ def test_find_mlmodels_is_bounded(tmp_path: Path):
 def test_model_folder_of_every_registered_version(fixture: str):
     """A version's storage location names a folder that moved with the store; it is found."""
     from mltui.store import open_store
-    from mltui.store.mlmodel import model_folder
+    from mltui.store.model_folders import model_folder
     from tests.conftest import store_path
 
     store = open_store(store_path(STORES_DIR / fixture))

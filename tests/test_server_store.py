@@ -203,10 +203,8 @@ def test_artifacts_are_listed_and_previewed_through_the_proxy(server, store):
         with pytest.raises(Exception, match="outside"):
             store.list_artifacts(root, hostile)
     # A logged model's folder too (what the run screen's models tab opens).
-    from mltui.store.mlmodel import logged_model_artifact_root
-
     model = next(m for m in store.logged_models() if m.source_run_id)
-    model_root = logged_model_artifact_root(store, model)
+    model_root = store.logged_model_artifact_root(model)
     assert store.can_browse_artifacts(model_root)
     assert "MLmodel" in {e.path for e in store.list_artifacts(model_root)}
     remote = store.artifact_root_of("s3://bucket/1/abc/artifacts")
@@ -781,19 +779,14 @@ def counted_at_once(store):
 def test_a_logged_models_mlmodel_is_read_through_the_proxy_alone(server):
     """Only the MLmodel text crosses the wire (one request), and it reads as the same file read
     on disk; a root the server does not proxy is named and never asked for."""
-    from mltui.store.mlmodel import (
-        MLmodelError,
-        logged_model_artifact_root,
-        read_mlmodel,
-        read_stored_mlmodel,
-    )
+    from mltui.store.mlmodel import MLmodelError, read_mlmodel, read_stored_mlmodel
     from tests.mlflow_server import CountingProxy
 
     proxy = CountingProxy(server.url)
     store = open_store(proxy.url)
     try:
         model = next(m for m in store.logged_models() if m.source_run_id)
-        root = logged_model_artifact_root(store, model)
+        root = store.logged_model_artifact_root(model)
         proxy.taken()
         info = read_stored_mlmodel(store, root)
         asked = [path for path, _ in proxy.taken()]
@@ -820,7 +813,6 @@ def test_a_logged_models_mlmodel_is_read_through_the_proxy_alone(server):
 
 @pytest.mark.anyio
 async def test_the_mlmodel_page_opens_from_a_logged_model_on_the_server(server):
-    from mltui.store.mlmodel import logged_model_artifact_root
     from mltui.tui.app import MltuiApp
     from mltui.tui.screens.logged_models import LoggedModelScreen
     from mltui.tui.screens.mlmodel import MLmodelScreen
@@ -828,7 +820,7 @@ async def test_the_mlmodel_page_opens_from_a_logged_model_on_the_server(server):
 
     store = open_store(server.url)
     model = next(m for m in store.logged_models() if m.source_run_id)
-    root = logged_model_artifact_root(store, model)
+    root = store.logged_model_artifact_root(model)
     app = MltuiApp(store, watch=False)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)

@@ -31,7 +31,7 @@ def launch(args: argparse.Namespace) -> int:
                 "MLFLOW_TRACKING_URI, or a path: mltui ./mlruns"
             )
     if demo_dir is None:
-        from mltui.store.mlmodel import mlmodel_target
+        from mltui.store.model_folders import mlmodel_target
 
         model_dir = mlmodel_target(target)
         if model_dir is not None:  # `mltui path/to/model` or `mltui path/to/MLmodel`

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..artifacts import ArtifactRoot, resolve_artifact_root
-from ..entities import Run
+from ..entities import LoggedModel, Run
 from .follower import FileFollower
 from .models import ModelsReader
 from .registry import FileRegistryBackend
@@ -54,3 +54,9 @@ class FileStore(RunsReader, ModelsReader, TracesReader):
         run_dir = self._find_run_dir(run.run_id)
         fallback = Path(run_dir) / "artifacts" if run_dir else None
         return resolve_artifact_root(run.artifact_uri, self.location, fallback=fallback)
+
+    def logged_model_artifact_root(self, model: LoggedModel) -> ArtifactRoot:
+        """A logged model's artifact folder; `<exp>/models/<id>/artifacts` here if moved."""
+        store_root = Path(self.location)
+        fallback = store_root / model.experiment_id / "models" / model.model_id / "artifacts"
+        return resolve_artifact_root(model.artifact_location, store_root, fallback=fallback)

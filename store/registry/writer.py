@@ -344,7 +344,7 @@ class RegistryWriter:
     def models_of_run(self, run_id: str) -> list[RunModel]:
         """The models a run offers for registration: MLmodel folders in its artifacts (MLflow
         1.x/2.x) and the MLflow 3 logged models it produced."""
-        from ..mlmodel import find_mlmodels
+        from ..model_folders import find_mlmodels
 
         run = self.store.run(run_id)
         if run is None:

@@ -467,6 +467,9 @@ class ServerStore(Store):
     def artifact_root(self, run: Run) -> ArtifactRoot:
         return self.artifact_root_of(run.artifact_uri)
 
+    def logged_model_artifact_root(self, model: LoggedModel) -> ArtifactRoot:
+        return self.artifact_root_of(model.artifact_location)
+
     def artifact_root_of(self, uri: str) -> ServerArtifactRoot:
         """Where the proxy serves `uri`; a root it does not serve is named, never fetched."""
         proxy = self._proxy_path(uri)

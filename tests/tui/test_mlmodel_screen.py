@@ -10,7 +10,7 @@ import pytest
 from textual.widgets import DataTable
 
 from mltui.store.locate import enclosing_store
-from mltui.store.mlmodel import find_mlmodels, mlmodel_target
+from mltui.store.model_folders import find_mlmodels, mlmodel_target
 from mltui.tui.app import MltuiApp
 from mltui.tui.screens.mlmodel import MLmodelScreen
 from mltui.tui.screens.run import RunScreen

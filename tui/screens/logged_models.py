@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, Tab
 from textual.worker import Worker, WorkerState
 
 from mltui.store.entities import LoggedModel, LoggedModelMetric
-from mltui.store.mlmodel import logged_model_artifact_root, logged_model_kind
+from mltui.store.mlmodel import logged_model_kind
 from mltui.store.registry import TAG_MODEL_VERSIONS
 from mltui.tui.present.compare import lower_is_better
 from mltui.tui.screens.sortable import SortableFilterable
@@ -90,7 +90,7 @@ def short_id(run_id: str | None) -> Text:
 def open_model_mlmodel(screen: LoggedModelsScreen | LoggedModelScreen, model: LoggedModel) -> None:
     """Push the MLmodel view of a logged model's artifacts, or say why there is none."""
     store = screen.app.opened_store
-    root = logged_model_artifact_root(store, model)
+    root = store.logged_model_artifact_root(model)
     label = f"{one_line(model.name, 60)} ({model.model_id})"
     if root.path is None and store.can_browse_artifacts(root):
         # A tracking server's proxy: the page reads MLmodel through it (and says if it is not there).
@@ -413,7 +413,7 @@ class LoggedModelScreen(TabbedScreen):
     def read_kind(self) -> None:
         """The type and flavors (the MLmodel file is read off the UI thread)."""
         kind = logged_model_kind(
-            self.model, logged_model_artifact_root(self.app.opened_store, self.model)
+            self.model, self.app.opened_store.logged_model_artifact_root(self.model)
         )
         header = model_header(self.model, kind)
         self.app.call_from_thread(self.query_one("#logged-model-header", Static).update, header)

@@ -19,7 +19,7 @@ from textual.worker import Worker, WorkerState
 
 from mltui.store import Store
 from mltui.store.entities import ModelVersion, RegisteredModel, Run
-from mltui.store.mlmodel import version_model_folder
+from mltui.store.model_folders import version_model_folder
 from mltui.store.registry import WriteResult
 from mltui.tui.screens.base import MltuiScreen
 from mltui.tui.screens.dialogs.inputs import DescriptionScreen, TagInputScreen, TextInputScreen
