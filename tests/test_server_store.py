@@ -397,14 +397,6 @@ def test_a_finished_runs_long_history_is_read_from_the_server_once(server, tmp_p
 
 
 # -- live, looking only at what is shown ------------------------------------------------------
-async def pilot_until(pilot, check, timeout: float = 60) -> bool:
-    """Let the app run until `check()` holds (True) or `timeout` seconds passed (False)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not check():
-        await pilot.pause(0.05)
-    return check()
-
-
 def runs_searched(requests: list[tuple[str, object]]) -> list[set[str]]:
     """The experiment ids of each runs/search among `requests`."""
     return [
@@ -516,7 +508,7 @@ async def test_a_run_page_on_top_costs_no_request_and_going_back_catches_up(serv
     from mltui.tui.screens.run import RunScreen
     from mltui.tui.screens.runs import RunsScreen
     from tests.mlflow_server import CountingProxy
-    from tests.tui.helpers import settle
+    from tests.tui.helpers import eventually, settle
 
     client = MlflowClient(tracking_uri=server.url)
     exp_id = client.create_experiment(f"pages-{time.time_ns()}")
@@ -530,12 +522,12 @@ async def test_a_run_page_on_top_costs_no_request_and_going_back_catches_up(serv
     async def looks(count: int) -> bool:
         follower = app.follower
         start = follower.looks
-        return await pilot_until(pilot, lambda: follower.looks >= start + count)
+        return await eventually(pilot, lambda: follower.looks >= start + count, 60)
 
     try:
         async with app.run_test(size=(120, 36)) as pilot:
             await settle(pilot)
-            assert await pilot_until(pilot, lambda: app.follower is not None)
+            assert await eventually(pilot, lambda: app.follower is not None, 60)
             app.open_runs([exp_id])
             await settle(pilot)
             runs_screen = app.screen
@@ -551,7 +543,7 @@ async def test_a_run_page_on_top_costs_no_request_and_going_back_catches_up(serv
             assert proxy.taken() == []  # neither the runs nor the experiments are polled
             started = client.create_run(exp_id).info.run_id
             app.back()
-            assert await pilot_until(pilot, lambda: started in runs_screen.runs)
+            assert await eventually(pilot, lambda: started in runs_screen.runs, 60)
     finally:
         store.close()
         proxy.close()
@@ -566,7 +558,7 @@ async def test_a_running_runs_page_under_another_is_read_again_only_when_shown(s
 
     from mltui.tui.app import MltuiApp
     from mltui.tui.screens.run import RunScreen
-    from tests.tui.helpers import settle
+    from tests.tui.helpers import eventually, settle
 
     client = MlflowClient(tracking_uri=server.url)
     exp_id = client.create_experiment(f"hidden-run-{time.time_ns()}")
@@ -582,25 +574,25 @@ async def test_a_running_runs_page_under_another_is_read_again_only_when_shown(s
             await settle(pilot)
             run_page = app.screen
             assert isinstance(run_page, RunScreen)
-            assert await pilot_until(pilot, lambda: run_page.details is not None)
+            assert await eventually(pilot, lambda: run_page.details is not None, 60)
             first = run_page.details
-            assert await pilot_until(
-                pilot, lambda: run_page.details is not first
+            assert await eventually(
+                pilot, lambda: run_page.details is not first, 60
             )  # read again on top
             app.open_runs([exp_id])
             await settle(pilot)
             assert app.screen is not run_page
-            assert await pilot_until(pilot, lambda: run_page._read_when_shown)
+            assert await eventually(pilot, lambda: run_page._read_when_shown, 60)
             hidden = run_page.details
             follower = app.follower
             start = follower.looks
-            assert await pilot_until(pilot, lambda: follower.looks >= start + 5)
+            assert await eventually(pilot, lambda: follower.looks >= start + 5, 60)
             await pilot.pause(0.5)  # five times the page's pause between readings
             assert run_page.details is hidden  # nothing read while under the runs page
             app.back()
             await settle(pilot)
-            assert await pilot_until(
-                pilot, lambda: run_page.details is not hidden
+            assert await eventually(
+                pilot, lambda: run_page.details is not hidden, 60
             )  # read once shown
     finally:
         store.close()
@@ -620,7 +612,7 @@ async def test_a_trace_logged_to_the_server_appears_in_the_traces_list(server):
     from mltui.tui.app import MltuiApp
     from mltui.tui.screens.traces import TraceScreen, TracesScreen
     from tests.mlflow_server import CountingProxy
-    from tests.tui.helpers import settle
+    from tests.tui.helpers import eventually, settle
 
     client = MlflowClient(tracking_uri=server.url)
     exp_id = client.create_experiment(f"live-traces-{time.time_ns()}")
@@ -631,7 +623,7 @@ async def test_a_trace_logged_to_the_server_appears_in_the_traces_list(server):
         async with app.run_test(size=(120, 36)) as pilot:
 
             async def until(check) -> bool:
-                return await pilot_until(pilot, check, 90)
+                return await eventually(pilot, check, 90)
 
             await settle(pilot)
             assert await until(lambda: app.follower is not None)

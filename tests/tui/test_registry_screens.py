@@ -351,7 +351,8 @@ async def test_a_half_created_model_is_flagged_and_removed_with_confirmation(sto
         assert isinstance(app.screen, ConfirmWriteScreen)
         await pilot.press("y")
         await settle(pilot)
-        assert set(screen.models) == {MODEL, "churn-model"}
+        # The list is read again after the write (on a loaded machine, after settle returns).
+        assert await eventually(pilot, lambda: set(screen.models) == {MODEL, "churn-model"}, 60)
     assert not (path / "models" / "half").exists()
     names = {rm.name for rm in client_for(path).search_registered_models()}
     assert names == {MODEL, "churn-model"}
