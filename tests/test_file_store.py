@@ -387,10 +387,11 @@ def test_latest_point_fast_path_reads_as_line_by_line(tmp_path, monkeypatch, gue
 
 
 def _guess_attacking_lines(rng: random.Random) -> list[bytes]:
-    """Lines in MLflow's spelling whose greatest step a guess from the last line misses: steps
-    shuffled, the greatest first, rising to a smallest last line, negative, near 10**18, all
-    one step (ties on time with other values, -0.0 against 0.0, NaN at the greatest step), and
-    steps int() reads that the guess leaves to the other paths (007, -0, 19 digits)."""
+    """Lines in MLflow's spelling whose greatest (step, time) a guess from the last line
+    misses: steps shuffled, the greatest first, rising to a smallest last line, negative, near
+    10**18, all one step (times rising, shuffled, falling, the latest first; ties on time with
+    other values, -0.0 against 0.0, NaN at the greatest step), and steps or times int() reads
+    that the guess leaves to the other paths (007, -0, -5, 19 digits)."""
     n = rng.randint(1, 90)
     order = rng.choice(("shuffled", "greatest first", "rising", "negative", "huge", "tied"))
     steps = [rng.randrange(-3, 40) for _ in range(n)]
@@ -404,29 +405,35 @@ def _guess_attacking_lines(rng: random.Random) -> list[bytes]:
         steps = [rng.choice((10**18 - 1, 10**17, 99 * 10**16, -(10**18) + 1, 0)) for _ in range(n)]
     elif order == "tied":
         steps = [rng.choice((7, 7, 7, 6))] * n
+    times = rng.choice((range(n), range(n, 0, -1), [n, *range(n - 1)], [0, 1] * n))
+    times = rng.sample(times, n) if rng.random() < 0.2 else list(times)
     lines = []
     for i, step in enumerate(steps):
-        ts = 1735689600000 + rng.choice((0, 1, i))
+        ts = rng.choice((1735689600000, 0, 5)) + rng.choice((times[i], times[i], 0))
         value = rng.choice((0.0, -0.0, 1.0, 0.5, -2.5, 1e-05, 2.0e20, rng.random()))
         lines.append(f"{ts} {value!r} {step}".encode())
     for _ in range(rng.choice((0, 0, 1))):
         i = rng.randrange(n)
         ts, value, step = lines[i].split(b" ")
         odd = (b"nan", b"007", b"-0", b"9" * 19, b"-" + b"9" * 19, b"00", b"+3")
-        if rng.random() < 0.5:
+        if rng.random() < 0.3:
             lines[i] = b" ".join((ts, b"nan", step))
+        elif rng.random() < 0.4:
+            lines[i] = b" ".join((rng.choice((b"012", b"-5", b"00", b"9" * 19)), value, step))
         else:
             lines[i] = b" ".join((ts, value, rng.choice(odd)))
     return lines
 
 
-def test_latest_point_by_guess_finds_what_line_by_line_finds(tmp_path, monkeypatch):
-    """The greatest step guessed wrong, ties at it, NaN or odd steps: the answer (and count of
-    bad lines) is that of parsing each line, whole and read in blocks (a greater `best`)."""
+@pytest.mark.parametrize("max_ties", [2, 64])  # lines at one step matched by time, or not
+def test_latest_point_by_guess_finds_what_line_by_line_finds(tmp_path, monkeypatch, max_ties):
+    """The greatest (step, time) guessed wrong, ties at it, NaN or odd steps or times: the
+    answer (and count of bad lines) is that of parsing each line, whole and read in blocks (a
+    greater `best`)."""
     rng = random.Random(29)
     monkeypatch.setattr("mltui.store.file.metrics.CHUNK", 16)
     monkeypatch.setattr("mltui.store.file.metrics.GUESS_MIN_BYTES", 0)
-    monkeypatch.setattr("mltui.store.file.metrics._MAX_TIES", rng.choice((4, 64)))
+    monkeypatch.setattr("mltui.store.file.metrics._MAX_TIES", max_ties)
     path = tmp_path / "metric"
     guessed = 0
     for _ in range(1500):
@@ -443,18 +450,19 @@ def test_latest_point_by_guess_finds_what_line_by_line_finds(tmp_path, monkeypat
 
 
 @pytest.mark.parametrize(
-    "n", [0, 1, 5, 8, 9, 10, 19, 20, 89, 99, 100, 101, 4980, 70000, 10**17 - 1]
+    "n",
+    [0, 1, 5, 8, 9, 10, 19, 20, 89, 99, 100, 101, 4980, 70000, 10**17 - 1, 10**18 - 1, 2**63 - 1],
 )
 def test_step_regex_takes_the_steps_up_to_n(n):
-    """`_at_most(n)` (and its negative) against int comparison, at every boundary near n."""
+    """`_at_most(n)` (and its negative) against int comparison, at every boundary near n; no
+    step of more than 18 digits (`_STEP`'s, which fit 64 bits)."""
     for bound in (n, -n):
         pattern = re.compile(b"(?:" + metrics._at_most(bound) + b")\n")
         near = {bound + d for d in range(-12, 13)} | {0, 1, -1, 10**18 - 1, 1 - 10**18}
         near |= {bound * 10, bound // 10, 10 ** len(str(abs(bound))), -(10 ** len(str(bound)))}
         for step in near:
-            if abs(step) < 10**18:
-                taken = pattern.fullmatch(b"%d\n" % step) is not None
-                assert taken == (step <= bound), (bound, step)
+            taken = pattern.fullmatch(b"%d\n" % step) is not None
+            assert taken == (step <= bound and abs(step) < 10**18), (bound, step)
 
 
 def test_overlong_metric_line_is_one_bad_line(tmp_path, monkeypatch):
