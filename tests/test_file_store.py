@@ -6,6 +6,7 @@ import gc
 import math
 import os
 import random
+import re
 import shutil
 import threading
 import time
@@ -360,12 +361,15 @@ def _mlflow_like_lines(rng: random.Random) -> list[bytes]:
     return lines
 
 
-def test_latest_point_fast_path_reads_as_line_by_line(tmp_path, monkeypatch):
-    """MLflow-like files, clean (read by `_latest_of_mlflow_lines`), with NaN/inf or odd
-    spellings and damaged lines (read as before): the latest point and the count of bad lines
-    are those of parsing each line on its own, whole or read in blocks cut anywhere."""
+@pytest.mark.parametrize("guess_from", [0, 1 << 30])  # by guessing the step, or not
+def test_latest_point_fast_path_reads_as_line_by_line(tmp_path, monkeypatch, guess_from):
+    """MLflow-like files, clean (read by `_latest_by_guess` or `_latest_of_mlflow_lines`),
+    with NaN/inf or odd spellings and damaged lines (read as before): the latest point and the
+    count of bad lines are those of parsing each line on its own, whole or read in blocks cut
+    anywhere."""
     rng = random.Random(13)
     monkeypatch.setattr("mltui.store.file.metrics.CHUNK", 16)
+    monkeypatch.setattr("mltui.store.file.metrics.GUESS_MIN_BYTES", guess_from)
     path = tmp_path / "metric"
     fast = 0
     for _ in range(600):
@@ -380,6 +384,85 @@ def test_latest_point_fast_path_reads_as_line_by_line(tmp_path, monkeypatch):
         point, bad, _ = _latest_streamed(path)
         assert (bad, repr(point)) == (expected[1], repr(expected[0])), body
     assert 250 < fast < 550  # both paths were taken, many times
+
+
+def _guess_attacking_lines(rng: random.Random) -> list[bytes]:
+    """Lines in MLflow's spelling whose greatest (step, time) a guess from the last line
+    misses: steps shuffled, the greatest first, rising to a smallest last line, negative, near
+    10**18, all one step (times rising, shuffled, falling, the latest first; ties on time with
+    other values, -0.0 against 0.0, NaN at the greatest step), and steps or times int() reads
+    that the guess leaves to the other paths (007, -0, -5, 19 digits)."""
+    n = rng.randint(1, 90)
+    order = rng.choice(("shuffled", "greatest first", "rising", "negative", "huge", "tied"))
+    steps = [rng.randrange(-3, 40) for _ in range(n)]
+    if order == "greatest first":
+        steps[0] = max(steps) + rng.choice((0, 1, 10**6))
+    elif order == "rising":
+        steps = [*range(1, n), -1]
+    elif order == "negative":
+        steps = [rng.randrange(-(10 ** rng.randint(1, 18)) + 1, 0) for _ in range(n)]
+    elif order == "huge":
+        steps = [rng.choice((10**18 - 1, 10**17, 99 * 10**16, -(10**18) + 1, 0)) for _ in range(n)]
+    elif order == "tied":
+        steps = [rng.choice((7, 7, 7, 6))] * n
+    times = rng.choice((range(n), range(n, 0, -1), [n, *range(n - 1)], [0, 1] * n))
+    times = rng.sample(times, n) if rng.random() < 0.2 else list(times)
+    lines = []
+    for i, step in enumerate(steps):
+        ts = rng.choice((1735689600000, 0, 5)) + rng.choice((times[i], times[i], 0))
+        value = rng.choice((0.0, -0.0, 1.0, 0.5, -2.5, 1e-05, 2.0e20, rng.random()))
+        lines.append(f"{ts} {value!r} {step}".encode())
+    for _ in range(rng.choice((0, 0, 1))):
+        i = rng.randrange(n)
+        ts, value, step = lines[i].split(b" ")
+        odd = (b"nan", b"007", b"-0", b"9" * 19, b"-" + b"9" * 19, b"00", b"+3")
+        if rng.random() < 0.3:
+            lines[i] = b" ".join((ts, b"nan", step))
+        elif rng.random() < 0.4:
+            lines[i] = b" ".join((rng.choice((b"012", b"-5", b"00", b"9" * 19)), value, step))
+        else:
+            lines[i] = b" ".join((ts, value, rng.choice(odd)))
+    return lines
+
+
+@pytest.mark.parametrize("max_ties", [2, 64])  # lines at one step matched by time, or not
+def test_latest_point_by_guess_finds_what_line_by_line_finds(tmp_path, monkeypatch, max_ties):
+    """The greatest (step, time) guessed wrong, ties at it, NaN or odd steps or times: the
+    answer (and count of bad lines) is that of parsing each line, whole and read in blocks (a
+    greater `best`)."""
+    rng = random.Random(29)
+    monkeypatch.setattr("mltui.store.file.metrics.CHUNK", 16)
+    monkeypatch.setattr("mltui.store.file.metrics.GUESS_MIN_BYTES", 0)
+    monkeypatch.setattr("mltui.store.file.metrics._MAX_TIES", max_ties)
+    path = tmp_path / "metric"
+    guessed = 0
+    for _ in range(1500):
+        body = b"\n".join(_guess_attacking_lines(rng)) + b"\n"
+        expected = _latest_by_lines(body)
+        guessed += metrics._latest_by_guess(body, None) is not None
+        got = latest_point(body)
+        assert (got[1], repr(got[0])) == (expected[1], repr(expected[0])), body
+        monkeypatch.setattr("mltui.store.file.metrics.STREAM_BLOCK", rng.choice((40, 64, 300)))
+        path.write_bytes(body)
+        point, bad, _ = _latest_streamed(path)
+        assert (bad, repr(point)) == (expected[1], repr(expected[0])), body
+    assert 400 < guessed < 1200  # the guess was taken, and refused, many times
+
+
+@pytest.mark.parametrize(
+    "n",
+    [0, 1, 5, 8, 9, 10, 19, 20, 89, 99, 100, 101, 4980, 70000, 10**17 - 1, 10**18 - 1, 2**63 - 1],
+)
+def test_step_regex_takes_the_steps_up_to_n(n):
+    """`_at_most(n)` (and its negative) against int comparison, at every boundary near n; no
+    step of more than 18 digits (`_STEP`'s, which fit 64 bits)."""
+    for bound in (n, -n):
+        pattern = re.compile(b"(?:" + metrics._at_most(bound) + b")\n")
+        near = {bound + d for d in range(-12, 13)} | {0, 1, -1, 10**18 - 1, 1 - 10**18}
+        near |= {bound * 10, bound // 10, 10 ** len(str(abs(bound))), -(10 ** len(str(bound)))}
+        for step in near:
+            taken = pattern.fullmatch(b"%d\n" % step) is not None
+            assert taken == (step <= bound and abs(step) < 10**18), (bound, step)
 
 
 def test_overlong_metric_line_is_one_bad_line(tmp_path, monkeypatch):
