@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .artifacts import resolve_artifact_root
-from .entities import ModelVersion
+from .entities import LoggedModel, ModelVersion
 from .mlmodel import MLMODEL
 
 if TYPE_CHECKING:
+    from .artifacts import ArtifactRoot
     from .base import Store
 
 #: How deep `find_mlmodels` looks below the artifact root, and how many folders at most.
@@ -38,16 +39,44 @@ def version_model_folder(store: Store, mv: ModelVersion) -> Path | None:
         found = model_folder(store, uri)
         if found is not None:
             return found
+    logged = _logged_model_of(store, mv)
+    if logged is not None:
+        path = store.logged_model_artifact_root(logged).path
+        if path is not None and (path / MLMODEL).is_file():
+            return path
+    return None
+
+
+def version_model_root(store: Store, mv: ModelVersion) -> tuple[ArtifactRoot, str] | None:
+    """(artifact root, folder under it) of a registered version's model where the store reads
+    artifacts for us (a tracking server's proxy) rather than from a local folder: its logged
+    model's artifacts (MLflow 3), else its run's artifacts at a `runs:/<run>/<path>` source's
+    path. None when neither is read through the store."""
+    logged = _logged_model_of(store, mv)
+    if logged is not None:
+        root, rel = store.logged_model_artifact_root(logged), ""
+    elif (mv.source or "").startswith("runs:/"):
+        run_id, _, rel = (mv.source or "")[len("runs:/") :].partition("/")
+        run = store.run(run_id) if run_id else None
+        if run is None:
+            return None
+        root = store.artifact_root(run)
+    else:
+        return None
+    if root.path is not None or not store.can_browse_artifacts(root):
+        return None
+    return root, rel.strip("/")
+
+
+def _logged_model_of(store: Store, mv: ModelVersion) -> LoggedModel | None:
+    """The logged model a version was registered from (MLflow 3: its model_id, or a
+    `models:/m-...` source where the version does not carry the id)."""
     model_id = mv.model_id
     if not model_id and mv.source and mv.source.startswith("models:/m-"):
         model_id = mv.source[len("models:/") :].strip("/")
-    if model_id:
-        for lm in store.logged_models():
-            if lm.model_id == model_id:
-                path = store.logged_model_artifact_root(lm).path
-                if path is not None and (path / MLMODEL).is_file():
-                    return path
-    return None
+    if not model_id:
+        return None
+    return next((lm for lm in store.logged_models() if lm.model_id == model_id), None)
 
 
 def find_mlmodels(artifact_root: str | os.PathLike[str], max_depth: int = FIND_DEPTH) -> list[Path]:

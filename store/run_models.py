@@ -142,3 +142,22 @@ def mlmodel_folder(model: RunModel, run_root: ArtifactRoot) -> Path | None:
         if not inside(os.path.realpath(run_root.path), os.path.realpath(folder)):
             return None
     return folder if folder is not None and (folder / MLMODEL).is_file() else None
+
+
+def stored_mlmodel_location(
+    store: Store, model: RunModel, run_root: ArtifactRoot
+) -> tuple[ArtifactRoot, str] | None:
+    """(artifact root, folder under it) of the model where the store reads artifacts for us (a
+    tracking server's proxy) rather than from a local folder; None otherwise, or when a history
+    entry's path would lead out of the run's artifacts."""
+    if model.root is not None:
+        root, rel = model.root, ""
+    elif model.artifact_path:
+        root, rel = run_root, model.artifact_path.strip("/")
+        if ".." in rel.split("/"):
+            return None  # the path comes from a tag anyone can set
+    else:
+        return None
+    if root.path is not None or not store.can_browse_artifacts(root):
+        return None
+    return root, rel

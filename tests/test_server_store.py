@@ -804,6 +804,57 @@ def test_a_logged_models_mlmodel_is_read_through_the_proxy_alone(server):
 
 
 @pytest.mark.anyio
+async def test_the_mlmodel_page_opens_from_a_version_and_a_runs_models_tab_on_the_server(server):
+    """`m` on a registered version, and Enter on a run's logged model, open the MLmodel page
+    through the artifact proxy (they had no local folder, so the key was off on a server)."""
+    from mltui.store.run_models import RunModels, run_models
+    from mltui.tui.app import MltuiApp
+    from mltui.tui.screens.mlmodel import MLmodelScreen
+    from mltui.tui.screens.model_versions import ModelVersionsScreen
+    from mltui.tui.widgets.run_tabs.models import ModelsTab
+    from tests.tui.helpers import eventually, settle
+
+    store = open_store(server.url)
+    name = "wine-classifier"
+    mv = store.model_versions(name)[0]
+    app = MltuiApp(store, watch=False)
+
+    async def mlmodel_page() -> MLmodelScreen:
+        assert await eventually(pilot, lambda: isinstance(app.screen, MLmodelScreen), 60)
+        screen = app.screen
+        assert await eventually(pilot, lambda: screen.info is not None, 60)
+        return screen
+
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            versions = ModelVersionsScreen(name)
+            await app.push_screen(versions)
+            assert await eventually(pilot, lambda: versions.reading is not None, 60)
+            await settle(pilot)
+            assert versions.current_version() is not None
+            assert versions.check_action("open_mlmodel", ()) is True
+            await pilot.press("m")
+            page = await mlmodel_page()
+            assert page.info.flavors
+            assert page.run is not None and page.run.run_id == mv.run_id
+            app.back()
+            await settle(pilot)
+            run_id = versions.current_version().run_id
+            app.open_run(run_id)
+            await settle(pilot)
+            run_page = app.screen
+            assert await eventually(pilot, lambda: run_page.details is not None, 60)
+            models: RunModels = run_models(store, run_page.details.run)
+            logged = next(m for m in models.models if m.root is not None)
+            run_page.query_one(ModelsTab).post_message(ModelsTab.Open(logged))
+            page = await mlmodel_page()
+            assert page.info.flavors
+    finally:
+        store.close()
+
+
+@pytest.mark.anyio
 async def test_the_mlmodel_page_opens_from_a_logged_model_on_the_server(server):
     from mltui.tui.app import MltuiApp
     from mltui.tui.screens.logged_models import LoggedModelScreen

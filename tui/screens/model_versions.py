@@ -17,9 +17,9 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
-from mltui.store import Store
+from mltui.store import ArtifactRoot, Store
 from mltui.store.entities import ModelVersion, RegisteredModel, Run
-from mltui.store.model_folders import version_model_folder
+from mltui.store.model_folders import version_model_folder, version_model_root
 from mltui.store.registry import WriteResult
 from mltui.tui.screens.base import MltuiScreen
 from mltui.tui.screens.dialogs.inputs import DescriptionScreen, TagInputScreen, TextInputScreen
@@ -46,6 +46,8 @@ class VersionsReading:
     versions: list[ModelVersion]
     runs: dict[str, Run] = field(default_factory=dict)
     folders: dict[str, Path | None] = field(default_factory=dict)
+    #: Where a version's model is read through the store instead (a tracking server's proxy).
+    stored: dict[str, tuple[ArtifactRoot, str]] = field(default_factory=dict)
 
 
 def read_versions(store: Store, name: str) -> VersionsReading:
@@ -58,7 +60,10 @@ def read_versions(store: Store, name: str) -> VersionsReading:
         if run is not None:
             reading.runs[run_id] = run
     for mv in versions:
-        reading.folders[mv.version] = version_model_folder(store, mv)
+        folder = reading.folders[mv.version] = version_model_folder(store, mv)
+        stored = version_model_root(store, mv) if folder is None else None
+        if stored is not None:
+            reading.stored[mv.version] = stored
     return reading
 
 
@@ -301,7 +306,11 @@ class ModelVersionsScreen(RegistryWriteFlow, MltuiScreen[None]):
         if action == "open_run":
             return bool(mv and self.reading and mv.run_id in self.reading.runs)
         if action == "open_mlmodel":
-            return bool(mv and self.reading and self.reading.folders.get(mv.version))
+            return bool(
+                mv
+                and self.reading
+                and (self.reading.folders.get(mv.version) or mv.version in self.reading.stored)
+            )
         if action == "delete_alias":
             return bool(mv and mv.aliases)
         if action == "delete_tag":
@@ -331,10 +340,15 @@ class ModelVersionsScreen(RegistryWriteFlow, MltuiScreen[None]):
 
     def action_open_mlmodel(self) -> None:
         mv = self.current_version()
-        folder = self.reading.folders.get(mv.version) if mv and self.reading else None
-        if mv is None or folder is None:
+        if mv is None or self.reading is None:
             return
-        self.app.open_mlmodel(folder, mv.run_id, label=f"{self.model_name} v{mv.version}")
+        label = f"{self.model_name} v{mv.version}"
+        folder = self.reading.folders.get(mv.version)
+        stored = self.reading.stored.get(mv.version)
+        if folder is not None:
+            self.app.open_mlmodel(folder, mv.run_id, label=label)
+        elif stored is not None:
+            self.app.open_stored_mlmodel(*stored, mv.run_id, label=label)
 
     def action_transition(self) -> None:
         mv = self.current_version()

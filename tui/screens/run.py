@@ -19,7 +19,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, TabbedContent
 from textual.worker import Worker, WorkerState
 
-from mltui.store.run_models import mlmodel_folder
+from mltui.store.run_models import mlmodel_folder, stored_mlmodel_location
 from mltui.tui.screens.tabbed import TabbedScreen, number_key_bindings
 from mltui.tui.text import literal, one_line
 from mltui.tui.widgets.artifact_browser import ArtifactBrowser
@@ -223,8 +223,12 @@ class RunScreen(TabbedScreen):
         if self.details is None:
             return
         folder = mlmodel_folder(model, self.details.artifact_root)
+        stored = stored_mlmodel_location(self.store, model, self.details.artifact_root)
         if folder is not None:
             self.app.open_mlmodel(folder, self.run_id, label=model.name)
+        elif stored is not None:
+            # Read through the store (a tracking server's proxy): the MLmodel file alone.
+            self.app.open_stored_mlmodel(*stored, self.run_id, label=model.name)
         elif self.query_one(ArtifactsTab).show_model(model):
             self.refresh_bindings()
             self.action_show_tab("artifacts")
