@@ -16,8 +16,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .search import _FLOAT, _INT, _is_quoted, _parse_list, _Parser, _strip_key_quotes, _value_test
-from .search import _Value as Value
+from .filter_grammar import (
+    FLOAT,
+    INT,
+    Parser,
+    Value,
+    is_quoted,
+    parse_list,
+    strip_key_quotes,
+    value_test,
+)
 from .traces import TRACE_NAME, TraceInfo
 
 __all__ = ["TraceFilter", "parse_trace_filter"]
@@ -72,7 +80,7 @@ class TraceFilter:
         return f"TraceFilter({self.text!r})"
 
 
-class _TraceParser(_Parser[Callable[[TraceInfo], bool]]):
+class _TraceParser(Parser[Callable[[TraceInfo], bool]]):
     """The run filter's parser with search_traces' keys: `build` gives a test per clause."""
 
     def build(self, raw: str, comparator: str, value: Value | None) -> Callable[[TraceInfo], bool]:
@@ -93,7 +101,7 @@ class _TraceParser(_Parser[Callable[[TraceInfo], bool]]):
         if value is None:  # IS NULL / IS NOT NULL, on a tag or metadata entry
             present = comparator == "IS NOT NULL"
             return lambda info: (get(info) is not None) == present
-        test = _value_test(comparator, self.operand(raw, kind, key, comparator, value))
+        test = value_test(comparator, self.operand(raw, kind, key, comparator, value))
 
         def clause_test(info: TraceInfo) -> bool:
             lhs = get(info)
@@ -109,7 +117,7 @@ class _TraceParser(_Parser[Callable[[TraceInfo], bool]]):
                 raise self.fail("Bare 'timestamp'", "write timestamp_ms or attributes.timestamp")
             kind, key = ATTRIBUTE, prefix
         else:
-            prefix = prefix[1:-1] if _is_quoted(prefix, "`") else prefix
+            prefix = prefix[1:-1] if is_quoted(prefix, "`") else prefix
             if prefix in _SQL_ONLY_PREFIXES:
                 raise self.fail(f"Unsupported key '{raw}'", "only MLflow's SQL store searches it")
             known = _PREFIXES.get(prefix)
@@ -119,7 +127,7 @@ class _TraceParser(_Parser[Callable[[TraceInfo], bool]]):
                     "use attributes., tags. or metadata.",
                 )
             kind = known
-        key = _strip_key_quotes(key)
+        key = strip_key_quotes(key)
         if kind != ATTRIBUTE:
             return kind, key
         key = _ALIASES.get(key, key)
@@ -134,16 +142,16 @@ class _TraceParser(_Parser[Callable[[TraceInfo], bool]]):
         """The right-hand side as MLflow's _get_value reads it for this key."""
         where = f"'{raw} {comparator}'"
         if kind == ATTRIBUTE and key in _NUMERIC:
-            if value.kind not in (_INT, _FLOAT):
+            if value.kind not in (INT, FLOAT):
                 raise self.fail(f"Expected a number after {where}, found {value.text}")
-            return int(value.text) if value.kind == _INT else float(value.text)
+            return int(value.text) if value.kind == INT else float(value.text)
         if value.kind == "list":
             if comparator not in ("IN", "NOT IN") or key not in _LIST_ATTRIBUTES:
                 raise self.fail(f"A list of values for '{raw}'", "only status and request_id")
-            return _parse_list(value.text, self.fail)
-        if value.kind in (_INT, _FLOAT):
+            return parse_list(value.text, self.fail)
+        if value.kind in (INT, FLOAT):
             raise self.fail(f"Expected a quoted string after {where}, found {value.text}")
-        if not _is_quoted(value.text, "'") and not _is_quoted(value.text, '"'):
+        if not is_quoted(value.text, "'") and not is_quoted(value.text, '"'):
             raise self.fail(f"Unquoted value {value.text}", "quote strings with ' or \"")
         return value.text[1:-1]
 
