@@ -182,22 +182,14 @@ class FollowedFolder(FollowerBackend):
     @staticmethod
     def _metric_files(run_path: str) -> Iterator[tuple[str, os.stat_result]]:
         """(key, stat) of every metric file of a run; keys may hold "/" (nested folders)."""
-        stack = [(os.path.join(run_path, "metrics"), "")]
-        while stack:
-            folder, prefix = stack.pop()
+        for key, entry in _files_under(os.path.join(run_path, "metrics")):
             try:
-                it = os.scandir(folder)
+                if entry.is_symlink():
+                    continue
+                st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            with it:
-                for entry in it:
-                    try:
-                        if entry.is_dir(follow_symlinks=False):
-                            stack.append((entry.path, prefix + entry.name + "/"))
-                        elif not entry.is_symlink():
-                            yield prefix + entry.name, entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
+            yield key, st
 
     @staticmethod
     def _values_sig(folder: str, with_stat: bool) -> tuple[int, int]:
@@ -209,26 +201,16 @@ class FollowedFolder(FollowerBackend):
         """
         items: list[str | tuple[str, int, int]] = []  # names alone unless `with_stat`
         newest = mtime_of(folder) or 0
-        stack = [(folder, "")]
-        while stack:
-            path, prefix = stack.pop()
+        for key, entry in _files_under(folder):
+            if not with_stat:
+                items.append(key)
+                continue
             try:
-                it = os.scandir(path)
+                st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            with it:
-                for entry in it:
-                    try:
-                        if entry.is_dir(follow_symlinks=False):
-                            stack.append((entry.path, prefix + entry.name + "/"))
-                        elif with_stat:
-                            st = entry.stat(follow_symlinks=False)
-                            items.append((prefix + entry.name, st.st_mtime_ns, st.st_size))
-                            newest = max(newest, st.st_mtime_ns)
-                        else:
-                            items.append(prefix + entry.name)
-                    except OSError:
-                        continue
+            items.append((key, st.st_mtime_ns, st.st_size))
+            newest = max(newest, st.st_mtime_ns)
         items.sort()
         return hash(tuple(items)), newest
 
@@ -579,6 +561,28 @@ class FollowedFolder(FollowerBackend):
             return
         run.hot_until = time.monotonic() + HOT_SECONDS
         self._report_run(run, out)
+
+
+def _files_under(folder: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """(key, entry) of every file under `folder`, its sub-folders too: a key holds "/" where
+    MLflow's key does. Links are not followed; a folder that cannot be read is skipped."""
+    stack = [(folder, "")]
+    while stack:
+        path, prefix = stack.pop()
+        try:
+            it = os.scandir(path)
+        except OSError:
+            continue
+        with it:
+            for entry in it:
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                except OSError:
+                    continue
+                if is_dir:
+                    stack.append((entry.path, prefix + entry.name + "/"))
+                else:
+                    yield prefix + entry.name, entry
 
 
 def mtime_of(path: str) -> int | None:
