@@ -260,7 +260,7 @@ async def test_app_on_the_server_shows_experiments_and_a_run(server):
 
     from mltui.tui.app import MltuiApp
     from mltui.tui.screens.run import RunScreen
-    from tests.tui.helpers import settle
+    from tests.tui.helpers import screen_text, settle
 
     store = open_store(server.url)
     run = next(r for r in store.runs() if r.params)
@@ -272,7 +272,7 @@ async def test_app_on_the_server_shows_experiments_and_a_run(server):
         assert shown == {e.experiment_id for e in store.experiments()}
         await app.push_screen(RunScreen(run.run_id))
         await settle(pilot)
-        text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+        text = screen_text(app)
         assert run.run_name in text
         params = app.screen.query_one("#params-table", DataTable)
         assert params.row_count == len(run.params)
@@ -859,7 +859,7 @@ async def test_the_mlmodel_page_opens_from_a_logged_model_on_the_server(server):
     from mltui.tui.app import MltuiApp
     from mltui.tui.screens.logged_models import LoggedModelScreen
     from mltui.tui.screens.mlmodel import MLmodelScreen
-    from tests.tui.helpers import settle
+    from tests.tui.helpers import screen_text, settle
 
     store = open_store(server.url)
     model = next(m for m in store.logged_models() if m.source_run_id)
@@ -873,7 +873,7 @@ async def test_the_mlmodel_page_opens_from_a_logged_model_on_the_server(server):
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, MLmodelScreen) and screen.info is not None
-        text = "\n".join(strip.text for strip in screen._compositor.render_strips())
+        text = screen_text(app)
         for flavor in screen.info.flavors:
             assert flavor.name in text
         assert model.model_id in text

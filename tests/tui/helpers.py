@@ -17,6 +17,12 @@ def fixture_store_path(name: str) -> Path:
     return db if db.exists() else base / "mlruns"
 
 
+def screen_text(app) -> str:
+    """The text of the screen on top as last drawn, one line a row. Textual has no public way
+    to read it, so its compositor is read here, in one place."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
 def make_app(target, **kwargs):
     """An MltuiApp on a store path, as `mltui PATH` would open it."""
     from mltui.store import open_store

@@ -14,7 +14,7 @@ from mltui.tui.present.axes import parse_x_range
 from mltui.tui.present.chart import default_metric, run_labels
 from mltui.tui.screens.chart import ChartScreen, MetricsScreen
 from mltui.tui.widgets.metric_chart import ChartSeries, MetricChart, ZoomRangeScreen
-from tests.tui.helpers import FIXTURES, fixture_store_path, make_app, record_notices
+from tests.tui.helpers import FIXTURES, fixture_store_path, make_app, record_notices, screen_text
 
 pytestmark = pytest.mark.anyio
 
@@ -51,10 +51,6 @@ async def press(pilot, *keys: str) -> None:
     for key in keys:
         await pilot.press(key)
         await settle(pilot)
-
-
-def screen_text(app) -> str:
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
 # -- the screen ------------------------------------------------------------------------------------

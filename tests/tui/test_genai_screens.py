@@ -19,7 +19,7 @@ from mltui.tui.screens.prompts import PromptScreen, PromptsScreen
 from mltui.tui.screens.run import RunScreen
 from mltui.tui.screens.runs import default_columns
 from tests.conftest import FIXTURES_DIR, mlflow_script, skip_unless_mlflow_opens, store_path
-from tests.tui.helpers import make_app, record_notices, settle
+from tests.tui.helpers import make_app, record_notices, screen_text, settle
 
 pytestmark = pytest.mark.anyio
 
@@ -30,10 +30,6 @@ SQLITE = GENAI / "mlflow-3.18.0-sqlite"
 
 def expected_of(fixture) -> dict:
     return json.loads((fixture / "expected.json").read_text(encoding="utf-8"))
-
-
-def screen_text(app) -> str:
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
 async def open_prompts(pilot) -> PromptsScreen:

@@ -15,7 +15,7 @@ from mltui.tui.screens.logged_models import (
 from mltui.tui.screens.mlmodel import MLmodelScreen
 from mltui.tui.widgets.keyed_table import KeyedTable
 from tests.conftest import expected_reading
-from tests.tui.helpers import FIXTURES, fixture_store_path, make_app
+from tests.tui.helpers import FIXTURES, fixture_store_path, make_app, screen_text
 
 pytestmark = pytest.mark.anyio
 
@@ -27,10 +27,6 @@ async def settle(pilot) -> None:
     for _ in range(5):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
-
-
-def screen_text(app) -> str:
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
 async def open_logged_models(pilot, experiment_id: str = EXPERIMENT) -> LoggedModelsScreen:

@@ -14,7 +14,7 @@ from mltui.store.model_folders import find_mlmodels, mlmodel_target
 from mltui.tui.app import MltuiApp
 from mltui.tui.screens.mlmodel import MLmodelScreen
 from mltui.tui.screens.run import RunScreen
-from tests.tui.helpers import FIXTURES, fixture_store_path, make_app
+from tests.tui.helpers import FIXTURES, fixture_store_path, make_app, screen_text
 
 pytestmark = pytest.mark.anyio
 
@@ -88,10 +88,6 @@ def on_model(folder: Path, press: tuple[str, ...] = (), store_screen: bool = Tru
             await settle(pilot)
 
     return run_before
-
-
-def screen_text(app) -> str:
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
 # -- snapshots -----------------------------------------------------------------------------------

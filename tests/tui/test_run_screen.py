@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Markdown, TabbedContent, Tree
 from mltui.tui.screens.run import RunScreen
 from mltui.tui.widgets.artifact_browser import ArtifactBrowser
 from mltui.tui.widgets.runs_table import STATUS_LOOK
-from tests.tui.helpers import FIXTURES, eventually, fixture_store_path, make_app
+from tests.tui.helpers import FIXTURES, eventually, fixture_store_path, make_app, screen_text
 
 # Async tests run on anyio's pytest plugin (installed with Textual's dependencies).
 pytestmark = pytest.mark.anyio
@@ -43,10 +43,6 @@ async def open_run(pilot, run_id: str) -> RunScreen:
     await pilot.app.push_screen(screen)
     await settle(pilot)
     return screen
-
-
-def screen_text(app) -> str:
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
 def cell(table: DataTable, row: str, column: str) -> str:
