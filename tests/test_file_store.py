@@ -465,6 +465,116 @@ def test_step_regex_takes_the_steps_up_to_n(n):
             assert taken == (step <= bound and abs(step) < 10**18), (bound, step)
 
 
+#: Numbers near the widths `_Columns` reads in 8-byte words (8, 16, 18 digits; 19 is refused),
+#: spelled with leading zeros too (the same number as without).
+_WIDE = [9, 10**7, 10**8 - 1, 10**8, 10**15, 10**16 - 1, 10**16, 10**17, 10**18 - 1, 10**18]
+#: Values that put a sign, point or exponent where `_VALUE` has none, or leave a number
+#: without digits; and lines in other spellings.
+_BAD_MARKS = [b"5-.3", b"1e-5.3", b"1e+5e+3", b"1.2.3", b"-", b"1e5", b"1.e5", b".e5", b"--1"]
+_BAD_MARKS += [b"1-", b"+1", b"1e-", b"e+5", b"-1.", b"1.-5", b"nan", b"inf", b"-inf", b"1_0.5"]
+_BAD_MARKS += [b"5-3", b"1e5-3", b"2.5+1"]
+
+
+def _columns_attacking_lines(rng: random.Random) -> list[bytes]:
+    """Lines in MLflow's spelling that `_Columns` reads, ordered to hide the greatest (step,
+    time) (steps rising with a few out of order, the greatest first, all one step with times
+    rising, falling, shuffled or tied, with other values, -0.0 against 0.0), numbers of 1-19
+    digits and leading zeros; sometimes a negative step, NaN/inf at the greatest step, a
+    misplaced sign or point, CRLF or another damaged line, which it must refuse."""
+    n = rng.randint(1, 80)
+    order = rng.choice(("rising", "greatest first", "one step", "shuffled", "wide"))
+    steps = list(range(n))
+    if order == "rising":
+        for _ in range(rng.randint(0, 3)):
+            steps[rng.randrange(n)] = rng.randrange(n)
+    elif order == "greatest first":
+        steps[0] = n + rng.choice((0, 1, 10**6))
+    elif order == "one step":
+        steps = [rng.choice((0, 0, 7, 10**8))] * n
+    elif order == "shuffled":
+        rng.shuffle(steps)
+    else:
+        steps = [rng.choice(_WIDE) + rng.choice((0, 0, 1)) for _ in range(n)]
+    base = rng.choice((1735689600000, 0, 5, *_WIDE))
+    times = rng.choice((range(n), range(n, 0, -1), [n, *range(n - 1)], [0] * n, [0, 1] * n))
+    times = rng.sample(list(times), n) if rng.random() < 0.2 else list(times)
+    lines = []
+    for i, step in enumerate(steps):
+        value = rng.choice((0.0, -0.0, 1.0, 0.5, -2.5, 1e-05, -2.0e20, 1e16, rng.random()))
+        stamp, step_text = b"%d" % (base + times[i]), b"%d" % step
+        if rng.random() < 0.05:  # leading zeros: the same number
+            stamp, step_text = b"00" + stamp, b"0" + step_text
+        lines.append(b"%s %s %s" % (stamp, repr(value).encode(), step_text))
+    for _ in range(rng.choice((0, 0, 0, 1, 2))):
+        i = rng.choice((rng.randrange(n), steps.index(max(steps))))
+        if len(lines[i].split(b" ")) != 3:
+            continue  # damaged already
+        stamp, value, step = lines[i].split(b" ")
+        damage = rng.randrange(6)
+        if damage == 5:  # no timestamp, often on the first line
+            lines[rng.choice((i, 0))] = b" ".join((b"", value, step))
+        elif damage == 0:
+            lines[i] = b" ".join((stamp, value, b"-" + step))
+        elif damage == 1:
+            lines[i] = b" ".join((stamp, rng.choice(_BAD_MARKS), step))
+        elif damage == 2:
+            lines[i] = b" ".join((stamp, value, step + b"\r"))
+        elif damage == 3:
+            lines[i] = b" ".join((b"1" * rng.choice((18, 19)), value, b"2" * rng.choice((18, 19))))
+        else:
+            lines[i] = rng.choice(_ODD_LINES)
+    return lines
+
+
+def _latest_by_columns(body: bytes, best: tuple | None) -> tuple | None:
+    """`_Columns.latest` of `body` read into a buffer, after bytes that are not a line."""
+    np = pytest.importorskip("numpy")
+    buffer = bytearray(b"9 -" * 20 + body)
+    return metrics._Columns(np, buffer).latest(60, len(buffer), best)
+
+
+#: The lines `_Columns` reads: `_LINE` with steps of 1-18 digits, leading zeros allowed.
+_COLUMNS_LINE = re.compile(rb"[0-9]{1,18} -?[0-9]+(?:\.[0-9]+)?(?:e[-+][0-9]+)? [0-9]{1,18}")
+
+
+def test_latest_point_by_columns_reads_as_line_by_line():
+    """`_Columns` takes a block exactly when all its lines are spelled as `_COLUMNS_LINE`, and
+    reads it as parsing each line on its own (no line bad, the same greatest point after the
+    same `best`)."""
+    rng = random.Random(31)
+    taken = 0
+    for _ in range(3000):
+        lines = _columns_attacking_lines(rng)
+        body = b"\n".join(lines) + b"\n"
+        best = rng.choice((None, None, (0, 0, 0.5), (7, 10, -1.0), (10**8, 5, 0.0)))
+        got = _latest_by_columns(body, best)
+        assert (got is not None) == all(map(_COLUMNS_LINE.fullmatch, lines)), body
+        if got is not None:
+            taken += 1
+            expected = _latest_by_lines(body, best)
+            assert (0, repr(got)) == (expected[1], repr(expected[0])), (body, best)
+    assert 800 < taken < 2200  # taken, and refused, many times
+
+
+@pytest.mark.parametrize("numpy", [True, False])
+def test_long_file_read_by_columns_reads_as_line_by_line(tmp_path, monkeypatch, numpy):
+    """A file read in blocks cut anywhere, by `_Columns` (or without numpy): the latest point
+    and the count of bad lines are those of parsing each line on its own."""
+    rng = random.Random(37)
+    monkeypatch.setattr("mltui.store.file.metrics.CHUNK", 16)
+    monkeypatch.setattr("mltui.store.file.metrics.COLUMNS_MIN_SIZE", 0)
+    if not numpy:
+        monkeypatch.setattr("mltui.store.file.metrics._numpy", lambda: None)
+    path = tmp_path / "metric"
+    for _ in range(400):
+        body = b"\n".join(_columns_attacking_lines(rng)) + rng.choice((b"\n", b"", b"\n12 0."))
+        monkeypatch.setattr("mltui.store.file.metrics.STREAM_BLOCK", rng.choice((40, 64, 300)))
+        path.write_bytes(body)
+        expected = _latest_by_lines(metrics.complete_lines(body))
+        point, bad, _ = _latest_streamed(path)
+        assert (bad, repr(point)) == (expected[1], repr(expected[0])), body
+
+
 def test_overlong_metric_line_is_one_bad_line(tmp_path, monkeypatch):
     monkeypatch.setattr("mltui.store.file.metrics.CHUNK", 16)
     monkeypatch.setattr("mltui.store.file.metrics.STREAM_BLOCK", 32)
