@@ -81,8 +81,8 @@ GUESS_MIN_BYTES = 40_000
 _MAX_GUESSES = 8
 _MAX_TIES = 64
 
-#: Files at least this long are read by `_Columns` when numpy is installed (it is not a
-#: dependency of mltui): its import, 70-100 ms of CPU once per process, is what it saves on a
+#: Files at least this long are read by `_Columns` (numpy; an install without it reads them by
+#: `latest_point`): numpy's import, 70-100 ms of CPU once per process, is what it saves on a
 #: file of ~40 MB.
 COLUMNS_MIN_SIZE = 40 << 20
 # For `_Columns`: what is left of lines spelled as `_LINE` (steps not negative) when their
