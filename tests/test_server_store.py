@@ -759,6 +759,49 @@ def test_run_counts_come_one_experiment_at_a_time_and_equal_mlflows(server, stor
         assert final[exp_id][0] == len(runs)
 
 
+def test_run_counts_wait_while_runs_are_listed(server):
+    """The experiments list's counts (each a listing of one experiment's runs: the REST API has
+    no count) ask nothing while the runs page lists runs, so the server's time goes to the rows
+    wanted on screen; once the listing is over they come, and agree with it. (The listing is
+    held at the proxy; the check that no count is asked meanwhile looks for 3 s: without the
+    wait they are asked at once.)"""
+    import threading
+
+    from tests.mlflow_server import CountingProxy
+
+    proxy = CountingProxy(server.url)
+    store = open_store(proxy.url)
+    ids = [e.experiment_id for e in store.experiments()]
+    release = threading.Event()
+    proxy.hold = lambda path, body: (
+        release if isinstance(body, dict) and body.get("experiment_ids") == ids else None
+    )
+    proxy.taken()
+    out: dict[str, list] = {}
+    listing = threading.Thread(target=lambda: out.update(runs=store.runs(ids)))
+    counting = threading.Thread(
+        target=lambda: out.update(counts=list(store.experiment_activity_stream(deleted_runs=False)))
+    )
+    try:
+        listing.start()
+        assert wait_for(lambda: runs_searched(proxy.requests) == [set(ids)])  # held
+        counting.start()
+        assert not wait_for(lambda: len(runs_searched(proxy.requests)) > 1, seconds=3)
+        release.set()
+        listing.join(120)
+        counting.join(120)
+        asked = runs_searched(proxy.taken())
+        assert asked[0] == set(ids) and len(asked) > len(ids)  # the listing, then each count
+        final, pending = out["counts"][-1]
+        assert pending == set()
+        by_experiment = {i: sum(r.experiment_id == i for r in out["runs"]) for i in ids}
+        assert {i: count for i, (count, _) in final.items()} == by_experiment
+    finally:
+        release.set()
+        store.close()
+        proxy.close()
+
+
 @pytest.mark.anyio
 async def test_the_experiments_list_shows_before_its_counts_and_says_what_is_coming(
     server, monkeypatch
