@@ -778,9 +778,12 @@ def test_run_counts_wait_while_runs_are_listed(server):
     )
     proxy.taken()
     out: dict[str, list] = {}
-    listing = threading.Thread(target=lambda: out.update(runs=store.runs(ids)))
+    listing = threading.Thread(target=lambda: out.update(runs=store.runs(ids)), daemon=True)
     counting = threading.Thread(
-        target=lambda: out.update(counts=list(store.experiment_activity_stream(deleted_runs=False)))
+        target=lambda: out.update(
+            counts=list(store.experiment_activity_stream(deleted_runs=False))
+        ),
+        daemon=True,
     )
     try:
         listing.start()

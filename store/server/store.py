@@ -61,9 +61,10 @@ TRACE_PAGE = 500
 #: each request costs the server a query and a session, and a file-store-backed server reads
 #: every run for each page. (MLflow's page token is an offset, so sizes may change per page.)
 RUN_PAGE_SIZES = (100, 50_000)
-#: Pages when runs are only counted (the experiments list): few requests matter more than a
-#: first page at once.
-COUNT_PAGE_SIZES = (2500, 50_000)
+#: Pages when runs are only counted (the experiments list): few requests, but a small first
+#: page, so that a runs page opened while the counts start shares the server with little (the
+#: counts' later pages wait for its listing: see `_wait_for_listings`).
+COUNT_PAGE_SIZES = (500, 2500, 50_000)
 #: The longest a count's page waits for run listings to end (a listing left unfinished and
 #: not closed would otherwise hold the counts back until collected).
 COUNTS_WAIT_SECONDS = 120.0
