@@ -455,6 +455,76 @@ def test_follower_polls_only_the_experiments_shown(server):
             client.delete_experiment(exp_id)
 
 
+def full_listings(requests: list[tuple[str, object]]) -> int:
+    """The runs/search among `requests` that list runs in full (no filter)."""
+    return sum(
+        path.endswith("/runs/search") and isinstance(body, dict) and body.get("filter") == ""
+        for path, body in requests
+    )
+
+
+def test_full_listings_come_less_often_while_they_find_nothing_yet_catch_an_edited_tag(server):
+    """A shown experiment's runs are listed in full (only that finds a finished run's tag set
+    by MLflow) 120 s after being taken in, then twice as long after each listing that found
+    nothing (up to 960 s); shown again, or after a listing that found a change, 120 s again.
+    The follower's clock is driven and each look taken here: no waiting, no timing."""
+    from mlflow import MlflowClient
+
+    from mltui.store.follow import Shown
+    from tests.mlflow_server import CountingProxy
+
+    client = MlflowClient(tracking_uri=server.url)
+    exp = client.create_experiment(f"listed-{time.time_ns()}")
+    # The edited run is not the newest: the cheaper searches (running, started since the
+    # newest) never return it, only a full listing does.
+    older = client.create_run(exp, start_time=1_000).info.run_id
+    client.set_terminated(older)
+    client.set_terminated(client.create_run(exp, start_time=2_000).info.run_id)
+    proxy = CountingProxy(server.url)
+    store = open_store(proxy.url)
+    follower = store.follower()
+    now = [0.0]
+    follower.clock = lambda: now[0]
+    shown = Shown(runs_of=frozenset({exp}))
+    follower.show(shown)
+
+    def look(seconds: float = 60.0):
+        now[0] += seconds
+        changes = follower._look()  # one look, here rather than on the follower's thread
+        assert changes is not None
+        return changes
+
+    def listings_over(seconds: float) -> int:
+        proxy.taken()
+        for _ in range(int(seconds // 60)):
+            look()
+        return full_listings(proxy.taken())
+
+    try:
+        look(0)  # taken in at 0
+        # Every 120 s before; now at 120, 360, 840 and 1800 (then every 960 s).
+        assert listings_over(1920) == 4
+
+        # Hidden, then shown again at 1980: listed at once (1980 - 1800 >= 120).
+        follower.show(Shown())
+        look(0)
+        follower.show(shown)
+        assert listings_over(60) == 1
+
+        # That listing found nothing: the next is due 240 s later, at 2220, and finds the tag.
+        client.set_tag(older, "note", "edited after the run finished")
+        while older not in look().runs:
+            assert now[0] < 2220
+        assert now[0] == 2220
+        # A listing that found a change: the next is 120 s later again.
+        assert listings_over(60) == 0
+        assert listings_over(60) == 1
+    finally:
+        store.close()
+        proxy.close()
+        client.delete_experiment(exp)
+
+
 def test_a_chart_gets_the_new_points_of_its_metrics_alone(server):
     """Shown a chart of one running run's `loss`: runs/get of that run, and the history of
     `loss` alone when it moved; `acc` moving says the run changed, with no history read."""
@@ -687,6 +757,52 @@ def test_run_counts_come_one_experiment_at_a_time_and_equal_mlflows(server, stor
     for exp_id in every:
         runs = client.search_runs([exp_id], run_view_type=ViewType.ACTIVE_ONLY, max_results=50000)
         assert final[exp_id][0] == len(runs)
+
+
+def test_run_counts_wait_while_runs_are_listed(server):
+    """The experiments list's counts (each a listing of one experiment's runs: the REST API has
+    no count) ask nothing while the runs page lists runs, so the server's time goes to the rows
+    wanted on screen; once the listing is over they come, and agree with it. (The listing is
+    held at the proxy; the check that no count is asked meanwhile looks for 3 s: without the
+    wait they are asked at once.)"""
+    import threading
+
+    from tests.mlflow_server import CountingProxy
+
+    proxy = CountingProxy(server.url)
+    store = open_store(proxy.url)
+    ids = [e.experiment_id for e in store.experiments()]
+    release = threading.Event()
+    proxy.hold = lambda path, body: (
+        release if isinstance(body, dict) and body.get("experiment_ids") == ids else None
+    )
+    proxy.taken()
+    out: dict[str, list] = {}
+    listing = threading.Thread(target=lambda: out.update(runs=store.runs(ids)), daemon=True)
+    counting = threading.Thread(
+        target=lambda: out.update(
+            counts=list(store.experiment_activity_stream(deleted_runs=False))
+        ),
+        daemon=True,
+    )
+    try:
+        listing.start()
+        assert wait_for(lambda: runs_searched(proxy.requests) == [set(ids)])  # held
+        counting.start()
+        assert not wait_for(lambda: len(runs_searched(proxy.requests)) > 1, seconds=3)
+        release.set()
+        listing.join(120)
+        counting.join(120)
+        asked = runs_searched(proxy.taken())
+        assert asked[0] == set(ids) and len(asked) > len(ids)  # the listing, then each count
+        final, pending = out["counts"][-1]
+        assert pending == set()
+        by_experiment = {i: sum(r.experiment_id == i for r in out["runs"]) for i in ids}
+        assert {i: count for i, (count, _) in final.items()} == by_experiment
+    finally:
+        release.set()
+        store.close()
+        proxy.close()
 
 
 @pytest.mark.anyio

@@ -5,8 +5,10 @@ a `Shown`); until told, at everything (the experiments and every experiment's ru
 
 - the experiments list: the experiments, and the runs started since the newest seen (counts);
 - an experiment's runs: those still RUNNING, those started since the newest seen, and
-  `runs/get` of runs that stopped running; every FULL_LISTING_SECONDS a full listing of them
-  (deleted runs, a tag set on a finished run);
+  `runs/get` of runs that stopped running; now and then a full listing of them (deleted runs,
+  a tag set on a finished run: no cheaper query finds those), FULL_LISTING_SECONDS after the
+  last, twice as long after each that found nothing new (up to FULL_LISTING_MAX_SECONDS), back
+  to FULL_LISTING_SECONDS after one that did or when the experiment is shown again;
 - a run's page or a chart: `runs/get` of each run still running (a run's latest metrics come
   with it), and the history of a charted metric whose latest point moved, at a bounded rate;
 - traces: the newest traces of the experiments listed.
@@ -44,8 +46,10 @@ MAX_POLL_SECONDS = 10.0
 FAILING_POLL_SECONDS = 30.0
 BACKOFF_FACTOR = 1.5
 #: A full listing of a shown experiment's runs (deleted runs, a tag set on a finished run)
-#: this often at most: its cost grows with its runs (10,000 runs are megabytes of JSON).
+#: this often at most: its cost grows with its runs (10,000 runs are 35 MB of JSON and seconds
+#: of the server's time). Each listing that finds nothing new doubles the pause, up to the max.
 FULL_LISTING_SECONDS = 120.0
+FULL_LISTING_MAX_SECONDS = 960.0
 #: History requests per second at most, however many runs log at once.
 HISTORY_REQUESTS_PER_SECOND = 4.0
 #: The follower's requests per second at most, over a look and the pause after it.
@@ -130,8 +134,14 @@ class ServerFollower:
         self._history_mark: dict[tuple[str, str], tuple[int, int, float]] = {}
         #: Per experiment taken in: the newest start seen (ms); "" for all experiments.
         self._newest: dict[str, int] = {}
-        #: Per experiment taken in: when its runs were last listed in full (monotonic).
+        #: Per experiment taken in: when its runs were last listed in full (`clock`), and the
+        #: pause until the next full listing.
         self._listed: dict[str, float] = {}
+        self._listing_every: dict[str, float] = {}
+        #: The experiments whose runs the last look listed (one shown again is listed sooner).
+        self._runs_shown: frozenset[str] = frozenset()
+        #: When full listings are due (tests drive it).
+        self.clock: Callable[[], float] = time.monotonic
         self._traces: dict[str, tuple] = {}
         self._failing = False
         self._last_history = 0.0
@@ -230,6 +240,9 @@ class ServerFollower:
         def wants_history(run_id: str, key: str) -> bool:
             return everything or (run_id, key) in histories
 
+        for exp_id in shown.runs_of - self._runs_shown:
+            self._listing_every.pop(exp_id, None)  # shown again: listed in full sooner
+        self._runs_shown = shown.runs_of
         if shown.runs_of:
             self._poll_experiments(sorted(shown.runs_of), changes, wants_history)
         lone = [r for r in shown.runs if self._experiment_of.get(r) not in shown.runs_of]
@@ -284,7 +297,7 @@ class ServerFollower:
         before it are taken in quietly when met (running ones at the same look)."""
         for exp_id in exp_ids:
             self._newest[exp_id] = self._newest_start([exp_id])
-            self._listed[exp_id] = time.monotonic()
+            self._listed[exp_id] = self.clock()
 
     def _poll_experiments(
         self, exp_ids: list[str], changes: StoreChanges, wants: Callable[[str, str], bool]
@@ -311,7 +324,12 @@ class ServerFollower:
                 )
         # After the searches: a run new since the last look is reported by them, not taken
         # in quietly here.
-        due = [e for e in exp_ids if time.monotonic() - self._listed[e] >= FULL_LISTING_SECONDS]
+        now = self.clock()
+        due = [
+            e
+            for e in exp_ids
+            if now - self._listed[e] >= self._listing_every.get(e, FULL_LISTING_SECONDS)
+        ]
         if due:
             self._full_listing(due, changes, wants)
 
@@ -321,14 +339,25 @@ class ServerFollower:
         runs = self.store.runs(exp_ids, include_deleted=False)
         listed = {r.run_id for r in runs}
         wanted = set(exp_ids)
+        reported = changes.runs | changes.deleted_runs  # by this look's cheaper searches
+        found: set[str] = set()  # the experiments where only this listing found a change
         for run_id, exp_id in list(self._experiment_of.items()):
             if exp_id in wanted and run_id not in listed and run_id in self._runs:
                 self._forget(run_id)
                 changes.run_deleted(run_id)
+                found.add(exp_id)
         for run in runs:
             self._compare(run, changes, wants, quiet=run.run_id not in self._runs)
+        found.update(self._experiment_of.get(r, "") for r in changes.runs - reported)
+        now = self.clock()
         for exp_id in exp_ids:
-            self._listed[exp_id] = time.monotonic()
+            self._listed[exp_id] = now
+            every = self._listing_every.get(exp_id, FULL_LISTING_SECONDS)
+            self._listing_every[exp_id] = (
+                FULL_LISTING_SECONDS
+                if exp_id in found
+                else min(every * 2, FULL_LISTING_MAX_SECONDS)
+            )
 
     def _poll_runs(
         self, run_ids: Iterable[str], changes: StoreChanges, wants: Callable[[str, str], bool]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import posixpath
+import threading
 import time
 from array import array
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -56,11 +58,17 @@ TRACE_PAGE = 500
 
 #: Runs per page: a small first page puts rows on screen at once, larger ones then fetch the
 #: rest in few round trips (MLflow's page token is an offset, so sizes may change per page; a
-#: file-store-backed server reads every run for each page, so pages are few).
+#: file-store-backed server reads every run for each page, so pages are few). The rest in one
+#: page of 50,000 (MLflow's largest) cost the server no less on the 10,000-run sweep over 14
+#: alternating rounds (bench_server_pg.py --listing-rounds), and shows nothing until it is all in.
 RUN_PAGE_SIZES = (100, 2500, 50_000)
-#: Pages when runs are only counted (the experiments list): few requests matter more than a
-#: first page at once.
-COUNT_PAGE_SIZES = (2500, 50_000)
+#: Pages when runs are only counted (the experiments list): few requests, but a small first
+#: page, so that a runs page opened while the counts start shares the server with little (the
+#: counts' later pages wait for its listing: see `_wait_for_listings`).
+COUNT_PAGE_SIZES = (500, 2500, 50_000)
+#: The longest a count's page waits for run listings to end (a listing left unfinished and
+#: not closed would otherwise hold the counts back until collected).
+COUNTS_WAIT_SECONDS = 120.0
 #: A page slower than this says the server scans every run per page.
 SLOW_PAGE_SECONDS = 2.0
 #: The server's largest page of metric history (MLflow's GET_METRIC_HISTORY_MAX_RESULTS).
@@ -98,6 +106,9 @@ class ServerStore(Store):
         #: and whether histories may be read in its windows (None: not asked yet).
         self.bulk_interval = True
         self._windows: bool | None = None
+        #: Run listings in flight (`iter_runs`): the experiments list's counts wait for them.
+        self._listings = 0
+        self._listings_over = threading.Condition()
         # One small request now, so a wrong URL, a refused connection or refused credentials
         # is said on opening rather than on the first screen.
         self.client.get_json(EXPERIMENTS_SEARCH, {"max_results": 1})
@@ -145,7 +156,10 @@ class ServerStore(Store):
         filter_string: str = "",
         order_by: Sequence[str] = (),
         page_sizes: Sequence[int] = RUN_PAGE_SIZES,
+        after_listings: bool = False,
     ) -> Iterator[list[Run]]:
+        """Pages of runs; with `after_listings`, each page asked for only while no run listing
+        is in flight (counts: the server's time goes to the listing on screen first)."""
         if not experiment_ids:
             return
         body: dict[str, Any] = {
@@ -158,6 +172,8 @@ class ServerStore(Store):
 
         def fetch(token: str | None) -> dict[str, Any]:
             size = sizes.pop(0) if sizes else page_sizes[-1]
+            if after_listings:
+                self._wait_for_listings()
             started = time.monotonic()
             try:
                 page = self.client.post_json(
@@ -174,6 +190,21 @@ class ServerStore(Store):
         for page in self._pages(fetch, "runs"):
             yield [convert.run(r) for r in page]
 
+    @contextmanager
+    def _listing(self) -> Iterator[None]:
+        with self._listings_over:
+            self._listings += 1
+        try:
+            yield
+        finally:
+            with self._listings_over:
+                self._listings -= 1
+                self._listings_over.notify_all()
+
+    def _wait_for_listings(self) -> None:
+        with self._listings_over:
+            self._listings_over.wait_for(lambda: self._listings == 0, COUNTS_WAIT_SECONDS)
+
     def experiment_activity_stream(
         self,
         include_deleted: bool = False,
@@ -182,7 +213,9 @@ class ServerStore(Store):
     ) -> Generator[tuple[dict[str, tuple[int, int | None]], set[str]], None, None]:
         """Each experiment's runs counted apart, several at once, each handed over when done:
         the REST API has no count, so a count is a listing of that experiment's runs (only the
-        active ones unless `deleted_runs`), in large pages. Small experiments come first."""
+        active ones unless `deleted_runs`), in large pages. Small experiments come first. A
+        count waits while runs are listed (`iter_runs`: the runs page opened meanwhile): the
+        server, often on few cores, gives its time to the rows wanted on screen first."""
         count_deleted = include_deleted if deleted_runs is None else deleted_runs
         if experiments is None:
             experiments = self.experiments(include_deleted)
@@ -201,7 +234,10 @@ class ServerStore(Store):
     def _activity_of(self, experiment_id: str, deleted_runs: bool) -> tuple[int, int | None]:
         """The number of runs of one experiment and the latest start or end among them."""
         count, last = 0, None
-        for page in self._search([experiment_id], deleted_runs, page_sizes=COUNT_PAGE_SIZES):
+        pages = self._search(
+            [experiment_id], deleted_runs, page_sizes=COUNT_PAGE_SIZES, after_listings=True
+        )
+        for page in pages:
             count += len(page)
             times = [t for r in page for t in (r.start_time, r.end_time) if t is not None]
             if times:
@@ -211,10 +247,11 @@ class ServerStore(Store):
     def iter_runs(
         self, experiment_ids: Sequence[str] | None = None, include_deleted: bool = False
     ) -> Iterator[list[Run]]:
-        """Runs, a page at a time as each arrives (the first page is small: rows show at once)."""
-        yield from self._search(
-            self._experiment_ids(experiment_ids, include_deleted), include_deleted
-        )
+        """Runs, a page at a time as each arrives (the first page is small: rows show at once);
+        the experiments list's counts wait meanwhile."""
+        ids = self._experiment_ids(experiment_ids, include_deleted)
+        with self._listing():
+            yield from self._search(ids, include_deleted)
 
     def search_runs(
         self,

@@ -17,16 +17,25 @@
 4. Where the time goes: one 100,000-point history and one page of every run taken apart (the
    server's own store call in this process, the requests, our JSON parsing, our conversion);
    with --profile, MLflow's handlers under cProfile.
+
+With --listing-rounds N, only the full listing instead (no long histories): N rounds, each
+taking ours and MlflowClient's in turn (the order alternating), with the requests, bytes and
+the server's time per request (time to the answer's headers: MLflow's handler answers whole);
+then N more rounds with --busy busy-loop processes on the same cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import http.client
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -130,14 +139,16 @@ def merge(into: dict[str, list[tuple]], rows: dict[str, list[tuple]]) -> None:
         into.setdefault(table, []).extend(more)
 
 
-def fill(server: PostgresServer, runs: int, seed: int) -> tuple[str, dict]:
+def fill(server: PostgresServer, runs: int, seed: int, long: bool = True) -> tuple[str, dict]:
     """A database with MLflow's schema holding the sweep and the spiked long histories, written
     with COPY one experiment at a time (the long runs one run at a time). Returns its URI and
     what MlflowClient must read back."""
     import psycopg
 
     uri = schema_database(server, "bench")
-    experiments = [*sweep_experiments(runs, seed), long_experiment(seed, spikes=True)]
+    experiments = [*sweep_experiments(runs, seed)]
+    if long:
+        experiments.append(long_experiment(seed, spikes=True))
     expected = {"active": 0, "sample": None, "long": []}
     with psycopg.connect(uri) as conn:
         # MLflow made experiment 0 (Default); a file store's 18-digit ids do not fit
@@ -433,6 +444,150 @@ def profile_server_handlers(uri: str, run_id: str, experiment_ids: list[str]) ->
         print(text.replace(site_packages, "").replace(str(REPO) + "/", ""))
 
 
+# -- the full listing, round by round ----------------------------------------------------------
+class ServerClock:
+    """The time each answer's headers took to come (MLflow's handler sends its answer whole, so
+    this is the server's time, queueing included), for http.client, ours and MlflowClient's
+    (requests -> urllib3 -> http.client) alike; only this thread's (not the counts')."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+        self.thread = threading.current_thread()
+
+    @contextlib.contextmanager
+    def timing(self):
+        real = http.client.HTTPConnection.getresponse
+        clock = self
+
+        def getresponse(conn, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return real(conn, *args, **kwargs)
+            finally:
+                if threading.current_thread() is clock.thread:
+                    clock.seconds.append(time.perf_counter() - started)
+
+        http.client.HTTPConnection.getresponse = getresponse  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            http.client.HTTPConnection.getresponse = real  # type: ignore[method-assign]
+
+
+#: What a way of listing returns: the runs listed, a note (requests, bytes), its seconds.
+Listed = tuple[int, str, float]
+
+
+def list_ours(url: str, ids: list[str], sizes: tuple[int, ...]) -> Listed:
+    """Every active run through ServerStore in pages of `sizes` (as iter_runs reads them)."""
+    from mltui.store.server import ServerStore
+
+    store = ServerStore(url)
+    before, started = mark(store), time.perf_counter()
+    count = sum(len(batch) for batch in store._search(ids, False, page_sizes=sizes))
+    seconds, traffic = time.perf_counter() - started, traffic_since(store, before)
+    store.close()
+    return count, traffic, seconds
+
+
+def list_while_counting(url: str, ids: list[str], racing: bool = False) -> Listed:
+    """Every active run through iter_runs while the experiments list counts every
+    experiment's runs (the app when a runs page is opened at once): its counts wait.
+    `racing`: as before, counts in pages of (2500, 50000) that never wait."""
+    from mltui.store.server import ServerStore
+    from mltui.store.server import store as module
+
+    store = ServerStore(url)
+    sizes = module.COUNT_PAGE_SIZES
+    if racing:
+        store._wait_for_listings = lambda: None  # type: ignore[method-assign]
+        module.COUNT_PAGE_SIZES = (2500, 50_000)
+    counts = threading.Thread(target=lambda: list(store.experiment_activity_stream()))
+    before, started = mark(store), time.perf_counter()
+    counts.start()
+    batches = store.iter_runs(ids)
+    count = len(next(batches))
+    first = time.perf_counter() - started
+    count += sum(len(batch) for batch in batches)
+    seconds, traffic = time.perf_counter() - started, traffic_since(store, before)
+    counts.join()
+    module.COUNT_PAGE_SIZES = sizes
+    store.close()
+    return count, f"{traffic} (counts' included); first rows {first:.2f} s", seconds
+
+
+def list_mlflow(url: str, ids: list[str]) -> Listed:
+    """Every active run through MlflowClient.search_runs, in pages of 50,000 (its largest)."""
+    from mlflow import MlflowClient
+
+    client, count, token, requests = MlflowClient(tracking_uri=url), 0, None, 0
+    started = time.perf_counter()
+    while True:
+        page = client.search_runs(ids, max_results=MLFLOW_PAGE, page_token=token)
+        count, token, requests = count + len(page), page.token, requests + 1
+        if not token:
+            return count, f"{requests} requests", time.perf_counter() - started
+
+
+def listing_rounds(url: str, rounds: int, label: str) -> dict[str, list[float]]:
+    """`rounds` rounds of every way of listing, the order turning each round; prints each."""
+    from mltui.store.server import ServerStore
+    from mltui.store.server.store import RUN_PAGE_SIZES
+
+    store = ServerStore(url)
+    ids = [e.experiment_id for e in store.experiments()]
+    store.close()
+    ways = {
+        f"ServerStore {RUN_PAGE_SIZES}": lambda: list_ours(url, ids, RUN_PAGE_SIZES),
+        "ServerStore (100, 50000)": lambda: list_ours(url, ids, (100, 50_000)),
+        "ServerStore while the counts run": lambda: list_while_counting(url, ids),
+        "ServerStore while the counts run, before": lambda: list_while_counting(url, ids, True),
+        "MlflowClient (50000)": lambda: list_mlflow(url, ids),
+    }
+    names = list(ways)
+    ways[names[0]]()  # untimed: compiled queries, warm caches
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        for name in order:
+            clock = ServerClock()
+            with clock.timing():
+                count, traffic, seconds = ways[name]()
+            times[name].append(seconds)
+            server = " + ".join(f"{s:.2f}" for s in clock.seconds)
+            client = seconds - sum(clock.seconds)  # the rest: the wire, parsing, converting
+            print(
+                f"{label} round {r + 1}: {name:<42} {seconds:6.2f} s, {count} runs, {traffic}; "
+                f"server {server} s, client {client:.2f} s ({load()})",
+                flush=True,
+            )
+    return times
+
+
+def busy_loops(count: int) -> list[subprocess.Popen]:
+    return [subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(count)]
+
+
+def measure_listing(url: str, args: argparse.Namespace) -> None:
+    """The full listing, quiet then with `args.busy` busy loops; the ratios to MlflowClient."""
+    results = {"quiet": listing_rounds(url, args.listing_rounds, "quiet")}
+    loops = busy_loops(args.busy)
+    try:
+        results[f"{args.busy} busy loops"] = listing_rounds(url, args.listing_rounds, "busy")
+    finally:
+        for proc in loops:
+            proc.kill()
+            proc.wait()
+    for label, times in results.items():
+        theirs = times["MlflowClient (50000)"]
+        for name, ours in times.items():
+            ratios = " ".join(ratio(t, o) for t, o in zip(theirs, ours, strict=True))
+            print(
+                f"{label}: {name:<42} {min(ours):6.2f}-{max(ours):6.2f} s; "
+                f"MlflowClient's time / this, per round: {ratios}"
+            )
+
+
 def load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -484,6 +639,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--chart-repeat", type=int, default=1, help="best of N for the chart (~20-50 s each)"
     )
+    parser.add_argument(
+        "--listing-rounds", type=int, default=0, help="only the full listing, N rounds each way"
+    )
+    parser.add_argument("--busy", type=int, default=2, help="busy loops for the listing rounds")
     args = parser.parse_args(argv)
 
     print(load())
@@ -492,12 +651,15 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(tempfile.mkdtemp(prefix="mltui-bench-server-"))
     try:
         started = time.perf_counter()
-        uri, expected = fill(server, args.runs, args.seed)
+        uri, expected = fill(server, args.runs, args.seed, long=not args.listing_rounds)
         print(f"filled PostgreSQL with COPY in {time.perf_counter() - started:.1f} s")
         check_with_mlflow(uri, expected)
         server_uri, log = sqlalchemy_uri(uri), folder / "mlflow-server.log"
         with mlflow_server(server_uri, folder / "artifacts", log) as url:
-            measure(url, uri, expected, args, folder)
+            if args.listing_rounds:
+                measure_listing(url, args)
+            else:
+                measure(url, uri, expected, args, folder)
         # The folder is removed after a run; a server that failed to start leaves it, its log named
         shutil.rmtree(folder, ignore_errors=True)
     finally:
