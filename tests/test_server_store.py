@@ -19,6 +19,7 @@ import pytest
 
 from mltui.store import open_store
 from mltui.store.server import ServerStore
+from mltui.store.server.store import POOL_SIZE
 from mltui.tui.cli import main
 from tests.conftest import STORES_DIR
 from tests.mlflow_server import mlflow_server
@@ -790,6 +791,15 @@ def test_run_counts_wait_while_runs_are_listed(server):
         assert wait_for(lambda: runs_searched(proxy.requests) == [set(ids)])  # held
         counting.start()
         assert not wait_for(lambda: len(runs_searched(proxy.requests)) > 1, seconds=3)
+        # Counts waiting (more experiments than the shared pool has threads) hold up no other
+        # request: a run page's reading through the shared pool is answered meanwhile.
+        assert len(ids) > POOL_SIZE
+        db = sqlite3.connect(SOURCE / "mlflow.db")
+        run_id = db.execute("SELECT run_uuid FROM runs LIMIT 1").fetchone()[0]
+        db.close()
+        reading = store.executor().submit(store.run, run_id)
+        assert reading.result(timeout=60).run_id == run_id
+        assert not release.is_set() and listing.is_alive()
         release.set()
         listing.join(120)
         counting.join(120)

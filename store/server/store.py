@@ -76,6 +76,10 @@ HISTORY_PAGE = 25_000
 #: Requests in flight at once for histories and run details: enough to hide round trips,
 #: few enough not to swamp a shared server (MLflow's default server has few workers).
 POOL_SIZE = 4
+#: Threads counting the experiments list's runs: a pool of their own, so that counts queued
+#: for many experiments (each waiting while runs are listed) never hold up a chart's or a run
+#: page's requests in the shared pool.
+COUNT_POOL_SIZE = 2
 PROMPT_FILTER = "tags.`mlflow.prompt.is_prompt` = 'true'"
 
 
@@ -102,6 +106,7 @@ class ServerStore(Store):
         self.client = client or ServerClient(url)
         self.location = self.client.location
         self._pool: ThreadPoolExecutor | None = None
+        self._count_pool: ThreadPoolExecutor | None = None
         #: Whether the server has the bulk-interval endpoint (False once it said it has not),
         #: and whether histories may be read in its windows (None: not asked yet).
         self.bulk_interval = True
@@ -224,9 +229,12 @@ class ServerStore(Store):
         pending = set(ids)
         if not ids:
             yield done, pending
-        for exp_id, activity in self._in_pool(
-            lambda i: self._activity_of(i, count_deleted), ids, ordered=False
-        ):
+        if self._count_pool is None:
+            self._count_pool = ThreadPoolExecutor(COUNT_POOL_SIZE, thread_name_prefix="mltui-count")
+        counts = self._in_pool(
+            lambda i: self._activity_of(i, count_deleted), ids, ordered=False, pool=self._count_pool
+        )
+        for exp_id, activity in counts:
             done[exp_id] = activity
             pending.discard(exp_id)
             yield dict(done), set(pending)
@@ -371,12 +379,20 @@ class ServerStore(Store):
             self._pool = ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="mltui-server")
         return self._pool
 
-    def _in_pool(self, func: Callable[[Any], Any], items: list, *, ordered: bool = True):
-        """func(item) of each item, at most POOL_SIZE at once; in order, or (item, result) as
-        each completes with `ordered=False`. Pending calls are cancelled if the caller stops."""
+    def _in_pool(
+        self,
+        func: Callable[[Any], Any],
+        items: list,
+        *,
+        ordered: bool = True,
+        pool: ThreadPoolExecutor | None = None,
+    ):
+        """func(item) of each item in `pool` (the shared one unless given); in order, or (item,
+        result) as each completes with `ordered=False`. Pending calls are cancelled if the
+        caller stops."""
         if not items:
             return
-        pool = self.executor()
+        pool = pool or self.executor()
         pending: dict[Future, Any] = {pool.submit(func, item): item for item in items}
         try:
             if ordered:
@@ -598,9 +614,10 @@ class ServerStore(Store):
 
     def close(self) -> None:
         super().close()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        for pool in (self._pool, self._count_pool):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._count_pool = None
         self.client.close()
 
 
