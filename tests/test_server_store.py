@@ -600,6 +600,48 @@ async def test_a_running_runs_page_under_another_is_read_again_only_when_shown(s
         client.delete_experiment(exp_id)
 
 
+@pytest.mark.anyio
+async def test_the_registry_pages_follow_the_servers_registry(server):
+    """A registry page on top is polled for the registry (it was not followed on a server):
+    a model MLflow creates, a tag on it and a tag on an older version all show."""
+    from mlflow import MlflowClient
+
+    from mltui.tui.app import MltuiApp
+    from mltui.tui.screens.model_versions import ModelVersionsScreen
+    from mltui.tui.screens.registry import RegisteredModelsScreen
+    from tests.tui.helpers import eventually, settle
+
+    client = MlflowClient(tracking_uri=server.url)
+    name = f"followed-{time.time_ns()}"
+    store = open_store(server.url)
+    app = MltuiApp(store, poll_seconds=0.1)
+    run_id = None
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            models = RegisteredModelsScreen()
+            await app.push_screen(models)
+            assert await eventually(pilot, lambda: bool(models.models), 60)
+            assert await eventually(pilot, lambda: app.follower is not None, 60)
+            client.create_registered_model(name)
+            assert await eventually(pilot, lambda: any(name in str(k) for k in models.models), 60)
+            run_id = client.create_run("0").info.run_id
+            for _ in range(2):
+                client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id)
+            versions = ModelVersionsScreen(name)
+            await app.push_screen(versions)
+            assert await eventually(pilot, lambda: len(versions.versions) == 2, 60)
+            client.set_model_version_tag(name, "1", "checked", "yes")  # not the latest
+            assert await eventually(
+                pilot, lambda: versions.versions["1"].tags.get("checked") == "yes", 60
+            )
+    finally:
+        store.close()
+        client.delete_registered_model(name)
+        if run_id is not None:
+            client.delete_run(run_id)
+
+
 # -- live traces ---------------------------------------------------------------------------------
 @pytest.mark.anyio
 async def test_a_trace_logged_to_the_server_appears_in_the_traces_list(server):

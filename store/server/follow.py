@@ -133,6 +133,8 @@ class ServerFollower:
         #: Per experiment taken in: when its runs were last listed in full (monotonic).
         self._listed: dict[str, float] = {}
         self._traces: dict[str, tuple] = {}
+        #: The registry at the last look (None: not looked at yet).
+        self._registry: tuple | None = None
         self._failing = False
         self._last_history = 0.0
 
@@ -236,7 +238,16 @@ class ServerFollower:
         self._poll_runs(lone, changes, wants_history)
         if shown.traces_of:
             self._poll_traces(sorted(shown.traces_of), changes)
+        if shown.registry:
+            self._poll_registry(changes)
         return changes
+
+    def _poll_registry(self, changes: StoreChanges) -> None:
+        """The registry as its pages show it, compared with the last look's."""
+        sig = self.store.registry_signature()
+        if self._registry is not None and sig != self._registry:
+            changes.registry = True
+        self._registry = sig
 
     def _check_experiments(self, changes: StoreChanges) -> list[str]:
         current = {

@@ -19,6 +19,7 @@ from textual.worker import Worker, WorkerState
 
 from mltui.store import ArtifactRoot, Store
 from mltui.store.entities import ModelVersion, RegisteredModel, Run
+from mltui.store.follow import Shown
 from mltui.store.model_folders import version_model_folder, version_model_root
 from mltui.store.registry import WriteResult
 from mltui.tui.screens.base import MltuiScreen
@@ -168,6 +169,9 @@ class ModelVersionsScreen(RegistryWriteFlow, MltuiScreen[None]):
         self.check_writes()
 
     # -- live updates (the app forwards the follower's changes) -------------------------------
+    def live_data(self) -> Shown:
+        return Shown(registry=True)
+
     def store_changed(self, changes: StoreChanges) -> None:
         """Read the versions again when the registry changed (another process, or our writes)."""
         self.recheck_writes()

@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from mltui.store.entities import RegisteredModel
+from mltui.store.follow import Shown
 from mltui.store.registry import WriteResult
 from mltui.tui.screens.base import MltuiScreen
 from mltui.tui.screens.dialogs.inputs import TagInputScreen
@@ -169,6 +170,9 @@ class RegisteredModelsScreen(RegistryWriteFlow, MltuiScreen[None]):
             self.load()
 
     # -- live updates (the app forwards the follower's changes) -------------------------------
+    def live_data(self) -> Shown:
+        return Shown(registry=True)
+
     def store_changed(self, changes: StoreChanges) -> None:
         """Read the models again when the registry changed (another process, or our writes)."""
         self.recheck_writes()
