@@ -622,7 +622,8 @@ async def test_the_registry_pages_follow_the_servers_registry(server):
             models = RegisteredModelsScreen()
             await app.push_screen(models)
             assert await eventually(pilot, lambda: bool(models.models), 60)
-            assert await eventually(pilot, lambda: app.follower is not None, 60)
+            # Before following has looked at the registry: a change between the page's reading
+            # and the follower's first look is shown too.
             client.create_registered_model(name)
             assert await eventually(pilot, lambda: any(name in str(k) for k in models.models), 60)
             run_id = client.create_run("0").info.run_id

@@ -243,9 +243,11 @@ class ServerFollower:
         return changes
 
     def _poll_registry(self, changes: StoreChanges) -> None:
-        """The registry as its pages show it, compared with the last look's."""
+        """The registry as its pages show it, compared with the last look's. The first look
+        reports a change too: the page on top read the registry before it (a model MLflow
+        wrote in between would otherwise never be shown)."""
         sig = self.store.registry_signature()
-        if self._registry is not None and sig != self._registry:
+        if sig != self._registry:
             changes.registry = True
         self._registry = sig
 
