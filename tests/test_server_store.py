@@ -11,6 +11,7 @@ import json
 import math
 import shutil
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from mltui.store import open_store
 from mltui.store.server import ServerStore
 from mltui.tui.cli import main
 from tests.conftest import STORES_DIR
-from tests.mlflow_server import mlflow_server
+from tests.mlflow_server import CountingProxy, mlflow_server
 
 SOURCE = STORES_DIR / "mlflow-3.18.0-sqlite"
 #: Where the fixture was written: its artifact URIs start here.
@@ -641,6 +642,77 @@ async def test_the_registry_pages_follow_the_servers_registry(server):
         client.delete_registered_model(name)
         if run_id is not None:
             client.delete_run(run_id)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("held", ["first", "again"])
+async def test_a_registry_change_heard_while_the_page_reads_is_shown(server, held):
+    """The follower reports a change while a reading of the versions page, taken before the
+    change, is under way: what the page shows at the end has the change. The page dropped a
+    change heard during its first reading, and a reading that finished after a newer one
+    replaced it: either way it kept the older reading for good (as CI's whole suite, under
+    load, caught)."""
+    from mlflow import MlflowClient
+
+    from mltui.tui.app import MltuiApp
+    from mltui.tui.screens.model_versions import ModelVersionsScreen
+    from tests.tui.helpers import eventually, settle
+
+    client = MlflowClient(tracking_uri=server.url)
+    name = f"heard-{time.time_ns()}"
+    client.create_registered_model(name)
+    run_id = client.create_run("0").info.run_id
+    client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id)
+    proxy = CountingProxy(server.url)
+    armed, holding, gate = threading.Event(), threading.Event(), threading.Event()
+
+    def hold(path: str, body: object) -> threading.Event | None:
+        # A reading of the page asks for the model after its versions (the follower never
+        # does): held once, until the follower has heard the tag.
+        if armed.is_set() and path.endswith("/registered-models/get") and not holding.is_set():
+            holding.set()
+            return gate
+        return None
+
+    proxy.hold = hold
+    store = open_store(proxy.url)
+    app = MltuiApp(store, poll_seconds=0.1)
+    dispatched: list[ModelVersionsScreen.Loaded] = []
+
+    def record(message: object) -> None:
+        if isinstance(message, ModelVersionsScreen.Loaded):
+            dispatched.append(message)
+
+    def tagged() -> bool:
+        return "1" in versions.versions and versions.versions["1"].tags.get("checked") == "yes"
+
+    try:
+        async with app.run_test(size=(120, 36), message_hook=record) as pilot:
+            await settle(pilot)
+            versions = ModelVersionsScreen(name)
+            if held == "first":
+                armed.set()
+            await app.push_screen(versions)
+            if held == "again":
+                assert await eventually(pilot, lambda: versions.reading is not None, 60)
+                armed.set()
+                versions.action_reload()
+            assert await eventually(pilot, holding.is_set, 60)
+            client.set_model_version_tag(name, "1", "checked", "yes")
+            # The reading begun when the follower reported the tag shows it...
+            assert await eventually(pilot, tagged, 60)
+            before = len(dispatched)
+            gate.set()
+            # ...and the held one, ending after it, does not replace it.
+            assert await eventually(pilot, lambda: len(dispatched) > before, 60)
+            await pilot.pause()
+            assert tagged()
+    finally:
+        gate.set()
+        store.close()
+        proxy.close()
+        client.delete_registered_model(name)
+        client.delete_run(run_id)
 
 
 # -- live traces ---------------------------------------------------------------------------------

@@ -125,14 +125,17 @@ class RegisteredModelsScreen(RegistryWriteFlow, MltuiScreen[None]):
     )
 
     class Loaded(Message):
-        def __init__(self, models: list[RegisteredModel]) -> None:
+        def __init__(self, models: list[RegisteredModel], number: int) -> None:
             super().__init__()
             self.models = models
+            self.number = number
 
     def __init__(self) -> None:
         super().__init__()
         self.models: dict[str, RegisteredModel] = {}
         self._loaded = False
+        #: Readings started: only the last one's is shown (an older one can finish after it).
+        self._started = 0
 
     def compose(self) -> ComposeResult:
         store = self.store
@@ -174,15 +177,20 @@ class RegisteredModelsScreen(RegistryWriteFlow, MltuiScreen[None]):
         return Shown(registry=True)
 
     def store_changed(self, changes: StoreChanges) -> None:
-        """Read the models again when the registry changed (another process, or our writes)."""
+        """Read the models again when the registry changed (another process, or our writes),
+        also while a reading is under way: it may have been taken before the change."""
         self.recheck_writes()
-        if changes.registry and self._loaded:
+        if changes.registry:
             self.load()
 
     # -- reading ---------------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="registry", exit_on_error=False)
     def load(self) -> None:
-        self.post_message(self.Loaded(self.store.registered_models()))
+        self._started += 1
+        self._read(self._started)
+
+    @work(thread=True, exclusive=True, group="registry", exit_on_error=False)
+    def _read(self, number: int) -> None:
+        self.post_message(self.Loaded(self.store.registered_models(), number))
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -191,6 +199,8 @@ class RegisteredModelsScreen(RegistryWriteFlow, MltuiScreen[None]):
             self.notify(one_line(event.worker.error), title="Registry", severity="error")
 
     def on_registered_models_screen_loaded(self, message: Loaded) -> None:
+        if message.number != self._started:
+            return  # a newer reading is under way (a thread worker cannot be stopped)
         self._loaded = True
         table = self.query_one(KeyedTable)
         table.loading = False
