@@ -11,6 +11,7 @@ import json
 import math
 import shutil
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from mltui.store.server import ServerStore
 from mltui.store.server.store import POOL_SIZE
 from mltui.tui.cli import main
 from tests.conftest import STORES_DIR
-from tests.mlflow_server import mlflow_server
+from tests.mlflow_server import CountingProxy, mlflow_server
 
 SOURCE = STORES_DIR / "mlflow-3.18.0-sqlite"
 #: Where the fixture was written: its artifact URIs start here.
@@ -669,6 +670,120 @@ async def test_a_running_runs_page_under_another_is_read_again_only_when_shown(s
         store.close()
         client.set_terminated(running)
         client.delete_experiment(exp_id)
+
+
+@pytest.mark.anyio
+async def test_the_registry_pages_follow_the_servers_registry(server):
+    """A registry page on top is polled for the registry (it was not followed on a server):
+    a model MLflow creates, a tag on it and a tag on an older version all show."""
+    from mlflow import MlflowClient
+
+    from mltui.tui.app import MltuiApp
+    from mltui.tui.screens.model_versions import ModelVersionsScreen
+    from mltui.tui.screens.registry import RegisteredModelsScreen
+    from tests.tui.helpers import eventually, settle
+
+    client = MlflowClient(tracking_uri=server.url)
+    name = f"followed-{time.time_ns()}"
+    store = open_store(server.url)
+    app = MltuiApp(store, poll_seconds=0.1)
+    run_id = None
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            models = RegisteredModelsScreen()
+            await app.push_screen(models)
+            assert await eventually(pilot, lambda: bool(models.models), 60)
+            # Before following has looked at the registry: a change between the page's reading
+            # and the follower's first look is shown too.
+            client.create_registered_model(name)
+            assert await eventually(pilot, lambda: any(name in str(k) for k in models.models), 60)
+            run_id = client.create_run("0").info.run_id
+            for _ in range(2):
+                client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id)
+            versions = ModelVersionsScreen(name)
+            await app.push_screen(versions)
+            assert await eventually(pilot, lambda: len(versions.versions) == 2, 60)
+            client.set_model_version_tag(name, "1", "checked", "yes")  # not the latest
+            assert await eventually(
+                pilot, lambda: versions.versions["1"].tags.get("checked") == "yes", 60
+            )
+    finally:
+        store.close()
+        client.delete_registered_model(name)
+        if run_id is not None:
+            client.delete_run(run_id)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("held", ["first", "again"])
+async def test_a_registry_change_heard_while_the_page_reads_is_shown(server, held):
+    """The follower reports a change while a reading of the versions page, taken before the
+    change, is under way: what the page shows at the end has the change. The page dropped a
+    change heard during its first reading, and a reading that finished after a newer one
+    replaced it: either way it kept the older reading for good (as CI's whole suite, under
+    load, caught)."""
+    from mlflow import MlflowClient
+
+    from mltui.tui.app import MltuiApp
+    from mltui.tui.screens.model_versions import ModelVersionsScreen
+    from tests.tui.helpers import eventually, settle
+
+    client = MlflowClient(tracking_uri=server.url)
+    name = f"heard-{time.time_ns()}"
+    client.create_registered_model(name)
+    run_id = client.create_run("0").info.run_id
+    client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id)
+    proxy = CountingProxy(server.url)
+    armed, holding, gate = threading.Event(), threading.Event(), threading.Event()
+
+    def hold(path: str, body: object) -> threading.Event | None:
+        # A reading of the page asks for the model after its versions (the follower never
+        # does): held once, until the follower has heard the tag.
+        if armed.is_set() and path.endswith("/registered-models/get") and not holding.is_set():
+            holding.set()
+            return gate
+        return None
+
+    proxy.hold = hold
+    store = open_store(proxy.url)
+    app = MltuiApp(store, poll_seconds=0.1)
+    dispatched: list[ModelVersionsScreen.Loaded] = []
+
+    def record(message: object) -> None:
+        if isinstance(message, ModelVersionsScreen.Loaded):
+            dispatched.append(message)
+
+    def tagged() -> bool:
+        return "1" in versions.versions and versions.versions["1"].tags.get("checked") == "yes"
+
+    try:
+        async with app.run_test(size=(120, 36), message_hook=record) as pilot:
+            await settle(pilot)
+            versions = ModelVersionsScreen(name)
+            if held == "first":
+                armed.set()
+            await app.push_screen(versions)
+            if held == "again":
+                assert await eventually(pilot, lambda: versions.reading is not None, 60)
+                armed.set()
+                versions.action_reload()
+            assert await eventually(pilot, holding.is_set, 60)
+            client.set_model_version_tag(name, "1", "checked", "yes")
+            # The reading begun when the follower reported the tag shows it...
+            assert await eventually(pilot, tagged, 60)
+            before = len(dispatched)
+            gate.set()
+            # ...and the held one, ending after it, does not replace it.
+            assert await eventually(pilot, lambda: len(dispatched) > before, 60)
+            await pilot.pause()
+            assert tagged()
+    finally:
+        gate.set()
+        store.close()
+        proxy.close()
+        client.delete_registered_model(name)
+        client.delete_run(run_id)
 
 
 # -- live traces ---------------------------------------------------------------------------------

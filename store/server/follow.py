@@ -143,6 +143,8 @@ class ServerFollower:
         #: When full listings are due (tests drive it).
         self.clock: Callable[[], float] = time.monotonic
         self._traces: dict[str, tuple] = {}
+        #: The registry at the last look (None: not looked at yet).
+        self._registry: tuple | None = None
         self._failing = False
         self._last_history = 0.0
 
@@ -249,7 +251,18 @@ class ServerFollower:
         self._poll_runs(lone, changes, wants_history)
         if shown.traces_of:
             self._poll_traces(sorted(shown.traces_of), changes)
+        if shown.registry:
+            self._poll_registry(changes)
         return changes
+
+    def _poll_registry(self, changes: StoreChanges) -> None:
+        """The registry as its pages show it, compared with the last look's. The first look
+        reports a change too: the page on top read the registry before it (a model MLflow
+        wrote in between would otherwise never be shown)."""
+        sig = self.store.registry_signature()
+        if sig != self._registry:
+            changes.registry = True
+        self._registry = sig
 
     def _check_experiments(self, changes: StoreChanges) -> list[str]:
         current = {

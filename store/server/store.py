@@ -453,6 +453,36 @@ class ServerStore(Store):
         ]
         return sorted(models, key=lambda m: m.name)
 
+    def registry_signature(self) -> tuple[Any, ...]:
+        """What the registry's pages show, compared from one look to the next (two searches:
+        every registered model, with its tags, aliases and latest versions, and every version,
+        with its stage, tags, description and update time)."""
+        models = [
+            (
+                m.name,
+                m.last_updated_timestamp,
+                m.description,
+                tuple(sorted(m.tags.items())),
+                tuple(sorted(m.aliases.items())),
+            )
+            for m in self.registered_models()
+        ]
+        params = {"max_results": 10_000}
+        versions = [
+            (
+                v.get("name"),
+                v.get("version"),
+                v.get("current_stage"),
+                v.get("status"),
+                v.get("description"),
+                v.get("last_updated_timestamp"),
+                tuple(sorted((t.get("key"), t.get("value")) for t in v.get("tags") or ())),
+            )
+            for page in self._get_pages(MODEL_VERSIONS_SEARCH, params, "model_versions")
+            for v in page
+        ]
+        return tuple(sorted(models, key=repr)), tuple(sorted(versions, key=repr))
+
     def model_versions(self, name: str, workspace: str | None = None) -> list[ModelVersion]:
         """Versions newest first, each with its aliases (the search leaves them out)."""
         del workspace  # a server answers for its own workspace

@@ -2,8 +2,8 @@
 
 Starts an `mlflow server` over a copy of the 3.18 fixture (tests/mlflow_server.py), puts a
 counting proxy on loopback in front of it, opens the app headless on the proxy and goes to the
-page asked for (experiments, an experiment's runs, a finished run's page), then counts what the
-app asks for during `--seconds`, by endpoint.
+page asked for (experiments, an experiment's runs, a finished run's page, the registered
+models), then counts what the app asks for during `--seconds`, by endpoint.
 
     PYTHONPATH=... python tests/bench/server_live_requests.py --page run --seconds 120
 """
@@ -35,6 +35,8 @@ async def count(url: str, page: str, seconds: float) -> collections.Counter[str]
                 app.open_runs([run.experiment_id])
             if page == "run":
                 app.open_run(run.run_id)
+            if page == "registry":
+                app.open_registry()
             await pilot.pause(5)  # the pages' own first readings are not counted
             proxy.taken()
             await asyncio.sleep(seconds)
@@ -46,7 +48,7 @@ async def count(url: str, page: str, seconds: float) -> collections.Counter[str]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--page", choices=["experiments", "runs", "run"], default="run")
+    parser.add_argument("--page", choices=["experiments", "runs", "run", "registry"], default="run")
     parser.add_argument("--seconds", type=float, default=120.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -19,6 +19,7 @@ from textual.worker import Worker, WorkerState
 
 from mltui.store import ArtifactRoot, Store
 from mltui.store.entities import ModelVersion, RegisteredModel, Run
+from mltui.store.follow import Shown
 from mltui.store.model_folders import version_model_folder, version_model_root
 from mltui.store.registry import WriteResult
 from mltui.tui.screens.base import MltuiScreen
@@ -124,15 +125,18 @@ class ModelVersionsScreen(RegistryWriteFlow, MltuiScreen[None]):
     )
 
     class Loaded(Message):
-        def __init__(self, reading: VersionsReading) -> None:
+        def __init__(self, reading: VersionsReading, number: int) -> None:
             super().__init__()
             self.reading = reading
+            self.number = number
 
     def __init__(self, name: str) -> None:
         super().__init__()
         self.model_name = name
         self.reading: VersionsReading | None = None
         self.versions: dict[str, ModelVersion] = {}
+        #: Readings started: only the last one's is shown (an older one can finish after it).
+        self._started = 0
 
     def compose(self) -> ComposeResult:
         store = self.store
@@ -168,16 +172,24 @@ class ModelVersionsScreen(RegistryWriteFlow, MltuiScreen[None]):
         self.check_writes()
 
     # -- live updates (the app forwards the follower's changes) -------------------------------
+    def live_data(self) -> Shown:
+        return Shown(registry=True)
+
     def store_changed(self, changes: StoreChanges) -> None:
-        """Read the versions again when the registry changed (another process, or our writes)."""
+        """Read the versions again when the registry changed (another process, or our writes),
+        also while a reading is under way: it may have been taken before the change."""
         self.recheck_writes()
-        if changes.registry and self.reading is not None:
+        if changes.registry:
             self.load()
 
     # -- reading ---------------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="versions", exit_on_error=False)
     def load(self) -> None:
-        self.post_message(self.Loaded(read_versions(self.store, self.model_name)))
+        self._started += 1
+        self._read(self._started)
+
+    @work(thread=True, exclusive=True, group="versions", exit_on_error=False)
+    def _read(self, number: int) -> None:
+        self.post_message(self.Loaded(read_versions(self.store, self.model_name), number))
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -186,6 +198,8 @@ class ModelVersionsScreen(RegistryWriteFlow, MltuiScreen[None]):
             self.notify(one_line(event.worker.error), title="Registry", severity="error")
 
     def on_model_versions_screen_loaded(self, message: Loaded) -> None:
+        if message.number != self._started:
+            return  # a newer reading is under way (a thread worker cannot be stopped)
         reading = self.reading = message.reading
         table = self.query_one(KeyedTable)
         table.loading = False

@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from mltui.store.entities import RegisteredModel
+from mltui.store.follow import Shown
 from mltui.store.registry import WriteResult
 from mltui.tui.screens.base import MltuiScreen
 from mltui.tui.screens.dialogs.inputs import TagInputScreen
@@ -124,14 +125,17 @@ class RegisteredModelsScreen(RegistryWriteFlow, MltuiScreen[None]):
     )
 
     class Loaded(Message):
-        def __init__(self, models: list[RegisteredModel]) -> None:
+        def __init__(self, models: list[RegisteredModel], number: int) -> None:
             super().__init__()
             self.models = models
+            self.number = number
 
     def __init__(self) -> None:
         super().__init__()
         self.models: dict[str, RegisteredModel] = {}
         self._loaded = False
+        #: Readings started: only the last one's is shown (an older one can finish after it).
+        self._started = 0
 
     def compose(self) -> ComposeResult:
         store = self.store
@@ -169,16 +173,24 @@ class RegisteredModelsScreen(RegistryWriteFlow, MltuiScreen[None]):
             self.load()
 
     # -- live updates (the app forwards the follower's changes) -------------------------------
+    def live_data(self) -> Shown:
+        return Shown(registry=True)
+
     def store_changed(self, changes: StoreChanges) -> None:
-        """Read the models again when the registry changed (another process, or our writes)."""
+        """Read the models again when the registry changed (another process, or our writes),
+        also while a reading is under way: it may have been taken before the change."""
         self.recheck_writes()
-        if changes.registry and self._loaded:
+        if changes.registry:
             self.load()
 
     # -- reading ---------------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="registry", exit_on_error=False)
     def load(self) -> None:
-        self.post_message(self.Loaded(self.store.registered_models()))
+        self._started += 1
+        self._read(self._started)
+
+    @work(thread=True, exclusive=True, group="registry", exit_on_error=False)
+    def _read(self, number: int) -> None:
+        self.post_message(self.Loaded(self.store.registered_models(), number))
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -187,6 +199,8 @@ class RegisteredModelsScreen(RegistryWriteFlow, MltuiScreen[None]):
             self.notify(one_line(event.worker.error), title="Registry", severity="error")
 
     def on_registered_models_screen_loaded(self, message: Loaded) -> None:
+        if message.number != self._started:
+            return  # a newer reading is under way (a thread worker cannot be stopped)
         self._loaded = True
         table = self.query_one(KeyedTable)
         table.loading = False
