@@ -104,6 +104,10 @@ class Shown:
     traces_of: frozenset[str] = frozenset()
     #: The model registry's pages.
     registry: bool = False
+    #: Runs whose tags a page shows in full (a run's page). `set_tag` on a key a run has
+    #: rewrites its row in place: a database's follower compares the tags of these runs and of
+    #: `runs_of`'s runs at each look; a tracking server's follower ignores it.
+    tags_of: frozenset[str] = frozenset()
 
     def __or__(self, other: Shown) -> Shown:
         return Shown(
@@ -113,6 +117,7 @@ class Shown:
             self.histories | other.histories,
             self.traces_of | other.traces_of,
             self.registry or other.registry,
+            self.tags_of | other.tags_of,
         )
 
 
