@@ -549,6 +549,31 @@ def test_sqlite_finished_runs_tag_rewritten_while_following_is_reported_where_sh
     assert hidden not in runs_page.runs() | run_page.runs()
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_sqlite_tag_rewritten_while_its_page_was_hidden_is_reported_when_shown_again(
+    tmp_path, followers, mode
+):
+    """The runs page is hidden under a run's page while MLflow rewrites a tag of one of its
+    runs in place: when the runs page is shown again, its runs are compared with what their
+    reading returned, so the run is reported then (not recorded as if it had been seen)."""
+    db = store_path(copy_fixture("mlflow-3.17.2-sqlite", tmp_path))
+    store = open_store(db)
+    store.runs()  # the runs page's reading
+    follower = StoreFollower(store, poll_seconds=MODES[mode])
+    followers.append(follower)
+    follower.show(Shown(tags_of=frozenset({"a2c3fe346e204fc1b98cb2fbdbe91a0c"})))  # a run's page
+    collector = Collector()
+    follower.start(collector)
+    assert follower.wait_ready(WAIT) and follower.mode == mode, follower.notice
+    run_python(REWRITTEN_TAG_WRITER.replace("sys.argv[1]", repr(f"sqlite:///{db}")))
+    assert "b0b89fac28e346baaac72d012f626381" not in collector.runs()  # not on show
+    follower.show(Shown(runs_of=frozenset({"1"})))  # back on the runs page
+    collector.wait_for(
+        lambda: "b0b89fac28e346baaac72d012f626381" in collector.runs(), "the rewritten run"
+    )
+    assert collector.runs() == {"b0b89fac28e346baaac72d012f626381"}
+
+
 # -- folders renamed into the store, as sync tools bring them --------------------------------------
 
 ELSEWHERE_WRITER = """
