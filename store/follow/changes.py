@@ -90,7 +90,8 @@ class StoreChanges:
 @dataclass(frozen=True)
 class Shown:
     """What the pages on show need followed live. A tracking server's follower polls only this
-    (each look costs requests); a local store's follower sees every change anyway."""
+    (each look costs requests); a local store's follower sees every change anyway, but for a
+    tag rewritten in place in a database, which it finds by comparing the tags shown here."""
 
     #: The experiments list: experiments, and new runs (their counts).
     experiments: bool = False

@@ -87,7 +87,7 @@ class ShownTags:
         #: The scope the last look covered, and its signatures.
         self.scope = NO_TAGS
         self.sigs: dict[str, int] = {}
-        #: The database's version at the last look (SQLite: the files' signature; PostgreSQL:
+        #: The database's version at the last look (SQLite: `PRAGMA data_version`; PostgreSQL:
         #: the transaction snapshot), and when (monotonic) the next may be.
         self.version: object = None
         self.next_look = 0.0
@@ -223,13 +223,12 @@ class SqliteFollower(FollowerBackend):
         def read(conn):
             now = store.follow_marks(conn)
             touched = self._touched(conn, opened.max_rowid, now.max_rowid) if opened else {}
-            tags = store.tag_signatures(conn, *scope)
+            tags = data_version(conn), store.tag_signatures(conn, *scope)
             return now, touched, self._open_traces(conn, 0), self._trace_counts(conn), tags
 
         now, touched, self.open_traces, self.trace_counts, tags = store.read(read)
         # Recorded, not compared: `retagged_runs` below (since_ns) covers the runs read before.
-        self.shown_tags.scope, self.shown_tags.sigs = scope, tags
-        self.shown_tags.version = self.last_sig
+        self.shown_tags.scope, (self.shown_tags.version, self.shown_tags.sigs) = scope, tags
         store.fill_run_states(now)
         if opened is not None:
             # A tag rewritten in place since it was read: as a run with a tag row added.
@@ -368,7 +367,6 @@ class SqliteFollower(FollowerBackend):
         live_ids = list(self.live)
         open_ids = list(self.open_traces)
         tag_scope = self.shown_tags.wanted()
-        tags_look = self.shown_tags.due(tag_scope, sig, now)
 
         def read(conn):
             got: dict[str, Any] = {}
@@ -405,8 +403,12 @@ class SqliteFollower(FollowerBackend):
                 got["trace_counts"] = self._trace_counts(conn)
             new_live = {r[1] for r in got["new_runs"] if r[4] in LIVE_STATUSES}
             got["tags_hash"] = store.live_tags(conn, set(live_ids) | new_live)
-            if tags_look:
-                got["shown_tags"] = store.tag_signatures(conn, *tag_scope)
+            # The version read in this transaction: equal only if no other connection
+            # committed since the last look (the files' times are too coarse to tell).
+            got["version"] = version = data_version(conn)
+            if self.shown_tags.due(tag_scope, version, now):
+                tags = store.tag_signatures(conn, *tag_scope)
+                got["shown_tags"] = (tag_scope, version, now, tags)
             return got
 
         try:
@@ -472,10 +474,9 @@ class SqliteFollower(FollowerBackend):
         else:  # a finished run deleted or renamed shows only in the full comparison: soon
             self.full_pending = True
             retry = self.next_full
-        if tags_look:
-            looked = (tag_scope, sig, now, got["shown_tags"])
-            self.shown_tags.compare(store, looked, self.run_states, out)
-        tags_retry = self.shown_tags.pending(sig)
+        if "shown_tags" in got:
+            self.shown_tags.compare(store, got["shown_tags"], self.run_states, out)
+        tags_retry = self.shown_tags.pending(got["version"])
         if tags_retry is not None:
             retry = tags_retry if retry is None else min(retry, tags_retry)
         return retry
@@ -516,6 +517,11 @@ class SqliteFollower(FollowerBackend):
                 if counts.get(e) != self.trace_counts.get(e)
             )
             self.trace_counts = counts
+
+
+def data_version(conn: Any) -> int:
+    """SQLite's count of other connections' commits, as this read transaction sees it."""
+    return conn.execute("PRAGMA data_version").fetchone()[0]
 
 
 def report_run(run_id: str, state: tuple, out: StoreChanges) -> None:
