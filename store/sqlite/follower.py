@@ -66,7 +66,7 @@ class FollowState:
 
 #: The runs on show have their tags compared at most this often while the database changes: a
 #: look hashes every tag of the experiment shown (tests/bench/bench_shown_tags.py: 2,474 runs,
-#: 20,000 tags: 23-77 ms on SQLite, 29-83 ms on PostgreSQL, medians on 2 busy cores).
+#: 20,000 tags: 14 ms on SQLite on quiet cores, 23-77 ms and 29-83 ms on PostgreSQL on busy ones).
 SHOWN_TAGS_SECONDS = 1.0
 #: What `ShownTags` compares: (experiments whose runs are listed, runs whose tags are shown).
 TagScope = tuple[frozenset[str], frozenset[str]]
