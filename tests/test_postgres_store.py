@@ -414,6 +414,60 @@ def test_following_polls_points_runs_experiments_and_registry(postgres_server, p
         store.close()
 
 
+def test_following_reports_finished_runs_tags_rewritten_in_place_where_shown(postgres_server, pg):
+    """MLflow rewrites finished runs' tags in place (`set_tag` on a key the run has: an UPDATE,
+    no new row) and deletes one while two followers poll: the runs page's (an experiment's runs
+    listed) and the run page's (one run's tags shown) each report the runs they show, and
+    nothing else (only what is shown is compared)."""
+    import time
+
+    from mlflow import MlflowClient
+
+    from mltui.store.follow import Shown, StoreChanges
+
+    postgres_server.execute("postgres", 'CREATE DATABASE "live_tags" TEMPLATE "mlflow"')
+    uri = postgres_server.uri("live_tags")
+    client = MlflowClient(tracking_uri=uri.replace("postgresql://", "postgresql+psycopg://"))
+    store = PostgresStore(uri)
+    finished = [r for r in store.runs() if r.status == "FINISHED" and len(r.tags) > 1]  # on show
+    by_exp: dict[str, list] = {}
+    for run in finished:
+        by_exp.setdefault(run.experiment_id, []).append(run)
+    exp, listed = max(by_exp.items(), key=lambda item: len(item[1]))
+    assert len(listed) >= 2
+    alone, hidden = [r for r in finished if r.experiment_id != exp][:2]
+    seen: tuple[list[StoreChanges], list[StoreChanges]] = ([], [])
+    followers = [store.follower(poll_seconds=0.2), store.follower(poll_seconds=0.2)]
+    shown = (Shown(runs_of=frozenset({exp})), Shown(tags_of=frozenset({alone.run_id})))
+    for follower, page, collect in zip(followers, shown, seen, strict=True):
+        follower.show(page)
+        follower.start(collect.append)
+
+    def reported(changes: list[StoreChanges]) -> set[str]:
+        return {r for c in list(changes) for r in c.runs}
+
+    try:
+        assert all(f.wait_ready(60) for f in followers)
+        # Not mlflow.runName: MLflow copies it into the run's row, whose change is seen anyway.
+        key = lambda run: min(k for k in run.tags if k != "mlflow.runName")  # noqa: E731
+        for run in (listed[0], alone, hidden):
+            client.set_tag(run.run_id, key(run), f"rewritten {run.tags[key(run)]}")
+        client.delete_tag(listed[1].run_id, key(listed[1]))
+        want = ({listed[0].run_id, listed[1].run_id}, {alone.run_id})
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all(
+            w <= reported(s) for w, s in zip(want, seen, strict=True)
+        ):
+            time.sleep(0.1)
+        time.sleep(1.0)  # later looks must not report the others either
+        assert (reported(seen[0]), reported(seen[1])) == want
+        assert not any(c.notices for c in seen[0] + seen[1])
+    finally:
+        for follower in followers:
+            follower.stop()
+        store.close()
+
+
 def test_following_polls_traces(postgres_server, pg):
     """MLflow 3.18 logs a trace (then tags and assesses it) in another process while a
     follower polls a copy of the database: the experiment's traces are reported changed."""

@@ -25,7 +25,7 @@ import pytest
 from mltui.store import open_store, synth
 from mltui.store.entities import LIVE_STATUSES, Metric
 from mltui.store.file import followed as file_followed
-from mltui.store.follow import StoreChanges, StoreFollower
+from mltui.store.follow import Shown, StoreChanges, StoreFollower
 from mltui.store.follow import follower as watch
 from mltui.store.follow.follower import network_filesystem
 from mltui.store.sqlite import follower as sqlite_follower
@@ -504,6 +504,74 @@ def test_sqlite_finished_runs_tag_rewritten_before_following_is_reported(tmp_pat
 
     collector.wait_for(lambda: run_id in collector.union("runs"), "the run whose tag changed")
     assert "54a2a532bed34e4da110051fb1b4af83" not in collector.union("runs")
+
+
+SHOWN_TAGS_WRITER = """
+import sys
+from mlflow import MlflowClient
+c = MlflowClient(tracking_uri=sys.argv[1])
+c.set_tag("b0b89fac28e346baaac72d012f626381", "sweep.index", "one")  # experiment 1
+c.delete_tag("17a9d98b2e5b4db4afd0d7d158713c0d", "sweep.index")  # experiment 1
+c.set_tag("a2c3fe346e204fc1b98cb2fbdbe91a0c", "mlflow.user", "toor")  # same length as "root"
+c.set_tag("74cd2ba5d18c439bb0e43af5e3067a1a", "mlflow.user", "toor")  # shown nowhere
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sqlite_finished_runs_tag_rewritten_while_following_is_reported_where_shown(
+    tmp_path, followers, mode
+):
+    """While following, MLflow rewrites finished runs' tags in place (`set_tag` on a key the
+    run has: an UPDATE, no new row) and deletes one: the runs page's follower (the experiment's
+    runs listed) and the run page's (its tags shown) each report the runs they show, and
+    nothing they do not show (only what is shown is compared)."""
+    db = store_path(copy_fixture("mlflow-3.17.2-sqlite", tmp_path))
+    store = open_store(db)
+    listed = {"b0b89fac28e346baaac72d012f626381", "17a9d98b2e5b4db4afd0d7d158713c0d"}
+    alone, hidden = "a2c3fe346e204fc1b98cb2fbdbe91a0c", "74cd2ba5d18c439bb0e43af5e3067a1a"
+    status = {r.run_id: r.status for r in store.runs()}  # the reading on show
+    assert {status[r] for r in {*listed, alone, hidden}} == {"FINISHED"}
+    collectors = []
+    for shown in (Shown(runs_of=frozenset({"1"})), Shown(tags_of=frozenset({alone}))):
+        follower = StoreFollower(store, poll_seconds=MODES[mode])
+        followers.append(follower)
+        follower.show(shown)
+        collectors.append(Collector())
+        follower.start(collectors[-1])
+        assert follower.wait_ready(WAIT) and follower.mode == mode, follower.notice
+    runs_page, run_page = collectors
+    run_python(SHOWN_TAGS_WRITER.replace("sys.argv[1]", repr(f"sqlite:///{db}")))
+
+    runs_page.wait_for(lambda: listed <= runs_page.runs(), "the listed runs whose tags changed")
+    run_page.wait_for(lambda: alone in run_page.runs(), "the shown run whose tag changed")
+    time.sleep(1.5)  # a later look (SHOWN_TAGS_SECONDS) must not report the others either
+    assert runs_page.runs() == listed and run_page.runs() == {alone}
+    assert hidden not in runs_page.runs() | run_page.runs()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sqlite_tag_rewritten_while_its_page_was_hidden_is_reported_when_shown_again(
+    tmp_path, followers, mode
+):
+    """The runs page is hidden under a run's page while MLflow rewrites a tag of one of its
+    runs in place: when the runs page is shown again, its runs are compared with what their
+    reading returned, so the run is reported then (not recorded as if it had been seen)."""
+    db = store_path(copy_fixture("mlflow-3.17.2-sqlite", tmp_path))
+    store = open_store(db)
+    store.runs()  # the runs page's reading
+    follower = StoreFollower(store, poll_seconds=MODES[mode])
+    followers.append(follower)
+    follower.show(Shown(tags_of=frozenset({"a2c3fe346e204fc1b98cb2fbdbe91a0c"})))  # a run's page
+    collector = Collector()
+    follower.start(collector)
+    assert follower.wait_ready(WAIT) and follower.mode == mode, follower.notice
+    run_python(REWRITTEN_TAG_WRITER.replace("sys.argv[1]", repr(f"sqlite:///{db}")))
+    assert "b0b89fac28e346baaac72d012f626381" not in collector.runs()  # not on show
+    follower.show(Shown(runs_of=frozenset({"1"})))  # back on the runs page
+    collector.wait_for(
+        lambda: "b0b89fac28e346baaac72d012f626381" in collector.runs(), "the rewritten run"
+    )
+    assert collector.runs() == {"b0b89fac28e346baaac72d012f626381"}
 
 
 # -- folders renamed into the store, as sync tools bring them --------------------------------------

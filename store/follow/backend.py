@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from .changes import StoreChanges
+from .changes import Shown, StoreChanges
 
 #: A change this much older than "now" should have raised an event already.
 EVENT_GRACE_NS = 2_000_000_000
@@ -36,6 +36,11 @@ class FollowerBackend:
         """Equal between two looks when the registry did not change (may raise OSError or
         StoreError: then it is compared at the next look)."""
         return None
+
+    def show(self, shown: Shown) -> bool:
+        """Take what the pages on show name (a database's follower compares the tags shown,
+        which MLflow rewrites in place); True when it wants a look at once."""
+        return False
 
     def relevant(self, path: str) -> bool:
         """Whether an event on `path` may matter (called on watchdog's thread: keep it cheap)."""

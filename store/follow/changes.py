@@ -90,7 +90,8 @@ class StoreChanges:
 @dataclass(frozen=True)
 class Shown:
     """What the pages on show need followed live. A tracking server's follower polls only this
-    (each look costs requests); a local store's follower sees every change anyway."""
+    (each look costs requests); a local store's follower sees every change anyway, but for a
+    tag rewritten in place in a database, which it finds by comparing the tags shown here."""
 
     #: The experiments list: experiments, and new runs (their counts).
     experiments: bool = False
@@ -104,6 +105,10 @@ class Shown:
     traces_of: frozenset[str] = frozenset()
     #: The model registry's pages.
     registry: bool = False
+    #: Runs whose tags a page shows in full (a run's page). `set_tag` on a key a run has
+    #: rewrites its row in place: a database's follower compares the tags of these runs and of
+    #: `runs_of`'s runs at each look; a tracking server's follower ignores it.
+    tags_of: frozenset[str] = frozenset()
 
     def __or__(self, other: Shown) -> Shown:
         return Shown(
@@ -113,6 +118,7 @@ class Shown:
             self.histories | other.histories,
             self.traces_of | other.traces_of,
             self.registry or other.registry,
+            self.tags_of | other.tags_of,
         )
 
 

@@ -125,6 +125,8 @@ class StoreFollower:
         self._ready = threading.Event()
         self._lock = threading.Lock()
         self._pending: set[str] = set()
+        #: The backend wants a look with no event (`show`).
+        self._look = False
         self._last_emit = -math.inf
         self._gone = False
         self._start_notices: list[str] = []
@@ -160,7 +162,12 @@ class StoreFollower:
         return self._thread is not None and self._thread.is_alive()
 
     def show(self, shown: Shown) -> None:
-        """Nothing to narrow: every change is seen anyway."""
+        """Events and scans see every change anyway; a database's backend compares the tags
+        on show, which MLflow rewrites in place (no new row): a new scope is looked at once."""
+        if self._backend.show(shown):
+            with self._lock:
+                self._look = True
+            self._wake.set()
 
     # -- the follower thread --------------------------------------------------------------
     @property
@@ -204,11 +211,12 @@ class StoreFollower:
             self._wake.clear()
             with self._lock:
                 paths, self._pending = self._pending, set()
+                look, self._look = self._look, False
             now = time.monotonic()
             out = StoreChanges()
             scan = now >= next_scan
             try:
-                retry = self._step(paths, out, scan, now >= retry_at)
+                retry = self._step(paths, out, scan, look or now >= retry_at)
             except Exception as exc:  # a bug or an unexpected OS error: say it, keep going
                 log.exception("store follower step failed")
                 out.notices.append(f"live update failed: {one_line(exc)}")

@@ -4,14 +4,15 @@ store/follow/follower.py's."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from ..entities import DELETED, LIVE_STATUSES
 from ..errors import StoreError
 from ..follow.backend import FollowerBackend, one_line
-from ..follow.changes import StoreChanges
+from ..follow.changes import Shown, StoreChanges
 from ..sqlite.follow_state import REGISTRY_TABLES
-from ..sqlite.follower import TRACE_IN_PROGRESS, report_experiments, report_run
+from ..sqlite.follower import TRACE_IN_PROGRESS, ShownTags, report_experiments, report_run
 
 if TYPE_CHECKING:
     from ..base import Store
@@ -26,7 +27,8 @@ class PolledDatabaseFollower(FollowerBackend):
     No file changes to watch, and no rowid to find new rows by: each look is one read
     transaction of every run's state (new, changed and deleted runs), the live runs' point
     counts and tags (a point logged shows as its run changed, which screens read again whole),
-    the experiments with their tags, and a summary of each experiment's traces (`_traces`);
+    the experiments with their tags, a summary of each experiment's traces (`_traces`), and
+    the tags of the runs on show (`ShownTags`: a tag rewritten in place changes no run state);
     the registry is compared whole (`registry_sig`).
     What changed between the store's first read and the first look is told from the times
     the rows carry (`baseline`).
@@ -43,9 +45,13 @@ class PolledDatabaseFollower(FollowerBackend):
         self.exps: dict[str, tuple] = {}
         self.traces: dict[str, dict] = {}
         self.failures = 0
+        self.shown_tags = ShownTags()
 
     def relevant(self, path: str) -> bool:
         return False
+
+    def show(self, shown: Shown) -> bool:
+        return self.shown_tags.show(shown)
 
     def gone(self) -> bool:
         return False  # an unreachable server is said by the failing look, not as gone
@@ -63,8 +69,10 @@ class PolledDatabaseFollower(FollowerBackend):
         """Given `since_ns`, what may have changed since then, by the times rows carry (the
         writers' clocks): runs ended, deleted or still running (their points), experiments
         updated. Registry changes from then are not told apart."""
-        self.runs, self.live, self.exps, self.traces = self.store.read(self._state)
+        self.runs, self.live, self.exps, self.traces, looked = self.store.read(self._state)
         out = StoreChanges()
+        if looked is not None:  # the runs on show compared with their readings
+            self.shown_tags.compare(self.store, looked, self.runs, out)
         if since_ns is None:
             return out
         since_ms = since_ns // 1_000_000
@@ -85,7 +93,7 @@ class PolledDatabaseFollower(FollowerBackend):
 
     def scan(self, out: StoreChanges, *, verify: bool, sweep: bool) -> bool:
         try:
-            runs, live, exps, traces = self.store.read(self._state)
+            runs, live, exps, traces, looked = self.store.read(self._state)
         except StoreError as exc:
             self.failures += 1
             if self.failures == 3:
@@ -100,13 +108,15 @@ class PolledDatabaseFollower(FollowerBackend):
         report_experiments(self.exps, exps, out)
         out.traces.update(e for e in traces.keys() | self.traces.keys()
                           if traces.get(e) != self.traces.get(e))  # fmt: skip
+        if looked is not None:
+            self.shown_tags.compare(self.store, looked, runs, out)
         self.runs, self.live, self.exps, self.traces = runs, live, exps, traces
         return False
 
-    def _state(self, conn) -> tuple[dict, dict, dict, dict]:
+    def _state(self, conn) -> tuple[dict, dict, dict, dict, tuple | None]:
         """(run id -> state, live run id -> (points, last time, tags), experiment id ->
-        (state, tags), experiment id -> its traces' summary), read in the caller's
-        transaction."""
+        (state, tags), experiment id -> its traces' summary, the look at the tags on show
+        (`_shown_tags`)), read in the caller's transaction."""
         store = self.store
         runs = {r[0]: r[1:] for r in conn.execute(f"SELECT {store.state_run_columns()} FROM runs")}
         ids = [rid for rid, state in runs.items() if state[2] in LIVE_STATUSES]
@@ -131,7 +141,20 @@ class PolledDatabaseFollower(FollowerBackend):
             str(e[0]): (*e[1:], hash(tuple(sorted(exp_tags.get(str(e[0]), ())))))
             for e in conn.execute(store.state_experiments_sql())
         }
-        return runs, live, exps, self._traces(conn)
+        return runs, live, exps, self._traces(conn), self._shown_tags(conn)
+
+    def _shown_tags(self, conn) -> tuple | None:
+        """The look at the tags on show (`ShownTags.compare`), or None when it is not due. The
+        transaction's snapshot is the version: it changes when any transaction that writes
+        (has an id) starts or ends, so an idle database costs one cheap query."""
+        scope = self.shown_tags.wanted()
+        if not any(scope) and not any(self.shown_tags.scope):
+            return None
+        version = conn.execute("SELECT txid_current_snapshot()::text").fetchone()[0]
+        now = time.monotonic()
+        if not self.shown_tags.due(scope, version, now):
+            return None
+        return scope, version, now, self.store.tag_signatures(conn, *scope)
 
     def _traces(self, conn) -> dict[str, dict]:
         """experiment id -> {table: summary} of its traces, which differs when a trace is

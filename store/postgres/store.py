@@ -46,6 +46,9 @@ class PostgresStore(SqlReader):
     database_kind = "PostgreSQL"
     #: The series cache keys histories by a database file's state; a server has no such file.
     use_cache = False
+    #: Each UPDATE writes a new row version with a new transaction id (`xmin`), so a tag
+    #: rewritten in place changes the sum; a deleted tag, the count. No value crosses the wire.
+    TAG_SIGNATURE = "count(*), sum(xmin::text::bigint)"
 
     def __init__(self, uri: str) -> None:
         # The URI without its password: what messages and the UI show.

@@ -1,6 +1,8 @@
 """What following an MLflow database compares against (store/sqlite/follower.py, and the
 PostgreSQL follower): the run states, the tables' largest rowids, hashes of tags and of the
-registry; recorded by the first read (`opened_state`) and by the follower's baseline."""
+registry; recorded by the first read (`opened_state`) and by the follower's baseline; and
+signatures of the tags of the runs on show (`tag_signatures`, for store/sqlite/follower.py's
+`ShownTags`)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from collections.abc import Iterable
 from functools import partial
 
 from ..entities import ACTIVE, LIVE_STATUSES
+from .database import int_ids
 from .follower import FOLLOWED_TABLES, FollowState
 from .runs import RunReading
 
@@ -30,6 +33,11 @@ _STATE_RUN_FIELDS = ("run_uuid", "experiment_id", "name", "status", "end_time",
 class FollowReading(RunReading):
     """The queries of the state following compares, in the caller's read transaction or in
     short ones of their own."""
+
+    #: One value per run (`tag_signatures`) that changes when a tag is added, rewritten in
+    #: place or deleted: SQLite's rows carry no version, so the tags themselves, joined in
+    #: the database (hashed here: one string a run crosses into Python, not a tuple a tag).
+    TAG_SIGNATURE = "group_concat(key || char(31) || ifnull(value, ''), char(30))"
 
     def state_run_columns(self) -> str:
         """The columns of a run's state as following compares it (run_uuid first)."""
@@ -61,6 +69,22 @@ class FollowReading(RunReading):
             ):
                 rows.setdefault(rid, []).append((key, value))
         return {rid: hash(tuple(sorted(rows.get(rid, ())))) for rid in run_ids}
+
+    def tag_signatures(
+        self, conn: sqlite3.Connection, experiment_ids: Iterable[str], run_ids: Iterable[str]
+    ) -> dict[str, int]:
+        """run id -> a hash of its tags (`TAG_SIGNATURE`), for the runs of these experiments
+        and these runs that have tags."""
+        if not self.has("tags"):
+            return {}
+        select = f"SELECT run_uuid, {self.TAG_SIGNATURE} FROM tags WHERE run_uuid IN "
+        rows: list = []
+        for part, marks in self.id_chunks(int_ids(experiment_ids)):
+            runs = f"(SELECT run_uuid FROM runs WHERE experiment_id IN ({marks}))"
+            rows += conn.execute(f"{select}{runs} GROUP BY run_uuid", part).fetchall()
+        for part, marks in self.id_chunks(sorted(run_ids)):
+            rows += conn.execute(f"{select}({marks}) GROUP BY run_uuid", part).fetchall()
+        return {r[0]: hash(r[1:]) for r in rows}
 
     def registry_hash(self, conn: sqlite3.Connection) -> int:
         tables = [t for t in REGISTRY_TABLES if self.has(t)]
@@ -101,11 +125,11 @@ class FollowReading(RunReading):
             state.live_tags.update(tags)
             last = rows[-1][0]
 
-    def retagged_runs(self) -> set[str]:
-        """The runs read before (`tags_read`) whose tags now differ from that reading, in
-        short transactions."""
+    def retagged_runs(self, run_ids: Iterable[str] | None = None) -> set[str]:
+        """The runs read before (`tags_read`; of `run_ids` only, if given) whose tags now
+        differ from that reading, in short transactions."""
         shown = dict(self.tags_read)  # readings may go on meanwhile
-        ids = list(shown)
+        ids = list(shown) if run_ids is None else [r for r in run_ids if r in shown]
         out: set[str] = set()
         sql = "SELECT run_uuid, key, value FROM tags WHERE 1"
         for start in range(0, len(ids) if self.has("tags") else 0, RUN_STATES_PER_TRANSACTION):

@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,6 +87,21 @@ def fill(server: PostgresServer, db: Path) -> str:
     return uri
 
 
+@contextmanager
+def filled(db: Path) -> Iterator[str]:
+    """A PostgreSQL server of our own holding the rows of the SQLite database `db`, while in
+    the block; yields the database's URI."""
+    server = PostgresServer(find_bin_dir())
+    server.start()
+    try:
+        started = time.perf_counter()
+        uri = fill(server, db)
+        print(f"copied {db} into PostgreSQL in {time.perf_counter() - started:.1f} s")
+        yield uri
+    finally:
+        server.stop()
+
+
 def best(fn, repeat: int) -> tuple[float, object]:
     times, result = [], None
     for _ in range(repeat):
@@ -145,15 +162,8 @@ def main() -> None:
     folder = args.workdir / f"sweep-{args.runs}-long"
     ensure_store(folder, args.runs, long=True)
     db = ensure_sqlite_copy(folder)
-    server = PostgresServer(find_bin_dir())
-    server.start()
-    try:
-        started = time.perf_counter()
-        uri = fill(server, db)
-        print(f"copied {db} into PostgreSQL in {time.perf_counter() - started:.1f} s")
+    with filled(db) as uri:
         measure_direct(uri, args.repeat)
-    finally:
-        server.stop()
 
 
 if __name__ == "__main__":

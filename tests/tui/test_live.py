@@ -15,6 +15,7 @@ from mltui.store import open_store
 from mltui.tui.app import MltuiApp
 from mltui.tui.screens.runs import RunsScreen
 from tests.tui.helpers import eventually
+from tests.tui.test_run_screen import screen_text
 
 pytestmark = pytest.mark.anyio
 
@@ -160,6 +161,42 @@ async def test_an_experiment_created_before_following_starts_appears(store_copy,
         assert await eventually(
             pilot, lambda: exp_id in {r.experiment.experiment_id for r in screen.rows}
         )
+
+
+def tag_rewriter(run_id: str, value: str) -> str:
+    """MLflow's `set_tag` on a key the run has (SQLite: an UPDATE in place, no new row)."""
+    return (
+        "from mlflow.tracking import MlflowClient\n"
+        f"MlflowClient().set_tag({run_id!r}, 'sweep.index', {value!r})\n"
+    )
+
+
+@pytest.mark.parametrize("name", MLFLOW_STORES)
+async def test_a_finished_runs_tag_rewritten_by_mlflow_shows_on_the_page_on_top(store_copy, name):
+    """The runs page on top shows a finished run's tag MLflow rewrote; then a run's page on
+    top shows its own run's (its tags tab)."""
+    from mltui.tui.screens.run import RunScreen
+
+    path = store_copy(name)
+    app = MltuiApp(open_store(path), watch=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        runs_page = await open_sweep(pilot)
+        listed, alone = [
+            r.run_id
+            for r in runs_page.runs.values()
+            if r.status == "FINISHED" and "sweep.index" in r.tags
+        ][:2]
+        await asyncio.to_thread(run_mlflow, tag_rewriter(listed, "rewritten-one"), path)
+        assert await eventually(
+            pilot, lambda: runs_page.runs[listed].tags["sweep.index"] == "rewritten-one"
+        )
+        run_page = RunScreen(alone)
+        await app.push_screen(run_page)
+        await settle(pilot)
+        await pilot.press("3")
+        assert "rewritten-two" not in screen_text(app)
+        await asyncio.to_thread(run_mlflow, tag_rewriter(alone, "rewritten-two"), path)
+        assert await eventually(pilot, lambda: "rewritten-two" in screen_text(app))
 
 
 # -- the registry, changed by MLflow while it is shown -------------------------------------------

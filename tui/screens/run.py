@@ -19,6 +19,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, TabbedContent
 from textual.worker import Worker, WorkerState
 
+from mltui.store.follow import Shown, StoreChanges
 from mltui.store.run_models import mlmodel_folder, stored_mlmodel_location
 from mltui.tui.screens.tabbed import TabbedScreen, number_key_bindings
 from mltui.tui.text import literal, one_line
@@ -149,6 +150,21 @@ class RunScreen(TabbedScreen):
         if self._read_when_shown:
             self._read_when_shown = False
             self.load()
+
+    # -- live updates (the app forwards the follower's changes) -------------------------------
+    def live_data(self) -> Shown:
+        """Its tags: a database's follower compares them, as MLflow rewrites a tag in place.
+        (A tracking server's follower ignores them: a running run is read again here.)"""
+        return Shown(tags_of=frozenset({self.run_id}))
+
+    def store_changed(self, changes: StoreChanges) -> None:
+        """A finished run changed (a tag set or rewritten, a param, its status): read it again.
+        A running run is read again on its own timer (its points come many times a second)."""
+        if self.run_id not in changes.runs:
+            return
+        running = self.details is not None and self.details.run.is_running
+        if not (running and self._follow is not None):
+            self._read_again()
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
