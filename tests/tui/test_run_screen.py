@@ -584,3 +584,50 @@ async def test_an_optional_tab_without_content_stays_hidden_and_its_key_does_not
         await pilot.press("7")
         await settle(pilot)
         assert tabs.active == "metrics"
+
+
+async def test_an_older_reading_of_the_run_page_never_replaces_a_newer_one(tmp_path):
+    """A reading taken before MLflow rewrote a tag, still under way when the page reads again
+    (as following a change does), ends last: the page keeps the newer reading. (A thread
+    worker cannot be stopped, so the older answer arrived and replaced the newer one for good.)
+    The first reading is held, after it read the run, until the second has been shown."""
+    import threading
+
+    from mlflow import MlflowClient
+
+    from tests.conftest import copy_fixture
+
+    fixture = "mlflow-3.18.0-sqlite"
+    db = copy_fixture(fixture, tmp_path) / "mlflow.db"
+    run_id = run_id_named("sweep-0", fixture)
+    app = make_app(db)
+    store = app.store
+    armed, held, gate = threading.Event(), threading.Event(), threading.Event()
+    experiment = store.experiment
+
+    def held_once(experiment_id):  # the page reads the run, then its experiment
+        if armed.is_set() and not held.is_set():
+            held.set()
+            gate.wait(60)
+        return experiment(experiment_id)
+
+    store.experiment = held_once
+
+    def tag() -> str | None:
+        return screen.details.run.tags.get("sweep.index") if screen.details else None
+
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            screen = RunScreen(run_id)
+            armed.set()
+            await app.push_screen(screen)
+            assert await eventually(pilot, held.is_set, 60)
+            MlflowClient(tracking_uri=f"sqlite:///{db}").set_tag(run_id, "sweep.index", "newer")
+            screen.load()
+            assert await eventually(pilot, lambda: tag() == "newer", 60)
+            gate.set()
+            await settle(pilot)
+            assert tag() == "newer"
+    finally:
+        gate.set()
