@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import events
+from textual.message import Message
 from textual.screen import Screen
+from textual.worker import NoActiveWorker, Worker, get_current_worker
 
 from mltui.store.follow import Shown, StoreChanges
 
@@ -32,6 +34,25 @@ if TYPE_CHECKING:
 
 else:
     MixinHost = object
+
+
+class Answer(Message):
+    """What a page's reading found, posted from its thread worker. A thread worker cannot be
+    stopped: when a newer reading of its group starts (a followed change, `r`), the older one
+    is cancelled yet still posts its answer, which may come after the newer one's. A handler
+    drops an answer that is `stale`, so an older reading never replaces a newer one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        try:
+            self.answered_by: Worker | None = get_current_worker()
+        except NoActiveWorker:
+            self.answered_by = None
+
+    @property
+    def stale(self) -> bool:
+        """A newer reading of the same group began after this one."""
+        return self.answered_by is not None and self.answered_by.is_cancelled
 
 
 class MltuiScreen(Screen[ResultType]):

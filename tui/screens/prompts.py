@@ -12,12 +12,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from mltui.store.prompts import Prompt, PromptVersion, prompt_versions, prompts, template_lines
-from mltui.tui.screens.base import MltuiScreen
+from mltui.tui.screens.base import Answer, MltuiScreen
 from mltui.tui.text import format_time, literal, one_line
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 from mltui.tui.widgets.keyed_table import KeyedTable
@@ -83,7 +82,7 @@ class PromptsScreen(MltuiScreen[None]):
         Binding("r", "reload", "Reload", id="prompts.reload"),
     ]
 
-    class Loaded(Message):
+    class Loaded(Answer):
         def __init__(self, found: list[Prompt]) -> None:
             super().__init__()
             self.prompts = found
@@ -129,6 +128,8 @@ class PromptsScreen(MltuiScreen[None]):
         _read_failed(self, event, "prompts", "Prompts")
 
     def on_prompts_screen_loaded(self, message: Loaded) -> None:
+        if message.stale:
+            return
         self._loaded = True
         table = self.query_one(KeyedTable)
         table.loading = False
@@ -196,7 +197,7 @@ class PromptScreen(MltuiScreen[None]):
         Binding("r", "reload", "Reload", id="prompt.reload"),
     ]
 
-    class Loaded(Message):
+    class Loaded(Answer):
         def __init__(self, versions: list[PromptVersion]) -> None:
             super().__init__()
             self.versions = versions
@@ -245,6 +246,8 @@ class PromptScreen(MltuiScreen[None]):
         _read_failed(self, event, "prompt", "Prompt")
 
     def on_prompt_screen_loaded(self, message: Loaded) -> None:
+        if message.stale:
+            return
         table = self.query_one(KeyedTable)
         table.loading = False
         self.versions = {str(pv.version): pv for pv in message.versions}

@@ -17,10 +17,11 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Footer, TabbedContent
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
 from mltui.store.follow import Shown, StoreChanges
 from mltui.store.run_models import mlmodel_folder, stored_mlmodel_location
+from mltui.tui.screens.base import Answer
 from mltui.tui.screens.tabbed import TabbedScreen, number_key_bindings
 from mltui.tui.text import literal, one_line
 from mltui.tui.widgets.artifact_browser import ArtifactBrowser
@@ -82,12 +83,10 @@ class RunScreen(TabbedScreen):
         *number_key_bindings("run", TABS),
     ]
 
-    class Loaded(Message):
-        def __init__(self, details: RunDetails, worker: Worker | None = None) -> None:
+    class Loaded(Answer):
+        def __init__(self, details: RunDetails) -> None:
             super().__init__()
             self.details = details
-            #: The reading's worker: cancelled when a newer reading was started after it.
-            self.worker = worker
 
     class Missing(Message):
         """There is no run with this id in the store."""
@@ -136,7 +135,7 @@ class RunScreen(TabbedScreen):
         details.logged_models = store.logged_models([run.experiment_id])
         for tab in RUN_TABS:
             details.tab_data[tab.PANE] = tab.read(store, details)
-        self.post_message(self.Loaded(details, get_current_worker()))
+        self.post_message(self.Loaded(details))
         self.store.workers.warm_for([run])  # its long histories chart sooner with the workers up
 
     def _read_again(self) -> None:
@@ -182,9 +181,7 @@ class RunScreen(TabbedScreen):
         self.notify(f"No run {one_line(self.run_id)}", severity="error", markup=False)
 
     def on_run_screen_loaded(self, message: Loaded) -> None:
-        if message.worker is not None and message.worker.is_cancelled:
-            # A newer reading began after this one (a change was followed meanwhile): a thread
-            # worker cannot be stopped, so its older answer arrives and is dropped here.
+        if message.stale:
             return
         first = self.details is None
         details = self.details = message.details

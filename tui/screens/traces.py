@@ -19,7 +19,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.message import Message
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
@@ -27,7 +26,7 @@ from mltui.store.errors import FilterError
 from mltui.store.follow import Shown
 from mltui.store.trace_search import parse_trace_filter
 from mltui.store.traces import SPAN_INPUTS, SPAN_OUTPUTS, Span, Trace, TraceInfo
-from mltui.tui.screens.base import MltuiScreen
+from mltui.tui.screens.base import Answer, MltuiScreen
 from mltui.tui.screens.sortable import SortableFilterable
 from mltui.tui.text import format_time, literal, one_line
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
@@ -192,7 +191,7 @@ class TracesScreen(SortableFilterable, _ReadingScreen):
         Binding("r", "reload", "Reload", id="traces.reload"),
     ]
 
-    class Loaded(Message):
+    class Loaded(Answer):
         def __init__(self, traces: list[TraceInfo], names: list[str]) -> None:
             super().__init__()
             self.traces = traces
@@ -243,6 +242,8 @@ class TracesScreen(SortableFilterable, _ReadingScreen):
         self.post_message(self.Loaded(store.traces(self.experiment_ids), names))
 
     def on_traces_screen_loaded(self, message: Loaded) -> None:
+        if message.stale:
+            return
         store = self.app.opened_store
         crumbs = self.query_one(Breadcrumbs)
         crumbs.show(store_crumb(store.location, self.app.demo), ", ".join(message.names), "Traces")
@@ -433,7 +434,7 @@ class TraceScreen(_ReadingScreen):
         Binding("r", "reload", "Reload", id="trace.reload"),
     ]
 
-    class Loaded(Message):
+    class Loaded(Answer):
         def __init__(self, trace: Trace | None) -> None:
             super().__init__()
             self.trace = trace
@@ -471,6 +472,8 @@ class TraceScreen(_ReadingScreen):
         self.post_message(self.Loaded(self.app.opened_store.trace(self.trace_id)))
 
     def on_trace_screen_loaded(self, message: Loaded) -> None:
+        if message.stale:
+            return
         table = self.query_one(KeyedTable)
         table.loading = False
         trace = self.trace = message.trace
