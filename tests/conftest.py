@@ -52,10 +52,37 @@ def own_environment():
     saved = dict(os.environ)
     for name in MLFLOW_URI_VARIABLES:
         os.environ.pop(name, None)
+    uris = _mlflow_uris()
     yield
+    _put_back_mlflow_uris(uris)
     if os.environ != saved:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def _mlflow_uris() -> tuple[str | None, str | None]:
+    """MLflow's process-wide tracking and registry URIs (None each while MLflow is not imported).
+
+    They outlive a test: after one called set_registry_uri, a later test's
+    `MlflowClient(tracking_uri=server)` wrote its registry changes to that test's store (the
+    global registry URI wins over the tracking URI), and the server never saw them (CI's whole
+    suite: the server registry-following tests)."""
+    if "mlflow" not in sys.modules:
+        return None, None
+    from mlflow.tracking._model_registry import utils as registry
+    from mlflow.tracking._tracking_service import utils as tracking
+
+    return tracking._tracking_uri, registry._registry_uri
+
+
+def _put_back_mlflow_uris(uris: tuple[str | None, str | None]) -> None:
+    if "mlflow" not in sys.modules or _mlflow_uris() == uris:
+        return
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry
+
+    tracking_uri, registry._registry_uri = uris
+    mlflow.set_tracking_uri(tracking_uri)  # also resets the tracer provider bound to the URI
 
 
 def store_path(fixture_dir: Path) -> Path:
