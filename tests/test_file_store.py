@@ -306,23 +306,28 @@ def _latest_streamed(path: Path) -> tuple:
         os.close(fd)
 
 
+def _assert_streamed_as(path: Path, body: bytes, expected: tuple, monkeypatch, block: int) -> None:
+    """`body`, written to `path` and read in blocks of `block` bytes, gives `expected` (the
+    latest point, compared by its spelling as nan and -0.0 have one, and the bad lines)."""
+    monkeypatch.setattr("mltui.store.file.metrics.STREAM_BLOCK", block)
+    path.write_bytes(body)
+    point, bad, _ = _latest_streamed(path)
+    assert (bad, repr(point)) == (expected[1], repr(expected[0])), body
+
+
 def test_latest_point_read_in_blocks_is_that_of_the_whole_file(tmp_path, monkeypatch):
     """Cut into blocks anywhere (inside lines, between NaN ties), the answer is the same."""
     monkeypatch.setattr("mltui.store.file.metrics.CHUNK", 16)
     rng = random.Random(7)
     path = tmp_path / "metric"
     for _ in range(400):
-        monkeypatch.setattr("mltui.store.file.metrics.STREAM_BLOCK", rng.choice((16, 23, 40, 64)))
+        block = rng.choice((16, 23, 40, 64))
         lines = [
             b" ".join(rng.choice(_FIELDS) for _ in range(rng.choice((3, 3, 3, 2, 5))))
             for _ in range(rng.randint(1, 30))
         ]
         body = b"\n".join(lines) + rng.choice((b"\n", b"", b"\n12 0."))
-        path.write_bytes(body)
-        point, bad, _ = _latest_streamed(path)
-        expected = latest_point(body)
-        assert bad == expected[1], body
-        assert repr(point) == repr(expected[0]), body  # nan and -0.0 by their spelling
+        _assert_streamed_as(path, body, latest_point(body), monkeypatch, block)
 
 
 #: Values as MLflow spells them (repr of a float), and spellings near them that float() may
@@ -379,10 +384,7 @@ def test_latest_point_fast_path_reads_as_line_by_line(tmp_path, monkeypatch, gue
         got = latest_point(body)
         assert got[1] == expected[1], body
         assert repr(got[0]) == repr(expected[0]), body  # nan and -0.0 by their spelling
-        monkeypatch.setattr("mltui.store.file.metrics.STREAM_BLOCK", rng.choice((40, 64, 200)))
-        path.write_bytes(body)
-        point, bad, _ = _latest_streamed(path)
-        assert (bad, repr(point)) == (expected[1], repr(expected[0])), body
+        _assert_streamed_as(path, body, expected, monkeypatch, rng.choice((40, 64, 200)))
     assert 250 < fast < 550  # both paths were taken, many times
 
 
@@ -442,10 +444,7 @@ def test_latest_point_by_guess_finds_what_line_by_line_finds(tmp_path, monkeypat
         guessed += metrics._latest_by_guess(body, None) is not None
         got = latest_point(body)
         assert (got[1], repr(got[0])) == (expected[1], repr(expected[0])), body
-        monkeypatch.setattr("mltui.store.file.metrics.STREAM_BLOCK", rng.choice((40, 64, 300)))
-        path.write_bytes(body)
-        point, bad, _ = _latest_streamed(path)
-        assert (bad, repr(point)) == (expected[1], repr(expected[0])), body
+        _assert_streamed_as(path, body, expected, monkeypatch, rng.choice((40, 64, 300)))
     assert 400 < guessed < 1200  # the guess was taken, and refused, many times
 
 
@@ -568,11 +567,8 @@ def test_long_file_read_by_columns_reads_as_line_by_line(tmp_path, monkeypatch, 
     path = tmp_path / "metric"
     for _ in range(400):
         body = b"\n".join(_columns_attacking_lines(rng)) + rng.choice((b"\n", b"", b"\n12 0."))
-        monkeypatch.setattr("mltui.store.file.metrics.STREAM_BLOCK", rng.choice((40, 64, 300)))
-        path.write_bytes(body)
         expected = _latest_by_lines(metrics.complete_lines(body))
-        point, bad, _ = _latest_streamed(path)
-        assert (bad, repr(point)) == (expected[1], repr(expected[0])), body
+        _assert_streamed_as(path, body, expected, monkeypatch, rng.choice((40, 64, 300)))
 
 
 def test_overlong_metric_line_is_one_bad_line(tmp_path, monkeypatch):
