@@ -13,7 +13,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
@@ -22,7 +21,7 @@ from mltui.store.entities import ModelVersion, RegisteredModel, Run
 from mltui.store.follow import Shown
 from mltui.store.model_folders import version_model_folder, version_model_root
 from mltui.store.registry import WriteResult
-from mltui.tui.screens.base import MltuiScreen
+from mltui.tui.screens.base import Answer, MltuiScreen
 from mltui.tui.screens.dialogs.inputs import DescriptionScreen, TagInputScreen, TextInputScreen
 from mltui.tui.screens.dialogs.transition import Transition, TransitionScreen
 from mltui.tui.screens.dialogs.write_flow import (
@@ -124,19 +123,16 @@ class ModelVersionsScreen(RegistryWriteFlow, MltuiScreen[None]):
         ]
     )
 
-    class Loaded(Message):
-        def __init__(self, reading: VersionsReading, number: int) -> None:
+    class Loaded(Answer):
+        def __init__(self, reading: VersionsReading) -> None:
             super().__init__()
             self.reading = reading
-            self.number = number
 
     def __init__(self, name: str) -> None:
         super().__init__()
         self.model_name = name
         self.reading: VersionsReading | None = None
         self.versions: dict[str, ModelVersion] = {}
-        #: Readings started: only the last one's is shown (an older one can finish after it).
-        self._started = 0
 
     def compose(self) -> ComposeResult:
         store = self.store
@@ -183,13 +179,9 @@ class ModelVersionsScreen(RegistryWriteFlow, MltuiScreen[None]):
             self.load()
 
     # -- reading ---------------------------------------------------------------------------------
-    def load(self) -> None:
-        self._started += 1
-        self._read(self._started)
-
     @work(thread=True, exclusive=True, group="versions", exit_on_error=False)
-    def _read(self, number: int) -> None:
-        self.post_message(self.Loaded(read_versions(self.store, self.model_name), number))
+    def load(self) -> None:
+        self.post_message(self.Loaded(read_versions(self.store, self.model_name)))
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -198,8 +190,8 @@ class ModelVersionsScreen(RegistryWriteFlow, MltuiScreen[None]):
             self.notify(one_line(event.worker.error), title="Registry", severity="error")
 
     def on_model_versions_screen_loaded(self, message: Loaded) -> None:
-        if message.number != self._started:
-            return  # a newer reading is under way (a thread worker cannot be stopped)
+        if message.stale:
+            return
         reading = self.reading = message.reading
         table = self.query_one(KeyedTable)
         table.loading = False

@@ -14,14 +14,13 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from mltui.store.entities import RegisteredModel
 from mltui.store.follow import Shown
 from mltui.store.registry import WriteResult
-from mltui.tui.screens.base import MltuiScreen
+from mltui.tui.screens.base import Answer, MltuiScreen
 from mltui.tui.screens.dialogs.inputs import TagInputScreen
 from mltui.tui.screens.dialogs.write_flow import (
     RegistryWriteFlow,
@@ -124,18 +123,15 @@ class RegisteredModelsScreen(RegistryWriteFlow, MltuiScreen[None]):
         ]
     )
 
-    class Loaded(Message):
-        def __init__(self, models: list[RegisteredModel], number: int) -> None:
+    class Loaded(Answer):
+        def __init__(self, models: list[RegisteredModel]) -> None:
             super().__init__()
             self.models = models
-            self.number = number
 
     def __init__(self) -> None:
         super().__init__()
         self.models: dict[str, RegisteredModel] = {}
         self._loaded = False
-        #: Readings started: only the last one's is shown (an older one can finish after it).
-        self._started = 0
 
     def compose(self) -> ComposeResult:
         store = self.store
@@ -184,13 +180,9 @@ class RegisteredModelsScreen(RegistryWriteFlow, MltuiScreen[None]):
             self.load()
 
     # -- reading ---------------------------------------------------------------------------------
-    def load(self) -> None:
-        self._started += 1
-        self._read(self._started)
-
     @work(thread=True, exclusive=True, group="registry", exit_on_error=False)
-    def _read(self, number: int) -> None:
-        self.post_message(self.Loaded(self.store.registered_models(), number))
+    def load(self) -> None:
+        self.post_message(self.Loaded(self.store.registered_models()))
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -199,8 +191,8 @@ class RegisteredModelsScreen(RegistryWriteFlow, MltuiScreen[None]):
             self.notify(one_line(event.worker.error), title="Registry", severity="error")
 
     def on_registered_models_screen_loaded(self, message: Loaded) -> None:
-        if message.number != self._started:
-            return  # a newer reading is under way (a thread worker cannot be stopped)
+        if message.stale:
+            return
         self._loaded = True
         table = self.query_one(KeyedTable)
         table.loading = False
