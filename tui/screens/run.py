@@ -241,11 +241,11 @@ class RunScreen(TabbedScreen):
         model = message.model
         if self.details is None:
             return
-        folder = mlmodel_folder(model, self.details.artifact_root)
-        stored = stored_mlmodel_location(self.store, model, self.details.artifact_root)
+        root = self.details.artifact_root
+        folder = mlmodel_folder(model, root)
         if folder is not None:
             self.app.open_mlmodel(folder, self.run_id, label=model.name)
-        elif stored is not None:
+        elif (stored := stored_mlmodel_location(self.store, model, root)) is not None:
             # Read through the store (a tracking server's proxy): the MLmodel file alone.
             self.app.open_stored_mlmodel(*stored, self.run_id, label=model.name)
         elif self.query_one(ArtifactsTab).show_model(model):
