@@ -1039,14 +1039,11 @@ def test_racing_mlflow_on_the_file_registry_reverts_nothing(tmp_path: Path):
     assert result["mltui"]["refused"] == 0, result
 
 
-@pytest.mark.parametrize("target", ["model", "version"])
-def test_an_mlflow_write_between_our_read_and_replace_is_kept(
-    target: str, tmp_path: Path, monkeypatch
-):
-    """MLflow writes the very file we are rewriting, right after we read it: our swap notices,
-    reads again and keeps MLflow's change with ours."""
-    from mltui.store.file.registry import FileRegistryBackend
-
+def _with_mlflow_write_inside(target: str, tmp_path: Path, interleave) -> None:
+    """Our model tag (target "model") or version description ("version") with MLflow's write of
+    the same meta.yaml (the model's description, the version's stage) forced into it by
+    `interleave(theirs)` (which patches our writer and returns the list it fills once MLflow
+    wrote): both changes must be there afterwards, as MLflow reads them."""
     folder = copy_fixture("mlflow-3.17.2-file", tmp_path)
     client = client_for(folder)
     writer = RegistryWriter(open_store(store_path(folder)))
@@ -1054,17 +1051,7 @@ def test_an_mlflow_write_between_our_read_and_replace_is_kept(
         "model": lambda: client.update_registered_model(W, description="MLflow's"),
         "version": lambda: client.transition_model_version_stage(W, "5", "Staging"),
     }[target]
-    real = FileRegistryBackend._load_meta
-    interleaved = []
-
-    def read_then_mlflow_writes(self, path, required=()):
-        found = real(self, path, required)
-        if required and not interleaved:  # our first read for a rewrite
-            interleaved.append(path)
-            theirs()
-        return found
-
-    monkeypatch.setattr(FileRegistryBackend, "_load_meta", read_then_mlflow_writes)
+    interleaved = interleave(theirs)
     if target == "model":
         writer.set_model_tag(W, "ours", "1")
         rm = client.get_registered_model(W)
@@ -1074,6 +1061,68 @@ def test_an_mlflow_write_between_our_read_and_replace_is_kept(
         mv = client.get_model_version(W, "5")
         assert (mv.current_stage, mv.description) == ("Staging", "ours")
     assert interleaved
+    meta_folder = folder / "mlruns" / "models" / W
+    assert not [p for p in meta_folder.rglob("*") if p.name.startswith(".mltui-")]
+
+
+@pytest.mark.parametrize("target", ["model", "version"])
+def test_an_mlflow_write_between_our_read_and_replace_is_kept(
+    target: str, tmp_path: Path, monkeypatch
+):
+    """MLflow writes the very file we are rewriting, right after we read it: our swap notices,
+    reads again and keeps MLflow's change with ours."""
+    from mltui.store.file.registry import FileRegistryBackend
+
+    real = FileRegistryBackend._load_meta
+    interleaved: list[Path] = []
+
+    def interleave(theirs):
+        def read_then_mlflow_writes(self, path, required=()):
+            found = real(self, path, required)
+            if required and not interleaved:  # our first read for a rewrite
+                interleaved.append(path)
+                theirs()
+            return found
+
+        monkeypatch.setattr(FileRegistryBackend, "_load_meta", read_then_mlflow_writes)
+        return interleaved
+
+    _with_mlflow_write_inside(target, tmp_path, interleave)
+
+
+@pytest.mark.parametrize("target", ["model", "version"])
+def test_an_mlflow_write_between_our_last_check_and_the_rename_is_kept(
+    target: str, tmp_path: Path, monkeypatch
+):
+    """MLflow replaces the file in the instant after our last comparison and before our rename
+    (here: forced into it). The rename is an exchange, so what it replaced is seen to be
+    MLflow's, put back, and our change redone on top of it; a plain replace lost it (CI saw it
+    once in the race below)."""
+    import mltui.store.file.registry as file_registry
+
+    real_write_tmp = file_registry.FileRegistryBackend._write_tmp
+    real_read_seen = file_registry._read_seen
+    armed: list[bool] = []
+    interleaved: list[Path] = []
+
+    def interleave(theirs):
+        def write_tmp(self, folder, text, mode):
+            if "\nname: " in "\n" + text:  # a meta.yaml (not a tag file): _swap writes its file,
+                armed.append(True)  # then makes its last comparison
+            return real_write_tmp(self, folder, text, mode)
+
+        def read_seen(path, root_real):
+            found = real_read_seen(path, root_real)
+            if armed and not interleaved and path.name == "meta.yaml":
+                interleaved.append(path)
+                theirs()  # after the comparison, before the rename
+            return found
+
+        monkeypatch.setattr(file_registry.FileRegistryBackend, "_write_tmp", write_tmp)
+        monkeypatch.setattr(file_registry, "_read_seen", read_seen)
+        return interleaved
+
+    _with_mlflow_write_inside(target, tmp_path, interleave)
 
 
 def test_a_meta_yaml_being_written_is_never_written_over(tmp_path: Path):

@@ -32,6 +32,7 @@ from ..registry.model import (
     VersionSnapshot,
     holds_model,
 )
+from .exchange import exchange_paths
 
 try:
     from yaml import CSafeDumper as _SafeDumper
@@ -366,10 +367,21 @@ class FileRegistryBackend(RegistryBackend):
         try:
             if _read_seen(target, self.root_real) != seen:
                 return False
-            # An MLflow write landing between this check and the rename would be lost: the
-            # one window left (see the module docstring).
-            os.replace(tmp, target)
-            return True
+            our_inode = os.stat(tmp, follow_symlinks=False).st_ino
+            if not exchange_paths(tmp, target):
+                # No atomic exchange here: an MLflow write landing between the check above and
+                # this rename is lost (the window the module docstring names).
+                os.replace(tmp, target)
+                return True
+            # `tmp` now holds what `target` held at the instant of the swap.
+            if _read_seen(tmp, self.root_real) == seen:
+                return True
+            # Another program's write landed between the check and the swap: put it back (ours
+            # is the file at `target` now, unless yet another write replaced it) and start over
+            # from it.
+            if os.stat(target, follow_symlinks=False).st_ino == our_inode:
+                exchange_paths(tmp, target)
+            return False
         finally:
             tmp.unlink(missing_ok=True)
 

@@ -31,8 +31,12 @@ MLflow's file store takes no locks, so neither can we. What the file writes guar
   (truncate, then write: always when creating it, and when rewriting it unless the system's
   temporary folder is on the store's disk), so an empty or partial file (no final newline, or
   no `name`) is one being written: it is read again after a moment, never written over.
-  What remains is the instant between that last check and the rename: an MLflow write landing
-  exactly there is lost; nothing can close it without a lock MLflow would honour.
+  The rename itself is an atomic exchange where the system has one (Linux's renameat2
+  RENAME_EXCHANGE, store/file/exchange.py): the file it replaced comes back under the
+  temporary name, so an MLflow write that landed between that last check and the rename is
+  seen, put back, and ours redone on top of it. Elsewhere (no such call, or a file system
+  without it) that instant remains a window where an MLflow write is lost: nothing else can
+  close it without a lock MLflow would honour.
 - A new registered model's folder is built with its meta.yaml at the store's root under a
   temporary name ending in `.trash` (MLflow's tracking store skips such names and its registry
   lists models/ only) and renamed into models/; a new version folder likewise under a temporary
