@@ -8,7 +8,7 @@ import pytest
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
-from tests.tui.helpers import FIXTURES, fixture_store_path, make_app
+from tests.tui.helpers import FIXTURES, fixture_store_path, make_app, press_together
 
 # Async tests run on anyio's pytest plugin.
 pytestmark = pytest.mark.anyio
@@ -106,6 +106,27 @@ async def test_sort_picker_takes_a_space_typed_in_its_box():
         await pilot.pause()
         assert app.screen is screen
         assert screen.sort_key == "last"
+
+
+@pytest.mark.parametrize("burst", [False, True])
+async def test_enter_typed_fast_after_moves_opens_the_row_they_reached(burst):
+    """Down Down Enter arriving together (a fast typist, keys sent over a slow SSH link): Enter
+    opened the first row, since its binding ran before the table had moved its cursor."""
+    from mltui.tui.screens.runs import RunsScreen
+
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = await loaded(pilot)
+        assert table.row_count >= 3
+        third = row_ids(table)[2]
+        keys = ("down", "down", "enter")
+        if burst:
+            await press_together(pilot, *keys, until=lambda: isinstance(app.screen, RunsScreen))
+        else:
+            await pilot.press(*keys)
+            await pilot.pause()
+        assert isinstance(app.screen, RunsScreen)
+        assert app.screen.experiment_ids == [third]
 
 
 async def test_quick_filter_narrows_and_escape_clears():

@@ -29,6 +29,7 @@ from tests.tui.helpers import (
     eventually,
     fixture_store_path,
     make_app,
+    press_together,
     record_notices,
 )
 
@@ -312,6 +313,27 @@ async def test_edit_model_description(from_versions, store_copy):
         await settle(pilot)
     described = client_for(path).get_registered_model(MODEL).description
     assert described.startswith("Gradient boosted. Predicts")
+
+
+async def test_a_description_pasted_and_saved_at_once_is_saved_whole(store_copy):
+    """Text and ctrl+s arriving in one burst (a paste, then the save key at once): ctrl+s ran
+    before the text area had taken the last letters, and the plan showed a cut description."""
+    path = store_copy(STORE)
+    app = make_app(path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        put_cursor(await open_registry(pilot), MODEL)
+        await pilot.press("e")
+        await settle(pilot)
+        pasted = "Pasted whole. "
+        keys = ["space" if c == " " else c for c in pasted]
+        await press_together(
+            pilot, *keys, "ctrl+s", until=lambda: isinstance(app.screen, ConfirmWriteScreen)
+        )
+        assert isinstance(app.screen, ConfirmWriteScreen)
+        await pilot.press("y")
+        await settle(pilot)
+    described = client_for(path).get_registered_model(MODEL).description
+    assert described.startswith(pasted + "Predicts")
 
 
 @pytest.mark.parametrize("fixture", WRITABLE)

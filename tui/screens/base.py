@@ -7,6 +7,8 @@ import cycle runs through it.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import events
@@ -34,6 +36,34 @@ if TYPE_CHECKING:
 
 else:
     MixinHost = object
+
+
+def in_key_order(action: Callable[..., None]) -> Callable[..., None]:
+    """For the action of a `priority=True` binding: run it after the keys typed before it.
+
+    Textual runs a priority binding as its key reaches the app. A key typed before it travels
+    further: to the focused widget's queue, then, unless that widget takes it, up through each
+    ancestor's queue back to the app, which runs its binding (a table's Down). Typed fast or
+    pasted ("Down Down Enter", text then ctrl+s), Enter opened the row the cursor was leaving
+    and ctrl+s saved the text without its last letters. The action here takes the same road,
+    queue by queue, so it runs behind those keys and sees what they did. (The picker and
+    column dialogs' priority keys are the other way round: they must act on arrival, to move
+    the focus before the next key is handed on; they are not wrapped.)
+    """
+
+    @functools.wraps(action)
+    def queued(self: Screen[Any], *args: Any) -> None:
+        road = list((self.focused or self).ancestors_with_self)
+
+        def hop() -> None:
+            if road:
+                road.pop(0).call_later(hop)
+            else:
+                action(self, *args)
+
+        hop()
+
+    return queued
 
 
 class Answer(Message):

@@ -18,7 +18,7 @@ from textual.worker import get_current_worker
 from mltui.store.entities import DELETED, Experiment
 from mltui.store.errors import StoreError
 from mltui.store.follow import Shown
-from mltui.tui.screens.base import MltuiScreen
+from mltui.tui.screens.base import MltuiScreen, in_key_order
 from mltui.tui.screens.sortable import SortableFilterable
 from mltui.tui.text import format_time, literal, one_line
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_label
@@ -267,6 +267,7 @@ class ExperimentsScreen(SortableFilterable, MltuiScreen[None]):
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
 
     # -- actions -------------------------------------------------------------------------------
+    @in_key_order
     def action_open(self) -> None:
         if self.focused is self.query_one("#experiments-filter"):
             self.query_one(DataTable).focus()

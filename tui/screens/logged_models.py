@@ -21,6 +21,7 @@ from mltui.store.entities import LoggedModel, LoggedModelMetric
 from mltui.store.mlmodel import logged_model_kind
 from mltui.store.registry import TAG_MODEL_VERSIONS
 from mltui.tui.present.compare import lower_is_better
+from mltui.tui.screens.base import in_key_order
 from mltui.tui.screens.sortable import SortableFilterable
 from mltui.tui.screens.tabbed import TabbedScreen, number_key_bindings
 from mltui.tui.text import format_time, format_time_short, format_value, literal, one_line
@@ -275,6 +276,7 @@ class LoggedModelsScreen(SortableFilterable, Screen[None]):
     def action_reload(self) -> None:
         self.load()
 
+    @in_key_order
     def action_open(self) -> None:
         if self.focused is self.query_one("#logged-models-filter"):
             self.query_one(KeyedTable).focus()

@@ -21,7 +21,7 @@ from mltui.store.entities import ModelVersion, RegisteredModel, Run
 from mltui.store.follow import Shown
 from mltui.store.model_folders import version_model_folder, version_model_root
 from mltui.store.registry import WriteResult
-from mltui.tui.screens.base import Answer, MltuiScreen
+from mltui.tui.screens.base import Answer, MltuiScreen, in_key_order
 from mltui.tui.screens.dialogs.inputs import DescriptionScreen, TagInputScreen, TextInputScreen
 from mltui.tui.screens.dialogs.transition import Transition, TransitionScreen
 from mltui.tui.screens.dialogs.write_flow import (
@@ -331,6 +331,7 @@ class ModelVersionsScreen(RegistryWriteFlow, MltuiScreen[None]):
         self.check_writes()
         self.load()
 
+    @in_key_order
     def action_open_run(self) -> None:
         mv = self.current_version()
         if mv is None or not mv.run_id or self.reading is None:

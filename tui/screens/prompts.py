@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from mltui.store.prompts import Prompt, PromptVersion, prompt_versions, prompts, template_lines
-from mltui.tui.screens.base import Answer, MltuiScreen
+from mltui.tui.screens.base import Answer, MltuiScreen, in_key_order
 from mltui.tui.text import format_time, literal, one_line
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
 from mltui.tui.widgets.keyed_table import KeyedTable
@@ -167,6 +167,7 @@ class PromptsScreen(MltuiScreen[None]):
     def action_reload(self) -> None:
         self.load()
 
+    @in_key_order
     def action_open(self) -> None:
         prompt = self.current_prompt()
         if prompt is not None:

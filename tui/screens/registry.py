@@ -20,7 +20,7 @@ from textual.worker import Worker, WorkerState
 from mltui.store.entities import RegisteredModel
 from mltui.store.follow import Shown
 from mltui.store.registry import WriteResult
-from mltui.tui.screens.base import Answer, MltuiScreen
+from mltui.tui.screens.base import Answer, MltuiScreen, in_key_order
 from mltui.tui.screens.dialogs.inputs import TagInputScreen
 from mltui.tui.screens.dialogs.write_flow import (
     RegistryWriteFlow,
@@ -262,6 +262,7 @@ class RegisteredModelsScreen(RegistryWriteFlow, MltuiScreen[None]):
         self.check_writes()
         self.load()
 
+    @in_key_order
     def action_open(self) -> None:
         model = self.current_model()
         if model is None or model.incomplete:

@@ -26,7 +26,7 @@ from mltui.store.errors import FilterError
 from mltui.store.follow import Shown
 from mltui.store.trace_search import parse_trace_filter
 from mltui.store.traces import SPAN_INPUTS, SPAN_OUTPUTS, Span, Trace, TraceInfo
-from mltui.tui.screens.base import Answer, MltuiScreen
+from mltui.tui.screens.base import Answer, MltuiScreen, in_key_order
 from mltui.tui.screens.sortable import SortableFilterable
 from mltui.tui.text import format_time, literal, one_line
 from mltui.tui.widgets.breadcrumbs import Breadcrumbs, store_crumb
@@ -326,6 +326,7 @@ class TracesScreen(SortableFilterable, _ReadingScreen):
         else:
             super().action_back()
 
+    @in_key_order
     def action_open(self) -> None:
         table = self.query_one(KeyedTable)
         if self.focused is self.query_one("#traces-filter"):

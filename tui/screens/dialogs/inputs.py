@@ -12,6 +12,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static, TextArea
 
+from mltui.tui.screens.base import in_key_order
 from mltui.tui.screens.dialogs.style import DIALOG_CSS
 from mltui.tui.text import literal, one_line
 from mltui.tui.widgets.type_ahead import TypeAheadList
@@ -188,6 +189,7 @@ class DescriptionScreen(ModalScreen[str | None]):
                 classes="dialog-hint",
             )
 
+    @in_key_order
     def action_save(self) -> None:
         self.dismiss(self.query_one(TextArea).text)
 

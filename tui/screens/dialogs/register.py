@@ -13,6 +13,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from mltui.store.registry import RunModel, WriteResult
+from mltui.tui.screens.base import in_key_order
 from mltui.tui.screens.dialogs.style import DIALOG_CSS
 from mltui.tui.screens.dialogs.write_flow import RegistryWriteFlow, writer_for
 from mltui.tui.text import literal, one_line
@@ -135,6 +136,7 @@ class RegisterModelScreen(RegistryWriteFlow, ModalScreen[bool]):
         self.query_one("#register-name", Input).focus()
 
     @on(Input.Submitted, "#register-name")
+    @in_key_order
     def action_register(self) -> None:
         name = self.query_one("#register-name", Input).value.strip()
         index = self.query_one("#register-models", OptionList).highlighted
