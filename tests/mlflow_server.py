@@ -70,7 +70,8 @@ class CountingProxy:
     """An HTTP proxy on loopback in front of a server that records each request it passes on
     as (path without the query, JSON body or None): what a client asked for, per endpoint.
     `hold(path, body)` may return an Event: the request waits for it before it is passed on.
-    `edit_request(body)` and `edit_answer(data)` may change what is passed on either way."""
+    `edit_request(body)` and `edit_answer(data)` may change what is passed on either way;
+    where `fail(path, body)` is true, the request is answered HTTP 500 and not passed on."""
 
     def __init__(self, target: str) -> None:
         upstream = urlsplit(target)
@@ -79,6 +80,7 @@ class CountingProxy:
         self.hold: Callable[[str, object], threading.Event | None] = lambda path, body: None
         self.edit_request: Callable[[bytes], bytes] = lambda body: body
         self.edit_answer: Callable[[bytes], bytes] = lambda data: data
+        self.fail: Callable[[str, object], bool] = lambda path, body: False
         self._lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
@@ -97,6 +99,9 @@ class CountingProxy:
                 gate = proxy.hold(path, sent)
                 if gate is not None:
                     gate.wait(120)
+                if proxy.fail(path, sent):
+                    self.answer(500, b'{"error_code": "INTERNAL_ERROR", "message": "failed"}', {})
+                    return
                 conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
                 # http.client sets Content-Length from the body (edited or not).
                 headers = {
@@ -110,8 +115,11 @@ class CountingProxy:
                 answer = conn.getresponse()
                 data = proxy.edit_answer(answer.read())
                 conn.close()
-                self.send_response(answer.status)
-                for name, value in answer.getheaders():
+                self.answer(answer.status, data, dict(answer.getheaders()))
+
+            def answer(self, status: int, data: bytes, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
                     if name.lower() not in ("transfer-encoding", "connection", "content-length"):
                         self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))

@@ -335,6 +335,31 @@ def test_page_tokens_that_are_not_offsets_are_followed_one_page_at_a_time(server
         proxy.close()
 
 
+def test_a_page_answered_500_is_asked_for_again_alone(server, small_pages):
+    """The page at 5 answered HTTP 500 once (as an MLflow server without Flask-WTF may, to
+    searches at once in one worker): asked for again, and every run is listed."""
+    proxy = CountingProxy(server.url)
+    store = open_store(proxy.url)
+    ids = [e.experiment_id for e in store.experiments(include_deleted=True)]
+    failed = threading.Event()
+
+    def fail(path, body) -> bool:
+        if page_offset(body) != 5 or failed.is_set():
+            return False
+        failed.set()
+        return True
+
+    proxy.fail = fail
+    proxy.taken()
+    try:
+        listed = listed_ids(store.iter_runs(ids, include_deleted=True))
+        assert failed.is_set() and listed == mlflows_ids(server, ids)
+        assert [page_offset(body) for body in searches(proxy.taken())].count(5) == 2
+    finally:
+        store.close()
+        proxy.close()
+
+
 def test_a_listing_stopped_with_pages_in_flight_returns_at_once_and_asks_no_more(
     server, small_pages
 ):

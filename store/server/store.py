@@ -38,7 +38,7 @@ from ..search import parse_filter, parse_order_by
 from ..series import Series, SeriesUpdate, series_from_history
 from ..traces import Trace, TraceInfo
 from . import convert
-from .errors import BadRequest, EndpointMissing, NotFound
+from .errors import BadRequest, EndpointMissing, NotFound, ServerFailed
 from .http import ServerClient
 from .series import CacheEntry, Reading, runs_sql_store
 
@@ -238,23 +238,31 @@ class ServerStore(Store):
         the first short page. A run already handed over is dropped (runs created meanwhile
         shift the offsets). Pages in their own pool: a chart's or a run page's requests in the
         shared one never queue behind them. Stopped early, the pages not yet sent are cancelled
-        and those in flight left to end (at most PAGES_IN_FLIGHT), never waited for."""
+        and those in flight left to end (at most PAGES_IN_FLIGHT), never waited for.
+
+        A page that failed (5xx) is asked for once more, alone: an MLflow server without
+        Flask-WTF (no `mlflow[auth]`) imports its auth module afresh in every runs/search, and
+        two searches at once in one worker may see it half imported and answer HTTP 500."""
         pool = self._pages_executor()
         offsets = itertools.count(start, size)
         closed = f"{self.location} was closed while its runs were listed"
 
-        def ask() -> Future:
+        def ask() -> tuple[str, Future]:
             self.client.count_for_thread()  # a follower's rate bound counts its listing's pages
+            token = _offset_token(next(offsets))
             try:
-                return pool.submit(self._runs_page, body, size, _offset_token(next(offsets)))
+                return token, pool.submit(self._runs_page, body, size, token)
             except RuntimeError:  # the pool is shut down: the store was closed
                 raise StoreError(closed) from None
 
         in_flight = deque(ask() for _ in range(PAGES_IN_FLIGHT))
         try:
             while True:
+                token, future = in_flight.popleft()
                 try:
-                    page = in_flight.popleft().result()
+                    page = future.result()
+                except ServerFailed:
+                    page = self._runs_page(body, size, token)
                 except CancelledError:  # by close()
                     raise StoreError(closed) from None
                 found = page.get("runs") or []
@@ -268,7 +276,7 @@ class ServerStore(Store):
                 if last:
                     return
         finally:
-            for future in in_flight:
+            for _, future in in_flight:
                 future.cancel()
 
     @contextmanager
