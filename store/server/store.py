@@ -240,9 +240,9 @@ class ServerStore(Store):
         shared one never queue behind them. Stopped early, the pages not yet sent are cancelled
         and those in flight left to end (at most PAGES_IN_FLIGHT), never waited for.
 
-        A page that failed (5xx) is asked for once more, alone: an MLflow server without
-        Flask-WTF (no `mlflow[auth]`) imports its auth module afresh in every runs/search, and
-        two searches at once in one worker may see it half imported and answer HTTP 500."""
+        A page that failed (5xx) is asked for once more, from this thread: an MLflow server
+        without Flask-WTF (no `mlflow[auth]`) imports its auth module afresh in every
+        runs/search, and two at once in one worker may find it half imported (HTTP 500)."""
         pool = self._pages_executor()
         offsets = itertools.count(start, size)
         closed = f"{self.location} was closed while its runs were listed"
