@@ -40,8 +40,9 @@ def wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
 
 
 @contextlib.contextmanager
-def mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> Iterator[str]:
-    """The URL of an `mlflow server` over `backend_uri`, proxying artifacts stored in
+def mlflow_server(backend_uri: str, artifacts: Path, log: Path, workers: int = 1) -> Iterator[str]:
+    """The URL of an `mlflow server` over `backend_uri` with `workers` worker processes (one
+    for tests: each takes MLflow's imports to start), proxying artifacts stored in
     `artifacts`; every MLFLOW_* variable of ours is kept from it."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
@@ -51,7 +52,7 @@ def mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> Iterator[str]
                 sys.executable, "-m", "mlflow", "server",
                 "--backend-store-uri", backend_uri,
                 "--artifacts-destination", str(artifacts),
-                "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+                "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
             ],
             stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )  # fmt: skip
@@ -68,13 +69,18 @@ def mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> Iterator[str]
 class CountingProxy:
     """An HTTP proxy on loopback in front of a server that records each request it passes on
     as (path without the query, JSON body or None): what a client asked for, per endpoint.
-    `hold(path, body)` may return an Event: the request waits for it before it is passed on."""
+    `hold(path, body)` may return an Event: the request waits for it before it is passed on.
+    `edit_request(body)` and `edit_answer(data)` may change what is passed on either way;
+    where `fail(path, body)` is true, the request is answered HTTP 500 and not passed on."""
 
     def __init__(self, target: str) -> None:
         upstream = urlsplit(target)
         proxy = self
         self.requests: list[tuple[str, object]] = []
         self.hold: Callable[[str, object], threading.Event | None] = lambda path, body: None
+        self.edit_request: Callable[[bytes], bytes] = lambda body: body
+        self.edit_answer: Callable[[bytes], bytes] = lambda data: data
+        self.fail: Callable[[str, object], bool] = lambda path, body: False
         self._lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
@@ -93,14 +99,27 @@ class CountingProxy:
                 gate = proxy.hold(path, sent)
                 if gate is not None:
                     gate.wait(120)
+                if proxy.fail(path, sent):
+                    self.answer(500, b'{"error_code": "INTERNAL_ERROR", "message": "failed"}', {})
+                    return
                 conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                # http.client sets Content-Length from the body (edited or not).
+                headers = {
+                    k: v
+                    for k, v in self.headers.items()
+                    if k.lower() not in ("host", "content-length")
+                }
+                if body:
+                    body = proxy.edit_request(body)
                 conn.request(self.command, self.path, body=body, headers=headers)
                 answer = conn.getresponse()
-                data = answer.read()
+                data = proxy.edit_answer(answer.read())
                 conn.close()
-                self.send_response(answer.status)
-                for name, value in answer.getheaders():
+                self.answer(answer.status, data, dict(answer.getheaders()))
+
+            def answer(self, status: int, data: bytes, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
                     if name.lower() not in ("transfer-encoding", "connection", "content-length"):
                         self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))

@@ -7,6 +7,7 @@ same database read directly, and the reading equals MLflow's own client through 
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import shutil
@@ -20,7 +21,7 @@ import pytest
 
 from mltui.store import open_store
 from mltui.store.server import ServerStore
-from mltui.store.server.store import POOL_SIZE
+from mltui.store.server.store import PAGES_IN_FLIGHT, POOL_SIZE
 from mltui.tui.cli import main
 from tests.conftest import STORES_DIR
 from tests.mlflow_server import CountingProxy, mlflow_server
@@ -189,6 +190,204 @@ def test_first_page_of_runs_arrives_as_a_batch_of_its_own(store):
     batches = list(store.iter_runs())
     assert sum(len(b) for b in batches) == len(store.runs())
     assert all(batches)
+
+
+# -- a listing's later pages, several at once --------------------------------------------------
+@pytest.fixture
+def small_pages(monkeypatch):
+    """A first page of 2 runs, then pages of 3: the fixture's runs take several."""
+    from mltui.store.server import store as module
+
+    monkeypatch.setattr(module, "RUN_PAGE_SIZES", (2, 3))
+
+
+def page_offset(body: object) -> int | None:
+    """The offset a runs/search body asks from, by MLflow's page token (None: no token)."""
+    token = body.get("page_token") if isinstance(body, dict) else None
+    return json.loads(base64.b64decode(token))["offset"] if token else None
+
+
+def listed_ids(batches) -> list[str]:
+    return [run.run_id for batch in batches for run in batch]
+
+
+def mlflows_ids(server, ids: list[str], order_by: list[str] | None = None) -> list[str]:
+    """The run ids MLflow's client lists, deleted runs included, in its order."""
+    from mlflow import MlflowClient
+    from mlflow.entities import ViewType
+
+    client = MlflowClient(tracking_uri=server.url)
+    runs = client.search_runs(
+        ids, run_view_type=ViewType.ALL, max_results=50_000, order_by=order_by
+    )
+    return [run.info.run_id for run in runs]
+
+
+def test_a_listings_later_pages_are_asked_for_at_once_and_list_what_mlflow_lists(
+    server, small_pages
+):
+    """After the first page (2 runs), pages of 3 from offsets made here (MLflow's page token is
+    an offset), PAGES_IN_FLIGHT at once: the page at 2 is held at the proxy until the one at 5
+    has been asked for (one page at a time, it never would be). The runs are MLflow's, in its
+    order, and in the order asked for."""
+    proxy = CountingProxy(server.url)
+    store = open_store(proxy.url)
+    ids = [e.experiment_id for e in store.experiments(include_deleted=True)]
+    asked_at_5 = threading.Event()
+
+    def hold(path, body):
+        if page_offset(body) == 5:
+            asked_at_5.set()
+        return asked_at_5 if page_offset(body) == 2 else None
+
+    proxy.hold = hold
+    proxy.taken()
+    listed: list[str] = []
+    listing = threading.Thread(
+        target=lambda: listed.extend(listed_ids(store.iter_runs(ids, include_deleted=True))),
+        daemon=True,
+    )
+    try:
+        listing.start()
+        assert wait_for(asked_at_5.is_set)
+        listing.join(120)
+        assert not listing.is_alive()
+        assert listed == mlflows_ids(server, ids) and len(listed) > 2 + 3 * PAGES_IN_FLIGHT
+        # The first page, then a page from each offset, a few past the end already asked for.
+        offsets = sorted(page_offset(body) or 0 for body in searches(proxy.taken()))
+        assert offsets == [0, *range(2, 2 + 3 * (len(offsets) - 1), 3)]
+        assert offsets[-1] < len(listed) + 3 * PAGES_IN_FLIGHT
+
+        order_by = ["metrics.rmse DESC"]
+        ordered = store.search_runs(ids, order_by=order_by, include_deleted=True)
+        assert [r.run_id for r in ordered] == mlflows_ids(server, ids, order_by)
+    finally:
+        asked_at_5.set()
+        store.close()
+        proxy.close()
+
+
+def searches(requests: list[tuple[str, object]]) -> list[object]:
+    """The bodies of the runs/search among `requests`."""
+    return [body for path, body in requests if path.endswith("/runs/search")]
+
+
+def test_a_run_created_while_runs_are_listed_is_listed_once(server, small_pages):
+    """A run created after the first page shifts every offset by one: the run that ended the
+    first page comes again at the start of the next, and is dropped."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=server.url)
+    exp = client.create_experiment(f"shifted-{time.time_ns()}")
+    made = [client.create_run(exp, start_time=1_000 + i).info.run_id for i in range(8)]
+    newest_first = made[::-1]
+    store = open_store(server.url)
+    try:
+        batches = store.iter_runs([exp])
+        first = [r.run_id for r in next(batches)]
+        assert first == newest_first[:2]
+        client.create_run(exp, start_time=2_000)  # first now: the rest one place further on
+        assert first + listed_ids(batches) == newest_first
+    finally:
+        store.close()
+        client.delete_experiment(exp)
+
+
+def wrap_tokens(data: bytes) -> bytes:
+    """An answer whose next_page_token is wrapped: not MLflow's offset any more."""
+    try:
+        answer = json.loads(data)
+    except ValueError:
+        return data
+    if not isinstance(answer, dict) or not answer.get("next_page_token"):
+        return data
+    answer["next_page_token"] = "opaque:" + answer["next_page_token"]
+    return json.dumps(answer).encode()
+
+
+def unwrap_tokens(body: bytes) -> bytes:
+    """A request's wrapped page token as the server gave it."""
+    sent = json.loads(body)
+    token = sent.get("page_token") if isinstance(sent, dict) else None
+    if not token or not token.startswith("opaque:"):
+        return body
+    sent["page_token"] = token.removeprefix("opaque:")
+    return json.dumps(sent).encode()
+
+
+def test_page_tokens_that_are_not_offsets_are_followed_one_page_at_a_time(server, small_pages):
+    """Behind a proxy that wraps the server's page tokens (a server whose tokens say nothing to
+    us), every page is asked for with the token the one before gave, and every run is listed."""
+    proxy = CountingProxy(server.url)
+    proxy.edit_answer = wrap_tokens
+    proxy.edit_request = unwrap_tokens
+    store = open_store(proxy.url)
+    ids = [e.experiment_id for e in store.experiments(include_deleted=True)]
+    proxy.taken()
+    try:
+        listed = listed_ids(store.iter_runs(ids, include_deleted=True))
+        tokens = [body["page_token"] for body in searches(proxy.taken())]
+        assert tokens[0] is None and len(tokens) > 2
+        assert all(token.startswith("opaque:") for token in tokens[1:])
+        assert listed == mlflows_ids(server, ids)
+    finally:
+        store.close()
+        proxy.close()
+
+
+def test_a_page_answered_500_is_asked_for_again_alone(server, small_pages):
+    """The page at 5 answered HTTP 500 once (as an MLflow server without Flask-WTF may, to
+    searches at once in one worker): asked for again, and every run is listed."""
+    proxy = CountingProxy(server.url)
+    store = open_store(proxy.url)
+    ids = [e.experiment_id for e in store.experiments(include_deleted=True)]
+    failed = threading.Event()
+
+    def fail(path, body) -> bool:
+        if page_offset(body) != 5 or failed.is_set():
+            return False
+        failed.set()
+        return True
+
+    proxy.fail = fail
+    proxy.taken()
+    try:
+        listed = listed_ids(store.iter_runs(ids, include_deleted=True))
+        assert failed.is_set() and listed == mlflows_ids(server, ids)
+        assert [page_offset(body) for body in searches(proxy.taken())].count(5) == 2
+    finally:
+        store.close()
+        proxy.close()
+
+
+def test_a_listing_stopped_with_pages_in_flight_returns_at_once_and_asks_no_more(
+    server, small_pages
+):
+    """Closed after its second page while the next PAGES_IN_FLIGHT are held at the proxy, the
+    listing ends at once (it waits for none of them), the counts no longer wait for it, and
+    nothing more is asked for."""
+    proxy = CountingProxy(server.url)
+    store = open_store(proxy.url)
+    ids = [e.experiment_id for e in store.experiments(include_deleted=True)]
+    release = threading.Event()
+    proxy.hold = lambda path, body: release if (page_offset(body) or 0) > 2 else None
+    proxy.taken()
+    try:
+        batches = store.iter_runs(ids, include_deleted=True)
+        next(batches)
+        next(batches)  # the page at 2: those at 5, 8 and 11 are asked for and held
+        assert wait_for(lambda: len(searches(proxy.requests)) == 2 + PAGES_IN_FLIGHT)
+        closing = threading.Thread(target=batches.close, daemon=True)
+        closing.start()
+        closing.join(60)
+        assert not closing.is_alive()
+        assert store._listings == 0
+    finally:
+        release.set()
+        store.close()
+        proxy.close()
+    offsets = sorted(page_offset(body) or 0 for body in searches(proxy.taken()))
+    assert offsets == [0, *range(2, 2 + 3 * (PAGES_IN_FLIGHT + 1), 3)]
 
 
 def test_artifacts_are_listed_and_previewed_through_the_proxy(server, store):

@@ -300,6 +300,10 @@ class ServerClient:
         """Requests sent from the calling thread (a follower bounds its own rate by them)."""
         return getattr(self._local, "requests", 0)
 
+    def count_for_thread(self, requests: int = 1) -> None:
+        """Count requests sent by a pool on the calling thread's behalf as its own."""
+        self._local.requests = self.thread_requests() + requests
+
     def _pause(self, seconds: float, retry_after: str | None = None) -> None:
         if retry_after:
             with contextlib.suppress(ValueError):

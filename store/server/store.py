@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import itertools
+import json
 import posixpath
 import threading
 import time
 from array import array
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -33,7 +38,7 @@ from ..search import parse_filter, parse_order_by
 from ..series import Series, SeriesUpdate, series_from_history
 from ..traces import Trace, TraceInfo
 from . import convert
-from .errors import BadRequest, EndpointMissing, NotFound
+from .errors import BadRequest, EndpointMissing, NotFound, ServerFailed
 from .http import ServerClient
 from .series import CacheEntry, Reading, runs_sql_store
 
@@ -56,12 +61,18 @@ TRACE_GET = "/api/3.0/mlflow/traces/get"
 #: The most traces search_traces answers per page.
 TRACE_PAGE = 500
 
-#: Runs per page: a small first page puts rows on screen at once, larger ones then fetch the
-#: rest in few round trips (MLflow's page token is an offset, so sizes may change per page; a
-#: file-store-backed server reads every run for each page, so pages are few). The rest in one
-#: page of 50,000 (MLflow's largest) cost the server no less on the 10,000-run sweep over 14
-#: alternating rounds (bench_server_pg.py --listing-rounds), and shows nothing until it is all in.
-RUN_PAGE_SIZES = (100, 2500, 50_000)
+#: Runs per page: a small first page puts rows on screen at once. Where the server's page token
+#: is MLflow's offset, the rest comes in pages of the second size, PAGES_IN_FLIGHT at once
+#: (`_offset_pages`): pages of 1,000 shared the server's workers out more evenly than 2,500 on
+#: the 10,000-run sweep (bench_server_pg.py --listing-rounds). Otherwise one page after the
+#: other, growing to MLflow's largest; a file-store-backed server reads every run for each
+#: page, so after a slow page the rest comes in one.
+RUN_PAGE_SIZES = (100, 1000, 50_000)
+#: Pages asked for at once after the first, each of the second size, when the server's page
+#: token is MLflow's offset (`_offset_pages`): `mlflow server` runs 4 workers by default, and
+#: its time per listing (turning rows into entities, then protobuf and JSON) is spread over
+#: them. One worker left for a chart's or a run page's requests meanwhile. 1: one at a time.
+PAGES_IN_FLIGHT = 3
 #: Pages when runs are only counted (the experiments list): few requests, but a small first
 #: page, so that a runs page opened while the counts start shares the server with little (the
 #: counts' later pages wait for its listing: see `_wait_for_listings`).
@@ -107,6 +118,7 @@ class ServerStore(Store):
         self.location = self.client.location
         self._pool: ThreadPoolExecutor | None = None
         self._count_pool: ThreadPoolExecutor | None = None
+        self._pages_pool: ThreadPoolExecutor | None = None
         #: Whether the server has the bulk-interval endpoint (False once it said it has not),
         #: and whether histories may be read in its windows (None: not asked yet).
         self.bulk_interval = True
@@ -122,10 +134,11 @@ class ServerStore(Store):
         return f"ServerStore({self.location!r})"
 
     # -- paging ------------------------------------------------------------------------------
-    def _pages(self, fetch: Callable[[str | None], dict[str, Any]], key: str) -> Iterator[list]:
-        """Each page's `key` list, following next_page_token until the last page."""
-        token: str | None = None
-        seen: set[str] = set()
+    def _pages(
+        self, fetch: Callable[[str | None], dict[str, Any]], key: str, token: str | None = None
+    ) -> Iterator[list]:
+        """Each page's `key` list from `token` on, following next_page_token until the last."""
+        seen = {token}
         while True:
             page = fetch(token)
             yield page.get(key) or []
@@ -160,13 +173,16 @@ class ServerStore(Store):
         include_deleted: bool,
         filter_string: str = "",
         order_by: Sequence[str] = (),
-        page_sizes: Sequence[int] = RUN_PAGE_SIZES,
+        page_sizes: Sequence[int] | None = None,
         after_listings: bool = False,
     ) -> Iterator[list[Run]]:
-        """Pages of runs; with `after_listings`, each page asked for only while no run listing
-        is in flight (counts: the server's time goes to the listing on screen first)."""
+        """Pages of runs (of RUN_PAGE_SIZES unless given); after the first, several at once
+        where the server's page token is an offset (`_offset_pages`). With `after_listings`,
+        one at a time, each asked for only while no run listing is in flight (counts: the
+        server's time goes to the listing on screen first)."""
         if not experiment_ids:
             return
+        page_sizes = page_sizes or RUN_PAGE_SIZES
         body: dict[str, Any] = {
             "experiment_ids": experiment_ids,
             "run_view_type": "ALL" if include_deleted else "ACTIVE_ONLY",
@@ -180,20 +196,88 @@ class ServerStore(Store):
             if after_listings:
                 self._wait_for_listings()
             started = time.monotonic()
-            try:
-                page = self.client.post_json(
-                    RUNS_SEARCH, {**body, "max_results": size, "page_token": token}
-                )
-            except BadRequest as exc:
-                raise FilterError(str(exc)) from None
+            page = self._runs_page(body, size, token)
             if time.monotonic() - started > SLOW_PAGE_SECONDS:
                 # The server scans every run for each page (a file-store backend): the rest
                 # comes in one page rather than several scans.
                 sizes.clear()
             return page
 
-        for page in self._pages(fetch, "runs"):
+        first = fetch(None)
+        runs = [convert.run(r) for r in first.get("runs") or ()]
+        yield runs
+        token = first.get("next_page_token") or None
+        if token is None:
+            return
+        if (
+            not after_listings  # counts: one page at a time, behind the listings
+            and PAGES_IN_FLIGHT > 1
+            and sizes  # a second size, and not a server that scans every run per page
+            and _offset_of(token) == page_sizes[0]
+        ):
+            seen = {r.run_id for r in runs}
+            yield from self._offset_pages(body, page_sizes[0], page_sizes[1], seen)
+            return
+        for page in self._pages(fetch, "runs", token):
             yield [convert.run(r) for r in page]
+
+    def _runs_page(self, body: dict[str, Any], size: int, token: str | None) -> dict[str, Any]:
+        """One runs/search page; a filter the server refuses is a FilterError."""
+        try:
+            return self.client.post_json(
+                RUNS_SEARCH, {**body, "max_results": size, "page_token": token}
+            )
+        except BadRequest as exc:
+            raise FilterError(str(exc)) from None
+
+    def _offset_pages(
+        self, body: dict[str, Any], start: int, size: int, seen: set[str]
+    ) -> Iterator[list[Run]]:
+        """The runs from offset `start` on, in pages of `size` asked for PAGES_IN_FLIGHT at a
+        time with page tokens made here (MLflow's offsets), handed over in order. It ends at
+        the first short page. A run already handed over is dropped (runs created meanwhile
+        shift the offsets). Pages in their own pool: a chart's or a run page's requests in the
+        shared one never queue behind them. Stopped early, the pages not yet sent are cancelled
+        and those in flight left to end (at most PAGES_IN_FLIGHT), never waited for.
+
+        A page that failed (5xx) is asked for once more, from this thread: an MLflow server
+        without Flask-WTF (no `mlflow[auth]`) imports its auth module afresh in every
+        runs/search, and two at once in one worker may find it half imported (HTTP 500)."""
+        pool = self._pages_executor()
+        offsets = itertools.count(start, size)
+        closed = f"{self.location} was closed while its runs were listed"
+
+        def ask() -> tuple[str, Future]:
+            self.client.count_for_thread()  # a follower's rate bound counts its listing's pages
+            token = _offset_token(next(offsets))
+            try:
+                return token, pool.submit(self._runs_page, body, size, token)
+            except RuntimeError:  # the pool is shut down: the store was closed
+                raise StoreError(closed) from None
+
+        in_flight = deque(ask() for _ in range(PAGES_IN_FLIGHT))
+        try:
+            while True:
+                token, future = in_flight.popleft()
+                try:
+                    page = future.result()
+                except ServerFailed:
+                    page = self._runs_page(body, size, token)
+                except CancelledError:  # by close()
+                    raise StoreError(closed) from None
+                found = page.get("runs") or []
+                last = len(found) < size or not page.get("next_page_token")
+                if not last:
+                    in_flight.append(ask())
+                runs = [run for run in map(convert.run, found) if run.run_id not in seen]
+                seen.update(run.run_id for run in runs)
+                if runs:
+                    yield runs
+                if last:
+                    return
+        finally:
+            for _, future in in_flight:
+                future.cancel()
 
     @contextmanager
     def _listing(self) -> Iterator[None]:
@@ -378,6 +462,12 @@ class ServerStore(Store):
         if self._pool is None:
             self._pool = ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="mltui-server")
         return self._pool
+
+    def _pages_executor(self) -> ThreadPoolExecutor:
+        """The pool for run listings' pages (PAGES_IN_FLIGHT threads), made when first needed."""
+        if self._pages_pool is None:
+            self._pages_pool = ThreadPoolExecutor(PAGES_IN_FLIGHT, thread_name_prefix="mltui-pages")
+        return self._pages_pool
 
     def _in_pool(
         self,
@@ -644,10 +734,10 @@ class ServerStore(Store):
 
     def close(self) -> None:
         super().close()
-        for pool in (self._pool, self._count_pool):
+        for pool in (self._pool, self._count_pool, self._pages_pool):
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = self._count_pool = None
+        self._pool = self._count_pool = self._pages_pool = None
         self.client.close()
 
 
@@ -658,6 +748,23 @@ def _trace_search(experiment_ids: Iterable[str]) -> dict[str, Any] | None:
         for i in experiment_ids
     ]
     return {"locations": locations} if locations else None
+
+
+def _offset_token(offset: int) -> str:
+    """MLflow's page token for `offset` (SearchUtils.create_page_token)."""
+    return base64.b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _offset_of(token: str) -> int | None:
+    """The offset in MLflow's page token; None for any other token (opaque to us)."""
+    try:
+        decoded = json.loads(base64.b64decode(token, validate=True))
+    except (binascii.Error, TypeError, ValueError):
+        return None
+    if not isinstance(decoded, dict) or set(decoded) != {"offset"}:
+        return None
+    offset = decoded["offset"]
+    return offset if type(offset) is int else None
 
 
 def _join(base: str, rel: str) -> str:

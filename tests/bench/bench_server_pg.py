@@ -6,7 +6,8 @@
    COPY straight from make_large_store.py's seeded specs (the sweep, and `long-histories` with
    spikes): no file store, no migration. MlflowClient on the database then checks the run count
    and one run's params and latest metrics.
-2. Starts `mlflow server --backend-store-uri postgresql+psycopg://...` (one worker) on
+2. Starts `mlflow server --backend-store-uri postgresql+psycopg://...` with --workers worker
+   processes (MLflow's default, 4, unless given; until December 2026 this ran one worker) on
    127.0.0.1 at a free port and waits for /health.
 3. Measures, in this one run: ServerStore's first rows, full listing and the 10 x 100,000-point
    chart (series_updates: the first curve drawn, a sample; every curve drawn; every curve
@@ -19,9 +20,11 @@
    with --profile, MLflow's handlers under cProfile.
 
 With --listing-rounds N, only the full listing instead (no long histories): N rounds, each
-taking ours and MlflowClient's in turn (the order alternating), with the requests, bytes and
-the server's time per request (time to the answer's headers: MLflow's handler answers whole);
-then N more rounds with --busy busy-loop processes on the same cores.
+taking ours (pages after the first several at once, as iter_runs reads them; one at a time, as
+before; while the experiments list counts) and MlflowClient's in turn (the order alternating),
+with the requests, bytes and the server's time per request (time to the answer's headers:
+MLflow's handler answers whole; pages at once overlap); then N more rounds with --busy
+busy-loop processes on the same cores.
 """
 
 from __future__ import annotations
@@ -448,11 +451,16 @@ def profile_server_handlers(uri: str, run_id: str, experiment_ids: list[str]) ->
 class ServerClock:
     """The time each answer's headers took to come (MLflow's handler sends its answer whole, so
     this is the server's time, queueing included), for http.client, ours and MlflowClient's
-    (requests -> urllib3 -> http.client) alike; only this thread's (not the counts')."""
+    (requests -> urllib3 -> http.client) alike; not the counts'."""
 
     def __init__(self) -> None:
         self.seconds: list[float] = []
         self.thread = threading.current_thread()
+
+    def counts(self) -> bool:
+        """This thread's requests and a listing's pages asked for at once, not the counts'."""
+        thread = threading.current_thread()
+        return thread is self.thread or thread.name.startswith("mltui-pages")
 
     @contextlib.contextmanager
     def timing(self):
@@ -464,7 +472,7 @@ class ServerClock:
             try:
                 return real(conn, *args, **kwargs)
             finally:
-                if threading.current_thread() is clock.thread:
+                if clock.counts():
                     clock.seconds.append(time.perf_counter() - started)
 
         http.client.HTTPConnection.getresponse = getresponse  # type: ignore[method-assign]
@@ -478,30 +486,32 @@ class ServerClock:
 Listed = tuple[int, str, float]
 
 
-def list_ours(url: str, ids: list[str], sizes: tuple[int, ...]) -> Listed:
-    """Every active run through ServerStore in pages of `sizes` (as iter_runs reads them)."""
-    from mltui.store.server import ServerStore
-
-    store = ServerStore(url)
-    before, started = mark(store), time.perf_counter()
-    count = sum(len(batch) for batch in store._search(ids, False, page_sizes=sizes))
-    seconds, traffic = time.perf_counter() - started, traffic_since(store, before)
-    store.close()
-    return count, traffic, seconds
-
-
-def list_while_counting(url: str, ids: list[str], racing: bool = False) -> Listed:
-    """Every active run through iter_runs while the experiments list counts every
-    experiment's runs (the app when a runs page is opened at once): its counts wait.
-    `racing`: as before, counts in pages of (2500, 50000) that never wait."""
+def list_ours(url: str, ids: list[str], in_flight: int, sizes: tuple[int, ...] = ()) -> Listed:
+    """Every active run through iter_runs, `in_flight` pages at once after the first (1: one
+    at a time, as before), in pages of `sizes` (RUN_PAGE_SIZES unless given)."""
     from mltui.store.server import ServerStore
     from mltui.store.server import store as module
 
+    kept = module.PAGES_IN_FLIGHT, module.RUN_PAGE_SIZES
+    module.PAGES_IN_FLIGHT, module.RUN_PAGE_SIZES = in_flight, sizes or module.RUN_PAGE_SIZES
     store = ServerStore(url)
-    sizes = module.COUNT_PAGE_SIZES
-    if racing:
-        store._wait_for_listings = lambda: None  # type: ignore[method-assign]
-        module.COUNT_PAGE_SIZES = (2500, 50_000)
+    before, started = mark(store), time.perf_counter()
+    batches = store.iter_runs(ids)
+    count = len(next(batches))
+    first = time.perf_counter() - started
+    count += sum(len(batch) for batch in batches)
+    seconds, traffic = time.perf_counter() - started, traffic_since(store, before)
+    store.close()
+    module.PAGES_IN_FLIGHT, module.RUN_PAGE_SIZES = kept
+    return count, f"{traffic}; first rows {first:.2f} s", seconds
+
+
+def list_while_counting(url: str, ids: list[str]) -> Listed:
+    """Every active run through iter_runs while the experiments list counts every
+    experiment's runs (the app when a runs page is opened at once): its counts wait."""
+    from mltui.store.server import ServerStore
+
+    store = ServerStore(url)
     counts = threading.Thread(target=lambda: list(store.experiment_activity_stream()))
     before, started = mark(store), time.perf_counter()
     counts.start()
@@ -511,7 +521,6 @@ def list_while_counting(url: str, ids: list[str], racing: bool = False) -> Liste
     count += sum(len(batch) for batch in batches)
     seconds, traffic = time.perf_counter() - started, traffic_since(store, before)
     counts.join()
-    module.COUNT_PAGE_SIZES = sizes
     store.close()
     return count, f"{traffic} (counts' included); first rows {first:.2f} s", seconds
 
@@ -532,16 +541,23 @@ def list_mlflow(url: str, ids: list[str]) -> Listed:
 def listing_rounds(url: str, rounds: int, label: str) -> dict[str, list[float]]:
     """`rounds` rounds of every way of listing, the order turning each round; prints each."""
     from mltui.store.server import ServerStore
-    from mltui.store.server.store import RUN_PAGE_SIZES
+    from mltui.store.server.store import PAGES_IN_FLIGHT, RUN_PAGE_SIZES
 
     store = ServerStore(url)
     ids = [e.experiment_id for e in store.experiments()]
     store.close()
     ways = {
-        f"ServerStore {RUN_PAGE_SIZES}": lambda: list_ours(url, ids, RUN_PAGE_SIZES),
-        "ServerStore (100, 50000)": lambda: list_ours(url, ids, (100, 50_000)),
+        f"ServerStore {RUN_PAGE_SIZES[:2]}, {PAGES_IN_FLIGHT} at once": lambda: list_ours(
+            url, ids, PAGES_IN_FLIGHT
+        ),
+        f"ServerStore {RUN_PAGE_SIZES[:2]}, 2 at once": lambda: list_ours(url, ids, 2),
+        f"ServerStore (100, 2500), {PAGES_IN_FLIGHT} at once": lambda: list_ours(
+            url, ids, PAGES_IN_FLIGHT, (100, 2500)
+        ),
+        "ServerStore (100, 2500, 50000), one at a time (before)": lambda: list_ours(
+            url, ids, 1, (100, 2500, 50_000)
+        ),
         "ServerStore while the counts run": lambda: list_while_counting(url, ids),
-        "ServerStore while the counts run, before": lambda: list_while_counting(url, ids, True),
         "MlflowClient (50000)": lambda: list_mlflow(url, ids),
     }
     names = list(ways)
@@ -555,10 +571,9 @@ def listing_rounds(url: str, rounds: int, label: str) -> dict[str, list[float]]:
                 count, traffic, seconds = ways[name]()
             times[name].append(seconds)
             server = " + ".join(f"{s:.2f}" for s in clock.seconds)
-            client = seconds - sum(clock.seconds)  # the rest: the wire, parsing, converting
             print(
                 f"{label} round {r + 1}: {name:<42} {seconds:6.2f} s, {count} runs, {traffic}; "
-                f"server {server} s, client {client:.2f} s ({load()})",
+                f"server per request {server} s ({load()})",
                 flush=True,
             )
     return times
@@ -643,6 +658,9 @@ def main(argv: list[str] | None = None) -> int:
         "--listing-rounds", type=int, default=0, help="only the full listing, N rounds each way"
     )
     parser.add_argument("--busy", type=int, default=2, help="busy loops for the listing rounds")
+    parser.add_argument(
+        "--workers", type=int, default=4, help="mlflow server's workers (MLflow's default: 4)"
+    )
     args = parser.parse_args(argv)
 
     print(load())
@@ -655,7 +673,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"filled PostgreSQL with COPY in {time.perf_counter() - started:.1f} s")
         check_with_mlflow(uri, expected)
         server_uri, log = sqlalchemy_uri(uri), folder / "mlflow-server.log"
-        with mlflow_server(server_uri, folder / "artifacts", log) as url:
+        with mlflow_server(server_uri, folder / "artifacts", log, args.workers) as url:
+            print(f"mlflow server with {args.workers} workers")
             if args.listing_rounds:
                 measure_listing(url, args)
             else:
