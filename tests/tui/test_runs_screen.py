@@ -524,6 +524,23 @@ async def test_column_chooser_keys_typed_fast_toggle_the_highlighted_column(burs
         assert screen.columns()[1:] == [c for c in before if c != first]
 
 
+async def test_column_chooser_text_and_keys_pasted_at_once_toggle_the_narrowed_column():
+    """A name, ↓, space and Enter in one burst (a paste): the space toggles the first column
+    the name narrowed the list to. It toggled the first of the whole list (the box's narrowing
+    was still queued), hiding a column nobody picked."""
+    app = make_app(fixture_store_path(STORE))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_runs(pilot, SWEEP)
+        before = list(screen.table.column_keys)
+        assert "params.solver" not in before
+        await pilot.press("c")
+        await settle(pilot)
+        keys = (*"solver", "down", "space", "enter")
+        await press_together(pilot, *keys, until=lambda: pilot.app.screen is screen)
+        await settle(pilot)
+        assert set(screen.table.column_keys) == {*before, "params.solver"}
+
+
 @pytest.mark.parametrize("burst", [False, True])
 async def test_sort_picker_keys_typed_fast_pick_the_highlighted_column(burst):
     """In the one-choice picker, a space after Down is not typed into the box (there it

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import events
 from textual.message import Message
+from textual.message_pump import MessagePump
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.worker import NoActiveWorker, Worker, get_current_worker
 
 from mltui.store.follow import Shown, StoreChanges
@@ -38,30 +40,35 @@ else:
     MixinHost = object
 
 
-def in_key_order(action: Callable[..., None]) -> Callable[..., None]:
-    """For the action of a `priority=True` binding: run it after the keys typed before it.
+def after_typed_keys(screen: Screen[Any], callback: Callable[[], object], *also: Widget) -> None:
+    """Run `callback` after the keys typed before now have been handled.
 
     Textual runs a priority binding as its key reaches the app. A key typed before it travels
     further: to the focused widget's queue, then, unless that widget takes it, up through each
     ancestor's queue back to the app, which runs its binding (a table's Down). Typed fast or
     pasted ("Down Down Enter", text then ctrl+s), Enter opened the row the cursor was leaving
-    and ctrl+s saved the text without its last letters. The action here takes the same road,
-    queue by queue, so it runs behind those keys and sees what they did. (The picker and
-    column dialogs' priority keys are the other way round: they must act on arrival, to move
-    the focus before the next key is handed on; they are not wrapped.)
+    and ctrl+s saved the text without its last letters. `callback` takes the same road, queue
+    by queue, so it runs behind those keys and sees what they did; first through the queues of
+    `also` (widgets that had the focus a moment ago, where typed keys may still wait).
     """
+    road: list[MessagePump] = [*also, *(screen.focused or screen).ancestors_with_self]
+
+    def hop() -> None:
+        if road:
+            road.pop(0).call_later(hop)
+        else:
+            callback()
+
+    hop()
+
+
+def in_key_order(action: Callable[..., None]) -> Callable[..., None]:
+    """For the action of a `priority=True` binding: run it after the keys typed before it
+    (`after_typed_keys`)."""
 
     @functools.wraps(action)
     def queued(self: Screen[Any], *args: Any) -> None:
-        road = list((self.focused or self).ancestors_with_self)
-
-        def hop() -> None:
-            if road:
-                road.pop(0).call_later(hop)
-            else:
-                action(self, *args)
-
-        hop()
+        after_typed_keys(self, functools.partial(action, self, *args))
 
     return queued
 
