@@ -76,10 +76,8 @@ def in_key_order(action: Callable[..., None]) -> Callable[..., None]:
 class Answer(Message):
     """What a page's reading found, posted from its thread worker. A thread worker cannot be
     stopped: when a newer reading of its group starts (a followed change, `r`), the older one
-    is cancelled yet still posts its answer, which may come after the newer one's. A page
-    (`MltuiScreen.check_message_enabled`) never takes in an answer that is `stale` when it is
-    posted, so an older reading never replaces a newer one. (One posted before the newer
-    reading began is taken in before the newer one's answer, which comes after it.)"""
+    is cancelled yet still posts its answer, which may come after the newer one's. A handler
+    drops an answer that is `stale`, so an older reading never replaces a newer one."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -101,12 +99,6 @@ class MltuiScreen(Screen[ResultType]):
         # Textual's way to type `app` as our App (for the type checker only: at run time the
         # screens may not import the app, which imports them).
         app = getters.app(MltuiApp)
-
-    def check_message_enabled(self, message: Message) -> bool:
-        """A stale `Answer` (a newer reading overtook it) is dropped as it is posted."""
-        if isinstance(message, Answer) and message.stale:
-            return False
-        return super().check_message_enabled(message)
 
     @property
     def store(self) -> Store:

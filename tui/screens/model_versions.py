@@ -190,6 +190,8 @@ class ModelVersionsScreen(RegistryWriteFlow, MltuiScreen[None]):
             self.notify(one_line(event.worker.error), title="Registry", severity="error")
 
     def on_model_versions_screen_loaded(self, message: Loaded) -> None:
+        if message.stale:
+            return
         reading = self.reading = message.reading
         table = self.query_one(KeyedTable)
         table.loading = False

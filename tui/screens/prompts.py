@@ -128,6 +128,8 @@ class PromptsScreen(MltuiScreen[None]):
         _read_failed(self, event, "prompts", "Prompts")
 
     def on_prompts_screen_loaded(self, message: Loaded) -> None:
+        if message.stale:
+            return
         self._loaded = True
         table = self.query_one(KeyedTable)
         table.loading = False
@@ -245,6 +247,8 @@ class PromptScreen(MltuiScreen[None]):
         _read_failed(self, event, "prompt", "Prompt")
 
     def on_prompt_screen_loaded(self, message: Loaded) -> None:
+        if message.stale:
+            return
         table = self.query_one(KeyedTable)
         table.loading = False
         self.versions = {str(pv.version): pv for pv in message.versions}

@@ -191,6 +191,8 @@ class RegisteredModelsScreen(RegistryWriteFlow, MltuiScreen[None]):
             self.notify(one_line(event.worker.error), title="Registry", severity="error")
 
     def on_registered_models_screen_loaded(self, message: Loaded) -> None:
+        if message.stale:
+            return
         self._loaded = True
         table = self.query_one(KeyedTable)
         table.loading = False

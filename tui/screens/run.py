@@ -181,6 +181,8 @@ class RunScreen(TabbedScreen):
         self.notify(f"No run {one_line(self.run_id)}", severity="error", markup=False)
 
     def on_run_screen_loaded(self, message: Loaded) -> None:
+        if message.stale:
+            return
         first = self.details is None
         details = self.details = message.details
         details.reset, self._reset = first or self._reset, False

@@ -242,6 +242,8 @@ class TracesScreen(SortableFilterable, _ReadingScreen):
         self.post_message(self.Loaded(store.traces(self.experiment_ids), names))
 
     def on_traces_screen_loaded(self, message: Loaded) -> None:
+        if message.stale:
+            return
         store = self.app.opened_store
         crumbs = self.query_one(Breadcrumbs)
         crumbs.show(store_crumb(store.location, self.app.demo), ", ".join(message.names), "Traces")
@@ -471,6 +473,8 @@ class TraceScreen(_ReadingScreen):
         self.post_message(self.Loaded(self.app.opened_store.trace(self.trace_id)))
 
     def on_trace_screen_loaded(self, message: Loaded) -> None:
+        if message.stale:
+            return
         table = self.query_one(KeyedTable)
         table.loading = False
         trace = self.trace = message.trace
