@@ -116,9 +116,9 @@ class ServerStore(Store):
         super().__init__()
         self.client = client or ServerClient(url)
         self.location = self.client.location
-        self._pool: ThreadPoolExecutor | None = None
-        self._count_pool: ThreadPoolExecutor | None = None
-        self._pages_pool: ThreadPoolExecutor | None = None
+        #: Thread pools by name (`_pool_of`), each made when first needed.
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._pools_lock = threading.Lock()
         #: Whether the server has the bulk-interval endpoint (False once it said it has not),
         #: and whether histories may be read in its windows (None: not asked yet).
         self.bulk_interval = True
@@ -243,7 +243,7 @@ class ServerStore(Store):
         A page that failed (5xx) is asked for once more, from this thread: an MLflow server
         without Flask-WTF (no `mlflow[auth]`) imports its auth module afresh in every
         runs/search, and two at once in one worker may find it half imported (HTTP 500)."""
-        pool = self._pages_executor()
+        pool = self._pool_of("pages")
         offsets = itertools.count(start, size)
         closed = f"{self.location} was closed while its runs were listed"
 
@@ -313,10 +313,11 @@ class ServerStore(Store):
         pending = set(ids)
         if not ids:
             yield done, pending
-        if self._count_pool is None:
-            self._count_pool = ThreadPoolExecutor(COUNT_POOL_SIZE, thread_name_prefix="mltui-count")
         counts = self._in_pool(
-            lambda i: self._activity_of(i, count_deleted), ids, ordered=False, pool=self._count_pool
+            lambda i: self._activity_of(i, count_deleted),
+            ids,
+            ordered=False,
+            pool=self._pool_of("count"),
         )
         for exp_id, activity in counts:
             done[exp_id] = activity
@@ -458,16 +459,17 @@ class ServerStore(Store):
         return self._windows
 
     def executor(self) -> ThreadPoolExecutor:
-        """The pool for requests in flight at once (POOL_SIZE threads), made when first needed."""
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="mltui-server")
-        return self._pool
+        """The pool for requests in flight at once (POOL_SIZE threads)."""
+        return self._pool_of("server")
 
-    def _pages_executor(self) -> ThreadPoolExecutor:
-        """The pool for run listings' pages (PAGES_IN_FLIGHT threads), made when first needed."""
-        if self._pages_pool is None:
-            self._pages_pool = ThreadPoolExecutor(PAGES_IN_FLIGHT, thread_name_prefix="mltui-pages")
-        return self._pages_pool
+    def _pool_of(self, name: str) -> ThreadPoolExecutor:
+        """The pool `name` ("server", "count" or "pages"; its threads' names say it), made
+        when first needed, of the size its constant has then."""
+        with self._pools_lock:
+            if name not in self._pools:
+                size = {"server": POOL_SIZE, "count": COUNT_POOL_SIZE, "pages": PAGES_IN_FLIGHT}
+                self._pools[name] = ThreadPoolExecutor(size[name], f"mltui-{name}")
+            return self._pools[name]
 
     def _in_pool(
         self,
@@ -734,10 +736,10 @@ class ServerStore(Store):
 
     def close(self) -> None:
         super().close()
-        for pool in (self._pool, self._count_pool, self._pages_pool):
-            if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = self._count_pool = self._pages_pool = None
+        with self._pools_lock:
+            pools, self._pools = self._pools, {}
+        for pool in pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)
         self.client.close()
 
 
