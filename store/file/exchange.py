@@ -10,9 +10,9 @@ one it compared, and put it back if it was not.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import sys
-import threading
 from typing import Any
 
 #: renameat2's flag and its "relative to the working folder" descriptor.
@@ -21,34 +21,21 @@ _AT_FDCWD = -100
 #: Errors meaning "not on this system or file system": the caller falls back to os.replace.
 _UNSUPPORTED = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EPERM}
 
-_lock = threading.Lock()
-#: The C function once looked up; False when there is none.
-_renameat2: Any = None
 
-
+@functools.cache
 def _function() -> Any:
-    global _renameat2
-    with _lock:
-        if _renameat2 is None:
-            _renameat2 = False
-            if sys.platform.startswith("linux"):
-                import ctypes  # only when a registry write first needs it
+    """The C library's renameat2, looked up once; None where there is none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes  # only when a registry write first needs it
 
-                try:
-                    found = ctypes.CDLL(None, use_errno=True).renameat2
-                except (AttributeError, OSError):  # a C library older than glibc 2.28
-                    pass
-                else:
-                    found.argtypes = [
-                        ctypes.c_int,
-                        ctypes.c_char_p,
-                        ctypes.c_int,
-                        ctypes.c_char_p,
-                        ctypes.c_uint,
-                    ]
-                    found.restype = ctypes.c_int
-                    _renameat2 = found
-        return _renameat2
+    try:
+        found = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):  # a C library older than glibc 2.28
+        return None
+    found.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    found.restype = ctypes.c_int
+    return found
 
 
 def exchange_paths(a: os.PathLike[str] | str, b: os.PathLike[str] | str) -> bool:
@@ -58,7 +45,7 @@ def exchange_paths(a: os.PathLike[str] | str, b: os.PathLike[str] | str) -> bool
     OSError for any other failure (a path missing, no permission).
     """
     function = _function()
-    if not function:
+    if function is None:
         return False
     import ctypes
 
